@@ -1,0 +1,53 @@
+"""Request dependencies: the session (one transaction per request), settings, the caller, and the project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+from sqlmodel import Session
+
+from app.config import Settings
+from app.services import projects as projects_service
+from app.services.auth import Principal, authenticate
+from app.services.pagination import MAX_LIMIT
+from app.storage.db import session_scope
+from app.storage.models import Project
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    yield from session_scope(request.app.state.engine)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# scope="function": commit (or roll back) when the route returns, before the response is sent, so a client never
+# sees success for a write that did not commit.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Principal:
+    return authenticate(session, settings=settings, authorization=authorization)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_project(
+    slug: Annotated[str, Path(description="The project's slug.")], session: SessionDep, principal: PrincipalDep
+) -> Project:
+    return projects_service.resolve_project(session, principal=principal, slug=slug)
+
+
+ProjectDep = Annotated[Project, Depends(get_project)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]

@@ -1,0 +1,71 @@
+"""One error shape for everything: `{"error": {"code", "message", "field" | "line"}}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from app.errors import LabbookError, UnsupportedMediaType
+
+logger = logging.getLogger(__name__)
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LabbookError, _labbook_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _error(status: int, body: dict[str, Any]) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _labbook_error(_request: Request, exc: LabbookError) -> JSONResponse:
+    return _error(exc.status_code, exc.to_body())
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0]
+    loc = [str(part) for part in first.get("loc", ())]
+    if loc == ["body"] and not _is_json(request):
+        media = request.headers.get("content-type", "none")
+        return await _labbook_error(request, UnsupportedMediaType(f"send application/json, not {media}", field="body"))
+    if first.get("type") == "json_invalid":
+        detail = first.get("ctx", {}).get("error", "malformed JSON")
+        body = {"error": {"code": "body_invalid", "message": f"malformed JSON: {detail}", "field": "body"}}
+        return _error(400, body)
+    return _error(422, {"error": _validation_body(loc, first)})
+
+
+def _validation_body(loc: list[str], first: dict[str, Any]) -> dict[str, Any]:
+    field = ".".join(loc[1:]) if loc and loc[0] == "body" and len(loc) > 1 else ".".join(loc)
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        message = f"unknown field '{loc[-1]}'"
+    elif first.get("type") == "missing":
+        message = f"'{loc[-1]}' is required"
+    return {"code": "validation_error", "message": f"{field}: {message}", "field": field}
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return _error(exc.status_code, {"error": {"code": code, "message": str(exc.detail)}})
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("api.unexpected_error", exc_info=exc)
+    return _error(500, {"error": {"code": "internal_error", "message": "an unexpected error; it has been logged"}})

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource. Routes are thin: parse, call one service, return."""

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, ProjectDep, SessionDep
+from app.services import logs as logs_service
+from app.services.schemas import LogCreate, LogPublic, Page, RedactionCreate
+
+router = APIRouter(tags=["logs"])
+
+
+@router.post("/projects/{slug}/logs", status_code=201, response_model=LogPublic, operation_id="create_log")
+def create_log(body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+    """Record an end-of-session brain dump (with an optional pasted run table). The text is stored verbatim and
+    committed before anything else happens; a pasted table is imported as runs."""
+    return logs_service.create_log(session, project=project, principal=principal, body=body)
+
+
+@router.get("/projects/{slug}/logs", response_model=Page[LogPublic], operation_id="list_logs")
+def list_logs(
+    project: ProjectDep, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[LogPublic]:
+    """List a project's brain dumps in the order they arrived."""
+    return logs_service.list_logs(session, project=project, limit=limit, cursor=cursor)
+
+
+@router.get("/logs/{log_id}", response_model=LogPublic, operation_id="get_log")
+def get_log(log_id: int, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+    """Read one brain dump as stored, with its redaction history."""
+    return logs_service.get_log(session, principal=principal, log_id=log_id)
+
+
+@router.post("/logs/{log_id}/redactions", response_model=LogPublic, operation_id="redact_log")
+def redact_log(log_id: int, body: RedactionCreate, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+    """Remove pasted secrets from a stored brain dump. The dump is otherwise never edited; each redaction keeps an
+    audit record of who removed what (a fingerprint, not the secret) and when."""
+    return logs_service.redact_log(session, principal=principal, log_id=log_id, body=body)

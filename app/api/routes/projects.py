@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, ProjectDep, SessionDep
+from app.services import projects as projects_service
+from app.services.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+@router.post("", status_code=201, response_model=ProjectPublic, operation_id="create_project")
+def create_project(body: ProjectCreate, session: SessionDep, principal: PrincipalDep) -> ProjectPublic:
+    """Create a project: one modelling problem, with its goal and primary metric (max or min)."""
+    return projects_service.create_project(session, principal=principal, body=body)
+
+
+@router.get("", response_model=Page[ProjectPublic], operation_id="list_projects")
+def list_projects(
+    session: SessionDep, principal: PrincipalDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[ProjectPublic]:
+    """List the projects this token can see, oldest first."""
+    return projects_service.list_projects(session, principal=principal, limit=limit, cursor=cursor)
+
+
+@router.get("/{slug}", response_model=ProjectPublic, operation_id="get_project")
+def get_project(project: ProjectDep) -> ProjectPublic:
+    """Read one project."""
+    return ProjectPublic.model_validate(project)
+
+
+@router.patch("/{slug}", response_model=ProjectPublic, operation_id="update_project")
+def update_project(body: ProjectUpdate, project: ProjectDep, session: SessionDep) -> ProjectPublic:
+    """Change a project's name, goal, metric, direction, target, deadline or linked MLflow experiments."""
+    return projects_service.update_project(session, project=project, body=body)

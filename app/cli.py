@@ -1,0 +1,134 @@
+"""The `labbook` command. Server-side commands (serve, demo, migrate, token) work on the local database in-process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+import uvicorn
+from sqlmodel import Session
+
+from app.config import Settings, get_settings
+from app.errors import LabbookError
+from app.services import auth, demo
+from app.services.schemas import TokenCreate
+from app.storage.db import make_engine, migrate, session_scope
+
+_HELP = {"help_option_names": ["-h", "--help"]}
+# pretty_exceptions off: LabbookError reaches main(), which prints its message and exits 1.
+cli = typer.Typer(
+    help="Labbook: the narrative layer for ML experiments.",
+    context_settings=_HELP,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+token_cli = typer.Typer(
+    help="Create, list and revoke API tokens (works on the database directly).", context_settings=_HELP,
+    no_args_is_help=True,
+)
+cli.add_typer(token_cli, name="token")
+
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate(engine)
+        yield from session_scope(engine)
+    finally:
+        engine.dispose()
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from app.main import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@cli.command()
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Start the HTTP service (migrates the database first)."""
+    settings = get_settings()
+    _configure_logging(settings)
+    _serve(settings, host, port)
+
+
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Bring the database schema up to date."""
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    engine.dispose()
+    typer.echo(f"database is up to date ({engine.dialect.name})")
+
+
+@cli.command("demo")
+def demo_cmd(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8000,
+    serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
+) -> None:
+    """Seed a demo project (a pasted run table and two brain dumps) and serve it. A second start reuses both."""
+    settings = get_settings()
+    _configure_logging(settings)
+    with _session(settings) as session:
+        seeded = demo.seed_demo(session)
+        token = demo.ensure_demo_token(session, settings=settings)
+    url = f"http://{host}:{port}"
+    typer.echo(f"Labbook demo: project '{seeded.slug}' ({seeded.runs} runs, {seeded.logs} brain dumps)")
+    typer.echo(f"  URL:   {url}  (API docs at {url}/docs)")
+    typer.echo(f"  Token: {token}")
+    typer.echo(f"  Try:   curl -H 'Authorization: Bearer {token}' {url}/v1/projects/{seeded.slug}/runs")
+    if serve_:
+        _serve(settings, host, port)
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="Who uses it; the default author of what it posts.")],
+    project: Annotated[list[str] | None, typer.Option("--project", "-p", help="Limit to this project (repeat).")] = None,
+) -> None:
+    """Create a token and print its secret (shown once)."""
+    with _session(get_settings()) as session:
+        created = auth.create_token(session, body=TokenCreate(name=name, projects=project or None))
+    scope = ", ".join(created.projects) if created.projects else "all projects"
+    typer.echo(f"token {created.id} '{created.name}' ({scope}):")
+    typer.echo(created.token)
+
+
+@token_cli.command("list")
+def token_list(all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False) -> None:
+    """List tokens (never their secrets)."""
+    with _session(get_settings()) as session:
+        tokens = auth.list_tokens(session, include_revoked=all_)
+    for t in tokens:
+        scope = ",".join(t.projects) if t.projects else "*"
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        typer.echo(f"{t.id}\t{t.name}\t{t.prefix}…\t{scope}\t{state}")
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="The id shown by `labbook token list`.")]) -> None:
+    """Revoke a token; it stops working at once."""
+    with _session(get_settings()) as session:
+        revoked = auth.revoke_token(session, token_id=token_id)
+    typer.echo(f"token {revoked.id} '{revoked.name}' revoked")
+
+
+def main() -> None:
+    try:
+        cli()
+    except LabbookError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from exc

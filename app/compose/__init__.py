@@ -1,0 +1,1 @@
+"""Composing runs from what people paste: run tables and the numbers in them."""

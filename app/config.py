@@ -1,0 +1,90 @@
+"""Settings: environment first (`LABBOOK_*`, plus the standard `DATABASE_URL`), then an optional TOML file.
+
+No settings instance exists at import time; `get_settings()` builds one on first use, and `create_app(settings)`
+lets tests pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    """XDG data home, so a service started from any folder finds the same data."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "labbook"
+
+
+class Settings(BaseSettings):
+    """Everything is offline and embedded by default: a SQLite file under `data_dir`, no LLM."""
+
+    model_config = SettingsConfigDict(env_prefix="LABBOOK_", extra="forbid", populate_by_name=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # Comma-separated bearer tokens with full access. Kept as a string: pydantic-settings would JSON-decode a list.
+    api_tokens: str = Field(default="", repr=False)
+    # Standard name, read without the prefix.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"), repr=False
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    auto_migrate: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    # Optional TOML file with the same keys (without the prefix); the environment wins over it.
+    config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def env_tokens(self) -> tuple[str, ...]:
+        return tuple(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, with PostgreSQL URLs pointed at the psycopg 3 driver."""
+        if self.database_url is None:
+            return f"sqlite:///{self.data_dir / 'labbook.db'}"
+        url = self.database_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("LABBOOK_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,114 @@
+"""Labbook's error hierarchy.
+
+Every error a user can cause is a `LabbookError` subclass; one handler in `app.api.handlers` renders it as
+`{"error": {"code": <snake_case class name>, "message": ..., "line" | "field": ...}}`.
+This module imports nothing from the app, so every layer may raise these errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+class LabbookError(Exception):
+    """Base class: `status_code` is the HTTP status, `code` the machine-readable name."""
+
+    status_code = 500
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        line: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.line = line
+        self.extra = extra or {}
+
+    @property
+    def code(self) -> str:
+        return _CAMEL.sub("_", type(self).__name__).lower()
+
+    def to_body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.line is not None:
+            error["line"] = self.line
+        if self.field is not None:
+            error["field"] = self.field
+        error.update(self.extra)
+        return {"error": error}
+
+
+class NotFound(LabbookError):
+    status_code = 404
+
+
+class ProjectNotFound(NotFound):
+    pass
+
+
+class RunNotFound(NotFound):
+    pass
+
+
+class LogNotFound(NotFound):
+    pass
+
+
+class TokenNotFound(NotFound):
+    pass
+
+
+class Unauthorized(LabbookError):
+    status_code = 401
+
+
+class Forbidden(LabbookError):
+    status_code = 403
+
+
+class Conflict(LabbookError):
+    status_code = 409
+
+
+class ProjectExists(Conflict):
+    pass
+
+
+class InputInvalid(LabbookError):
+    """A request body or parameter that is well-formed but wrong; `field` names it."""
+
+    status_code = 422
+
+
+class RunTableInvalid(InputInvalid):
+    """A pasted run table that cannot be imported; `line` names the line of the table at fault."""
+
+
+class FilterInvalid(InputInvalid):
+    pass
+
+
+class BodyInvalid(LabbookError):
+    """A body that cannot be decoded (invalid UTF-8, malformed JSON)."""
+
+    status_code = 400
+
+
+class BodyTooLarge(LabbookError):
+    status_code = 413
+
+
+class UnsupportedMediaType(LabbookError):
+    status_code = 415
+
+
+class ConfigInvalid(LabbookError):
+    """Settings that cannot work together; raised at start-up, before serving."""

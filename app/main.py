@@ -1,0 +1,47 @@
+"""The FastAPI application: lifespan (engine, migrations), middleware, routers and error handlers. Nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from app import __version__
+from app.api import handlers
+from app.api.middleware import BodyGuard
+from app.api.routes import health, logs, projects, runs, tokens
+from app.config import Settings, get_settings
+from app.storage.db import make_engine, migrate
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.sqlalchemy_url)
+        if settings.auto_migrate:
+            migrate(engine)
+        app.state.engine = engine
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Labbook",
+        version=__version__,
+        description="The narrative layer for ML experiments: brain dumps and run tables become searchable history.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    handlers.install(app)
+    v1 = APIRouter(prefix="/v1")
+    for module in (projects, runs, logs, tokens):
+        v1.include_router(module.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,136 @@
+"""Brain dumps: stored verbatim and committed before anything else, listed, read, and redacted with an audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlmodel import Session
+
+from app.errors import InputInvalid, LabbookError, LogNotFound
+from app.services import runs as runs_service
+from app.services.auth import Principal
+from app.services.pagination import decode_cursor, next_cursor
+from app.services.schemas import (
+    LogCreate,
+    LogPublic,
+    Page,
+    RedactionCreate,
+    RedactionPublic,
+    RunImportResult,
+    TableFormat,
+)
+from app.storage import logs as log_store
+from app.storage import projects as project_store
+from app.storage.models import Project, Redaction, SessionLog
+
+REDACTED = "[REDACTED]"
+_REDACTABLE = ("text", "run_table")
+
+
+def create_log(session: Session, *, project: Project, principal: Principal, body: LogCreate) -> LogPublic:
+    """Store the dump, commit it, then import its run table (if any) in the request's own transaction."""
+    log = log_store.add_log(session, _new_log(project, principal, body))
+    # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
+    session.commit()
+    run_import = _import_table(session, project=project, log=log) if log.run_table else None
+    return _public(session, log, project=project, run_import=run_import)
+
+
+def _new_log(project: Project, principal: Principal, body: LogCreate) -> SessionLog:
+    today = datetime.now(UTC).date()
+    session_date = body.session_date or today
+    # One day of slack: a session "today" in UTC+14 is tomorrow in UTC.
+    if session_date > today + timedelta(days=1):
+        raise InputInvalid(f"session_date {session_date} is in the future", field="session_date")
+    return SessionLog(
+        project_id=cast(int, project.id),
+        text=body.text,
+        run_table=body.run_table,
+        run_table_format=body.run_table_format,
+        run_refs=list(dict.fromkeys(body.run_ids)),
+        author=body.author or principal.name,
+        session_date=session_date,
+        received_sha256=hashlib.sha256(body.text.encode()).hexdigest(),
+    )
+
+
+def _import_table(session: Session, *, project: Project, log: SessionLog) -> RunImportResult:
+    try:
+        return runs_service.import_table(
+            session, project=project, text=cast(str, log.run_table), format=cast(TableFormat | None, log.run_table_format)
+        )
+    except LabbookError as exc:
+        # The dump itself is already stored: tell the caller where it is, so the table can be fixed and re-sent.
+        exc.extra["log_id"] = log.id
+        if exc.field is None and exc.line is not None:
+            exc.field = "run_table"
+        raise
+
+
+def get_log(session: Session, *, principal: Principal, log_id: int) -> LogPublic:
+    log, project = _visible_log(session, principal=principal, log_id=log_id)
+    return _public(session, log, project=project)
+
+
+def list_logs(session: Session, *, project: Project, limit: int, cursor: str | None) -> Page[LogPublic]:
+    logs = log_store.list_logs(session, project_id=cast(int, project.id), after_id=decode_cursor(cursor), limit=limit)
+    return Page[LogPublic](
+        items=[_public(session, log, project=project) for log in logs],
+        next_cursor=next_cursor([log.id or 0 for log in logs], limit),
+    )
+
+
+def redact_log(session: Session, *, principal: Principal, log_id: int, body: RedactionCreate) -> LogPublic:
+    """Replace each string everywhere it occurs in the stored dump; keep who, when, why and a fingerprint."""
+    log, project = _visible_log(session, principal=principal, log_id=log_id)
+    for index, secret in enumerate(body.strings):
+        found = [_redact_field(log, name, secret) for name in _REDACTABLE]
+        if not any(found):
+            raise InputInvalid("this string does not occur in the stored log", field=f"strings[{index}]")
+        for name, count in zip(_REDACTABLE, found, strict=True):
+            if count:
+                log_store.add_redaction(session, _audit(log, name, count, secret, principal, body.reason))
+    session.add(log)
+    session.flush()
+    return _public(session, log, project=project)
+
+
+def _redact_field(log: SessionLog, name: str, secret: str) -> int:
+    value: str | None = getattr(log, name)
+    count = value.count(secret) if value else 0
+    if count:
+        setattr(log, name, cast(str, value).replace(secret, REDACTED))
+    return count
+
+
+def _audit(log: SessionLog, name: str, count: int, secret: str, principal: Principal, reason: str) -> Redaction:
+    return Redaction(
+        log_id=cast(int, log.id),
+        field=name,
+        occurrences=count,
+        removed_sha256=hashlib.sha256(secret.encode()).hexdigest(),
+        reason=reason,
+        redacted_by=principal.name,
+    )
+
+
+def _visible_log(session: Session, *, principal: Principal, log_id: int) -> tuple[SessionLog, Project]:
+    log = log_store.get_log(session, log_id)
+    project = project_store.get_project(session, log.project_id) if log else None
+    if log is None or project is None or not principal.can_see(project.slug):
+        raise LogNotFound(f"no log {log_id}", field="log_id")
+    return log, project
+
+
+def _public(
+    session: Session, log: SessionLog, *, project: Project, run_import: RunImportResult | None = None
+) -> LogPublic:
+    redactions = log_store.list_redactions(session, log_id=cast(int, log.id))
+    return LogPublic(
+        **log.model_dump(exclude={"project_id"}),
+        project=project.slug,
+        redactions=[RedactionPublic.model_validate(r) for r in redactions],
+        run_import=run_import,
+    )

@@ -1,0 +1,224 @@
+"""The API contract: request bodies (unknown fields are refused) and response shapes, shared by HTTP, CLI and MCP."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.compose.tables import normalize_metric_name
+
+T = TypeVar("T")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_RE.pattern)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+MetricName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
+Direction = Literal["max", "min"]
+TableFormat = Literal["markdown", "csv"]
+
+
+class Strict(BaseModel):
+    """Request bodies: a misspelt field is an error that names it, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
+
+
+def _normalize_aliases(value: dict[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {normalize_metric_name(k): normalize_metric_name(v) for k, v in value.items()}
+
+
+class ProjectFields(Strict):
+    goal: str = Field(default="", max_length=10_000)
+    target_value: float | None = Field(default=None, description="The value of the primary metric that would be enough.")
+    deadline: date | None = None
+    mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=list, description="Linked MLflow experiment IDs or names."
+    )
+    metric_aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description='Other names of a metric, mapped to the canonical one: {"auc": "val_auc"}. Names are normalised.',
+    )
+
+    _aliases = field_validator("metric_aliases")(_normalize_aliases)
+
+
+class ProjectCreate(ProjectFields):
+    slug: Slug = Field(description="URL name: lowercase letters, digits and dashes, 2-64 characters.")
+    name: Name
+    primary_metric: MetricName = Field(description="Normalised: 'Val AUC' is stored as 'val_auc'.")
+    metric_direction: Direction = Field(description="'max' if higher is better, 'min' if lower is better.")
+
+    _metric = field_validator("primary_metric")(normalize_metric_name)
+
+
+class ProjectUpdate(Strict):
+    name: Name | None = None
+    goal: str | None = Field(default=None, max_length=10_000)
+    primary_metric: MetricName | None = None
+    metric_direction: Direction | None = None
+    target_value: float | None = None
+    deadline: date | None = None
+    mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = None
+    metric_aliases: dict[str, str] | None = None
+
+    _aliases = field_validator("metric_aliases")(_normalize_aliases)
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _metric(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_metric_name(value)
+
+
+class ProjectPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    name: str
+    goal: str
+    primary_metric: str
+    metric_direction: Direction
+    target_value: float | None
+    deadline: date | None
+    mlflow_experiments: list[str]
+    metric_aliases: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    run_id: str | None
+    run_name: str | None
+    key: str = Field(description="The run ID, or `name:<run name>` for runs known only by name.")
+    source: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunTableImport(Strict):
+    table: str = Field(min_length=1, description="A Markdown pipe table or CSV, as pasted.")
+    format: TableFormat | None = Field(default=None, description="Detected from the text when omitted.")
+
+
+class ImportedColumn(BaseModel):
+    header: str
+    role: str
+    name: str | None
+
+
+class ImportWarning(BaseModel):
+    line: int
+    column: str | None
+    message: str
+
+
+class ImportedRow(BaseModel):
+    line: int
+    key: str
+    action: Literal["created", "updated", "unchanged"]
+    warnings: list[ImportWarning]
+
+
+class RunImportResult(BaseModel):
+    format: TableFormat
+    created: int
+    updated: int
+    unchanged: int
+    columns: list[ImportedColumn]
+    rows: list[ImportedRow]
+    warnings: list[ImportWarning] = Field(description="Every value that was interpreted, line by line.")
+
+
+class LogCreate(Strict):
+    text: str = Field(max_length=500_000, description="The brain dump, stored verbatim.")
+    run_table: str | None = Field(default=None, description="An optional pasted run table (Markdown or CSV).")
+    run_table_format: TableFormat | None = None
+    run_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=list, description="Run IDs (or names) this session is about."
+    )
+    author: Name | None = Field(default=None, description="Defaults to the name of the token that posts.")
+    session_date: date | None = Field(default=None, description="The day of the session; defaults to today (UTC).")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the brain dump is empty")
+        return value  # verbatim: never stripped
+
+
+class RedactionCreate(Strict):
+    strings: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        min_length=1, description="Exact strings to remove from the stored text and run table."
+    )
+    reason: str = Field(default="", max_length=2_000)
+
+
+class RedactionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    field: str
+    occurrences: int
+    removed_sha256: str = Field(description="Fingerprint of the removed string; the string itself is not kept.")
+    reason: str
+    redacted_by: str
+    redacted_at: datetime
+
+
+class LogPublic(BaseModel):
+    id: int
+    project: str
+    text: str
+    run_table: str | None
+    run_table_format: str | None
+    run_refs: list[str]
+    author: str
+    channel: str
+    session_date: date
+    received_at: datetime
+    received_sha256: str
+    redactions: list[RedactionPublic]
+    run_import: RunImportResult | None = None
+
+
+class TokenCreate(Strict):
+    name: Name = Field(description="Who uses it; the default author of what it posts.")
+    projects: list[Slug] | None = Field(default=None, description="Limit the token to these project slugs.")
+
+
+class TokenPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters of the token, to recognise it.")
+    projects: list[str] | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret. Shown once; only its hash is stored.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    database: str
+    details: dict[str, Any] = Field(default_factory=dict)

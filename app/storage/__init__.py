@@ -1,0 +1,1 @@
+"""SQL storage: the only layer that builds queries. Functions flush and never commit (the request's session does)."""

@@ -1,0 +1,33 @@
+"""Session-log (brain dump) and redaction queries."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from app.storage.models import Redaction, SessionLog
+
+
+def add_log(session: Session, log: SessionLog) -> SessionLog:
+    session.add(log)
+    session.flush()
+    return log
+
+
+def get_log(session: Session, log_id: int) -> SessionLog | None:
+    return session.get(SessionLog, log_id)
+
+
+def list_logs(session: Session, *, project_id: int, after_id: int, limit: int) -> list[SessionLog]:
+    query = select(SessionLog).where(SessionLog.project_id == project_id, col(SessionLog.id) > after_id)
+    return list(session.exec(query.order_by(col(SessionLog.id)).limit(limit)))
+
+
+def list_redactions(session: Session, *, log_id: int) -> list[Redaction]:
+    query = select(Redaction).where(Redaction.log_id == log_id).order_by(col(Redaction.id))
+    return list(session.exec(query))
+
+
+def add_redaction(session: Session, redaction: Redaction) -> Redaction:
+    session.add(redaction)
+    session.flush()
+    return redaction

@@ -1,0 +1,103 @@
+"""Tables. API request and response shapes live in `app.services.schemas`, so storage knows nothing of HTTP."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.storage.types import JSONType, UTCDateTime, utcnow
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_column=Column(JSONType, nullable=kw.pop("nullable", False)), **kw)
+
+
+def _when(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=kw.pop("nullable", False)), **kw)
+
+
+class Project(SQLModel, table=True):
+    # One modelling problem: its goal, primary metric and direction, target and deadline, linked MLflow experiments.
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    goal: str = Field(default="", sa_column=Column(Text, nullable=False))
+    primary_metric: str = Field(max_length=250)
+    metric_direction: str = Field(max_length=3)
+    target_value: float | None = None
+    deadline: date | None = None
+    mlflow_experiments: list[str] = _json(default_factory=list)
+    metric_aliases: dict[str, str] = _json(default_factory=dict)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class Run(SQLModel, table=True):
+    # One training/evaluation run. `key` is the run ID, or `name:<run name>` for tables that only name runs.
+    __tablename__ = "run"
+    __table_args__ = (UniqueConstraint("project_id", "key", name="uq_run_project_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    key: str = Field(max_length=300)
+    run_id: str | None = Field(default=None, max_length=64, index=True)
+    run_name: str | None = Field(default=None, max_length=250)
+    source: str = Field(default="table", max_length=16)
+    params: dict[str, str] = _json(default_factory=dict)
+    metrics: dict[str, float] = _json(default_factory=dict)
+    tags: dict[str, str] = _json(default_factory=dict)
+    notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class SessionLog(SQLModel, table=True):
+    # A brain dump exactly as received. Never edited; only a redaction may replace a pasted secret, with an audit row.
+    __tablename__ = "session_log"
+    __table_args__ = (Index("ix_session_log_project_date", "project_id", "session_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    run_table: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    run_table_format: str | None = Field(default=None, max_length=16)
+    run_refs: list[str] = _json(default_factory=list)
+    author: str = Field(max_length=200)
+    channel: str = Field(default="api", max_length=32)
+    session_date: date
+    received_at: datetime = _when(default_factory=utcnow)
+    received_sha256: str = Field(max_length=64)
+
+
+class Redaction(SQLModel, table=True):
+    # Audit record of a redaction: who, when, why, which field, how many occurrences, and a fingerprint of what
+    # was removed (its sha256), never the removed text itself.
+    __tablename__ = "redaction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    log_id: int = Field(foreign_key="session_log.id", index=True)
+    field: str = Field(max_length=32)
+    occurrences: int
+    removed_sha256: str = Field(max_length=64)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    redacted_by: str = Field(max_length=200)
+    redacted_at: datetime = _when(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    # A bearer token created through the CLI or API: stored as a sha256 hash, optionally limited to some projects.
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    projects: list[str] | None = _json(default=None, nullable=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    revoked_at: datetime | None = _when(default=None, nullable=True)
+    last_used_at: datetime | None = _when(default=None, nullable=True)

@@ -1,0 +1,41 @@
+"""Request bodies and tables for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+EXAMPLE_TABLE = """\
+| Run ID | Model | Key hyperparams | Val AUC | Notes |
+|---|---|---|---|---|
+| 5c6d70a1 | lightgbm+smote | lr=0.05, num_leaves=31 | 0.858 | smote on train only |
+| 9b22c4f0 | lightgbm | lr=0.05, num_leaves=31 | 0.861 | |
+| 0d81ee3b | xgboost | eta=0.1, max_depth=6 | 0.857 | 2x slower |
+"""
+
+
+def project_body(slug: str = "churn", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "slug": slug,
+        "name": f"Project {slug}",
+        "goal": "predict churn",
+        "primary_metric": "Val AUC",
+        "metric_direction": "max",
+    }
+    body.update(overrides)
+    return body
+
+
+def create_project(client: TestClient, slug: str = "churn", **overrides: Any) -> dict[str, Any]:
+    response = client.post("/v1/projects", json=project_body(slug, **overrides))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def import_table(client: TestClient, slug: str, table: str, fmt: str | None = None) -> dict[str, Any]:
+    response = client.post(f"/v1/projects/{slug}/runs/import", json={"table": table, "format": fmt})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
