@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.main import create_app
-from app.storage.db import make_engine, migrate, session_scope
+from app.storage.db import make_engine, migrate
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 POSTGRES_URL = os.environ.get("LABBOOK_TEST_POSTGRES_URL")
@@ -72,4 +72,6 @@ def engine(settings: Settings) -> Iterator[Engine]:
 
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
-    yield from session_scope(engine)
+    """A plain session: tests commit where they mean to; what they leave uncommitted is rolled back."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

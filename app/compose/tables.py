@@ -28,17 +28,7 @@ MODEL_HEADERS = frozenset(
     {"model", "model_type", "algorithm", "algo", "estimator", "learner", "architecture", "arch", "model_family"}
 )
 PACKED_PARAMS_HEADERS = frozenset(
-    {
-        "params",
-        "parameters",
-        "hyperparams",
-        "hyperparameters",
-        "key_hyperparams",
-        "key_params",
-        "config",
-        "settings",
-        "hparams",
-    }
+    "params parameters hyperparams hyperparameters key_hyperparams key_params config settings hparams".split()
 )
 NOTES_HEADERS = frozenset({"notes", "note", "comment", "comments", "remarks", "description", "observations"})
 PACKED_TAGS_HEADERS = frozenset({"tags", "labels"})
@@ -61,99 +51,23 @@ _EXPLICIT_PREFIX_RE = re.compile(r"^(params?|config|metrics?|summary|tags?)\s*[.
 # A header is a metric when one of its "_"-separated tokens (or a run of tokens) is one of these words,
 # optionally followed by digits ("map10", "ap50")...
 METRIC_WORDS = frozenset(
-    {
-        "auc",
-        "roc_auc",
-        "pr_auc",
-        "acc",
-        "accuracy",
-        "f1",
-        "loss",
-        "logloss",
-        "rmse",
-        "mae",
-        "mse",
-        "mape",
-        "r2",
-        "precision",
-        "recall",
-        "ap",
-        "map",
-        "ndcg",
-        "mrr",
-        "bleu",
-        "rouge",
-        "perplexity",
-        "ppl",
-        "iou",
-        "dice",
-        "error",
-        "err",
-        "score",
-        "brier",
-        "ks",
-        "gini",
-        "kappa",
-        "mcc",
-        "latency",
-        "throughput",
-    }
+    (
+        "auc roc_auc pr_auc acc accuracy f1 loss logloss rmse mae mse mape r2 precision recall ap map ndcg "
+        "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput"
+    ).split()
 )
 # ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").
 # Short or common words ("ap", "ks", "map", "acc" as a prefix) are left out: they end "heap", "blocks", "bitmap".
-METRIC_SUFFIXES = (
-    "auc",
-    "acc",
-    "accuracy",
-    "f1",
-    "loss",
-    "rmse",
-    "mae",
-    "mse",
-    "mape",
-    "ndcg",
-    "mrr",
-    "bleu",
-    "iou",
-    "error",
-    "score",
-)
+METRIC_SUFFIXES = tuple("auc acc accuracy f1 loss rmse mae mse mape ndcg mrr bleu iou error score".split())
 METRIC_PREFIXES = ("auc", "accuracy", "f1", "rmse", "ndcg", "rouge", "bleu", "mrr")
 # Split prefixes make a column a metric only when all its values are numbers ("val_split=random" is a parameter).
 SPLIT_PREFIXES = ("val_", "valid_", "validation_", "test_", "train_", "eval_", "cv_", "holdout_", "oof_")
 # A last token like these marks a parameter even when the header looks like a metric: "loss_fn", "test_size".
 PARAM_HINT_TOKENS = frozenset(
-    {
-        "fn",
-        "func",
-        "function",
-        "type",
-        "kind",
-        "name",
-        "weight",
-        "weights",
-        "threshold",
-        "size",
-        "split",
-        "frac",
-        "fraction",
-        "ratio",
-        "seed",
-        "steps",
-        "epochs",
-        "every",
-        "interval",
-        "samples",
-        "batch",
-        "path",
-        "file",
-        "dir",
-        "set",
-        "folds",
-        "method",
-        "mode",
-        "strategy",
-    }
+    (
+        "fn func function type kind name weight weights threshold size split frac fraction ratio seed steps "
+        "epochs every interval samples batch path file dir set folds method mode strategy"
+    ).split()
 )
 
 # Text cells (IDs, names, params, tags, notes) holding only these are empty.
@@ -203,6 +117,8 @@ class ParsedRow:
 
 @dataclass(frozen=True)
 class ParsedTable:
+    """The whole table: the format it was read as, what each column means, and its rows in order."""
+
     format: TableFormat
     columns: tuple[Column, ...]
     rows: tuple[ParsedRow, ...]
@@ -298,7 +214,8 @@ def _read_markdown(text: str) -> _Grid:
     ended_at: int | None = None
     for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
-            ended_at = number if records and ended_at is None else ended_at
+            if records and ended_at is None:
+                ended_at = number
             continue
         if not _UNESCAPED_PIPE_RE.search(line):
             raise RunTableInvalid(
@@ -330,8 +247,9 @@ def _clean_markdown_cell(cell: str) -> str:
     """Trim, and unwrap `code`, **bold** and *italic*: people bold the best run, the value is unchanged."""
     cell = cell.strip()
     for wrapper in _MARKDOWN_WRAPPERS:
-        if len(cell) > 2 * len(wrapper) and cell.startswith(wrapper) and cell.endswith(wrapper):
-            return cell[len(wrapper) : -len(wrapper)].strip()
+        inner = cell[len(wrapper) : -len(wrapper)]
+        if cell.startswith(wrapper) and cell.endswith(wrapper) and inner.strip() and wrapper not in inner:
+            return inner.strip()
     return cell
 
 
@@ -367,6 +285,7 @@ def _csv_error_message(line: int, error: csv.Error) -> str:
 
 
 def _grid(records: list[tuple[int, tuple[str, ...]]]) -> _Grid:
+    """The first non-blank record is the header, the rest are rows."""
     if not records:
         raise RunTableInvalid("the table is empty")
     (header_line, header), *rows = records
@@ -386,6 +305,7 @@ def _check_shape(grid: _Grid) -> None:
 
 
 def _vocabulary(aliases: Mapping[str, str] | None, known: Collection[str]) -> _Vocabulary:
+    """Normalize the project's alias keys (and accept its known names either as given or normalized)."""
     normalized_aliases = {normalize_metric_name(alias): name for alias, name in (aliases or {}).items()}
     return _Vocabulary(normalized_aliases, frozenset(known) | {normalize_metric_name(name) for name in known})
 
@@ -452,6 +372,7 @@ def _fixed_role(normalized: str) -> Role | None:
 
 
 def _metric_name(normalized: str, vocabulary: _Vocabulary) -> str:
+    """The project's canonical name for a metric header, so "AUC" and "val_auc" land in the same metric."""
     return vocabulary.aliases.get(normalized, normalized)
 
 
@@ -467,6 +388,7 @@ def _is_metric(normalized: str, metric: str, values: list[str], vocabulary: _Voc
 
 
 def _has_metric_word(name: str) -> bool:
+    """Whether a metric word appears as a token ("val_auc"), with digits ("map10") or glued on ("valloss")."""
     padded = f"_{name}_"
     if any(f"_{word}_" in padded for word in METRIC_WORDS):
         return True
@@ -526,6 +448,7 @@ def _check_duplicate_columns(columns: list[Column], line: int) -> None:
 
 
 def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...]) -> ParsedRow:
+    """Let each column read its cell, then insist on something that identifies the run."""
     row = _RowBuilder(line)
     for column in columns:
         _CELL_READERS[column.role](row, column, cells[column.index])
@@ -555,6 +478,7 @@ def _text(value: str) -> str | None:
 
 
 def _key_of(column: Column) -> str:
+    """The key of a param/metric/tag column, which classification always sets."""
     assert column.name is not None, f"column {column.header!r} with role {column.role} has no key"
     return column.name
 
@@ -625,7 +549,10 @@ def _read_packed_params(row: _RowBuilder, column: Column, value: str) -> None:
 def _read_packed_tags(row: _RowBuilder, column: Column, value: str) -> None:
     """`team=nlp, baseline`: pairs are tags, a bare word w is the tag w=true."""
     for key, item in _packed_items(value, split_words=True):
-        _put(row, row.tags, key.lstrip("#") if item is None else key, "true" if item is None else item, column)
+        if item is None:
+            _put(row, row.tags, key.lstrip("#"), "true", column)
+        else:
+            _put(row, row.tags, key, item, column)
 
 
 _CELL_READERS: Mapping[Role, Callable[[_RowBuilder, Column, str], None]] = {
