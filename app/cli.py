@@ -26,7 +26,8 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 token_cli = typer.Typer(
-    help="Create, list and revoke API tokens (works on the database directly).", context_settings=_HELP,
+    help="Create, list and revoke API tokens (works on the database directly).",
+    context_settings=_HELP,
     no_args_is_help=True,
 )
 cli.add_typer(token_cli, name="token")
@@ -97,7 +98,9 @@ def demo_cmd(
 @token_cli.command("create")
 def token_create(
     name: Annotated[str, typer.Argument(help="Who uses it; the default author of what it posts.")],
-    project: Annotated[list[str] | None, typer.Option("--project", "-p", help="Limit to this project (repeat).")] = None,
+    project: Annotated[
+        list[str] | None, typer.Option("--project", "-p", help="Limit to this project (repeat).")
+    ] = None,
 ) -> None:
     """Create a token and print its secret (shown once)."""
     with _session(get_settings()) as session:

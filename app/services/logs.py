@@ -59,7 +59,10 @@ def _new_log(project: Project, principal: Principal, body: LogCreate) -> Session
 def _import_table(session: Session, *, project: Project, log: SessionLog) -> RunImportResult:
     try:
         return runs_service.import_table(
-            session, project=project, text=cast(str, log.run_table), format=cast(TableFormat | None, log.run_table_format)
+            session,
+            project=project,
+            text=cast(str, log.run_table),
+            format=cast(TableFormat | None, log.run_table_format),
         )
     except LabbookError as exc:
         # The dump itself is already stored: tell the caller where it is, so the table can be fixed and re-sent.

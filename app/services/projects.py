@@ -54,4 +54,3 @@ def update_project(session: Session, *, project: Project, body: ProjectUpdate) -
     session.add(project)
     session.flush()
     return ProjectPublic.model_validate(project)
-

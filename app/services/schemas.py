@@ -39,7 +39,9 @@ def _normalize_aliases(value: dict[str, str] | None) -> dict[str, str] | None:
 
 class ProjectFields(Strict):
     goal: str = Field(default="", max_length=10_000)
-    target_value: float | None = Field(default=None, description="The value of the primary metric that would be enough.")
+    target_value: float | None = Field(
+        default=None, description="The value of the primary metric that would be enough."
+    )
     deadline: date | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
         default_factory=list, description="Linked MLflow experiment IDs or names."

@@ -17,9 +17,7 @@ def get_project(session: Session, project_id: int) -> Project | None:
     return session.get(Project, project_id)
 
 
-def list_projects(
-    session: Session, *, slugs: Collection[str] | None, after_id: int, limit: int
-) -> list[Project]:
+def list_projects(session: Session, *, slugs: Collection[str] | None, after_id: int, limit: int) -> list[Project]:
     """Projects in creation order after `after_id`; `slugs` limits the list (a scoped token)."""
     query = select(Project).where(col(Project.id) > after_id)
     if slugs is not None:

@@ -83,7 +83,9 @@ class TestImportRuns:
         create_project(client)
         import_table(client, "churn", "| Run name | Val AUC |\n|---|---|\n| lgbm-v1 | 0.8 |\n")
         assert runs(client)[0]["key"] == "name:lgbm-v1"
-        result = import_table(client, "churn", "| Run ID | Run name | Val AUC |\n|---|---|---|\n| abc123 | lgbm-v1 | 0.8 |\n")
+        result = import_table(
+            client, "churn", "| Run ID | Run name | Val AUC |\n|---|---|---|\n| abc123 | lgbm-v1 | 0.8 |\n"
+        )
         assert result["rows"][0]["action"] == "updated"
         stored = runs(client)
         assert len(stored) == 1

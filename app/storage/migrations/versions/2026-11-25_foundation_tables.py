@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("api_token", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_token_token_hash"), ["token_hash"], unique=True
-        )
+        batch_op.create_index(batch_op.f("ix_api_token_token_hash"), ["token_hash"], unique=True)
 
     op.create_table(
         "project",
@@ -79,9 +77,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("project_id", "key", name="uq_run_project_key"),
     )
     with op.batch_alter_table("run", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_run_project_id"), ["project_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_run_project_id"), ["project_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_run_run_id"), ["run_id"], unique=False)
 
     op.create_table(
@@ -104,12 +100,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("session_log", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_session_log_project_date", ["project_id", "session_date"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_session_log_project_id"), ["project_id"], unique=False
-        )
+        batch_op.create_index("ix_session_log_project_date", ["project_id", "session_date"], unique=False)
+        batch_op.create_index(batch_op.f("ix_session_log_project_id"), ["project_id"], unique=False)
 
     op.create_table(
         "redaction",
@@ -128,9 +120,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("redaction", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_redaction_log_id"), ["log_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_redaction_log_id"), ["log_id"], unique=False)
 
 
 def downgrade() -> None:
