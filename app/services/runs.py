@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from sqlmodel import Session
 
@@ -37,7 +37,9 @@ def import_table(
     )
     project_id = cast(int, project.id)
     existing = run_store.get_runs_by_keys(session, project_id=project_id, keys=_candidate_keys(parsed.rows))
-    rows = [_upsert(session, project_id, row, existing, source) for row in parsed.rows]
+    new_runs: list[dict[str, Any]] = []
+    rows = [_upsert(project_id, row, existing, source, new_runs) for row in parsed.rows]
+    run_store.insert_runs(session, new_runs)
     return _result(parsed, rows)
 
 
@@ -50,46 +52,56 @@ def _candidate_keys(rows: Sequence[ParsedRow]) -> list[str]:
     return keys + [f"name:{row.run_name}" for row in rows if row.run_id and row.run_name]
 
 
-def _upsert(session: Session, project_id: int, row: ParsedRow, existing: dict[str, Run], source: str) -> ImportedRow:
+def _upsert(
+    project_id: int, row: ParsedRow, existing: dict[str, Run], source: str, new_runs: list[dict[str, Any]]
+) -> ImportedRow:
+    """Update the stored run in place (the session tracks it) or queue a new one."""
     key = row_key(row)
     # A run first pasted by name only is re-keyed to its ID when a later table gives both.
     run = existing.get(key) or (existing.get(f"name:{row.run_name}") if row.run_id else None)
     warnings = [ImportWarning(line=w.line, column=w.column, message=w.message) for w in row.warnings]
     if run is None:
-        run_store.add_run(session, _new_run(project_id, key, row, source))
+        new_runs.append(_new_run(project_id, key, row, source))
         return ImportedRow(line=row.line, key=key, action="created", warnings=warnings)
     changed = _merge(run, key, row)
     if changed:
         run.updated_at = utcnow()
-        session.add(run)
     return ImportedRow(line=row.line, key=key, action="updated" if changed else "unchanged", warnings=warnings)
 
 
-def _new_run(project_id: int, key: str, row: ParsedRow, source: str) -> Run:
-    return Run(
-        project_id=project_id,
-        key=key,
-        run_id=row.run_id,
-        run_name=row.run_name,
-        source=source,
-        params=dict(row.params),
-        metrics=dict(row.metrics),
-        tags=dict(row.tags),
-        notes=row.notes,
-    )
+def _new_run(project_id: int, key: str, row: ParsedRow, source: str) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "key": key,
+        "run_id": row.run_id,
+        "run_name": row.run_name,
+        "source": source,
+        "params": dict(row.params),
+        "metrics": dict(row.metrics),
+        "tags": dict(row.tags),
+        "notes": row.notes,
+    }
 
 
 def _merge(run: Run, key: str, row: ParsedRow) -> bool:
-    """New values win; values the table does not mention are kept. Returns whether anything changed."""
-    before = (run.key, run.run_id, run.run_name, run.params, run.metrics, run.tags, run.notes)
-    # New dict objects, not in-place updates: the JSON columns only notice assignment.
-    run.params = {**run.params, **row.params}
-    run.metrics = {**run.metrics, **row.metrics}
-    run.tags = {**run.tags, **row.tags}
-    run.key, run.run_id = key, row.run_id or run.run_id
-    run.run_name = row.run_name or run.run_name
-    run.notes = row.notes or run.notes
-    return before != (run.key, run.run_id, run.run_name, run.params, run.metrics, run.tags, run.notes)
+    """New values win; values the table does not mention are kept. Returns whether anything changed.
+
+    Only changed attributes are assigned: an assignment marks the row dirty, and an unchanged re-import of a
+    large table would otherwise rewrite every row.
+    """
+    merged: dict[str, Any] = {
+        "key": key,
+        "run_id": row.run_id or run.run_id,
+        "run_name": row.run_name or run.run_name,
+        "params": {**run.params, **row.params},
+        "metrics": {**run.metrics, **row.metrics},
+        "tags": {**run.tags, **row.tags},
+        "notes": row.notes or run.notes,
+    }
+    changes = {name: value for name, value in merged.items() if getattr(run, name) != value}
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return bool(changes)
 
 
 def _result(parsed: ParsedTable, rows: list[ImportedRow]) -> RunImportResult:

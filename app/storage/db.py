@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -64,3 +64,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def ping(session: Session) -> str:
+    """Round-trip to the database; returns the backend's name (sqlite, postgresql)."""
+    session.execute(text("SELECT 1"))
+    return session.get_bind().dialect.name

@@ -6,10 +6,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, insert
 from sqlmodel import Session, col, select
 
 from app.storage.models import Run
+from app.storage.types import utcnow
 
 Op = Literal["=", "!=", ">", ">=", "<", "<="]
 
@@ -27,11 +28,18 @@ class TextFilter:
     value: str | None  # None: the run has this key
 
 
+# Bound parameters per IN (...) query: well under PostgreSQL's 65,535 and old SQLite builds' 999-per-statement limits.
+_IN_CHUNK = 900
+
+
 def get_runs_by_keys(session: Session, *, project_id: int, keys: Collection[str]) -> dict[str, Run]:
-    if not keys:
-        return {}
-    query = select(Run).where(Run.project_id == project_id, col(Run.key).in_(list(keys)))
-    return {run.key: run for run in session.exec(query)}
+    unique = list(dict.fromkeys(keys))
+    found: dict[str, Run] = {}
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        query = select(Run).where(Run.project_id == project_id, col(Run.key).in_(chunk))
+        found.update((run.key, run) for run in session.exec(query))
+    return found
 
 
 def get_run_by_key(session: Session, *, project_id: int, key: str) -> Run | None:
@@ -54,10 +62,16 @@ def list_runs(
     return list(session.exec(query.order_by(col(Run.id)).limit(limit)))
 
 
-def add_run(session: Session, run: Run) -> Run:
-    session.add(run)
-    session.flush()
-    return run
+def insert_runs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many runs as one executemany of plain column values.
+
+    Building a SQLModel object per run costs about 0.15 ms in validation alone, which made a 60,000-row table
+    take 13 s; rows as dicts skip that. Timestamps are set here because column defaults live on the model.
+    """
+    if not rows:
+        return
+    now = utcnow()
+    session.execute(insert(Run), [{"created_at": now, "updated_at": now, **row} for row in rows])
 
 
 def _conditions(

@@ -1,0 +1,443 @@
+"""STYLE.md's import rules, enforced by parsing every module under app/ with `ast` (nothing is imported).
+
+The rules are data: `IMPORT_RULES` and `CALL_RULES` below, one row per rule, and one parametrized test runs each row
+over every file. `check_source` is the same checker applied to one source string, so the self-tests at the bottom can
+feed it synthetic violations and prove the rules can fail.
+
+Layers, top to bottom: `api/`, `main.py`, `cli.py` → `services/` → `analysis/ compose/ llm/ retrieval/ storage/
+integrations/`. `errors.py` and `config.py` sit underneath everything and import nothing from above.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app"
+
+
+# -- the checker -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Import:
+    """One imported name: `from a import b, c` yields two. `target` is the module reached (`app.storage.runs` for
+    `from app.storage import runs`, `sqlmodel` for `from sqlmodel import Session`)."""
+
+    path: str
+    line: int
+    target: str
+    statement: str
+
+
+@dataclass(frozen=True)
+class Call:
+    path: str
+    line: int
+    name: str  # dotted callee as written: "print", "datetime.now", "?.today" when the base is an expression
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    path: str
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.what}"
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    """`prefixes` are repo-relative: a folder ("app/api/") covers everything inside it, a file covers itself."""
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in prefixes)
+
+
+def _matches(module: str, pattern: str) -> bool:
+    """ "sqlmodel" matches sqlmodel and its submodules; "langchain*" matches any top-level package langchain…"""
+    if pattern.endswith("*"):
+        return fnmatch.fnmatchcase(module.split(".")[0], pattern)
+    return module == pattern or module.startswith(pattern + ".")
+
+
+@dataclass(frozen=True)
+class ImportRule:
+    """Files under `files` (minus `exempt_files`) must not import a module matching `forbidden`, unless it also
+    matches `allowed`, or the exact statement is listed in `exceptions` for that file."""
+
+    id: str
+    why: str
+    files: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    allowed: tuple[str, ...] = ()
+    exempt_files: tuple[str, ...] = ()
+    exceptions: tuple[tuple[str, str], ...] = ()  # (file or folder, exact statement such as "from x import y")
+
+    def covers(self, path: str) -> bool:
+        return _under(path, self.files) and not _under(path, self.exempt_files)
+
+    def violated_by(self, imp: Import) -> bool:
+        if not self.covers(imp.path) or not any(_matches(imp.target, p) for p in self.forbidden):
+            return False
+        if any(_matches(imp.target, p) for p in self.allowed):
+            return False
+        return not any(_under(imp.path, (where,)) and imp.statement == stmt for where, stmt in self.exceptions)
+
+
+@dataclass(frozen=True)
+class CallRule:
+    """Files under `files` (minus `exempt_files`) must not call anything whose dotted name matches `calls`."""
+
+    id: str
+    why: str
+    files: tuple[str, ...]
+    calls: tuple[str, ...]
+    exempt_files: tuple[str, ...] = ()
+
+    def violated_by(self, call: Call) -> bool:
+        covered = _under(call.path, self.files) and not _under(call.path, self.exempt_files)
+        return covered and any(fnmatch.fnmatchcase(call.name, p) for p in self.calls)
+
+
+def _module_name(path: str) -> str:
+    parts = path.removesuffix(".py").split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def app_modules() -> frozenset[str]:
+    """Every module and package under app/, so `from app.storage import runs` resolves to `app.storage.runs`."""
+    return frozenset(_module_name(p.relative_to(REPO).as_posix()) for p in APP.rglob("*.py"))
+
+
+def _resolve_from(path: str, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    package = _module_name(path).split(".")
+    if not path.endswith("__init__.py"):
+        package = package[:-1]
+    base = package[: len(package) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def imports_in(path: str, tree: ast.AST) -> Iterator[Import]:
+    # ast.walk, not tree.body: an import inside a function (cli.py imports app.main lazily) counts all the same.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(path, node.lineno, alias.name, f"import {alias.name}")
+        elif isinstance(node, ast.ImportFrom):
+            module = _resolve_from(path, node)
+            written = "." * node.level + (node.module or "")
+            for alias in node.names:
+                submodule = f"{module}.{alias.name}"
+                target = submodule if submodule in app_modules() else module
+                yield Import(path, node.lineno, target, f"from {written} import {alias.name}")
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return f"{_dotted(node.func)}()"
+    return "?"
+
+
+def calls_in(path: str, tree: ast.AST) -> Iterator[Call]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield Call(path, node.lineno, _dotted(node.func))
+
+
+# -- the rules ---------------------------------------------------------------------------------------------------------
+
+LOWER_LAYERS = ("analysis", "compose", "llm", "retrieval", "storage", "integrations")
+# Everyone may import the plain types (dataclasses, schemas) of these two pure layers.
+SHARED_TYPES = ("app.analysis", "app.compose")
+SERVICES_MAY_IMPORT = ("app.services", *(f"app.{layer}" for layer in LOWER_LAYERS), "app.config", "app.errors")
+# Inbound adapters call services; the session and the settings are their only other imports from below. The ORM
+# models are allowed for the type annotations of dependencies (ProjectDep). Schemas reach api/ through
+# app.services.schemas, so api/ does not need app.compose either (stricter than "everyone may import compose").
+API_MAY_IMPORT = ("app.api", "app.services", "app.config", "app.errors", "app.storage.db", "app.storage.models")
+
+IMPORT_RULES: tuple[ImportRule, ...] = (
+    ImportRule(
+        id="api-calls-services",
+        why="api/ imports services, config, errors, the session (storage.db) and models for annotations only",
+        files=("app/api/",),
+        forbidden=("app",),
+        allowed=API_MAY_IMPORT,
+        exceptions=(("app/api/", "from app import __version__"),),
+    ),
+    ImportRule(
+        id="services-call-lower-layers",
+        why="services/ may import the lower layers, config and errors, never api/, main.py or cli.py",
+        files=("app/services/",),
+        forbidden=("app",),
+        allowed=SERVICES_MAY_IMPORT,
+    ),
+    *(
+        ImportRule(
+            id=f"layer-{layer}",
+            # Settings are passed in, so the lower layers never read app.config.
+            why=f"{layer}/ imports only itself, the plain types of analysis/ and compose/, and app.errors",
+            files=(f"app/{layer}/",),
+            forbidden=("app",),
+            allowed=(f"app.{layer}", *SHARED_TYPES, "app.errors"),
+        )
+        for layer in LOWER_LAYERS
+    ),
+    # STYLE.md also says llm/ never imports the offline composer; enforce it once compose/ has one.
+    ImportRule(
+        id="foundation-imports-nothing-above",
+        why="errors.py, config.py and the package root sit under every layer, so they import nothing above them",
+        files=("app/__init__.py", "app/errors.py", "app/config.py"),
+        forbidden=("app",),
+        allowed=("app.errors",),
+    ),
+    ImportRule(
+        id="fastapi-only-in-api",
+        why="only api/ and main.py import fastapi or starlette",
+        files=("app/",),
+        exempt_files=("app/api/", "app/main.py"),
+        forbidden=("fastapi", "starlette"),
+    ),
+    ImportRule(
+        id="sql-only-in-storage",
+        why="only storage/ imports sqlalchemy, sqlmodel or alembic (it alone builds SQL)",
+        files=("app/",),
+        exempt_files=("app/storage/",),
+        forbidden=("sqlalchemy", "sqlmodel", "alembic"),
+        exceptions=(
+            # The session is the one storage type the upper layers hold: they receive it and pass it down.
+            ("app/services/", "from sqlmodel import Session"),
+            ("app/api/deps.py", "from sqlmodel import Session"),
+            ("app/cli.py", "from sqlmodel import Session"),
+        ),
+    ),
+    ImportRule(
+        id="vector-store-only-in-retrieval",
+        why="only retrieval/ imports chromadb or the embedding runtime",
+        files=("app/",),
+        exempt_files=("app/retrieval/",),
+        forbidden=("chromadb", "onnxruntime", "tokenizers"),
+    ),
+    ImportRule(
+        id="llm-sdks-only-in-llm",
+        why="only llm/ imports openai or langchain",
+        files=("app/",),
+        exempt_files=("app/llm/",),
+        forbidden=("openai", "langchain*"),
+    ),
+    ImportRule(
+        id="mlflow-only-in-integrations-mlflow",
+        why="only integrations/mlflow/ imports mlflow",
+        files=("app/",),
+        exempt_files=("app/integrations/mlflow/",),
+        forbidden=("mlflow",),
+    ),
+    ImportRule(
+        id="pure-layers-import-no-io",
+        why="analysis/ and compose/ do no I/O, read no clock and use no unseeded randomness",
+        files=("app/analysis/", "app/compose/"),
+        forbidden=(
+            *("os", "pathlib", "shutil", "tempfile", "glob"),  # files
+            *("socket", "subprocess", "requests", "httpx", "urllib.request", "http.client", "sqlite3"),  # the world
+            *("time", "random", "secrets"),  # clock and randomness: pass `now` and a seeded rng in
+        ),
+    ),
+)
+
+CALL_RULES: tuple[CallRule, ...] = (
+    CallRule(
+        id="pure-layers-open-no-files",
+        why="analysis/ and compose/ do no I/O: no open()",
+        files=("app/analysis/", "app/compose/"),
+        calls=("open",),
+    ),
+    CallRule(
+        id="pure-layers-read-no-clock",
+        why="analysis/ and compose/ never read the clock: pass `now` in",
+        files=("app/analysis/", "app/compose/"),
+        calls=("*.now", "*.utcnow", "*.today", "time.time"),
+    ),
+    CallRule(
+        id="no-print-in-app",
+        why="app/ logs with logging.getLogger(__name__); only the CLI talks to a terminal",
+        files=("app/",),
+        exempt_files=("app/cli.py",),
+        calls=("print",),
+    ),
+)
+
+
+def _violations(path: str, tree: ast.AST) -> Iterator[Violation]:
+    for imp in imports_in(path, tree):
+        for rule in IMPORT_RULES:
+            if rule.violated_by(imp):
+                yield Violation(rule.id, path, imp.line, imp.statement)
+    for call in calls_in(path, tree):
+        for c_rule in CALL_RULES:
+            if c_rule.violated_by(call):
+                yield Violation(c_rule.id, path, call.line, f"{call.name}(...)")
+
+
+def check_source(path: str, source: str) -> list[Violation]:
+    """Every rule applied to one module, as if it lived at `path` (repo-relative, e.g. "app/storage/x.py")."""
+    return list(_violations(path, ast.parse(source, filename=path)))
+
+
+@cache
+def app_trees() -> tuple[tuple[str, ast.AST], ...]:
+    files = sorted(APP.rglob("*.py"))
+    return tuple((p.relative_to(REPO).as_posix(), ast.parse(p.read_text(), filename=str(p))) for p in files)
+
+
+def _report(rule_id: str, why: str) -> list[str]:
+    found = [v for path, tree in app_trees() for v in _violations(path, tree) if v.rule == rule_id]
+    return [f"{v}  [{why}]" for v in found]
+
+
+# -- the rules, over the whole of app/ ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", IMPORT_RULES, ids=lambda rule: rule.id)
+def test_import_rule(rule: ImportRule) -> None:
+    violations = _report(rule.id, rule.why)
+    assert not violations, "\n".join(violations)
+
+
+@pytest.mark.parametrize("rule", CALL_RULES, ids=lambda rule: rule.id)
+def test_call_rule(rule: CallRule) -> None:
+    violations = _report(rule.id, rule.why)
+    assert not violations, "\n".join(violations)
+
+
+def test_the_checker_sees_all_of_app() -> None:
+    paths = {path for path, _ in app_trees()}
+    assert {"app/main.py", "app/cli.py", "app/config.py", "app/api/deps.py", "app/storage/db.py"} <= paths
+    assert all(path.startswith("app/") for path in paths)
+
+
+@pytest.mark.parametrize(
+    ("rule", "where", "statement"),
+    [(rule, where, stmt) for rule in IMPORT_RULES for where, stmt in rule.exceptions],
+    ids=lambda value: value.id if isinstance(value, ImportRule) else str(value),
+)
+def test_every_exception_is_still_needed(rule: ImportRule, where: str, statement: str) -> None:
+    """An exception nobody uses any more is a hole waiting for a new violation: delete it."""
+    used = [i for path, tree in app_trees() for i in imports_in(path, tree) if _under(path, (where,))]
+    assert statement in {i.statement for i in used}, f"{rule.id}: no file under {where} says {statement!r}"
+
+
+def test_rule_ids_are_unique() -> None:
+    ids = [rule.id for rule in (*IMPORT_RULES, *CALL_RULES)]
+    assert len(ids) == len(set(ids))
+
+
+# -- the checker itself can fail ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "expected"),
+    [
+        # layers
+        ("app/storage/runs.py", "from app.services import auth", {"layer-storage"}),
+        ("app/storage/runs.py", "from ..services import auth", {"layer-storage"}),
+        ("app/storage/__init__.py", "from ..api import deps", {"layer-storage"}),
+        ("app/storage/runs.py", "from app.config import Settings", {"layer-storage"}),
+        ("app/storage/runs.py", "from . import models", set()),
+        ("app/storage/runs.py", "from app.errors import RunNotFound", set()),
+        ("app/llm/client.py", "from app.retrieval import index", {"layer-llm"}),
+        ("app/llm/client.py", "import app.storage.models", {"layer-llm"}),
+        ("app/llm/client.py", "from app.compose.tables import ParsedTable", set()),
+        ("app/integrations/mlflow/client.py", "from app.analysis import baseline", set()),
+        ("app/integrations/slack/blocks.py", "from app.main import create_app", {"layer-integrations"}),
+        ("app/services/logs.py", "from app.api.deps import SessionDep", {"services-call-lower-layers"}),
+        ("app/services/logs.py", "from app import cli", {"services-call-lower-layers"}),
+        ("app/services/logs.py", "from app.storage import logs\nfrom app.config import Settings", set()),
+        ("app/api/routes/runs.py", "from app.storage import runs", {"api-calls-services"}),
+        ("app/api/routes/runs.py", "from app.storage.runs import MetricFilter", {"api-calls-services"}),
+        ("app/api/routes/runs.py", "from app.compose.tables import parse_run_table", {"api-calls-services"}),
+        ("app/api/routes/runs.py", "from app import __version__", set()),
+        ("app/api/routes/runs.py", "from app import config", set()),
+        ("app/api/routes/runs.py", "from ..deps import SessionDep\nfrom app.storage.models import Run", set()),
+        ("app/errors.py", "from app.config import Settings", {"foundation-imports-nothing-above"}),
+        ("app/config.py", "from app.errors import InputInvalid", set()),
+        # third-party packages
+        ("app/services/runs.py", "from fastapi import HTTPException", {"fastapi-only-in-api"}),
+        ("app/storage/db.py", "from starlette.requests import Request", {"fastapi-only-in-api"}),
+        ("app/main.py", "from fastapi import FastAPI", set()),
+        ("app/services/runs.py", "from sqlmodel import Session", set()),
+        ("app/services/runs.py", "from sqlmodel import Session, select", {"sql-only-in-storage"}),
+        ("app/services/runs.py", "import sqlalchemy as sa", {"sql-only-in-storage"}),
+        ("app/api/routes/projects.py", "from sqlmodel import Session", {"sql-only-in-storage"}),
+        ("app/api/routes/projects.py", "from sqlalchemy import text", {"sql-only-in-storage"}),
+        ("app/api/routes/health.py", "from sqlalchemy import text", {"sql-only-in-storage"}),
+        ("app/api/routes/health.py", "from sqlalchemy import select", {"sql-only-in-storage"}),
+        ("app/cli.py", "from alembic import command", {"sql-only-in-storage"}),
+        ("app/storage/db.py", "from alembic import command", set()),
+        ("app/services/search.py", "import chromadb", {"vector-store-only-in-retrieval"}),
+        ("app/retrieval/embedder.py", "import onnxruntime\nfrom tokenizers import Tokenizer", set()),
+        ("app/services/advice.py", "from langchain_core.prompts import PromptTemplate", {"llm-sdks-only-in-llm"}),
+        ("app/services/advice.py", "import openai", {"llm-sdks-only-in-llm"}),
+        ("app/llm/client.py", "import openai\nimport langchain", set()),
+        ("app/integrations/slack/post.py", "from mlflow import MlflowClient", {"mlflow-only-in-integrations-mlflow"}),
+        ("app/integrations/mlflow/client.py", "from mlflow.tracking import MlflowClient", set()),
+        # pure layers
+        ("app/compose/render.py", "import os", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "from pathlib import Path", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "import random", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "def f():\n    import subprocess\n", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "import httpx", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "from urllib.request import urlopen", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "from urllib.parse import quote\nimport csv, io, json", set()),
+        ("app/analysis/noise.py", "text = open('runs.csv').read()", {"pure-layers-open-no-files"}),
+        ("app/compose/render.py", "from datetime import datetime\nx = datetime.now()", {"pure-layers-read-no-clock"}),
+        ("app/compose/render.py", "import datetime as dt\nx = dt.datetime.utcnow()", {"pure-layers-read-no-clock"}),
+        (
+            "app/compose/render.py",
+            "from datetime import date\nx = date.today().isoformat()",
+            {"pure-layers-read-no-clock"},
+        ),
+        (
+            "app/compose/render.py",
+            "import time\nx = time.time()",
+            {"pure-layers-import-no-io", "pure-layers-read-no-clock"},
+        ),
+        ("app/compose/render.py", "from datetime import datetime, timedelta\nd = timedelta(days=1)", set()),
+        ("app/services/logs.py", "from datetime import datetime\nx = datetime.now()", set()),
+        # print
+        ("app/services/logs.py", "print('saved')", {"no-print-in-app"}),
+        ("app/storage/db.py", "def f():\n    print('x')\n", {"no-print-in-app"}),
+        ("app/cli.py", "print('hello')", set()),
+        ("app/services/logs.py", "logger.info('saved')", set()),
+    ],
+)
+def test_checker_flags_synthetic_source(path: str, source: str, expected: set[str]) -> None:
+    assert {v.rule for v in check_source(path, source)} == expected
+
+
+def test_violation_names_file_line_and_import() -> None:
+    source = "import json\n\nfrom app.services import auth\nprint('x')\n"
+    found = sorted(str(v) for v in check_source("app/storage/tokens.py", source))
+    assert found == ["app/storage/tokens.py:3: from app.services import auth", "app/storage/tokens.py:4: print(...)"]
+
+
+def test_a_failing_rule_reports_every_offender() -> None:
+    rule = next(r for r in IMPORT_RULES if r.id == "layer-storage")
+    imports = imports_in("app/storage/x.py", ast.parse("from app.services import auth, demo\nimport app.api.deps"))
+    assert [i.statement for i in imports if rule.violated_by(i)] == [
+        "from app.services import auth",
+        "from app.services import demo",
+        "import app.api.deps",
+    ]
