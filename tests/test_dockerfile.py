@@ -10,8 +10,6 @@ import importlib
 import json
 import re
 import shlex
-import shutil
-import subprocess
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -278,4 +276,3 @@ def test_healthz_answers_without_a_token(anon: TestClient) -> None:
 )
 def test_dockerignore_keeps_environments_and_data_out(path: str) -> None:
     assert dockerignored(path, ignore_lines()), f".dockerignore lets {path} into the build context"
-
