@@ -31,20 +31,27 @@ free_port() {
 # A throw-away cluster on a free loopback port, stopped when the calling script exits. Sets PG_URL.
 start_postgres() {
   ensure_postgres
-  local user=postgres
   PG_DIR=$(mktemp -d /tmp/labbook-pg.XXXXXX)
   PG_PORT=$(free_port)
+  PG_USER=$(id -un)
   if [ "$(id -u)" = 0 ]; then
-    chown "$user" "$PG_DIR"
-    run_pg() { runuser -u "$user" -- "$@"; }
-  else
-    user=$(id -un)
-    run_pg() { "$@"; }
+    PG_USER=postgres  # initdb refuses to run as root
+    chown "$PG_USER" "$PG_DIR"
   fi
   run_pg "$PG_BIN/initdb" --pgdata "$PG_DIR/data" --auth trust --username postgres --encoding UTF8 >/dev/null
   run_pg "$PG_BIN/pg_ctl" --pgdata "$PG_DIR/data" --log "$PG_DIR/server.log" --wait \
     --options "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c full_page_writes=off" start >/dev/null
-  trap 'run_pg "$PG_BIN/pg_ctl" --pgdata "$PG_DIR/data" --mode immediate stop >/dev/null 2>&1; rm -rf "$PG_DIR"' EXIT
+  # Keep the script's own exit status: the trap must neither hide a failure nor invent one.
+  trap 'status=$?; stop_postgres; exit $status' EXIT
   PG_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
   echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT"
+}
+
+run_pg() {
+  if [ "$PG_USER" = "$(id -un)" ]; then "$@"; else (cd / && runuser -u "$PG_USER" -- "$@"); fi
+}
+
+stop_postgres() {
+  run_pg "$PG_BIN/pg_ctl" --pgdata "$PG_DIR/data" --mode fast --wait stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DIR" || true
 }
