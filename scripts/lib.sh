@@ -10,7 +10,13 @@ as_root() {
 # A virtual environment of the project's own; the machine's Python is left alone.
 ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
-    "$PYTHON" -m venv "$VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+      # Debian's own python3 ships venv separately.
+      rm -rf "$VENV"
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+      "$PYTHON" -m venv "$VENV"
+    fi
   fi
 }
 

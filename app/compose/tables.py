@@ -4,92 +4,41 @@ Data scientists keep run tables in notebooks, wikis and spreadsheets, as Markdow
 reads either, decides what each column means from its header (run ID, run name, model, hyperparameters, metrics,
 tags, notes) and returns plain rows. What it cannot read raises `RunTableInvalid` naming the line and the column,
 and what it had to interpret becomes a `TableWarning`, so the user can see every guess that was made.
+Deciding what a column means lives in `app.compose.columns`, and splitting packed params/tags cells in
+`app.compose.packed`; this module reads the cells and fills the rows.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from app.compose.columns import EMPTY_TEXT, Column, Role, build_vocabulary, classify_columns, normalize_metric_name
 from app.compose.numbers import parse_number
+from app.compose.packed import packed_items
 from app.errors import RunTableInvalid
 
-Role = Literal["run_id", "run_name", "model", "params", "param", "metric", "tags", "tag", "notes", "ignored"]
+__all__ = [
+    "Column",
+    "ParsedRow",
+    "ParsedTable",
+    "Role",
+    "TableFormat",
+    "TableWarning",
+    "detect_format",
+    "normalize_metric_name",
+    "parse_run_table",
+]
+
 TableFormat = Literal["markdown", "csv"]
-
-# --- Column roles, keyed by the normalized header (see `normalize_metric_name`). ---------------------------------
-RUN_ID_HEADERS = frozenset({"run_id", "runid", "id", "run_uuid", "mlflow_run_id", "run"})
-RUN_NAME_HEADERS = frozenset({"run_name", "name", "display_name", "runname"})
-MODEL_HEADERS = frozenset(
-    {"model", "model_type", "algorithm", "algo", "estimator", "learner", "architecture", "arch", "model_family"}
-)
-PACKED_PARAMS_HEADERS = frozenset(
-    "params parameters hyperparams hyperparameters key_hyperparams key_params config settings hparams".split()
-)
-NOTES_HEADERS = frozenset({"notes", "note", "comment", "comments", "remarks", "description", "observations"})
-PACKED_TAGS_HEADERS = frozenset({"tags", "labels"})
-# Index columns that spreadsheets and pandas add on their own ("Unnamed: 0"): they carry nothing about the run.
-IGNORED_HEADER_RE = re.compile(r"unnamed_\d+|index|idx|row|row_no|row_number")
-
-# Explicit prefixes force a role whatever the rest of the header says: "param.loss" is a parameter.
-EXPLICIT_PREFIXES: Mapping[str, Role] = {
-    "param": "param",
-    "params": "param",
-    "config": "param",
-    "metric": "metric",
-    "metrics": "metric",
-    "summary": "metric",
-    "tag": "tag",
-    "tags": "tag",
-}
-_EXPLICIT_PREFIX_RE = re.compile(r"^(params?|config|metrics?|summary|tags?)\s*[.:/]\s*(.*)$", re.IGNORECASE)
-
-# A header is a metric when one of its "_"-separated tokens (or a run of tokens) is one of these words,
-# optionally followed by digits ("map10", "ap50")...
-METRIC_WORDS = frozenset(
-    (
-        "auc roc_auc pr_auc acc accuracy f1 loss logloss rmse mae mse mape r2 precision recall ap map ndcg "
-        "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput"
-    ).split()
-)
-# ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").
-# Short or common words ("ap", "ks", "map", "acc" as a prefix) are left out: they end "heap", "blocks", "bitmap".
-METRIC_SUFFIXES = tuple("auc acc accuracy f1 loss rmse mae mse mape ndcg mrr bleu iou error score".split())
-METRIC_PREFIXES = ("auc", "accuracy", "f1", "rmse", "ndcg", "rouge", "bleu", "mrr")
-# Split prefixes make a column a metric only when all its values are numbers ("val_split=random" is a parameter).
-SPLIT_PREFIXES = ("val_", "valid_", "validation_", "test_", "train_", "eval_", "cv_", "holdout_", "oof_")
-# A last token like these marks a parameter even when the header looks like a metric: "loss_fn", "test_size".
-PARAM_HINT_TOKENS = frozenset(
-    (
-        "fn func function type kind name weight weights threshold size split frac fraction ratio seed steps "
-        "epochs every interval samples batch path file dir set folds method mode strategy"
-    ).split()
-)
-
-# Text cells (IDs, names, params, tags, notes) holding only these are empty.
-EMPTY_TEXT = frozenset({"", "-", "--", "—", "–"})
 
 _SEPARATOR_CELL_RE = re.compile(r":?-+:?")
 _UNESCAPED_PIPE_RE = re.compile(r"(?<!\\)\|")
-_NON_ALNUM_RE = re.compile(r"[\W_]+")
 _MARKDOWN_WRAPPERS = ("**", "__", "`", "*")
 _CSV_DELIMITERS = (",", ";", "\t")
-_PACKED_SEPARATORS = ",;\n"
-_BRACKETS = {"(": ")", "[": "]", "{": "}"}
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of the table: `index` is 0-based; `name` is the param/metric/tag key for those roles."""
-
-    index: int
-    header: str
-    role: Role
-    name: str | None
 
 
 @dataclass(frozen=True)
@@ -133,14 +82,6 @@ class _Grid:
     rows: tuple[tuple[int, tuple[str, ...]], ...]
 
 
-@dataclass(frozen=True)
-class _Vocabulary:
-    """The project's own metric names: aliases (normalized alias -> canonical name) and known canonical names."""
-
-    aliases: Mapping[str, str]
-    known: frozenset[str]
-
-
 @dataclass
 class _RowBuilder:
     """A row being filled column by column; frozen into a `ParsedRow` at the end."""
@@ -167,11 +108,6 @@ class _RowBuilder:
 # --- Public API ---------------------------------------------------------------------------------------------------
 
 
-def normalize_metric_name(name: str) -> str:
-    """Lowercase, runs of non-alphanumerics to "_", no "_" at the ends: "Val AUC", "val/auc" and "val-auc" agree."""
-    return _NON_ALNUM_RE.sub("_", name.lower()).strip("_")
-
-
 def detect_format(text: str) -> TableFormat:
     """Markdown if the first non-blank line has a "|": a CSV header with a pipe in it is rarer than a pipe table."""
     for line in _lines(text):
@@ -194,7 +130,12 @@ def parse_run_table(
     table_format = format or detect_format(text)
     grid = _read_markdown(text) if table_format == "markdown" else _read_csv(text)
     _check_shape(grid)
-    columns = _classify_columns(grid, _vocabulary(metric_aliases, known_metrics))
+    columns = classify_columns(
+        grid.header,
+        grid.header_line,
+        [cells for _, cells in grid.rows],
+        build_vocabulary(metric_aliases, known_metrics),
+    )
     rows = tuple(_parse_row(line, cells, columns) for line, cells in grid.rows)
     _check_unique_runs(rows)
     return ParsedTable(table_format, columns, rows)
@@ -301,149 +242,6 @@ def _check_shape(grid: _Grid) -> None:
             raise RunTableInvalid(f"line {line}: expected {len(grid.header)} cells, got {len(cells)}", line=line)
 
 
-# --- Giving columns a meaning -------------------------------------------------------------------------------------
-
-
-def _vocabulary(aliases: Mapping[str, str] | None, known: Collection[str]) -> _Vocabulary:
-    """Normalize the project's alias keys (and accept its known names either as given or normalized)."""
-    normalized_aliases = {normalize_metric_name(alias): name for alias, name in (aliases or {}).items()}
-    return _Vocabulary(normalized_aliases, frozenset(known) | {normalize_metric_name(name) for name in known})
-
-
-def _classify_columns(grid: _Grid, vocabulary: _Vocabulary) -> tuple[Column, ...]:
-    """Give every column a role, then reject tables that are ambiguous (duplicates) or unusable (no run key)."""
-    columns = []
-    for index, header in enumerate(grid.header):
-        values = [cells[index] for _, cells in grid.rows]
-        role, name = _column_role(header, values, vocabulary, grid.header_line, index)
-        columns.append(Column(index, header, role, name))
-    _check_duplicate_columns(columns, grid.header_line)
-    if not any(column.role in ("run_id", "run_name") for column in columns):
-        raise RunTableInvalid(
-            f"line {grid.header_line}: no run ID or run name column; name one 'Run ID' or 'Run name'",
-            line=grid.header_line,
-        )
-    return tuple(columns)
-
-
-def _column_role(
-    header: str, values: list[str], vocabulary: _Vocabulary, line: int, index: int
-) -> tuple[Role, str | None]:
-    """Explicit prefixes first, then the fixed header names, then metric detection; anything else is a param."""
-    normalized = _checked_header(header, line, index)
-    explicit = _EXPLICIT_PREFIX_RE.match(header.strip())
-    if explicit:
-        role = EXPLICIT_PREFIXES[explicit[1].lower()]
-        name = _checked_header(explicit[2], line, index)
-        return role, (_metric_name(name, vocabulary) if role == "metric" else name)
-    fixed = _fixed_role(normalized)
-    if fixed:
-        return fixed, None
-    metric = _metric_name(normalized, vocabulary)
-    if _is_metric(normalized, metric, values, vocabulary):
-        return "metric", metric
-    return "param", normalized
-
-
-def _checked_header(header: str, line: int, index: int) -> str:
-    """The normalized header, or an error when there is nothing in it to name a key after."""
-    if not header.strip():
-        raise RunTableInvalid(f"line {line}: column {index + 1} has no header", line=line)
-    normalized = normalize_metric_name(header)
-    if not normalized:
-        raise RunTableInvalid(f'line {line}: column {index + 1} header "{header}" has no letters or digits', line=line)
-    return normalized
-
-
-def _fixed_role(normalized: str) -> Role | None:
-    """Roles named by the header itself: run ID, run name, model, packed params/tags, notes, index columns."""
-    table: tuple[tuple[frozenset[str], Role], ...] = (
-        (RUN_ID_HEADERS, "run_id"),
-        (RUN_NAME_HEADERS, "run_name"),
-        (MODEL_HEADERS, "model"),
-        (PACKED_PARAMS_HEADERS, "params"),
-        (NOTES_HEADERS, "notes"),
-        (PACKED_TAGS_HEADERS, "tags"),
-    )
-    for headers, role in table:
-        if normalized in headers:
-            return role
-    return "ignored" if IGNORED_HEADER_RE.fullmatch(normalized) else None
-
-
-def _metric_name(normalized: str, vocabulary: _Vocabulary) -> str:
-    """The project's canonical name for a metric header, so "AUC" and "val_auc" land in the same metric."""
-    return vocabulary.aliases.get(normalized, normalized)
-
-
-def _is_metric(normalized: str, metric: str, values: list[str], vocabulary: _Vocabulary) -> bool:
-    """The project's own names always count; otherwise guess from metric words and split prefixes."""
-    if normalized in vocabulary.aliases or metric in vocabulary.known:
-        return True
-    if metric.rsplit("_", 1)[-1] in PARAM_HINT_TOKENS:
-        return False
-    if _has_metric_word(metric):
-        return True
-    return metric.startswith(SPLIT_PREFIXES) and _all_numbers(values)
-
-
-def _has_metric_word(name: str) -> bool:
-    """Whether a metric word appears as a token ("val_auc"), with digits ("map10") or glued on ("valloss")."""
-    padded = f"_{name}_"
-    if any(f"_{word}_" in padded for word in METRIC_WORDS):
-        return True
-    for token in name.split("_"):
-        if token.rstrip("0123456789") in METRIC_WORDS:
-            return True
-        if token.endswith(METRIC_SUFFIXES) or token.startswith(METRIC_PREFIXES):
-            return True
-    return False
-
-
-def _all_numbers(values: list[str]) -> bool:
-    """True when every value reads as a number or is missing, and at least one is a number."""
-    seen_number = False
-    for value in values:
-        try:
-            seen_number = parse_number(value).value is not None or seen_number
-        except ValueError:
-            return False
-    return seen_number
-
-
-def _column_key(column: Column) -> tuple[str, str] | None:
-    """What a column fills in; two columns filling the same thing are duplicates. Packed columns merge instead."""
-    if column.role in ("run_id", "run_name"):
-        return column.role, ""
-    if column.role == "model":
-        return "param", "model"
-    if column.role in ("param", "metric", "tag") and column.name is not None:
-        return column.role, column.name
-    return None
-
-
-def _check_duplicate_columns(columns: list[Column], line: int) -> None:
-    """Reject headers equal once normalized ("Val AUC", "val_auc") or filling the same key ("AUC" via an alias)."""
-    by_header: dict[str, Column] = {}
-    by_key: dict[tuple[str, str], Column] = {}
-    for column in columns:
-        key = _column_key(column)
-        earlier = by_header.get(normalize_metric_name(column.header))
-        reason = ""
-        if earlier is None and key is not None and key in by_key:
-            earlier = by_key[key]
-            reason = f"; both read as {key[0].replace('_', ' ')}" + (f' "{key[1]}"' if key[1] else "")
-        if earlier is not None:
-            raise RunTableInvalid(
-                f'line {line}: duplicate column "{column.header}" (also column {earlier.index + 1} '
-                f'"{earlier.header}"{reason})',
-                line=line,
-            )
-        by_header[normalize_metric_name(column.header)] = column
-        if key is not None:
-            by_key[key] = column
-
-
 # --- Reading rows -------------------------------------------------------------------------------------------------
 
 
@@ -538,7 +336,7 @@ def _read_metric(row: _RowBuilder, column: Column, value: str) -> None:
 
 def _read_packed_params(row: _RowBuilder, column: Column, value: str) -> None:
     """`lr=0.05, depth=6`: each pair is a param; a word that is not a pair is kept in the notes, not lost."""
-    for key, item in _packed_items(value, split_words=False):
+    for key, item in packed_items(value, split_words=False):
         if item is None:
             row.warn(column, f"could not read '{key}' as key=value; kept in notes")
             row.notes.append(key)
@@ -548,7 +346,7 @@ def _read_packed_params(row: _RowBuilder, column: Column, value: str) -> None:
 
 def _read_packed_tags(row: _RowBuilder, column: Column, value: str) -> None:
     """`team=nlp, baseline`: pairs are tags, a bare word w is the tag w=true."""
-    for key, item in _packed_items(value, split_words=True):
+    for key, item in packed_items(value, split_words=True):
         if item is None:
             _put(row, row.tags, key.lstrip("#"), "true", column)
         else:
@@ -567,78 +365,3 @@ _CELL_READERS: Mapping[Role, Callable[[_RowBuilder, Column, str], None]] = {
     "notes": _read_notes,
     "ignored": _read_ignored,
 }
-
-
-# --- Packed cells -------------------------------------------------------------------------------------------------
-
-
-def _packed_items(value: str, *, split_words: bool) -> list[tuple[str, str | None]]:
-    """(key, value) pairs of a packed cell, written keys kept; (word, None) for a token that is not a pair."""
-    text = value.strip()
-    if _text(text) is None:
-        return []
-    as_json = _json_object(text)
-    if as_json is not None:
-        return as_json
-    if text.startswith("{") and text.endswith("}"):
-        text = text[1:-1]
-    items: list[tuple[str, str | None]] = []
-    for chunk in _split_top_level(text):
-        for token in _split_spaced(chunk, split_words=split_words):
-            items.append(_key_value(token))
-    return items
-
-
-def _json_object(text: str) -> list[tuple[str, str | None]] | None:
-    """A cell pasted from a config dump: `{"lr": 0.001}`; non-string values are kept as their JSON text."""
-    if not (text.startswith("{") and text.endswith("}")):
-        return None
-    try:
-        loaded = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(loaded, dict):
-        return None
-    return [(str(key), item if isinstance(item, str) else json.dumps(item)) for key, item in loaded.items()]
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split on "," ";" and newlines outside brackets and double quotes, so `layers=[64, 32]` stays whole."""
-    parts: list[str] = []
-    current: list[str] = []
-    closers: list[str] = []
-    quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in _BRACKETS:
-            closers.append(_BRACKETS[char])
-        elif not quoted and closers and char == closers[-1]:
-            closers.pop()
-        elif not quoted and not closers and char in _PACKED_SEPARATORS:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    parts.append("".join(current))
-    return [part.strip() for part in parts if part.strip()]
-
-
-def _split_spaced(chunk: str, *, split_words: bool) -> list[str]:
-    """`lr=0.05 depth=6` is two pairs when every word has "="; `lr = 0.05` stays one. Tags split bare words too."""
-    words = chunk.split()
-    if len(words) > 1 and all("=" in word for word in words):
-        return words
-    if split_words and not any(sep in chunk for sep in "=:"):
-        return words
-    return [chunk]
-
-
-def _key_value(token: str) -> tuple[str, str | None]:
-    """Split on the first "=" (or, without one, the first ":"); quotes around key and value are dropped."""
-    separator = "=" if "=" in token else ":"
-    key, found, value = token.partition(separator)
-    key = key.strip().strip("\"'").strip()
-    if not found or not key:
-        return token.strip(), None
-    return key, value.strip().strip("\"'").strip()

@@ -1,0 +1,244 @@
+"""Giving each column of a pasted run table a meaning, from its header alone (and, for a few, its values).
+
+A run table's headers are whatever people typed: "Run ID", "Val AUC", "param.loss", "Key hyperparams". This module
+decides the role of every column (run ID, run name, model, packed params or tags, one param, one metric, one tag,
+notes, an index to ignore) and the key it fills, using a fixed header vocabulary plus the project's own metric names
+and aliases, so that the same metric lands under the same name across tables. Explicit prefixes win over the
+vocabulary, and anything not recognised is a parameter, because a wrong guess there loses nothing. Tables whose
+columns collide once normalized, or that have nothing to identify a run by, are rejected with `RunTableInvalid`
+naming the header line, rather than being read by a guess the user cannot see.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from app.compose.numbers import parse_number
+from app.errors import RunTableInvalid
+
+Role = Literal["run_id", "run_name", "model", "params", "param", "metric", "tags", "tag", "notes", "ignored"]
+
+# --- Column roles, keyed by the normalized header (see `normalize_metric_name`). ---------------------------------
+RUN_ID_HEADERS = frozenset({"run_id", "runid", "id", "run_uuid", "mlflow_run_id", "run"})
+RUN_NAME_HEADERS = frozenset({"run_name", "name", "display_name", "runname"})
+MODEL_HEADERS = frozenset(
+    {"model", "model_type", "algorithm", "algo", "estimator", "learner", "architecture", "arch", "model_family"}
+)
+PACKED_PARAMS_HEADERS = frozenset(
+    "params parameters hyperparams hyperparameters key_hyperparams key_params config settings hparams".split()
+)
+NOTES_HEADERS = frozenset({"notes", "note", "comment", "comments", "remarks", "description", "observations"})
+PACKED_TAGS_HEADERS = frozenset({"tags", "labels"})
+# Index columns that spreadsheets and pandas add on their own ("Unnamed: 0"): they carry nothing about the run.
+IGNORED_HEADER_RE = re.compile(r"unnamed_\d+|index|idx|row|row_no|row_number")
+
+# Explicit prefixes force a role whatever the rest of the header says: "param.loss" is a parameter.
+EXPLICIT_PREFIXES: Mapping[str, Role] = {
+    "param": "param",
+    "params": "param",
+    "config": "param",
+    "metric": "metric",
+    "metrics": "metric",
+    "summary": "metric",
+    "tag": "tag",
+    "tags": "tag",
+}
+_EXPLICIT_PREFIX_RE = re.compile(r"^(params?|config|metrics?|summary|tags?)\s*[.:/]\s*(.*)$", re.IGNORECASE)
+
+# A header is a metric when one of its "_"-separated tokens (or a run of tokens) is one of these words,
+# optionally followed by digits ("map10", "ap50")...
+METRIC_WORDS = frozenset(
+    (
+        "auc roc_auc pr_auc acc accuracy f1 loss logloss rmse mae mse mape r2 precision recall ap map ndcg "
+        "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput"
+    ).split()
+)
+# ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").
+# Short or common words ("ap", "ks", "map", "acc" as a prefix) are left out: they end "heap", "blocks", "bitmap".
+METRIC_SUFFIXES = tuple("auc acc accuracy f1 loss rmse mae mse mape ndcg mrr bleu iou error score".split())
+METRIC_PREFIXES = ("auc", "accuracy", "f1", "rmse", "ndcg", "rouge", "bleu", "mrr")
+# Split prefixes make a column a metric only when all its values are numbers ("val_split=random" is a parameter).
+SPLIT_PREFIXES = ("val_", "valid_", "validation_", "test_", "train_", "eval_", "cv_", "holdout_", "oof_")
+# A last token like these marks a parameter even when the header looks like a metric: "loss_fn", "test_size".
+PARAM_HINT_TOKENS = frozenset(
+    (
+        "fn func function type kind name weight weights threshold size split frac fraction ratio seed steps "
+        "epochs every interval samples batch path file dir set folds method mode strategy"
+    ).split()
+)
+
+# Text cells (IDs, names, params, tags, notes) holding only these are empty.
+EMPTY_TEXT = frozenset({"", "-", "--", "—", "–"})
+
+_NON_ALNUM_RE = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: `index` is 0-based; `name` is the param/metric/tag key for those roles."""
+
+    index: int
+    header: str
+    role: Role
+    name: str | None
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """The project's own metric names: aliases (normalized alias -> canonical name) and known canonical names."""
+
+    aliases: Mapping[str, str]
+    known: frozenset[str]
+
+
+def normalize_metric_name(name: str) -> str:
+    """Lowercase, runs of non-alphanumerics to "_", no "_" at the ends: "Val AUC", "val/auc" and "val-auc" agree."""
+    return _NON_ALNUM_RE.sub("_", name.lower()).strip("_")
+
+
+def build_vocabulary(aliases: Mapping[str, str] | None, known: Collection[str]) -> _Vocabulary:
+    """Normalize the project's alias keys (and accept its known names either as given or normalized)."""
+    normalized_aliases = {normalize_metric_name(alias): name for alias, name in (aliases or {}).items()}
+    return _Vocabulary(normalized_aliases, frozenset(known) | {normalize_metric_name(name) for name in known})
+
+
+def classify_columns(
+    header: Sequence[str], header_line: int, rows: Sequence[Sequence[str]], vocabulary: _Vocabulary
+) -> tuple[Column, ...]:
+    """Give every column a role, then reject tables that are ambiguous (duplicates) or unusable (no run key).
+
+    `header` is the header row as written, on line `header_line`; `rows` are the cells of the other rows.
+    """
+    columns = []
+    for index, name_as_written in enumerate(header):
+        values = [cells[index] for cells in rows]
+        role, name = _column_role(name_as_written, values, vocabulary, header_line, index)
+        columns.append(Column(index, name_as_written, role, name))
+    _check_duplicate_columns(columns, header_line)
+    if not any(column.role in ("run_id", "run_name") for column in columns):
+        raise RunTableInvalid(
+            f"line {header_line}: no run ID or run name column; name one 'Run ID' or 'Run name'",
+            line=header_line,
+        )
+    return tuple(columns)
+
+
+def _column_role(
+    header: str, values: list[str], vocabulary: _Vocabulary, line: int, index: int
+) -> tuple[Role, str | None]:
+    """Explicit prefixes first, then the fixed header names, then metric detection; anything else is a param."""
+    normalized = _checked_header(header, line, index)
+    explicit = _EXPLICIT_PREFIX_RE.match(header.strip())
+    if explicit:
+        role = EXPLICIT_PREFIXES[explicit[1].lower()]
+        name = _checked_header(explicit[2], line, index)
+        return role, (_metric_name(name, vocabulary) if role == "metric" else name)
+    fixed = _fixed_role(normalized)
+    if fixed:
+        return fixed, None
+    metric = _metric_name(normalized, vocabulary)
+    if _is_metric(normalized, metric, values, vocabulary):
+        return "metric", metric
+    return "param", normalized
+
+
+def _checked_header(header: str, line: int, index: int) -> str:
+    """The normalized header, or an error when there is nothing in it to name a key after."""
+    if not header.strip():
+        raise RunTableInvalid(f"line {line}: column {index + 1} has no header", line=line)
+    normalized = normalize_metric_name(header)
+    if not normalized:
+        raise RunTableInvalid(f'line {line}: column {index + 1} header "{header}" has no letters or digits', line=line)
+    return normalized
+
+
+def _fixed_role(normalized: str) -> Role | None:
+    """Roles named by the header itself: run ID, run name, model, packed params/tags, notes, index columns."""
+    table: tuple[tuple[frozenset[str], Role], ...] = (
+        (RUN_ID_HEADERS, "run_id"),
+        (RUN_NAME_HEADERS, "run_name"),
+        (MODEL_HEADERS, "model"),
+        (PACKED_PARAMS_HEADERS, "params"),
+        (NOTES_HEADERS, "notes"),
+        (PACKED_TAGS_HEADERS, "tags"),
+    )
+    for headers, role in table:
+        if normalized in headers:
+            return role
+    return "ignored" if IGNORED_HEADER_RE.fullmatch(normalized) else None
+
+
+def _metric_name(normalized: str, vocabulary: _Vocabulary) -> str:
+    """The project's canonical name for a metric header, so "AUC" and "val_auc" land in the same metric."""
+    return vocabulary.aliases.get(normalized, normalized)
+
+
+def _is_metric(normalized: str, metric: str, values: list[str], vocabulary: _Vocabulary) -> bool:
+    """The project's own names always count; otherwise guess from metric words and split prefixes."""
+    if normalized in vocabulary.aliases or metric in vocabulary.known:
+        return True
+    if metric.rsplit("_", 1)[-1] in PARAM_HINT_TOKENS:
+        return False
+    if _has_metric_word(metric):
+        return True
+    return metric.startswith(SPLIT_PREFIXES) and _all_numbers(values)
+
+
+def _has_metric_word(name: str) -> bool:
+    """Whether a metric word appears as a token ("val_auc"), with digits ("map10") or glued on ("valloss")."""
+    padded = f"_{name}_"
+    if any(f"_{word}_" in padded for word in METRIC_WORDS):
+        return True
+    for token in name.split("_"):
+        if token.rstrip("0123456789") in METRIC_WORDS:
+            return True
+        if token.endswith(METRIC_SUFFIXES) or token.startswith(METRIC_PREFIXES):
+            return True
+    return False
+
+
+def _all_numbers(values: list[str]) -> bool:
+    """True when every value reads as a number or is missing, and at least one is a number."""
+    seen_number = False
+    for value in values:
+        try:
+            seen_number = parse_number(value).value is not None or seen_number
+        except ValueError:
+            return False
+    return seen_number
+
+
+def _column_key(column: Column) -> tuple[str, str] | None:
+    """What a column fills in; two columns filling the same thing are duplicates. Packed columns merge instead."""
+    if column.role in ("run_id", "run_name"):
+        return column.role, ""
+    if column.role == "model":
+        return "param", "model"
+    if column.role in ("param", "metric", "tag") and column.name is not None:
+        return column.role, column.name
+    return None
+
+
+def _check_duplicate_columns(columns: list[Column], line: int) -> None:
+    """Reject headers equal once normalized ("Val AUC", "val_auc") or filling the same key ("AUC" via an alias)."""
+    by_header: dict[str, Column] = {}
+    by_key: dict[tuple[str, str], Column] = {}
+    for column in columns:
+        key = _column_key(column)
+        earlier = by_header.get(normalize_metric_name(column.header))
+        reason = ""
+        if earlier is None and key is not None and key in by_key:
+            earlier = by_key[key]
+            reason = f"; both read as {key[0].replace('_', ' ')}" + (f' "{key[1]}"' if key[1] else "")
+        if earlier is not None:
+            raise RunTableInvalid(
+                f'line {line}: duplicate column "{column.header}" (also column {earlier.index + 1} '
+                f'"{earlier.header}"{reason})',
+                line=line,
+            )
+        by_header[normalize_metric_name(column.header)] = column
+        if key is not None:
+            by_key[key] = column
