@@ -82,6 +82,10 @@ class ProjectExists(Conflict):
     pass
 
 
+class ConcurrentWrite(Conflict):
+    """Another request wrote the same rows at the same moment, and retrying did not settle it."""
+
+
 class InputInvalid(LabbookError):
     """A request body or parameter that is well-formed but wrong; `field` names it."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any, cast
@@ -9,7 +10,7 @@ from typing import Any, cast
 from sqlmodel import Session
 
 from app.compose.tables import ParsedRow, ParsedTable, normalize_metric_name, parse_run_table
-from app.errors import FilterInvalid, RunNotFound
+from app.errors import ConcurrentWrite, FilterInvalid, RunNotFound
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import (
     ImportedColumn,
@@ -25,6 +26,7 @@ from app.storage.models import Project, Run
 from app.storage.runs import MetricFilter, Op, TextFilter
 from app.storage.types import utcnow
 
+logger = logging.getLogger(__name__)
 _METRIC_FILTER = re.compile(r"^\s*(?P<name>[^<>=!]+?)\s*(?:(?P<op>>=|<=|!=|>|<|==|=)\s*(?P<value>\S.*?))?\s*$")
 
 
@@ -35,11 +37,22 @@ def import_table(
     parsed = parse_run_table(
         text, format=format, metric_aliases=project.metric_aliases, known_metrics=[project.primary_metric]
     )
-    project_id = cast(int, project.id)
+    try:
+        return _apply(session, cast(int, project.id), parsed, source)
+    except ConcurrentWrite:
+        # A concurrent import inserted some of these run IDs between our read and our insert. This transaction
+        # holds only this import, so roll it back and apply the table again: the second pass finds those runs
+        # and updates them. A second collision surfaces as 409, never as a 500 or a duplicate.
+        logger.info("runs.import.retry", extra={"project_id": project.id})
+        session.rollback()
+        return _apply(session, cast(int, project.id), parsed, source)
+
+
+def _apply(session: Session, project_id: int, parsed: ParsedTable, source: str) -> RunImportResult:
     existing = run_store.get_runs_by_keys(session, project_id=project_id, keys=_candidate_keys(parsed.rows))
     new_runs: list[dict[str, Any]] = []
     rows = [_upsert(project_id, row, existing, source, new_runs) for row in parsed.rows]
-    run_store.insert_runs(session, new_runs)
+    run_store.save_runs(session, new_runs)
     return _result(parsed, rows)
 
 

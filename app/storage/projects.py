@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.errors import ProjectExists
 from app.storage.models import Project
 
 
@@ -26,6 +28,10 @@ def list_projects(session: Session, *, slugs: Collection[str] | None, after_id: 
 
 
 def add_project(session: Session, project: Project) -> Project:
+    """Insert a project; a slug taken by a concurrent request is ProjectExists, as a slug taken earlier is."""
     session.add(project)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ProjectExists(f"a project '{project.slug}' already exists", field="slug") from exc
     return project
