@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.config import Settings, get_settings
@@ -134,4 +135,9 @@ def main() -> None:
         cli()
     except LabbookError as exc:
         typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        typer.echo(f"error: {where}: {first['msg']}", err=True)
         raise SystemExit(1) from exc

@@ -120,6 +120,18 @@ class TestTokenRevoke:
         assert captured.err == "error: no token with id 999\n"
         assert "Traceback" not in captured.out + captured.err
 
+    def test_invalid_input_exits_1_naming_the_field(
+        self, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setattr(sys, "argv", ["labbook", "token", "create", "bob", "--project", "Not A Slug"])
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        assert exit_.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: projects.0: ")
+        assert "Traceback" not in err
+        assert token_rows("--all") == {}
+
     def test_console_script_exits_1_with_the_message(self, data_dir: Path) -> None:
         # The installed `labbook` entry point (pyproject [project.scripts]) in a real process, as a shell sees it.
         labbook = Path(sys.executable).parent / "labbook"

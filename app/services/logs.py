@@ -34,7 +34,8 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     log = log_store.add_log(session, _new_log(project, principal, body))
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
-    run_import = _import_table(session, project=project, log=log) if log.run_table else None
+    has_table = bool(log.run_table and log.run_table.strip())
+    run_import = _import_table(session, project=project, log=log) if has_table else None
     return _public(session, log, project=project, run_import=run_import)
 
 

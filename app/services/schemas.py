@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -222,5 +222,4 @@ class TokenCreated(TokenPublic):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    database: str
-    details: dict[str, Any] = Field(default_factory=dict)
+    database: str = Field(description="The backend that answered: sqlite or postgresql.")

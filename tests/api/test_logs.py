@@ -51,6 +51,13 @@ class TestCreateLog:
         assert response.json()["run_import"]["created"] == 3
         assert len(client.get("/v1/projects/churn/runs").json()["items"]) == 3
 
+    def test_blank_table_is_kept_and_imports_nothing(self, client: TestClient) -> None:
+        create_project(client)
+        response = post_log(client, text="no runs today", run_table="  \n")
+        assert response.status_code == 201
+        assert response.json()["run_table"] == "  \n"
+        assert response.json()["run_import"] is None
+
     @pytest.mark.parametrize("blank", ["", "   \n\t "])
     def test_empty_dump_is_422(self, client: TestClient, blank: str) -> None:
         create_project(client)
