@@ -1,17 +1,22 @@
-"""The `labbook` command. Server-side commands (serve, demo, migrate, token) work on the local database in-process."""
+"""The `labbook` command.
+
+Server-side commands (serve, demo, migrate, token) work on the local database in-process; user commands (import,
+log) call a running server's HTTP API, so they work the same against a laptop's demo and a team's server.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from app.client import LabbookClient
 from app.config import Settings, get_settings
 from app.errors import LabbookError
 from app.services import auth, demo
@@ -128,6 +133,56 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The id shown by `
     with _session(get_settings()) as session:
         revoked = auth.revoke_token(session, token_id=token_id)
     typer.echo(f"token {revoked.id} '{revoked.name}' revoked")
+
+
+# --- User commands: they call a running server's HTTP API. ------------------------------------------------------
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="LABBOOK_URL", help="The Labbook server.")]
+TokenOpt = Annotated[
+    str | None, typer.Option("--token", envvar="LABBOOK_TOKEN", help="Bearer token.", show_default=False)
+]
+FormatOpt = Annotated[str | None, typer.Option("--format", help="markdown or csv; detected when omitted.")]
+
+
+@cli.command("import")
+def import_cmd(
+    project: Annotated[str, typer.Argument(help="The project's slug.")],
+    table: Annotated[typer.FileText, typer.Argument(help="A Markdown or CSV run table; - reads standard input.")],
+    fmt: FormatOpt = None,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = None,
+) -> None:
+    """Import runs from a pasted table file. Re-importing a run ID updates that run."""
+    with LabbookClient(url=url, token=token) as client:
+        result = client.import_table(project, table=table.read(), format=fmt)
+    _echo_import(result)
+
+
+@cli.command("log")
+def log_cmd(
+    project: Annotated[str, typer.Argument(help="The project's slug.")],
+    notes: Annotated[typer.FileText, typer.Argument(help="The brain dump; - reads standard input.")],
+    table: Annotated[typer.FileText | None, typer.Option("--table", help="A run table file to import too.")] = None,
+    session_date: Annotated[str | None, typer.Option("--date", help="The session's day, YYYY-MM-DD.")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Defaults to the token's name.")] = None,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = None,
+) -> None:
+    """Record an end-of-session brain dump, stored verbatim, with an optional run table."""
+    body = {"text": notes.read(), "run_table": table.read() if table else None}
+    body |= {k: v for k, v in {"session_date": session_date, "author": author}.items() if v}
+    with LabbookClient(url=url, token=token) as client:
+        log = client.create_log(project, body=body)
+    typer.echo(f"log {log['id']} stored for {log['session_date']} by {log['author']}")
+    if log.get("run_import"):
+        _echo_import(log["run_import"])
+
+
+def _echo_import(result: dict[str, Any]) -> None:
+    typer.echo(f"runs: {result['created']} created, {result['updated']} updated, {result['unchanged']} unchanged")
+    for warning in result["warnings"]:
+        column = f", {warning['column']}" if warning.get("column") else ""
+        typer.echo(f"  line {warning['line']}{column}: {warning['message']}")
 
 
 def main() -> None:

@@ -1,0 +1,90 @@
+"""`labbook import` and `labbook log`: the installed console script against a real server process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import EXAMPLE_TABLE
+from tests.live import LiveServer, live_server
+
+TOKEN = "cli-user-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "server", token=TOKEN) as running:
+        body = {"slug": "churn", "name": "Churn", "primary_metric": "Val AUC", "metric_direction": "max"}
+        assert httpx.post(f"{running.url}/v1/projects", json=body, headers=AUTH).status_code == 201
+        yield running
+
+
+def labbook(server: LiveServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LABBOOK_URL": server.url, "LABBOOK_TOKEN": TOKEN}
+    command = [str(Path(sys.executable).parent / "labbook"), *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_import_a_table_file(server: LiveServer, tmp_path: Path) -> None:
+    table = tmp_path / "runs.md"
+    table.write_text(EXAMPLE_TABLE.replace("0.861", ".861ish"))
+    done = labbook(server, "import", "churn", str(table))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "runs: 3 created, 0 updated, 0 unchanged"
+    assert lines[1].startswith("  line 4, Val AUC: ")
+    runs = httpx.get(f"{server.url}/v1/projects/churn/runs", headers=AUTH).json()["items"]
+    assert {r["run_id"]: r["metrics"]["val_auc"] for r in runs} == {
+        "5c6d70a1": 0.858,
+        "9b22c4f0": 0.861,
+        "0d81ee3b": 0.857,
+    }
+
+
+def test_log_from_stdin_with_a_table(server: LiveServer, tmp_path: Path) -> None:
+    table = tmp_path / "runs.csv"
+    table.write_text("run_id,val_auc\nr1,0.8\n")
+    notes = "smote didnt help\n  tomorrow: group split\n"
+    done = labbook(server, "log", "churn", "-", "--table", str(table), "--date", "2026-11-20", stdin=notes)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "log 1 stored for 2026-11-20 by admin",
+        "runs: 1 created, 0 updated, 0 unchanged",
+    ]
+    stored = httpx.get(f"{server.url}/v1/logs/1", headers=AUTH).json()
+    assert stored["text"] == notes
+
+
+def test_server_errors_exit_1_with_the_message(server: LiveServer, tmp_path: Path) -> None:
+    table = tmp_path / "bad.md"
+    table.write_text("| Run ID | Val AUC |\n|---|---|\n| a | 0.8 |\n| b | great |\n")
+    done = labbook(server, "import", "churn", str(table))
+    assert done.returncode == 1
+    assert done.stderr.startswith('error: line 4, column "Val AUC": "great" is not a number')
+    assert "run_table_invalid, HTTP 422" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_project_and_bad_token(server: LiveServer, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    assert "project_not_found, HTTP 404" in labbook(server, "log", "nope", str(notes)).stderr
+    denied = labbook(server, "log", "churn", str(notes), "--token", "wrong")
+    assert denied.returncode == 1
+    assert "unauthorized, HTTP 401" in denied.stderr
+    assert "wrong" not in denied.stderr.replace("unauthorized", "")
+
+
+def test_unreachable_server_is_a_clear_error(server: LiveServer, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    done = labbook(server, "log", "churn", str(notes), "--url", "http://127.0.0.1:9")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot reach Labbook at http://127.0.0.1:9")
