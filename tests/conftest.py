@@ -57,7 +57,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def anon(settings: Settings, client: TestClient) -> TestClient:
+def anon(client: TestClient) -> TestClient:
     """A client of the same app that sends no token."""
     return TestClient(client.app)
 

@@ -51,6 +51,14 @@ def create_token(name: str, *options: str) -> tuple[int, str]:
     return int(match.group(1)), lines[1]
 
 
+def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int | str | None:
+    """The console script's entry point, `main()`, with these arguments; returns its exit code."""
+    monkeypatch.setattr(sys, "argv", ["labbook", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code
+
+
 def token_rows(*options: str) -> dict[str, list[str]]:
     """`labbook token list` as {name: [id, name, prefix, scope, state]}."""
     output = run("token", "list", *options).output
@@ -112,10 +120,7 @@ class TestTokenRevoke:
         self, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         # Through main(), the console script's entry point: it turns a LabbookError into a message and exit 1.
-        monkeypatch.setattr(sys, "argv", ["labbook", "token", "revoke", "999"])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        assert exit_.value.code == 1
+        assert run_main(monkeypatch, "token", "revoke", "999") == 1
         captured = capsys.readouterr()
         assert captured.err == "error: no token with id 999\n"
         assert "Traceback" not in captured.out + captured.err
@@ -123,10 +128,7 @@ class TestTokenRevoke:
     def test_invalid_input_exits_1_naming_the_field(
         self, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.setattr(sys, "argv", ["labbook", "token", "create", "bob", "--project", "Not A Slug"])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        assert exit_.value.code == 1
+        assert run_main(monkeypatch, "token", "create", "bob", "--project", "Not A Slug") == 1
         err = capsys.readouterr().err
         assert err.startswith("error: projects.0: ")
         assert "Traceback" not in err
@@ -144,10 +146,7 @@ class TestTokenRevoke:
     def test_main_exits_0_on_success(
         self, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        monkeypatch.setattr(sys, "argv", ["labbook", "token", "create", "carol"])
-        with pytest.raises(SystemExit) as exit_:
-            main()
-        assert exit_.value.code == 0
+        assert run_main(monkeypatch, "token", "create", "carol") == 0
         assert capsys.readouterr().out.startswith("token 1 'carol'")
 
 

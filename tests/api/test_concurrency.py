@@ -3,6 +3,7 @@ imported at once are stored once, a slug claimed at once exists once, and nobody
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,9 +18,9 @@ TABLE = "run_id,model,val_auc\n" + "".join(f"run{i:04d},lightgbm,0.{8000 + i}\n"
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str) -> LiveServer:
+def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
     with live_server(tmp_path, token=TOKEN, database_url=database_url) as running:
-        yield running  # type: ignore[misc]
+        yield running
 
 
 def post(url: str, **kwargs: object) -> httpx.Response:

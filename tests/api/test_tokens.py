@@ -4,7 +4,9 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from app.storage.models import ApiToken
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import EXAMPLE_TABLE, create_project, import_table
 
@@ -55,13 +57,8 @@ class TestTokenLifecycle:
         assert client.get("/v1/tokens").json() == []
         assert len(client.get("/v1/tokens", params={"include_revoked": True}).json()) == 1
 
-    def test_secret_is_stored_hashed(self, client: TestClient, session: object) -> None:
-        from sqlmodel import Session, select
-
-        from app.storage.models import ApiToken
-
+    def test_secret_is_stored_hashed(self, client: TestClient, session: Session) -> None:
         secret = make_token(client, "x")
-        assert isinstance(session, Session)
         stored = session.exec(select(ApiToken)).one()
         assert secret not in (stored.token_hash, stored.prefix)
         assert len(stored.token_hash) == 64
