@@ -116,3 +116,15 @@ class UnsupportedMediaType(LabbookError):
 
 class ConfigInvalid(LabbookError):
     """Settings that cannot work together; raised at start-up, before serving."""
+
+
+class EntryNotFound(NotFound):
+    pass
+
+
+class PromptInvalid(LabbookError):
+    """A prompt template whose front matter or body is wrong: a packaging or editing mistake, caught at load."""
+
+
+class PromptVariableMissing(LabbookError):
+    """A prompt rendered without one of its declared variables (Jinja2 StrictUndefined)."""
