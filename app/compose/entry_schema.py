@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "log_entry/1"
+SCHEMA_VERSION: Literal["log_entry/1"] = "log_entry/1"
 
 Section = Literal["hypothesis", "observations", "conclusions", "did_not_work", "open_questions", "next_steps"]
 SECTIONS: tuple[Section, ...] = (
