@@ -1,36 +1,240 @@
 """The offline composer: a brain dump plus the project's stored runs become a `LogEntry`, with no model at all.
 
-(Stub: the parser lands in the next commit; this keeps the interface the service, the evals and the LLM path use.)
+The dump is cut into statements and sorted into sections (`app.compose.dump`); run references are resolved against
+stored runs (`app.compose.refs`); numbers stated as results are read (`app.compose.stated`) and attached to the runs
+they are stated for. Everything in the entry is quoted from the dump or copied from stored runs; where the two
+disagree, or a reference cannot be resolved, the entry says so in a warning instead of choosing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from app.compose.entry_schema import LogEntry
+from app.compose.dump import Statement, parse_dump
+from app.compose.entry_schema import (
+    SECTIONS,
+    EntryWarning,
+    Experiment,
+    Item,
+    LogEntry,
+    Section,
+    StatedMetric,
+    WarningCode,
+)
+from app.compose.facts import ProjectFacts, RunFacts
+from app.compose.metrics_check import stated_mismatch
+from app.compose.refs import Reference, RunIndex, find_references, resolve_explicit
+from app.compose.stated import PARAM_WORDS, FoundNumber, find_stated, metric_name_pattern
+from app.compose.summary import tldr
 
+__all__ = ["ProjectFacts", "RunFacts", "compose_log_entry"]
 
-@dataclass(frozen=True)
-class RunFacts:
-    """What the composer may know about one stored run."""
-
-    key: str  # the run ID, or `name:<run name>` for runs known only by name
-    run_id: str | None
-    run_name: str | None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ProjectFacts:
-    primary_metric: str
-    metric_direction: str = "max"
-    metric_aliases: Mapping[str, str] = field(default_factory=dict)
+# Statements in these sections describe work done; a number there with no run reference is still a trial.
+_PAST_SECTIONS: frozenset[Section] = frozenset({"observations", "did_not_work", "conclusions"})
+_TRIAL_RE = re.compile(
+    r"\b(?:tried|try(?:ing)?|ran|trained|training|tested|swept|sweep|fit|fitted|added|removed|switched|used|"
+    r"w/o?|with|without|baseline)\b",
+    re.IGNORECASE,
+)
+_CHANGE_SPLIT_RE = re.compile(r"[,;:]|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
+_CHANGE_STRIP = " ()[]{}.,;:-–=>\"'`"
 
 
 def compose_log_entry(
     text: str, *, runs: Sequence[RunFacts], project: ProjectFacts, run_ids: Sequence[str] = ()
 ) -> LogEntry:
     """Structure `text`; `run_ids` are references the caller attached explicitly (cited even if the text is silent)."""
-    return LogEntry(tldr=text.strip()[:200])
+    builder = _Builder(project, RunIndex(runs))
+    for statement in parse_dump(text):
+        builder.add(statement)
+    for reference in run_ids:
+        builder.add_explicit(reference)
+    if not text.strip():
+        builder.warn("empty_dump", "the brain dump is empty: there is nothing to structure")
+    return builder.build()
+
+
+@dataclass
+class _Builder:
+    project: ProjectFacts
+    index: RunIndex
+    sections: dict[Section, list[Item]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
+    experiments: dict[str, Experiment] = field(default_factory=dict)  # by run key, or by reference text
+    warnings: dict[tuple[str, str, str | None], EntryWarning] = field(default_factory=dict)
+    line_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per statement group
+
+    def __post_init__(self) -> None:
+        known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
+        known.update(name for run in self.index.runs for name in run.metrics)
+        self.metric_re = metric_name_pattern(known)
+        self.param_words = PARAM_WORDS | {k.lower() for run in self.index.runs for k in run.params}
+
+    # -- statements ---------------------------------------------------------------------------------------------------
+
+    def add(self, statement: Statement) -> None:
+        if statement.quoted:
+            self._add_quoted(statement)
+            return
+        if statement.metric_switch:
+            self.warn(
+                "metric_switch_announced",
+                f"the dump announces a change of primary metric: {statement.text}",
+                line=statement.line,
+            )
+        references = find_references(statement.text, self.index)
+        for reference in references:
+            self._check_reference(reference, statement.line)
+        masked = [range(r.start, r.end) for r in references]
+        numbers = find_stated(
+            statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
+        )
+        cited = _unique_refs(references) or self._inherited(statement)
+        self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
+        self._attach(statement, cited, numbers)
+        run_ids = list(dict.fromkeys(r.run.key for r in cited if r.run))
+        self.sections[statement.section].append(Item(text=statement.text, run_ids=run_ids, line=statement.line))
+
+    def _add_quoted(self, statement: Statement) -> None:
+        self.sections["observations"].append(Item(text=statement.text, line=statement.line, quoted=True))
+        self.warn(
+            "instruction_ignored",
+            "a line reads like an instruction to a model; it is kept as a quotation, not as a result",
+            line=statement.line,
+        )
+
+    def _inherited(self, statement: Statement) -> list[Reference]:
+        """A nested bullet with no reference of its own is about the one run its parent bullet names."""
+        parent = self.line_refs.get(statement.parent) if statement.parent is not None else None
+        keys = {r.run.key for r in parent or () if r.run}
+        return [parent[0]] if parent and len(keys) == 1 else []
+
+    def _check_reference(self, reference: Reference, line: int | None) -> None:
+        if reference.ambiguous:
+            self.warn(
+                "ambiguous_run_ref",
+                f"{reference.text} matches {len(reference.candidates)} runs ({', '.join(reference.candidates)}); "
+                "paste more of the run ID",
+                line=line,
+                ref=reference.text,
+            )
+        elif reference.run is None:
+            self.warn("unknown_run_ref", f"{reference.text} matches no stored run", line=line, ref=reference.text)
+
+    def _attach(self, statement: Statement, cited: list[Reference], numbers: list[FoundNumber]) -> None:
+        """Give each stated number to the run it is stated for; a trial without a reference gets its own line."""
+        if not cited:
+            if numbers or (statement.section in _PAST_SECTIONS and _TRIAL_RE.search(statement.text)):
+                if statement.section in _PAST_SECTIONS or numbers:
+                    self._experiment(None, statement, [n.metric for n in numbers])
+            return
+        for reference, stated in _pair(cited, numbers):
+            self._experiment(reference, statement, stated)
+
+    def _experiment(self, reference: Reference | None, statement: Statement, stated: list[StatedMetric]) -> None:
+        run = reference.run if reference else None
+        key = run.key if run else (reference.text if reference else f"line:{statement.line}:{statement.text}")
+        if run:
+            for metric in stated:
+                self._check_number(reference, run, metric)
+        existing = self.experiments.get(key)
+        if existing:
+            self.experiments[key] = existing.model_copy(update={"stated": [*existing.stated, *stated]})
+            return
+        self.experiments[key] = Experiment(
+            ref=reference.text if reference else None,
+            run_id=run.key if run else None,
+            run_name=run.run_name if run else None,
+            change=_change(statement.text, reference) if reference else _trim(statement.text),
+            context=statement.text,
+            stated=stated,
+            stored=dict(run.metrics) if run else {},
+            line=statement.line,
+        )
+
+    def _check_number(self, reference: Reference | None, run: RunFacts, metric: StatedMetric) -> None:
+        mismatch = stated_mismatch(metric, run, self.project)
+        if mismatch:
+            self.warn("metric_mismatch", mismatch, line=metric.line, ref=reference.text if reference else run.key)
+
+    def add_explicit(self, text: str) -> None:
+        reference = resolve_explicit(text, self.index)
+        self._check_reference(reference, None)
+        run = reference.run
+        if run is None or run.key in self.experiments:
+            return
+        self.experiments[run.key] = Experiment(
+            ref=text,
+            run_id=run.key,
+            run_name=run.run_name,
+            change="attached to the dump (not mentioned in the text)",
+            context="",
+            stored=dict(run.metrics),
+            line=0,
+        )
+
+    def warn(self, code: WarningCode, message: str, *, line: int | None = None, ref: str | None = None) -> None:
+        self.warnings.setdefault((code, message, ref), EntryWarning(code=code, message=message, line=line, ref=ref))
+
+    # -- the entry ----------------------------------------------------------------------------------------------------
+
+    def build(self) -> LogEntry:
+        experiments = list(self.experiments.values())
+        cited = [e.run_id for e in experiments if e.run_id]
+        cited += [key for items in self.sections.values() for item in items for key in item.run_ids]
+        run_ids = list(dict.fromkeys(cited))
+        return LogEntry(
+            tldr=tldr(self.sections, experiments, self.index, self.project),
+            experiments=experiments,
+            warnings=list(self.warnings.values()),
+            run_ids=run_ids,
+            **{section: items for section, items in self.sections.items()},
+        )
+
+
+def _unique_refs(references: list[Reference]) -> list[Reference]:
+    seen: set[str] = set()
+    unique = []
+    for reference in references:
+        key = reference.run.key if reference.run else reference.text
+        if key not in seen:
+            seen.add(key)
+            unique.append(reference)
+    return unique
+
+
+def _pair(cited: list[Reference], numbers: list[FoundNumber]) -> list[tuple[Reference, list[StatedMetric]]]:
+    """One reference takes every number; as many numbers as references pair in order ("A vs B -> .858 vs .861");
+    otherwise each number goes to the reference written before it (the first one, if none is)."""
+    paired: list[list[StatedMetric]] = [[] for _ in cited]
+    if len(cited) == 1:
+        paired[0] = [n.metric for n in numbers]
+    elif len(numbers) == len(cited):
+        for slot, number in zip(paired, numbers, strict=True):
+            slot.append(number.metric)
+    else:
+        for number in numbers:
+            before = [i for i, r in enumerate(cited) if r.end <= number.start]
+            paired[before[-1] if before else 0].append(number.metric)
+    return list(zip(cited, paired, strict=True))
+
+
+def _change(text: str, reference: Reference) -> str:
+    """What the dump says was changed for this run: the words just before the reference, else just after it."""
+    before = _CHANGE_SPLIT_RE.split(text[: reference.start])[-1].strip(_CHANGE_STRIP)
+    if before and not _is_reference_text(before):
+        return _trim(before)
+    after = _CHANGE_SPLIT_RE.split(text[reference.end :])[0].strip(_CHANGE_STRIP)
+    return _trim(after) if after else _trim(text)
+
+
+def _is_reference_text(text: str) -> bool:
+    return bool(re.fullmatch(r"(?:run|runs|id|run id|#)", text, re.IGNORECASE))
+
+
+def _trim(text: str, limit: int = 160) -> str:
+    """Shorten at a word boundary, so a number is never cut in half."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

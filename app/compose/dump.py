@@ -1,0 +1,327 @@
+"""Cutting a brain dump into statements, and sorting each statement into a section by its cue phrases.
+
+People write end-of-session notes as chat lines, bullets (nested), numbered lists, Markdown headings, arrows and
+run-on sentences. This module turns all of that into `Statement`s: a piece of text in the dump's own words, its line,
+and the section it belongs to (hypothesis, observations, conclusions, did_not_work, open_questions, next_steps).
+
+How a statement finds its section, strongest first:
+1. Instruction-like text ("ignore previous instructions...") is kept only as a quoted observation.
+2. An inline label ("open q: ...", "tomorrow: ...", "todo: ...") or a header line above it ("## Next steps",
+   "didn't work:" followed by bullets).
+3. Cue phrases: a question ("?", "wonder", "not sure if"), a plan ("tomorrow", "will try", "need to"), a failure
+   ("didn't help", "dead end", "diverged", "worse"), a hypothesis ("I think", "suspect", "expect"), a conclusion
+   ("best so far", "because", "so", "going with").
+4. Otherwise an observation.
+A sentence joined by arrows or ", so" is cut into clauses first; a clause with no cue of its own goes with the next
+cued clause (an action and its outcome: "smote vs none -> didn't help" is one failure), so one sentence can yield a
+failure and a next step without either losing its context.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.compose.entry_schema import Section
+
+# --- cue vocabulary -------------------------------------------------------------------------------------------------
+
+_LABEL_LISTS: dict[Section, str] = {
+    "next_steps": "next|next step|next up|todo|to do|to-do|tomorrow|tmrw|tmr|plan|plan for tomorrow|follow up|"
+    "follow-up|action item|next time|later|next session|next week|for tomorrow|what next|next experiment",
+    "open_questions": "q|qs|open q|open qs|open question|question|unknown|unclear|open|puzzle|?|to figure out",
+    "did_not_work": "didnt work|did not work|what didnt work|failed|failure|dead end|nope|no luck|negative result|"
+    "not working|abandoned|didnt help|doesnt work|meh|what failed",
+    "conclusions": "conclusion|takeaway|learning|lesson|lessons learned|tldr|tl;dr|verdict|decision|so|result|"
+    "key result|summary",
+    "hypothesis": "hypothesis|hypotheses|idea|theory|assumption|hunch|motivation|why|goal",
+    "observations": "observation|note|finding|what i saw|experiment|run|done|did|today|log|what i did|status",
+}
+_LABELS: dict[str, Section] = {w: section for section, words in _LABEL_LISTS.items() for w in words.split("|")}
+# Headers that name a section people write under; a generic one ("## Today", "Runs:") directs nothing.
+_GENERIC: Section = "observations"
+
+
+def _label(text: str) -> Section | None:
+    cleaned = " ".join(text.lower().replace("'", "").replace("\u2019", "").strip("*_:# ").split())
+    return _LABELS.get(cleaned) or _LABELS.get(cleaned.rstrip("s")) or _LABELS.get(cleaned.removesuffix("es"))
+
+
+_LABEL_WORDS = (
+    "|".join(sorted((re.escape(w) + "s?" for w in _LABELS if w != "?"), key=len, reverse=True))
+    .replace("didnt", "didn'?t")
+    .replace("doesnt", "doesn'?t")
+)
+# "open q: is the split leaking?" -- a label, then the statement.
+_INLINE_LABEL_RE = re.compile(rf"^\**\s*({_LABEL_WORDS})\s*\**\s*[:>\-–]+\s*\**\s*(.*)$", re.IGNORECASE)
+# A label in the middle of a line starts a new statement: "... (auc .84) open q: is ..." / "..., next: ...".
+_MIDLINE_LABEL_RE = re.compile(
+    r"(?<=\S)(?<!\bopen)\s+(?=(?:open qs?|q|qs|next steps?|next|todo|tomorrow|tmrw|plan|questions?|conclusions?|"
+    r"takeaways?|hypothesis|idea)\s*:\s)",
+    re.IGNORECASE,
+)
+
+_QUESTION_RE = re.compile(
+    r"\?|\b(?:i )?wonder\b|\bnot sure (?:if|whether|why|how)\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
+    r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b",
+    re.IGNORECASE,
+)
+_NEXT_RE = re.compile(
+    r"\b(?:tomorrow|tmrw|tmr|next step|next up|next time|next week|next session|todo|to-do|will try|will run|"
+    r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
+    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]",
+    re.IGNORECASE,
+)
+_FAILED_RE = re.compile(
+    r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move)|"
+    r"\bno (?:gain|improvement|lift|help|effect|change|difference|luck|dice|better)\b|\bno better\b|"
+    r"\bnot (?:better|worth|much)\b|\bmade no difference\b|\bdead[- ]end\b|\b(?<!no )(?<!not )worse\b|"
+    r"\bhurts?\b|\bhurt\b|\bdiverg\w*|\bexplod\w*|\bnan(?:s| loss)\b|\bover-?fit\w*|\bfail(?:ed|s|ure)?\b|"
+    r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
+    r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
+    r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)",
+    re.IGNORECASE,
+)
+_HYPOTHESIS_RE = re.compile(
+    r"\b(?:hypothes\w+|i think|i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
+    r"hoping|i bet|assumption|if .{1,60} then|should (?:help|improve|fix|boost|reduce)|might (?:help|improve|"
+    r"be)|could be|probably because|maybe)\b",
+    re.IGNORECASE,
+)
+_CONCLUSION_RE = re.compile(
+    r"\b(?:best so far|so far best|conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
+    r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
+    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|the fix|keep(?:ing)? (?:it|the|this)|new best|best (?:run|model))",
+    re.IGNORECASE,
+)
+_METRIC_SWITCH_RE = re.compile(
+    r"\b(?:primary|main|target|headline|north[- ]star|key) metric\b.{0,40}\b(?:is|becomes|now|switch\w*|chang\w*|"
+    r"from now|from today|moving to|move to)\b|\b(?:switch\w*|chang\w*|mov\w+) (?:the )?(?:primary |main |target )?"
+    r"metric\b|\boptimi[sz]e for \w+ (?:instead|from now|from today)",
+    re.IGNORECASE,
+)
+_INSTRUCTION_RE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions?|prompts?|rules|above|previous|prior|"
+    r"everything)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|<\|im_start\|>|"
+    r"^\s*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b",
+    re.IGNORECASE,
+)
+# Openers that carry no content: "ok so today:", "anyway,".
+_FILLER_RE = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|alright|right|anyway|well|hmm+|ugh|phew|update|eod|end of day|quick notes?|notes?|"
+    r"today|this session|this morning|this afternoon|session notes?|log)\b[\s,:;.\-–]*)+",
+    re.IGNORECASE,
+)
+_ABBREVIATIONS = frozenset("vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca".split())
+_SENTENCE_END_RE = re.compile(r"([.!?;]+)\s+")
+_CLAUSE_SPLIT_RE = re.compile(r"\s*(?:-{1,2}>|=>|→|⇒|⟹)\s*|,\s+(?=so\b|then\b|but then\b)|;\s+")
+_BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|- \[[ xX]\]|\[[ xX]\])\s+")
+_HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One piece of the dump in its own words, with the section it was sorted into."""
+
+    text: str
+    line: int
+    section: Section
+    quoted: bool = False
+    metric_switch: bool = False
+    group: int = 0  # statements from the same line (or bullet) share a group
+    parent: int | None = None  # for a nested bullet, the group of the bullet above it
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    line: int
+    depth: int
+    bullet: bool
+
+
+# --- lines and headers ----------------------------------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[_Line]:
+    """Non-blank lines with their bullet depth; wrapped continuation lines are joined to the line they continue."""
+    out: list[_Line] = []
+    previous_blank = True
+    for number, raw in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if not raw.strip():
+            previous_blank = True
+            out.append(_Line("", number, 0, False))
+            continue
+        expanded = raw.expandtabs(4)
+        bullet = _BULLET_RE.match(expanded)
+        indent = len(expanded) - len(expanded.lstrip())
+        body = expanded[bullet.end() :].strip() if bullet else expanded.strip()
+        if out and not previous_blank and not bullet and _continues(out[-1], body, indent):
+            last = out[-1]
+            out[-1] = _Line(f"{last.text} {body}", last.line, last.depth, last.bullet)
+        else:
+            out.append(_Line(body, number, indent // 2 if bullet else 0, bool(bullet)))
+        previous_blank = False
+    return out
+
+
+def _continues(previous: _Line, body: str, indent: int) -> bool:
+    """An indented line without a bullet under a bullet continues it. Plain lines are never joined: in chat-style
+    dumps each line is its own thought, punctuated or not."""
+    return previous.bullet and indent > 0 and not previous.text.rstrip().endswith(":")
+
+
+def _header_section(text: str) -> Section | None:
+    """'## Next steps', '**didn't work:**', 'TODO:' alone on a line: a header for the lines below it.
+
+    A generic header ("## Today", "Runs:") is still a header (it is not a statement) but directs no section."""
+    heading = _HEADING_RE.match(text)
+    if not heading and not text.rstrip().rstrip("*_ ").endswith(":"):
+        return None
+    section = _label(heading[1] if heading else text)
+    return section or (_GENERIC if heading else None)
+
+
+# --- sentences and clauses ------------------------------------------------------------------------------------------
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split at sentence punctuation followed by space, but not after "vs.", "e.g." and other abbreviations."""
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END_RE.finditer(text):
+        word = text[start : match.start()].split()[-1:] or [""]
+        if match[1] == "." and word[0].lower().rstrip(".") in _ABBREVIATIONS:
+            continue
+        pieces.append(text[start : match.end()].strip())
+        start = match.end()
+    pieces.append(text[start:].strip())
+    return [p for piece in pieces for p in _MIDLINE_LABEL_RE.split(piece) if p.strip()]
+
+
+def _clauses(sentence: str) -> list[str]:
+    parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")]
+    return parts or [sentence]
+
+
+def cue_section(text: str) -> Section | None:
+    """The section a clause's own cue phrases point to, strongest cue first; None when it has none."""
+    for pattern, section in _CUES:
+        if pattern.search(text):
+            return section
+    return None
+
+
+_CUES: tuple[tuple[re.Pattern[str], Section], ...] = (
+    (_QUESTION_RE, "open_questions"),
+    (_NEXT_RE, "next_steps"),
+    (_FAILED_RE, "did_not_work"),
+    (_HYPOTHESIS_RE, "hypothesis"),
+    (_CONCLUSION_RE, "conclusions"),
+)
+
+
+def _sections_for(clauses: list[str]) -> list[Section]:
+    """Each clause's section; a clause with no cue goes with the next cued clause, else the previous one."""
+    cued = [cue_section(c) for c in clauses]
+    resolved: list[Section] = []
+    for index, section in enumerate(cued):
+        following = next((s for s in cued[index:] if s), None)
+        resolved.append(section or following or (resolved[-1] if resolved else "observations"))
+    return resolved
+
+
+# --- statements -----------------------------------------------------------------------------------------------------
+
+
+def parse_dump(text: str) -> list[Statement]:
+    """Every statement of the dump, in order, each sorted into a section."""
+    return list(_statements(_lines(text)))
+
+
+def _statements(lines: list[_Line]) -> Iterator[Statement]:
+    context: tuple[Section, int, bool] | None = None  # section, header depth, header was a Markdown heading
+    group = 0
+    parents: list[tuple[int, int]] = []  # (depth, group) of the bullets above
+    for line in lines:
+        if not line.text:
+            context = context if context and context[2] else None
+            continue
+        header = _header_section(line.text)
+        if header:
+            directed = header != _GENERIC
+            context = (header, line.depth, bool(_HEADING_RE.match(line.text))) if directed else None
+            continue
+        if context and not context[2] and not line.bullet and context[1] == 0 and not _is_list_item(line):
+            context = None
+        while parents and parents[-1][0] >= line.depth:
+            parents.pop()
+        parent = parents[-1][1] if parents and line.bullet else None
+        group += 1
+        if line.bullet:
+            parents.append((line.depth, group))
+        for sentence in split_sentences(line.text):
+            yield from _sentence_statements(sentence, line.line, context[0] if context else None, group, parent)
+
+
+def _is_list_item(line: _Line) -> bool:
+    return line.bullet
+
+
+def _sentence_statements(
+    sentence: str, line: int, context: Section | None, group: int, parent: int | None
+) -> Iterator[Statement]:
+    body = _FILLER_RE.sub("", sentence).strip() or sentence.strip()
+    if _INSTRUCTION_RE.search(body):
+        yield Statement(body, line, "observations", quoted=True, group=group, parent=parent)
+        return
+    switch = bool(_METRIC_SWITCH_RE.search(body))
+    label = _INLINE_LABEL_RE.match(body)
+    if label and label[2].strip():
+        section = _label(label[1]) or _GENERIC
+        yield from _split_list(label[2].strip(), line, section, group, parent, switch)
+        return
+    if context:
+        yield from _split_list(body, line, context, group, parent, switch)
+        return
+    if switch:
+        yield Statement(body, line, "conclusions", metric_switch=True, group=group, parent=parent)
+        return
+    clauses = _clauses(body)
+    sections = _sections_for(clauses)
+    for section, text in _merge(body, clauses, sections):
+        yield from _split_list(text, line, section, group, parent, False)
+
+
+def _merge(sentence: str, clauses: list[str], sections: list[Section]) -> Iterator[tuple[Section, str]]:
+    """Neighbouring clauses of one section become one statement, quoted verbatim from the sentence."""
+    position = 0
+    start = 0
+    for index, clause in enumerate(clauses):
+        found = sentence.find(clause, position)
+        position = found + len(clause) if found >= 0 else position
+        if index + 1 == len(clauses) or sections[index + 1] != sections[index]:
+            yield sections[index], sentence[start:position].strip(" ,;")
+            start = position
+            if index + 1 < len(clauses):
+                start = sentence.find(clauses[index + 1], position)
+
+
+_DANGLING_RE = re.compile(r"(?:[\s,;]+(?:so|and|then|but|->|=>)\b)*[\s,;]*$", re.IGNORECASE)
+_LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+\+\s+|\s+and then\s+")
+
+
+def _split_list(
+    text: str, line: int, section: Section, group: int, parent: int | None, switch: bool
+) -> Iterator[Statement]:
+    """A plan or a question list written on one line ("group split by customer, drop smote for good") is cut into
+    its items, when every item has at least two words; other sections keep the sentence whole."""
+    parts = [text]
+    if section in ("next_steps", "open_questions"):
+        candidates = [p.strip(" .") for p in _LIST_SPLIT_RE.split(text) if p.strip(" .")]
+        if len(candidates) > 1 and all(len(p.split()) >= 2 for p in candidates):
+            parts = candidates
+    for part in parts:
+        part = _DANGLING_RE.sub("", part)
+        yield Statement(part, line, section, metric_switch=switch, group=group, parent=parent)
