@@ -20,6 +20,7 @@ WORKDIR /src
 # pinned versions. A non-editable install, so /src is not needed at runtime.
 COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
+COPY prompts ./prompts
 RUN pip install -c constraints.txt . \
  && rm -rf /src
 

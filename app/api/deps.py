@@ -1,13 +1,15 @@
-"""Request dependencies: the session (one transaction per request), settings, the caller, and the project."""
+"""Request dependencies: the session (one transaction per request), settings, the caller, the project, and
+whether the caller asked for Markdown."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
 
+from app.api.negotiation import prefers_markdown
 from app.config import Settings
 from app.services import projects as projects_service
 from app.services.auth import Principal, authenticate
@@ -51,3 +53,13 @@ def get_project(
 ProjectDep = Annotated[Project, Depends(get_project)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+
+
+def get_prefers_markdown(
+    response: Response, accept: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> bool:
+    response.headers["Vary"] = "Accept"  # the JSON answer depends on the header too (caches must know)
+    return prefers_markdown(accept)
+
+
+PrefersMarkdownDep = Annotated[bool, Depends(get_prefers_markdown)]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlmodel import Session
 
 from app.errors import InputInvalid, LabbookError, LogNotFound
+from app.services import entries as entries_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import (
+    EntryPublic,
     LogCreate,
     LogPublic,
     Page,
@@ -21,22 +24,39 @@ from app.services.schemas import (
     RunImportResult,
     TableFormat,
 )
+from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
 from app.storage.models import Project, Redaction, SessionLog
+
+logger = logging.getLogger(__name__)
 
 REDACTED = "[REDACTED]"
 _REDACTABLE = ("text", "run_table")
 
 
 def create_log(session: Session, *, project: Project, principal: Principal, body: LogCreate) -> LogPublic:
-    """Store the dump, commit it, then import its run table (if any) in the request's own transaction."""
+    """Store the dump, commit it, import its run table (if any) in the request's own transaction, then compose
+    its `log_entry` against the runs now stored."""
     log = log_store.add_log(session, _new_log(project, principal, body))
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
     has_table = bool(log.run_table and log.run_table.strip())
     run_import = _import_table(session, project=project, log=log) if has_table else None
-    return _public(session, log, project=project, run_import=run_import)
+    entry = _compose_entry(session, project=project, log=log)
+    return _public(session, log, project=project, run_import=run_import, log_entry=entry)
+
+
+def _compose_entry(session: Session, *, project: Project, log: SessionLog) -> EntryPublic | None:
+    """The composed entry, or None when composing fails: a bug there must not turn a stored dump into a 500."""
+    try:
+        # A savepoint, so a failed insert leaves the transaction (and the imported table) usable.
+        with session.begin_nested():
+            entry = entries_service.create_log_entry(session, project=project, log=log)
+    except Exception:
+        logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
+        return None
+    return entries_service.to_public(entry, project=project)
 
 
 def _new_log(project: Project, principal: Principal, body: LogCreate) -> SessionLog:
@@ -80,8 +100,9 @@ def get_log(session: Session, *, principal: Principal, log_id: int) -> LogPublic
 
 def list_logs(session: Session, *, project: Project, limit: int, cursor: str | None) -> Page[LogPublic]:
     logs = log_store.list_logs(session, project_id=cast(int, project.id), after_id=decode_cursor(cursor), limit=limit)
+    entry_ids = entry_store.entry_ids_by_log(session, [cast(int, log.id) for log in logs])
     return Page[LogPublic](
-        items=[_public(session, log, project=project) for log in logs],
+        items=[_public(session, log, project=project, entry_ids=entry_ids) for log in logs],
         next_cursor=next_cursor([log.id or 0 for log in logs], limit),
     )
 
@@ -129,12 +150,24 @@ def _visible_log(session: Session, *, principal: Principal, log_id: int) -> tupl
 
 
 def _public(
-    session: Session, log: SessionLog, *, project: Project, run_import: RunImportResult | None = None
+    session: Session,
+    log: SessionLog,
+    *,
+    project: Project,
+    run_import: RunImportResult | None = None,
+    log_entry: EntryPublic | None = None,
+    entry_ids: dict[int, int] | None = None,
 ) -> LogPublic:
-    redactions = log_store.list_redactions(session, log_id=cast(int, log.id))
+    """`entry_ids` (log id -> entry id) spares a list one query per log; without it, this log's is looked up."""
+    log_id = cast(int, log.id)
+    if entry_ids is None:
+        entry_ids = entry_store.entry_ids_by_log(session, [log_id])
+    redactions = log_store.list_redactions(session, log_id=log_id)
     return LogPublic(
         **log.model_dump(exclude={"project_id"}),
         project=project.slug,
         redactions=[RedactionPublic.model_validate(r) for r in redactions],
         run_import=run_import,
+        entry_id=entry_ids.get(log_id),
+        log_entry=log_entry,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from app.compose.entry_schema import Experiment, Item
 from app.compose.tables import normalize_metric_name
 
 T = TypeVar("T")
@@ -182,6 +183,54 @@ class RedactionPublic(BaseModel):
     redacted_at: datetime
 
 
+class EntryPublic(BaseModel):
+    id: int
+    project: str = Field(description="The project's slug.")
+    kind: str = Field(description="`log_entry` (a structured brain dump); more kinds follow.")
+    log_id: int | None = Field(description="The brain dump it was composed from, if any.")
+    version: int = Field(description="The version shown; every correction adds one, none is ever rewritten.")
+    body: dict[str, Any] = Field(description="The document as JSON, in the schema of its kind (`schema_version`).")
+    markdown: str = Field(description="The same document rendered as Markdown.")
+    run_ids: list[str] = Field(description="Every stored run the entry cites, in order.")
+    provider: str = Field(description="What phrased it: `offline` (the built-in composer) or a model's name.")
+    template: str
+    template_version: str
+    schema_version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntryVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    provider: str
+    edited_by: str = Field(description="Who made this version: `labbook` for the composed one, else a token's name.")
+    reason: str = Field(description="Why this version was made.")
+    run_ids: list[str]
+    body: dict[str, Any]
+    markdown: str
+    created_at: datetime
+
+
+class EntryUpdate(Strict):
+    """A human correction: the fields sent replace the current ones; the rest are kept."""
+
+    tldr: str | None = Field(default=None, max_length=600)
+    hypothesis: list[Item] | None = None
+    experiments: list[Experiment] | None = Field(
+        default=None, description="`stored` and `run_name` are always refreshed from the stored run."
+    )
+    observations: list[Item] | None = None
+    conclusions: list[Item] | None = None
+    did_not_work: list[Item] | None = None
+    open_questions: list[Item] | None = None
+    next_steps: list[Item] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)] = Field(
+        description="Why the entry is being corrected; kept with the new version."
+    )
+
+
 class LogPublic(BaseModel):
     id: int
     project: str
@@ -196,6 +245,12 @@ class LogPublic(BaseModel):
     received_sha256: str
     redactions: list[RedactionPublic]
     run_import: RunImportResult | None = None
+    entry_id: int | None = Field(default=None, description="The `log_entry` composed from this dump, if any.")
+    log_entry: EntryPublic | None = Field(
+        default=None,
+        description="On the answer to a new dump: the entry composed from it (null if composing failed; the dump "
+        "is stored either way). On reads, follow `entry_id`.",
+    )
 
 
 class TokenCreate(Strict):

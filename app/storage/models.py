@@ -101,3 +101,42 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     revoked_at: datetime | None = _when(default=None, nullable=True)
     last_used_at: datetime | None = _when(default=None, nullable=True)
+
+
+class Entry(SQLModel, table=True):
+    # A composed document (kind `log_entry`, later `phase_summary`, ...): the current version of its JSON body and
+    # Markdown, the runs it cites, and what phrased it. Every version, the first included, is kept in EntryVersion.
+    __tablename__ = "entry"
+    __table_args__ = (Index("ix_entry_project_kind_id", "project_id", "kind", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    kind: str = Field(max_length=32)
+    log_id: int | None = Field(default=None, foreign_key="session_log.id", index=True)
+    version: int = Field(default=1)
+    body: dict[str, Any] = _json(default_factory=dict)
+    markdown: str = Field(sa_column=Column(Text, nullable=False))
+    run_ids: list[str] = _json(default_factory=list)
+    provider: str = Field(max_length=200)
+    template: str = Field(max_length=64)
+    template_version: str = Field(max_length=64)
+    schema_version: str = Field(max_length=32)
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class EntryVersion(SQLModel, table=True):
+    # One version of an entry, never rewritten: version 1 as composed, then one per human correction, with who and why.
+    __tablename__ = "entry_version"
+    __table_args__ = (UniqueConstraint("entry_id", "version", name="uq_entry_version_entry_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id")
+    version: int
+    body: dict[str, Any] = _json(default_factory=dict)
+    markdown: str = Field(sa_column=Column(Text, nullable=False))
+    run_ids: list[str] = _json(default_factory=list)
+    provider: str = Field(max_length=200)
+    edited_by: str = Field(max_length=200)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _when(default_factory=utcnow)
