@@ -90,7 +90,9 @@ class _Builder:
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
         )
-        cited = _unique_refs(references) or self._inherited(statement)
+        cited = _unique_refs(references) or (
+            self._inherited(statement) if _only_numbers(statement.text, numbers) else []
+        )
         self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
         self._attach(statement, cited, numbers)
         run_ids = list(dict.fromkeys(r.run.key for r in cited if r.run))
@@ -222,11 +224,25 @@ def _pair(cited: list[Reference], numbers: list[FoundNumber]) -> list[tuple[Refe
 
 def _change(text: str, reference: Reference) -> str:
     """What the dump says was changed for this run: the words just before the reference, else just after it."""
-    before = _CHANGE_SPLIT_RE.split(text[: reference.start])[-1].strip(_CHANGE_STRIP)
+    parts = [p.strip(_CHANGE_STRIP) for p in _CHANGE_SPLIT_RE.split(text[: reference.start])]
+    before = next((p for p in reversed(parts) if p), "")
     if before and not _is_reference_text(before):
         return _trim(before)
     after = _CHANGE_SPLIT_RE.split(text[reference.end :])[0].strip(_CHANGE_STRIP)
     return _trim(after) if after else _trim(text)
+
+
+def _only_numbers(text: str, numbers: list[FoundNumber]) -> bool:
+    """ "auc .858ish" under a bullet that names a run is about that run; "class_weight=balanced -> 0.86" is a variant
+    of it (a run of its own), so only a line of bare numbers and metric words borrows its parent's reference."""
+    if not numbers:
+        return False
+    rest = text
+    for number in reversed(numbers):
+        rest = rest[: number.start] + " " + rest[number.end :]
+    names = {part for n in numbers if n.metric.name for part in n.metric.name.split("_")}
+    words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in names]
+    return len(words) <= 2
 
 
 def _is_reference_text(text: str) -> bool:

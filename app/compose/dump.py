@@ -92,7 +92,7 @@ _HYPOTHESIS_RE = re.compile(
 _CONCLUSION_RE = re.compile(
     r"\b(?:best so far|so far best|conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
-    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|the fix|keep(?:ing)? (?:it|the|this)|new best|best (?:run|model))",
+    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)? (?:it|the|this)|new best|best (?:run|model))",
     re.IGNORECASE,
 )
 _METRIC_SWITCH_RE = re.compile(
