@@ -12,9 +12,11 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, SQLModel, select
 
+from app.errors import ConcurrentWrite
+from app.storage import entries as entry_store
 from app.storage import runs as run_store
 from app.storage.db import alembic_config, migrate
-from app.storage.models import Project, Run
+from app.storage.models import Entry, EntryVersion, Project, Run
 from app.storage.runs import MetricFilter, TextFilter
 
 
@@ -29,7 +31,8 @@ def test_migrate_is_idempotent_and_reversible(engine: Engine) -> None:
     command.downgrade(alembic_config(engine), "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     migrate(engine)
-    assert {"project", "run", "session_log", "redaction", "api_token"} <= set(inspect(engine).get_table_names())
+    tables = {"project", "run", "session_log", "redaction", "api_token", "entry", "entry_version"}
+    assert tables <= set(inspect(engine).get_table_names())
 
 
 def test_engine_is_set_up_for_its_backend(engine: Engine) -> None:
@@ -77,6 +80,25 @@ def test_run_keys_are_unique_per_project(session: Session) -> None:
     session.add(Run(project_id=a.id or 0, key="r1"))
     with pytest.raises(IntegrityError):
         session.flush()
+
+
+def test_an_entry_version_number_is_taken_once(session: Session) -> None:
+    """Two corrections racing for version 2: the second is a ConcurrentWrite (409), never a duplicate."""
+    project = _project(session)
+    fields = {"body": {}, "markdown": "# t\n", "run_ids": [], "provider": "offline"}
+    entry = Entry(
+        project_id=project.id or 0,
+        kind="log_entry",
+        template="log_entry",
+        template_version="1",
+        schema_version="log_entry/1",
+        **fields,
+    )
+    entry_store.add_entry(session, entry)
+    for version in (1, 2):
+        entry_store.add_version(session, EntryVersion(entry_id=entry.id or 0, version=version, edited_by="a", **fields))
+    with pytest.raises(ConcurrentWrite):
+        entry_store.add_version(session, EntryVersion(entry_id=entry.id or 0, version=2, edited_by="b", **fields))
 
 
 def test_runs_need_an_existing_project(session: Session) -> None:

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
+from app.api.negotiation import MARKDOWN_RESPONSE, markdown_page, markdown_response
+from app.services import entries as entries_service
+from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page
+
+router = APIRouter(tags=["entries"])
+
+KindQuery = Annotated[str | None, Query(max_length=32, description="Only entries of this kind, e.g. `log_entry`.")]
+VersionQuery = Annotated[int | None, Query(ge=1, description="A past version; the current one when omitted.")]
+
+
+@router.get(
+    "/projects/{slug}/entries",
+    response_model=Page[EntryPublic],
+    operation_id="list_entries",
+    responses=MARKDOWN_RESPONSE,
+)
+def list_entries(
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    markdown: PrefersMarkdownDep,
+    kind: KindQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[EntryPublic] | Response:
+    """List a project's structured entries (log entries composed from brain dumps, ...), oldest first. With
+    `Accept: text/markdown`, answers with the entries' Markdown separated by `---`, and the next page in a `Link`
+    header."""
+    page = entries_service.list_entries(session, project=project, kind=kind, limit=limit, cursor=cursor)
+    return markdown_page(request, [e.markdown for e in page.items], page.next_cursor) if markdown else page
+
+
+@router.get("/entries/{entry_id}", response_model=EntryPublic, operation_id="get_entry", responses=MARKDOWN_RESPONSE)
+def get_entry(
+    entry_id: int,
+    principal: PrincipalDep,
+    session: SessionDep,
+    markdown: PrefersMarkdownDep,
+    version: VersionQuery = None,
+) -> EntryPublic | Response:
+    """Read one entry: its JSON body, its Markdown and the runs it cites; `version` reads an earlier version. With
+    `Accept: text/markdown`, answers with the Markdown document alone."""
+    entry = entries_service.get_entry(session, principal=principal, entry_id=entry_id, version=version)
+    return markdown_response(entry.markdown) if markdown else entry
+
+
+@router.patch("/entries/{entry_id}", response_model=EntryPublic, operation_id="correct_entry")
+def correct_entry(entry_id: int, body: EntryUpdate, principal: PrincipalDep, session: SessionDep) -> EntryPublic:
+    """Correct an entry by hand: the sections sent replace the current ones, with a `reason`. This adds a version;
+    earlier versions stay readable. Cited runs must be stored runs of the project."""
+    return entries_service.update_entry(session, principal=principal, entry_id=entry_id, body=body)
+
+
+@router.get("/entries/{entry_id}/versions", response_model=list[EntryVersionPublic], operation_id="list_entry_versions")
+def list_entry_versions(entry_id: int, principal: PrincipalDep, session: SessionDep) -> list[EntryVersionPublic]:
+    """List every version of an entry, oldest first: who made it, why, and what it said."""
+    return entries_service.list_versions(session, principal=principal, entry_id=entry_id)

@@ -1,0 +1,244 @@
+"""Entries: compose a `log_entry` from a stored brain dump, serve it, and keep every human correction as a version.
+
+Version 1 is what the composer wrote. A correction (`update_entry`) replaces the sections it names, is validated
+by the same `LogEntry` schema, and may cite only runs stored in the project, so no request can put an invented run
+or a made-up stored metric into an entry. Earlier versions are never rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
+from app.compose.entry_schema import SECTIONS, Experiment, LogEntry
+from app.compose.markdown import render_log_entry
+from app.errors import EntryNotFound, InputInvalid
+from app.llm.prompts import template_version
+from app.services.auth import Principal
+from app.services.pagination import decode_cursor, next_cursor
+from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page
+from app.storage import entries as entry_store
+from app.storage import logs as log_store
+from app.storage import projects as project_store
+from app.storage import runs as run_store
+from app.storage.models import Entry, EntryVersion, Project, Run, SessionLog
+from app.storage.types import utcnow
+
+LOG_ENTRY = "log_entry"
+OFFLINE = "offline"
+COMPOSER = "labbook"  # `edited_by` of a version the composer wrote
+_RUN_PAGE = 5_000
+
+
+def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> Entry:
+    """Compose the dump against the project's stored runs, render it, and store it as version 1."""
+    runs = [_run_facts(run) for run in _all_runs(session, cast(int, project.id))]
+    composed = compose_log_entry(log.text, runs=runs, project=_project_facts(project), run_ids=log.run_refs)
+    markdown = render_log_entry(composed, title=_title(project, log))
+    entry = Entry(
+        project_id=cast(int, project.id),
+        kind=LOG_ENTRY,
+        log_id=log.id,
+        body=composed.model_dump(mode="json"),
+        markdown=markdown,
+        run_ids=list(composed.run_ids),
+        provider=OFFLINE,
+        template=LOG_ENTRY,
+        template_version=template_version(LOG_ENTRY),
+        schema_version=composed.schema_version,
+    )
+    entry_store.add_entry(session, entry)
+    entry_store.add_version(session, _current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
+    return entry
+
+
+def _all_runs(session: Session, project_id: int) -> Iterator[Run]:
+    after_id = 0
+    while True:
+        page = run_store.list_runs(session, project_id=project_id, after_id=after_id, limit=_RUN_PAGE)
+        yield from page
+        if len(page) < _RUN_PAGE:
+            return
+        after_id = page[-1].id or 0
+
+
+def _run_facts(run: Run) -> RunFacts:
+    return RunFacts(
+        key=run.key, run_id=run.run_id, run_name=run.run_name, metrics=dict(run.metrics), params=dict(run.params)
+    )
+
+
+def _project_facts(project: Project) -> ProjectFacts:
+    return ProjectFacts(
+        primary_metric=project.primary_metric,
+        metric_direction=project.metric_direction,
+        metric_aliases=dict(project.metric_aliases),
+    )
+
+
+def _title(project: Project, log: SessionLog) -> str:
+    return f"{project.name} — log {log.session_date.isoformat()}"
+
+
+def to_public(entry: Entry, *, project: Project) -> EntryPublic:
+    return EntryPublic(**entry.model_dump(exclude={"project_id"}), project=project.slug)
+
+
+def list_entries(
+    session: Session, *, project: Project, kind: str | None, limit: int, cursor: str | None
+) -> Page[EntryPublic]:
+    entries = entry_store.list_entries(
+        session, project_id=cast(int, project.id), kind=kind, after_id=decode_cursor(cursor), limit=limit
+    )
+    return Page[EntryPublic](
+        items=[to_public(e, project=project) for e in entries],
+        next_cursor=next_cursor([e.id or 0 for e in entries], limit),
+    )
+
+
+def get_entry(session: Session, *, principal: Principal, entry_id: int, version: int | None = None) -> EntryPublic:
+    """The current version, or the numbered one."""
+    entry, project = _visible_entry(session, principal=principal, entry_id=entry_id)
+    current = to_public(entry, project=project)
+    if version is None or version == entry.version:
+        return current
+    old = entry_store.get_version(session, entry_id=entry_id, version=version)
+    if old is None:
+        raise EntryNotFound(f"entry {entry_id} has no version {version}", field="version")
+    shown = {"version": old.version, "body": old.body, "markdown": old.markdown, "run_ids": old.run_ids}
+    return current.model_copy(update={**shown, "provider": old.provider, "updated_at": old.created_at})
+
+
+def list_versions(session: Session, *, principal: Principal, entry_id: int) -> list[EntryVersionPublic]:
+    _visible_entry(session, principal=principal, entry_id=entry_id)
+    return [EntryVersionPublic.model_validate(v) for v in entry_store.list_versions(session, entry_id=entry_id)]
+
+
+def update_entry(session: Session, *, principal: Principal, entry_id: int, body: EntryUpdate) -> EntryPublic:
+    """Apply a human correction as a new version; the entry row then shows it, the old versions stay."""
+    entry, project = _visible_entry(session, principal=principal, entry_id=entry_id, for_update=True)
+    if entry.kind != LOG_ENTRY:
+        raise InputInvalid(f"entries of kind '{entry.kind}' cannot be corrected yet", field="kind")
+    corrected = _corrected(session, entry=entry, project=project, body=body)
+    _apply(entry, corrected, markdown=render_log_entry(corrected, title=_entry_title(session, entry, project)))
+    entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=body.reason))
+    return to_public(entry, project=project)
+
+
+def _corrected(session: Session, *, entry: Entry, project: Project, body: EntryUpdate) -> LogEntry:
+    """The current body with the request's fields in place, validated, citing only stored runs."""
+    changes = _changes(body)
+    runs = _cited_runs(session, project=project, body=body)
+    if body.experiments is not None:
+        changes["experiments"] = [_refresh(e, runs) for e in body.experiments]
+    corrected = _validated({**entry.body, **changes})
+    return corrected.model_copy(update={"run_ids": cited_run_ids(corrected)})
+
+
+def _entry_title(session: Session, entry: Entry, project: Project) -> str:
+    log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
+    return _title(project, log) if log is not None else project.name
+
+
+def _current_version(entry: Entry, *, edited_by: str, reason: str) -> EntryVersion:
+    return EntryVersion(
+        entry_id=cast(int, entry.id),
+        version=entry.version,
+        body=entry.body,
+        markdown=entry.markdown,
+        run_ids=entry.run_ids,
+        provider=entry.provider,
+        edited_by=edited_by,
+        reason=reason,
+    )
+
+
+def _changes(body: EntryUpdate) -> dict[str, Any]:
+    """The fields the request sends, as JSON; a section sent as null is refused (send [] to empty it)."""
+    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"reason"})
+    for name, value in changes.items():
+        if value is None:
+            hint = "" if name == "tldr" else "; send [] to empty a section"
+            raise InputInvalid(f"'{name}' cannot be null{hint}", field=name)
+    if not changes:
+        raise InputInvalid("nothing to correct: send tldr or a section with the reason", field="body")
+    return changes
+
+
+def _citations(body: EntryUpdate) -> Iterator[tuple[str, str]]:
+    """(field, run ID) for every run the request cites, named as the request names it."""
+    for i, experiment in enumerate(body.experiments or []):
+        if experiment.run_id is not None:
+            yield f"experiments[{i}].run_id", experiment.run_id
+    for section in SECTIONS:
+        for i, item in enumerate(getattr(body, section) or []):
+            for j, run_id in enumerate(item.run_ids):
+                yield f"{section}[{i}].run_ids[{j}]", run_id
+
+
+def _cited_runs(session: Session, *, project: Project, body: EntryUpdate) -> dict[str, Run]:
+    """The stored runs the request cites; a run that is not stored in the project is refused, naming the field."""
+    citations = list(_citations(body))
+    runs = run_store.get_runs_by_keys(session, project_id=cast(int, project.id), keys=[r for _, r in citations])
+    for field, run_id in citations:
+        if run_id not in runs:
+            raise InputInvalid(f"'{run_id}' is not a stored run of project '{project.slug}'", field=field)
+    return runs
+
+
+def _refresh(experiment: Experiment, runs: dict[str, Run]) -> dict[str, Any]:
+    """`stored` and `run_name` are facts of the stored run, so they come from it, never from the request."""
+    run = runs.get(experiment.run_id) if experiment.run_id is not None else None
+    update: dict[str, Any] = {"stored": dict(run.metrics) if run else {}}
+    if run is not None:
+        update["run_name"] = run.run_name
+    return experiment.model_copy(update=update).model_dump(mode="json")
+
+
+def cited_run_ids(entry: LogEntry) -> list[str]:
+    """The experiments' runs, then the runs each section's items cite: in order, each once."""
+    cited = [e.run_id for e in entry.experiments if e.run_id is not None]
+    cited += [run_id for section in SECTIONS for item in getattr(entry, section) for run_id in item.run_ids]
+    return list(dict.fromkeys(cited))
+
+
+def _validated(body: dict[str, Any]) -> LogEntry:
+    try:
+        return LogEntry.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _field_name(first["loc"])
+        raise InputInvalid(f"{field}: {first['msg']}", field=field) from exc
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    """('experiments', 0, 'run_id') -> 'experiments[0].run_id', the way the 422s of this module name fields."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name or "body"
+
+
+def _apply(entry: Entry, corrected: LogEntry, *, markdown: str) -> None:
+    entry.version += 1
+    entry.body = corrected.model_dump(mode="json")
+    entry.markdown = markdown
+    entry.run_ids = list(corrected.run_ids)
+    entry.schema_version = corrected.schema_version
+    entry.updated_at = utcnow()
+
+
+def _visible_entry(
+    session: Session, *, principal: Principal, entry_id: int, for_update: bool = False
+) -> tuple[Entry, Project]:
+    """The entry and its project; EntryNotFound also when the project is outside the caller's scope."""
+    get = entry_store.get_entry_for_update if for_update else entry_store.get_entry
+    entry = get(session, entry_id)
+    project = project_store.get_project(session, entry.project_id) if entry else None
+    if entry is None or project is None or not principal.can_see(project.slug):
+        raise EntryNotFound(f"no entry {entry_id}", field="entry_id")
+    return entry, project

@@ -1,0 +1,66 @@
+"""Entry and entry-version queries. An entry row holds the current version; every version is also kept in full."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.errors import ConcurrentWrite
+from app.storage.models import Entry, EntryVersion
+
+
+def add_entry(session: Session, entry: Entry) -> Entry:
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def add_version(session: Session, version: EntryVersion) -> EntryVersion:
+    """Insert one version. A version number a concurrent edit took first raises ConcurrentWrite (409)."""
+    session.add(version)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentWrite("someone else edited this entry at the same moment; read it and send again") from exc
+    return version
+
+
+def get_entry(session: Session, entry_id: int) -> Entry | None:
+    return session.get(Entry, entry_id)
+
+
+def get_entry_for_update(session: Session, entry_id: int) -> Entry | None:
+    """The entry, locked until the transaction ends (PostgreSQL), so two edits cannot both become version n+1."""
+    return session.exec(select(Entry).where(Entry.id == entry_id).with_for_update()).first()
+
+
+def list_entries(session: Session, *, project_id: int, kind: str | None, after_id: int, limit: int) -> list[Entry]:
+    query = select(Entry).where(Entry.project_id == project_id, col(Entry.id) > after_id)
+    if kind is not None:
+        query = query.where(Entry.kind == kind)
+    return list(session.exec(query.order_by(col(Entry.id)).limit(limit)))
+
+
+def entry_ids_by_log(session: Session, log_ids: Collection[int], *, kind: str = "log_entry") -> dict[int, int]:
+    """The newest entry of `kind` composed from each log, for the logs that have one."""
+    if not log_ids:
+        return {}
+    query = (
+        select(Entry.log_id, func.max(Entry.id))
+        .where(col(Entry.log_id).in_(list(log_ids)), Entry.kind == kind)
+        .group_by(col(Entry.log_id))
+    )
+    return {log_id: entry_id for log_id, entry_id in session.exec(query) if log_id is not None and entry_id}
+
+
+def get_version(session: Session, *, entry_id: int, version: int) -> EntryVersion | None:
+    query = select(EntryVersion).where(EntryVersion.entry_id == entry_id, EntryVersion.version == version)
+    return session.exec(query).first()
+
+
+def list_versions(session: Session, *, entry_id: int) -> list[EntryVersion]:
+    query = select(EntryVersion).where(EntryVersion.entry_id == entry_id).order_by(col(EntryVersion.version))
+    return list(session.exec(query))
