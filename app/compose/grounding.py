@@ -7,7 +7,8 @@ naming the run ID, the number and the section, so a person (or a repair prompt) 
 
 Numbers are compared as floats within a relative 1e-9. A number "written in the dump" is any decimal (`.858`,
 `0.858`), integer, exponent (`1e-3`) or percentage (`93%` counts as 0.93 and as 93). Digits inside run IDs, run
-names and URLs are not numbers, so "5c6d70a1" does not make 5 or 70 a stated value.
+names and URLs are not numbers, so "5c6d70a1" does not make 5 or 70 a stated value. Free text may also count what
+the entry itself cites ("best of the 3 cited runs"): that number is checkable against the entry, so not invented.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from app.compose.composer import RunFacts
 from app.compose.entry_schema import SECTIONS, Experiment, Item, LogEntry, StatedMetric
+from app.compose.facts import RunFacts
 
 __all__ = ["GroundingReport", "NumberMention", "check_grounding", "extract_numbers", "numbers_match"]
 
@@ -84,6 +85,7 @@ class _Sources:
     stored_numbers: tuple[float, ...]
     quoted_lines: frozenset[int]
     identifiers: tuple[str, ...]
+    counts: tuple[float, ...]  # how many runs and experiments the entry cites
 
 
 # --- Public API ---------------------------------------------------------------------------------------------------
@@ -177,7 +179,8 @@ def _sources(entry: LogEntry, text: str, runs: Sequence[RunFacts]) -> _Sources:
     quoted = frozenset(item.line for _, item in _items(entry) if item.quoted and item.line is not None)
     identifiers = _run_identifiers(runs)
     mentions = tuple(extract_numbers(text, mask=identifiers))
-    return _Sources(text, mentions, by_id, tuple(stored), quoted, identifiers)
+    counts = (float(len(set(entry.run_ids))), float(len(entry.experiments)))
+    return _Sources(text, mentions, by_id, tuple(stored), quoted, identifiers, counts)
 
 
 def _run_identifiers(runs: Sequence[RunFacts]) -> tuple[str, ...]:
@@ -265,7 +268,8 @@ def _metric_differences(given: Mapping[str, float], stored: Mapping[str, float])
 
 
 def _check_free_text_numbers(entry: LogEntry, sources: _Sources, tally: _Tally) -> None:
-    """Numbers in the tldr and in item and experiment texts come from the dump (not an instruction) or a stored run."""
+    """Numbers in the tldr, items and experiment texts come from the dump (not an instruction), a stored run, or count
+    what the entry cites."""
     texts = [("tldr", entry.tldr, False)]
     texts += [(section, item.text, item.quoted) for section, item in _items(entry)]
     texts += [(f"experiment line {e.line}", f"{e.change}\n{e.context}", False) for e in entry.experiments]
@@ -276,7 +280,7 @@ def _check_free_text_numbers(entry: LogEntry, sources: _Sources, tally: _Tally) 
 
 def _check_free_number(mention: NumberMention, where: str, quoted: bool, sources: _Sources, tally: _Tally) -> None:
     skip = frozenset() if quoted else sources.quoted_lines
-    allowed = [*_dump_values(sources, skip_lines=skip), *sources.stored_numbers]
+    allowed = [*_dump_values(sources, skip_lines=skip), *sources.stored_numbers, *sources.counts]
     if any(_contains(allowed, value) for value in mention.values):
         tally.check(True, "")
         return
