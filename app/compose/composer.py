@@ -90,9 +90,7 @@ class _Builder:
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
         )
-        cited = _unique_refs(references) or (
-            self._inherited(statement) if _only_numbers(statement.text, numbers) else []
-        )
+        cited = _unique_refs(references) or (self._inherited(statement) if _elaborates(statement.text, numbers) else [])
         self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
         self._attach(statement, cited, numbers)
         run_ids = list(dict.fromkeys(r.run.key for r in cited if r.run))
@@ -131,8 +129,11 @@ class _Builder:
                 if statement.section in _PAST_SECTIONS or numbers:
                     self._experiment(None, statement, [n.metric for n in numbers])
             return
-        for reference, stated in _pair(cited, numbers):
-            self._experiment(reference, statement, stated)
+        pairs, others = _pair(statement.text, cited, numbers)
+        for reference, stated in pairs:
+            self._experiment(reference, statement, [m for m in stated if not _is_param_value(m, reference.run)])
+        if others:
+            self._experiment(None, statement, others)
 
     def _experiment(self, reference: Reference | None, statement: Statement, stated: list[StatedMetric]) -> None:
         run = reference.run if reference else None
@@ -206,20 +207,69 @@ def _unique_refs(references: list[Reference]) -> list[Reference]:
     return unique
 
 
-def _pair(cited: list[Reference], numbers: list[FoundNumber]) -> list[tuple[Reference, list[StatedMetric]]]:
-    """One reference takes every number; as many numbers as references pair in order ("A vs B -> .858 vs .861");
-    otherwise each number goes to the reference written before it (the first one, if none is)."""
-    paired: list[list[StatedMetric]] = [[] for _ in cited]
+_VERSUS_RE = re.compile(r"\s*(?:vs\.?|versus|v\.?|against|compared (?:to|with)|/)\s*", re.IGNORECASE)
+
+
+def _pair(
+    text: str, cited: list[Reference], numbers: list[FoundNumber]
+) -> tuple[list[tuple[Reference, list[StatedMetric]]], list[StatedMetric]]:
+    """Which run each stated number is about, and the numbers that belong to none of the cited runs.
+
+    Comparisons pair up in order: "A vs B -> .858 vs .861", "A vs B: logloss .4387 vs .4412, auc .7764 vs .7731".
+    With one reference, a comparison gives it only the side written next to it ("mae 12.4 vs 12.9 w/o (c6211d3d)":
+    12.9 is that run's, 12.4 another's). Failing that, as many numbers as references pair in order; otherwise each
+    number goes to the reference written before it (the first one, if none is)."""
+    slots: list[list[StatedMetric]] = [[] for _ in cited]
+    others: list[StatedMetric] = []
+    chains = _versus_chains(text, numbers)
     if len(cited) == 1:
-        paired[0] = [n.metric for n in numbers]
+        for chain in chains:
+            nearest = min(chain, key=lambda n: _distance(n, cited[0]))
+            slots[0].append(nearest.metric)
+            others.extend(n.metric for n in chain if n is not nearest)
+    elif all(len(chain) == len(cited) for chain in chains):
+        for chain in chains:
+            for slot, number in zip(slots, chain, strict=True):
+                slot.append(number.metric)
     elif len(numbers) == len(cited):
-        for slot, number in zip(paired, numbers, strict=True):
+        for slot, number in zip(slots, numbers, strict=True):
             slot.append(number.metric)
     else:
         for number in numbers:
             before = [i for i, r in enumerate(cited) if r.end <= number.start]
-            paired[before[-1] if before else 0].append(number.metric)
-    return list(zip(cited, paired, strict=True))
+            slots[before[-1] if before else 0].append(number.metric)
+    return list(zip(cited, slots, strict=True)), others
+
+
+def _distance(number: FoundNumber, reference: Reference) -> int:
+    return min(abs(number.start - reference.end), abs(reference.start - number.end))
+
+
+def _is_param_value(metric: StatedMetric, run: RunFacts | None) -> bool:
+    """An unnamed number equal to one of the run's parameters ("83998e17 was 0.05" for temp=0.05) is that
+    parameter, not a result."""
+    if run is None or metric.name is not None or metric.value is None:
+        return False
+    return any(_as_float(v) == metric.value for v in run.params.values())
+
+
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _versus_chains(text: str, numbers: list[FoundNumber]) -> list[list[FoundNumber]]:
+    """Numbers joined by "vs" (".858 vs .861"), as runs of the sentence's numbers."""
+    chains: list[list[FoundNumber]] = []
+    for number in numbers:
+        previous = chains[-1][-1] if chains else None
+        if previous and _VERSUS_RE.fullmatch(text[previous.end : number.start]):
+            chains[-1].append(number)
+        else:
+            chains.append([number])
+    return chains
 
 
 def _change(text: str, reference: Reference) -> str:
@@ -232,17 +282,17 @@ def _change(text: str, reference: Reference) -> str:
     return _trim(after) if after else _trim(text)
 
 
-def _only_numbers(text: str, numbers: list[FoundNumber]) -> bool:
-    """ "auc .858ish" under a bullet that names a run is about that run; "class_weight=balanced -> 0.86" is a variant
-    of it (a run of its own), so only a line of bare numbers and metric words borrows its parent's reference."""
-    if not numbers:
-        return False
-    rest = text
-    for number in reversed(numbers):
-        rest = rest[: number.start] + " " + rest[number.end :]
-    names = {part for n in numbers if n.metric.name for part in n.metric.name.split("_")}
-    words = [w for w in re.findall(r"[A-Za-z]+", rest) if w.lower() not in names]
-    return len(words) <= 2
+_VARIANT_RE = re.compile(
+    r"=|\b(?:tried|try|with|w/o?|without|instead|vs|add(?:ed|ing)?|remov\w*|switch\w*|drop(?:ped)?|on top|swap\w*)\b|"
+    r"->|=>|^\s*\+",
+    re.IGNORECASE,
+)
+
+
+def _elaborates(text: str, numbers: list[FoundNumber]) -> bool:
+    """A nested bullet with numbers and no reference of its own elaborates the run its parent names ("f1 0.81-0.84
+    across regions"), unless it describes a variant of it ("class_weight=balanced -> ~0.86", "with mixup .85")."""
+    return bool(numbers) and not _VARIANT_RE.search(text)
 
 
 def _is_reference_text(text: str) -> bool:

@@ -30,7 +30,8 @@ from app.compose.entry_schema import Section
 _LABEL_LISTS: dict[Section, str] = {
     "next_steps": "next|next step|next up|todo|to do|to-do|tomorrow|tmrw|tmr|plan|plan for tomorrow|follow up|"
     "follow-up|action item|next time|later|next session|next week|for tomorrow|what next|next experiment",
-    "open_questions": "q|qs|open q|open qs|open question|question|unknown|unclear|open|puzzle|?|to figure out",
+    "open_questions": "q|qs|open q|open qs|open question|question|unknown|unclear|open|puzzle|?|to figure out|"
+    "worry|worries|concern|risk|caveat|still confused|confused|unsure|not sure|doubt",
     "did_not_work": "didnt work|did not work|what didnt work|failed|failure|dead end|nope|no luck|negative result|"
     "not working|abandoned|didnt help|doesnt work|meh|what failed",
     "conclusions": "conclusion|takeaway|learning|lesson|lessons learned|tldr|tl;dr|verdict|decision|so|result|"
@@ -43,8 +44,16 @@ _LABELS: dict[str, Section] = {w: section for section, words in _LABEL_LISTS.ite
 _GENERIC: Section = "observations"
 
 
+# Words that are a label after a colon but ordinary text alone on a line.
+_NOT_BARE_HEADERS = frozenset("so open q qs ? why goal later meh nope plan idea failed unclear".split())
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.lower().replace("'", "").replace("\u2019", "").strip("*_:# ").split())
+
+
 def _label(text: str) -> Section | None:
-    cleaned = " ".join(text.lower().replace("'", "").replace("\u2019", "").strip("*_:# ").split())
+    cleaned = _clean(text)
     return _LABELS.get(cleaned) or _LABELS.get(cleaned.rstrip("s")) or _LABELS.get(cleaned.removesuffix("es"))
 
 
@@ -63,7 +72,7 @@ _MIDLINE_LABEL_RE = re.compile(
 )
 
 _QUESTION_RE = re.compile(
-    r"\?|\b(?:i )?wonder\b|\bnot sure (?:if|whether|why|how)\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
+    r"\?|\b(?:i )?wonder\b|\bnot sure\b|\bunsure\b|\bconfused\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
     r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b",
     re.IGNORECASE,
 )
@@ -80,19 +89,22 @@ _FAILED_RE = re.compile(
     r"\bhurts?\b|\bhurt\b|\bdiverg\w*|\bexplod\w*|\bnan(?:s| loss)\b|\bover-?fit\w*|\bfail(?:ed|s|ure)?\b|"
     r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
     r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
-    r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)",
+    r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)|\bnot viable\b|"
+    r"\b(?:way|well|far|much) (?:below|behind)\b|\bbelow (?:the )?(?:baseline|base|prod)\b|\bway off\b",
     re.IGNORECASE,
 )
 _HYPOTHESIS_RE = re.compile(
     r"\b(?:hypothes\w+|i think|i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
     r"hoping|i bet|assumption|if .{1,60} then|should (?:help|improve|fix|boost|reduce)|might (?:help|improve|"
-    r"be)|could be|probably because|maybe)\b",
+    r"be)|could be|probably|likely|perhaps|maybe)\b",
     re.IGNORECASE,
 )
 _CONCLUSION_RE = re.compile(
     r"\b(?:best so far|so far best|conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
-    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)? (?:it|the|this)|new best|best (?:run|model))",
+    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|helps?|helped|"
+    r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
+    r"worked|parking|park|shelv\w+|pausing|big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
     re.IGNORECASE,
 )
 _METRIC_SWITCH_RE = re.compile(
@@ -113,8 +125,8 @@ _FILLER_RE = re.compile(
     r"today|this session|this morning|this afternoon|session notes?|log)\b[\s,:;.\-–]*)+",
     re.IGNORECASE,
 )
-_ABBREVIATIONS = frozenset("vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca".split())
-_SENTENCE_END_RE = re.compile(r"([.!?;]+)\s+")
+_ABBREVIATIONS = frozenset("vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca dr mr mrs ms prof st".split())
+_SENTENCE_END_RE = re.compile(r"([.!?]+)\s+")
 _CLAUSE_SPLIT_RE = re.compile(r"\s*(?:-{1,2}>|=>|→|⇒|⟹)\s*|,\s+(?=so\b|then\b|but then\b)|;\s+")
 _BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|- \[[ xX]\]|\[[ xX]\])\s+")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
@@ -178,7 +190,8 @@ def _header_section(text: str) -> Section | None:
     A generic header ("## Today", "Runs:") is still a header (it is not a statement) but directs no section."""
     heading = _HEADING_RE.match(text)
     if not heading and not text.rstrip().rstrip("*_ ").endswith(":"):
-        return None
+        bare = _label(text)  # "next steps" or "todo" alone on a line, without the colon
+        return bare if bare and bare != _GENERIC and _clean(text) not in _NOT_BARE_HEADERS else None
     section = _label(heading[1] if heading else text)
     return section or (_GENERIC if heading else None)
 
@@ -194,15 +207,28 @@ def split_sentences(text: str) -> list[str]:
         word = text[start : match.start()].split()[-1:] or [""]
         if match[1] == "." and word[0].lower().rstrip(".") in _ABBREVIATIONS:
             continue
-        pieces.append(text[start : match.end()].strip())
-        start = match.end()
+        if match[1].startswith("!") and text[match.end() : match.end() + 1].islower():
+            continue  # "0.864!! biggest jump so far": emphasis, the sentence goes on
+        if text[start : match.end()].strip(" ?!."):  # "?? is it noise" keeps its marks with its words
+            pieces.append(text[start : match.end()].strip())
+            start = match.end()
     pieces.append(text[start:].strip())
     return [p for piece in pieces for p in _MIDLINE_LABEL_RE.split(piece) if p.strip()]
 
 
 def _clauses(sentence: str) -> list[str]:
-    parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")]
-    return parts or [sentence]
+    """Cut at arrows, ", so" and ";"; then at commas too, where the comma-separated parts carry different cues
+    ("parking gnn for now, back to feature work tmrw" is a conclusion and a plan)."""
+    if sentence.rstrip().endswith("?"):
+        return [sentence]  # a question keeps its whole sentence as context
+    parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")] or [sentence]
+    return [piece for part in parts for piece in _comma_parts(part)]
+
+
+def _comma_parts(clause: str) -> list[str]:
+    pieces = [p for p in re.split(r",\s+", clause) if p.strip()]
+    cues = {cue_section(p) for p in pieces} - {None}
+    return pieces if len(cues) > 1 else [clause]
 
 
 def cue_section(text: str) -> Section | None:
@@ -315,10 +341,10 @@ _LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+\+\s+|\s+and then\
 def _split_list(
     text: str, line: int, section: Section, group: int, parent: int | None, switch: bool
 ) -> Iterator[Statement]:
-    """A plan or a question list written on one line ("group split by customer, drop smote for good") is cut into
-    its items, when every item has at least two words; other sections keep the sentence whole."""
+    """A plan written as a list on one line ("group split by customer, drop smote for good") is cut into its items,
+    when every item has at least two words; other sections (questions too) keep the sentence whole."""
     parts = [text]
-    if section in ("next_steps", "open_questions"):
+    if section == "next_steps":
         candidates = [p.strip(" .") for p in _LIST_SPLIT_RE.split(text) if p.strip(" .")]
         if len(candidates) > 1 and all(len(p.split()) >= 2 for p in candidates):
             parts = candidates

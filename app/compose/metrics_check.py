@@ -38,6 +38,8 @@ def stated_mismatch(stated: StatedMetric, run: RunFacts, project: ProjectFacts) 
     stored = run.metrics[name]
     if _agrees(stated, stored):
         return None
+    if stated.name is None and any(_agrees(stated, value) for value in run.metrics.values()):
+        return None  # an unnamed number may be about any of the run's metrics
     label = run.run_name or run.key
     return f"{stated.text} is stated for {label}, but its stored {name} is {stored!r}"
 

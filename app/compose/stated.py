@@ -79,7 +79,7 @@ def find_stated(
     current_name: str | None = None
     last_end = 0
     for match in _NUMBER_RE.finditer(text):
-        if _in_masked(match.start(), masked):
+        if _in_masked(match.start(), masked) or _signed(text, match.start()) or _param_after(text, match, param_words):
             continue
         name = _name_before(text, match.start(), names, last_end) or _name_after(text, match.end(), names)
         if name is not None:
@@ -100,13 +100,26 @@ def find_stated(
 
 
 def _name_before(text: str, start: int, names: list[re.Match[str]], floor: int) -> str | None:
-    """The metric name written just before a number, with only connector words between ("auc was about .93")."""
-    for name in reversed(names):
-        if name.end() <= start and name.start() >= floor and _CONNECTORS_RE.match(text[name.end() : start]):
-            return normalize_metric_name(name[0])
-        if name.end() <= start:
-            return None
+    """The metric name written just before a number: with only connector words between ("auc was about .93"), or
+    a few words with no other number or clause break between ("mape for the promo model ~13%")."""
+    name = next((n for n in reversed(names) if n.end() <= start), None)
+    if name is None or name.start() < floor:
+        return None
+    gap = text[name.end() : start]
+    if _CONNECTORS_RE.match(gap) or (not re.search(r"[\d,;:()]|->|=>", gap) and len(gap.split()) <= 4):
+        return normalize_metric_name(name[0])
     return None
+
+
+def _signed(text: str, start: int) -> bool:
+    """ "(-0.0025)", "+1.7pts", "±0.01": a difference or a spread, not a result."""
+    return start > 0 and text[start - 1] in "+-±−"
+
+
+def _param_after(text: str, match: re.Match[str], param_words: Collection[str]) -> bool:
+    """ "at the default 0.5 threshold": the number names a parameter's value."""
+    following = re.match(r"\s*([A-Za-z_]\w*)", text[match.end() :])
+    return bool(following and following[1].lower() in param_words)
 
 
 def _name_after(text: str, end: int, names: list[re.Match[str]]) -> str | None:
