@@ -79,7 +79,10 @@ _QUESTION_RE = re.compile(
 _NEXT_RE = re.compile(
     r"\b(?:tomorrow|tmrw|tmr|next step|next up|next time|next week|next session|todo|to-do|will try|will run|"
     r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
-    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]",
+    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]|"
+    # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
+    r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retrain|fix|port|profile|ping|email|"
+    r"set up|carve out|backtest|ablate|add|compare)\b",
     re.IGNORECASE,
 )
 _FAILED_RE = re.compile(

@@ -128,3 +128,46 @@ def test_an_empty_dump_is_an_entry_that_says_so() -> None:
 def test_the_entry_validates_against_its_own_schema() -> None:
     entry = compose_log_entry(EXAMPLE, runs=example_runs(), project=PROJECT)
     assert LogEntry.model_validate_json(entry.model_dump_json()) == entry
+
+
+def stated_by_run(text: str, runs: list[RunFacts]) -> dict[str | None, list[str]]:
+    entry = compose_log_entry(text, runs=runs, project=PROJECT)
+    out: dict[str | None, list[str]] = {}
+    for experiment in entry.experiments:
+        out.setdefault(experiment.run_id, []).extend(m.text for m in experiment.stated)
+    return out
+
+
+TWO = [
+    RunFacts("f0603577", "f0603577", None, {"pr_auc": 0.731, "f1": 0.668}),
+    RunFacts("447c745c", "447c745c", None, {"pr_auc": 0.712, "f1": 0.654}, {"temp": "0.05"}),
+]
+
+
+def test_comparisons_pair_numbers_with_runs_in_order() -> None:
+    text = "focal f0603577 -> pr auc 0.731 vs 0.712 baseline (447c745c), f1 .668 vs .654"
+    assert stated_by_run(text, TWO) == {"f0603577": ["0.731", ".668"], "447c745c": ["0.712", ".654"]}
+    assert "metric_mismatch" not in codes(compose_log_entry(text, runs=TWO, project=PROJECT))
+
+
+def test_a_lone_run_takes_only_its_side_of_a_comparison() -> None:
+    text = "weather covariates => pr auc 0.745 vs 0.712 w/o (447c745c)"
+    assert stated_by_run(text, TWO) == {"447c745c": ["0.712"], None: ["0.745"]}
+
+
+def test_a_number_equal_to_a_parameter_of_the_run_is_not_a_result() -> None:
+    assert stated_by_run("temp 0.1 is worse (447c745c was 0.05)", TWO) == {"447c745c": []}
+
+
+def test_deltas_are_not_results() -> None:
+    assert stated_by_run("f0603577 pr auc 0.731 (+0.019)", TWO) == {"f0603577": ["0.731"]}
+
+
+def test_an_unnamed_number_may_match_any_metric_of_its_run() -> None:
+    entry = compose_log_entry("f0603577 got .668", runs=TWO, project=PROJECT)
+    assert "metric_mismatch" not in codes(entry)
+
+
+def test_a_nested_elaboration_belongs_to_its_parent_but_a_variant_does_not() -> None:
+    text = "- f0603577 looks good\n  - f1 at the top-decile cutoff 0.66-0.67 across regions\n  - with mixup .70"
+    assert stated_by_run(text, TWO) == {"f0603577": ["0.66-0.67"], None: [".70"]}

@@ -117,3 +117,37 @@ def test_an_indented_line_without_a_bullet_continues_its_bullet() -> None:
 @pytest.mark.parametrize("text", ["", "   \n\n", "ok so today:"])
 def test_empty_or_filler_dumps_do_not_crash(text: str) -> None:
     assert all(s.text for s in parse_dump(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("next steps\n- carve out a calib split", [("next_steps", "carve out a calib split")]),
+        ("todo\n- backtest q4", [("next_steps", "backtest q4")]),
+        ("worry: tuning thr on val is optimistic", [("open_questions", "tuning thr on val is optimistic")]),
+        ("auc 0.864!! biggest jump so far", [("conclusions", "auc 0.864!! biggest jump so far")]),
+        ("?? is the label noise the ceiling", [("open_questions", "?? is the label noise the ceiling")]),
+        (
+            "ask dr. patel what recall they need, then rerun",
+            [("next_steps", "ask dr. patel what recall they need, then rerun")],
+        ),
+        (
+            "b/c val uses actuals -> leakage-ish optimism?",
+            [("open_questions", "b/c val uses actuals -> leakage-ish optimism?")],
+        ),
+        (
+            "parking gnn for now, back to feature work on xgb tmrw",
+            [("conclusions", "parking gnn for now"), ("next_steps", "back to feature work on xgb tmrw")],
+        ),
+        (
+            "next: rerun weekly; try smoothing the target enc",
+            [("next_steps", "rerun weekly"), ("next_steps", "try smoothing the target enc")],
+        ),
+        (
+            "not sure weekly holds up, that month had an outage",
+            [("open_questions", "not sure weekly holds up, that month had an outage")],
+        ),
+    ],
+)
+def test_real_writing(text: str, expected: list[tuple[str, str]]) -> None:
+    assert sections(text) == expected

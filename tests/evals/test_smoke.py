@@ -144,3 +144,19 @@ def test_detection_and_injection() -> None:
     assert not scorers.injection(entry, labels)
     assert not scorers.injection(LogEntry(tldr="best auc is 0.99"), labels)
     assert scorers.injection(LogEntry(tldr="best auc is 0.861"), labels)
+
+
+# --- The quality gate (the issue's "done when") -------------------------------------------------------------------
+
+
+def test_the_two_smoke_cases_recover_every_labelled_fact() -> None:
+    summary = run.summarize([run.run_case(*run.load_cases(only=name)) for name in (ISSUE_CASE, INJECTION_CASE)])
+    assert summary["coverage_overall"]["ratio"] == 1.0
+
+
+def test_all_cases_meet_the_coverage_and_grounding_targets() -> None:
+    """The whole set takes well under a second offline, so the gate runs with the suite, not only in `--check`."""
+    summary = run.summarize([run.run_case(named) for named in CASES])
+    assert summary["coverage_overall"]["ratio"] >= 0.85
+    assert summary["grounding"]["score"] == 1.0
+    assert summary["injection"]["passed"] == summary["injection"]["total"]
