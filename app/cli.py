@@ -168,7 +168,7 @@ def log_cmd(
     url: UrlOpt = "http://127.0.0.1:8000",
     token: TokenOpt = None,
 ) -> None:
-    """Record an end-of-session brain dump, stored verbatim, with an optional run table."""
+    """Record an end-of-session brain dump, stored verbatim, with an optional run table; prints the log entry."""
     body = {"text": notes.read(), "run_table": table.read() if table else None}
     body |= {k: v for k, v in {"session_date": session_date, "author": author}.items() if v}
     with LabbookClient(url=url, token=token) as client:
@@ -176,6 +176,9 @@ def log_cmd(
     typer.echo(f"log {log['id']} stored for {log['session_date']} by {log['author']}")
     if log.get("run_import"):
         _echo_import(log["run_import"])
+    if log.get("log_entry"):
+        typer.echo(f"\nentry {log['log_entry']['id']}:\n")
+        typer.echo(log["log_entry"]["markdown"])
 
 
 def _echo_import(result: dict[str, Any]) -> None:

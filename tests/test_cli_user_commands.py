@@ -54,10 +54,17 @@ def test_log_from_stdin_with_a_table(server: LiveServer, tmp_path: Path) -> None
     notes = "smote didnt help\n  tomorrow: group split\n"
     done = labbook(server, "log", "churn", "-", "--table", str(table), "--date", "2026-11-20", stdin=notes)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    lines = done.stdout.splitlines()
+    assert lines[:4] == [
         "log 1 stored for 2026-11-20 by admin",
         "runs: 1 created, 0 updated, 0 unchanged",
+        "",
+        "entry 1:",
     ]
+    # the entry, as Markdown: the failure and the plan are sorted into their sections
+    markdown = "\n".join(lines[4:])
+    assert "## What didn't work\n\n- smote didnt help" in markdown
+    assert "## Next steps\n\n- group split" in markdown
     stored = httpx.get(f"{server.url}/v1/logs/1", headers=AUTH).json()
     assert stored["text"] == notes
 
