@@ -171,3 +171,8 @@ def test_an_unnamed_number_may_match_any_metric_of_its_run() -> None:
 def test_a_nested_elaboration_belongs_to_its_parent_but_a_variant_does_not() -> None:
     text = "- f0603577 looks good\n  - f1 at the top-decile cutoff 0.66-0.67 across regions\n  - with mixup .70"
     assert stated_by_run(text, TWO) == {"f0603577": ["0.66-0.67"], None: [".70"]}
+
+
+def test_a_plan_with_a_number_is_not_a_trial() -> None:
+    entry = compose_log_entry("next: try smote for the 7% positive rate", runs=[], project=PROJECT)
+    assert entry.experiments == [] and texts(entry.next_steps) == ["try smote for the 7% positive rate"]
