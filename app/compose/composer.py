@@ -38,8 +38,9 @@ _TRIAL_RE = re.compile(
     r"w/o?|with|without|baseline)\b",
     re.IGNORECASE,
 )
+_URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 _CHANGE_SPLIT_RE = re.compile(r"[,;:]|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
-_CHANGE_STRIP = " ()[]{}.,;:-–=>\"'`"
+_CHANGE_STRIP = " ()[]{},;:–=>\"'`"  # not "." or "-": ".861" and "-0.02" keep their signs and points
 
 
 def compose_log_entry(
@@ -274,11 +275,16 @@ def _versus_chains(text: str, numbers: list[FoundNumber]) -> list[list[FoundNumb
 
 def _change(text: str, reference: Reference) -> str:
     """What the dump says was changed for this run: the words just before the reference, else just after it."""
-    parts = [p.strip(_CHANGE_STRIP) for p in _CHANGE_SPLIT_RE.split(text[: reference.start])]
+    before_text, after_text = text[: reference.start], text[reference.end :]
+    urls = list(_URL_RE.finditer(before_text))
+    before_text = before_text[urls[-1].end() :] if urls else before_text  # never cut through a link
+    following = _URL_RE.search(after_text)
+    after_text = after_text[: following.start()] if following else after_text
+    parts = [_strip(p) for p in _CHANGE_SPLIT_RE.split(before_text)]
     before = next((p for p in reversed(parts) if p), "")
     if before and not _is_reference_text(before):
         return _trim(before)
-    after = _CHANGE_SPLIT_RE.split(text[reference.end :])[0].strip(_CHANGE_STRIP)
+    after = _strip(_CHANGE_SPLIT_RE.split(after_text)[0])
     return _trim(after) if after else _trim(text)
 
 
@@ -293,6 +299,10 @@ def _elaborates(text: str, numbers: list[FoundNumber]) -> bool:
     """A nested bullet with numbers and no reference of its own elaborates the run its parent names ("f1 0.81-0.84
     across regions"), unless it describes a variant of it ("class_weight=balanced -> ~0.86", "with mixup .85")."""
     return bool(numbers) and not _VARIANT_RE.search(text)
+
+
+def _strip(text: str) -> str:
+    return text.strip(_CHANGE_STRIP).rstrip(".-").strip(_CHANGE_STRIP)
 
 
 def _is_reference_text(text: str) -> bool:

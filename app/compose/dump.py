@@ -290,6 +290,10 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
         group += 1
         if line.bullet:
             parents.append((line.depth, group))
+        if _INSTRUCTION_RE.search(line.text):
+            # The whole line is suspect, not only the sentence that gives it away: kept as one quotation.
+            yield Statement(line.text, line.line, "observations", quoted=True, group=group, parent=parent)
+            continue
         for sentence in split_sentences(line.text):
             yield from _sentence_statements(sentence, line.line, context[0] if context else None, group, parent)
 
