@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -25,6 +25,8 @@ RefKind = Literal["id", "prefix", "name", "url"]
 _URL_RE = re.compile(r"https?://[^\s)>\]]+", re.IGNORECASE)
 _URL_RUN_RE = re.compile(r"/runs/([0-9a-fA-F]{6,32})(?![0-9a-fA-F])")
 _HEX_RE = re.compile(r"(?<![\w./#@-])([0-9a-fA-F]{6,32})(?![\w-])")
+# A word as run names are written: letters, digits and inner "-", "_", "." ("bold-hen-42", "lgbm_v2.1").
+_WORD_RE = re.compile(r"[\w]+(?:[-_.][\w]+)*")
 _COMMIT_BEFORE_RE = re.compile(r"(?:commit|sha|git|hash|checksum|digest|md5|rev)[\s:=#@]*$", re.IGNORECASE)
 
 
@@ -56,9 +58,7 @@ class RunIndex:
         for run in self.runs:
             if run.run_name and len(run.run_name) >= 3:
                 self._by_name.setdefault(run.run_name.lower(), []).append(run)
-        names = sorted(self._by_name, key=len, reverse=True)
-        alternatives = "|".join(re.escape(n) for n in names)
-        self._name_re = re.compile(rf"(?<![\w-])({alternatives})(?![\w-])", re.IGNORECASE) if names else None
+        self._longest_name = max((len(n.split()) for n in self._by_name), default=0)
 
     def by_key(self, key: str) -> RunFacts | None:
         return self._by_key.get(key) or self._by_id.get(key.lower())
@@ -80,8 +80,23 @@ class RunIndex:
         runs = self._by_name.get(name.lower(), [])
         return (runs[0] if len(runs) == 1 else None), tuple(r.key for r in runs)
 
-    def name_matches(self, text: str) -> Iterable[re.Match[str]]:
-        return self._name_re.finditer(text) if self._name_re else ()
+    def name_matches(self, text: str) -> Iterator[tuple[int, int]]:
+        """Spans of `text` that are a stored run name, as whole words (longest first where names overlap).
+
+        A dictionary lookup per word (and per run of up to as many words as the longest name has): linear in the
+        text, however many runs the project has, where one big regex of every name would take seconds to compile."""
+        if not self._by_name:
+            return
+        words = list(_WORD_RE.finditer(text))
+        at = 0
+        while at < len(words):
+            for size in range(min(self._longest_name, len(words) - at), 0, -1):
+                start, end = words[at].start(), words[at + size - 1].end()
+                if text[start:end].lower() in self._by_name:
+                    yield start, end
+                    at += size - 1
+                    break
+            at += 1
 
 
 def find_references(text: str, index: RunIndex) -> list[Reference]:
@@ -118,14 +133,15 @@ def _hex_reference(text: str, match: re.Match[str], index: RunIndex) -> Referenc
 
 
 def _name_references(text: str, index: RunIndex, taken: Sequence[tuple[int, int]]) -> Iterable[Reference]:
-    for match in index.name_matches(text):
-        if _inside(match.span(), taken):
+    for start, end in index.name_matches(text):
+        if _inside((start, end), taken):
             continue
-        run, candidates = index.by_name(match[1])
+        name = text[start:end]
+        run, candidates = index.by_name(name)
         # A plain word shared by several runs ("baseline" as a name of three runs) is prose, not a reference.
-        if run is None and match[1].isalpha():
+        if run is None and name.isalpha():
             continue
-        yield Reference(match[1], match.start(), match.end(), "name", run, candidates)
+        yield Reference(name, start, end, "name", run, candidates)
 
 
 def _inside(span: tuple[int, int], taken: Sequence[tuple[int, int]]) -> bool:
