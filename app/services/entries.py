@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
-from app.compose.entry_schema import SECTIONS, Experiment, LogEntry
+from app.compose.entry_schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
 from app.compose.markdown import render_log_entry
 from app.errors import EntryNotFound, InputInvalid
 from app.llm.prompts import template_version
@@ -36,8 +36,7 @@ _RUN_PAGE = 5_000
 
 def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> Entry:
     """Compose the dump against the project's stored runs, render it, and store it as version 1."""
-    runs = [_run_facts(run) for run in _all_runs(session, cast(int, project.id))]
-    composed = compose_log_entry(log.text, runs=runs, project=_project_facts(project), run_ids=log.run_refs)
+    composed = _compose(session, project=project, log=log)
     markdown = render_log_entry(composed, title=_title(project, log))
     entry = Entry(
         project_id=cast(int, project.id),
@@ -54,6 +53,34 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> 
     entry_store.add_entry(session, entry)
     entry_store.add_version(session, _current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
     return entry
+
+
+def _compose(session: Session, *, project: Project, log: SessionLog) -> LogEntry:
+    runs = [_run_facts(run) for run in _all_runs(session, cast(int, project.id))]
+    return compose_log_entry(log.text, runs=runs, project=_project_facts(project), run_ids=log.run_refs)
+
+
+def recompose_entry(session: Session, *, principal: Principal, entry_id: int) -> EntryPublic:
+    """Compose the entry's dump again against the runs stored now (a run imported after the dump resolves), as a
+    new version; when nothing changes, no version is added."""
+    entry, project = _visible_entry(session, principal=principal, entry_id=entry_id, for_update=True)
+    log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
+    if entry.kind != LOG_ENTRY or log is None:
+        raise InputInvalid(f"entry {entry_id} was not composed from a brain dump", field="entry_id")
+    composed = _compose(session, project=project, log=log)
+    if composed.model_dump(mode="json") != entry.body:
+        _apply(entry, composed, markdown=render_log_entry(composed, title=_title(project, log)))
+        entry.provider = OFFLINE
+        reason = "composed again against the project's current runs"
+        entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=reason))
+    return to_public(entry, project=project)
+
+
+def document_schema(kind: str) -> dict[str, object]:
+    """The JSON schema of an entry kind: what the composer writes, what a model is asked for, what PATCH accepts."""
+    if kind != LOG_ENTRY:
+        raise EntryNotFound(f"no schema for entry kind '{kind}' (known: {LOG_ENTRY})", field="kind")
+    return log_entry_json_schema()
 
 
 def _all_runs(session: Session, project_id: int) -> Iterator[Run]:

@@ -79,3 +79,50 @@ def test_injected_instructions_never_become_results(client: TestClient) -> None:
     assert stated == [0.861]
     assert "0.99" not in body["tldr"]
     assert [o["quoted"] for o in body["observations"]] == [False, True]
+
+
+class TestRecomposeEntry:
+    def test_runs_imported_after_the_dump_resolve_in_a_new_version(self, client: TestClient) -> None:
+        create_project(client)
+        log = post_log(client, text=DUMP)
+        first = log["log_entry"]
+        assert first["run_ids"] == [] and {w["code"] for w in first["body"]["warnings"]} == {"unknown_run_ref"}
+        import_table(client, "churn", TABLE)
+        response = client.post(f"/v1/entries/{first['id']}/recompose")
+        assert response.status_code == 200, response.text
+        again = response.json()
+        assert again["version"] == 2 and again["run_ids"] == ["5c6d70a1", "9b22c4f0", "0d81ee3b"]
+        assert again["body"]["warnings"] == []
+        versions = client.get(f"/v1/entries/{first['id']}/versions").json()
+        assert [(v["version"], v["edited_by"]) for v in versions] == [(1, "labbook"), (2, "admin")]
+
+    def test_nothing_new_adds_no_version(self, client: TestClient) -> None:
+        create_project(client)
+        import_table(client, "churn", TABLE)
+        entry_id = post_log(client, text=DUMP)["log_entry"]["id"]
+        assert client.post(f"/v1/entries/{entry_id}/recompose").json()["version"] == 1
+
+    def test_unknown_entry_is_404(self, client: TestClient) -> None:
+        assert client.post("/v1/entries/999/recompose").status_code == 404
+
+    def test_another_projects_entry_is_404(self, client: TestClient, anon: TestClient) -> None:
+        create_project(client)
+        entry_id = post_log(client, text=DUMP)["log_entry"]["id"]
+        create_project(client, "other")
+        token = client.post("/v1/tokens", json={"name": "o", "projects": ["other"]}).json()["token"]
+        response = anon.post(f"/v1/entries/{entry_id}/recompose", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 404
+
+
+class TestGetEntrySchema:
+    def test_the_log_entry_schema_is_the_one_entries_follow(self, client: TestClient) -> None:
+        schema = client.get("/v1/schemas/log_entry").json()
+        assert schema["title"] == "LogEntry"
+        assert {"tldr", "experiments", "did_not_work", "open_questions", "next_steps"} <= set(schema["properties"])
+
+    def test_unknown_kind_is_404_naming_the_field(self, client: TestClient) -> None:
+        response = client.get("/v1/schemas/poem")
+        assert response.status_code == 404 and response.json()["error"]["field"] == "kind"
+
+    def test_needs_a_token(self, anon: TestClient) -> None:
+        assert anon.get("/v1/schemas/log_entry").status_code == 401

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -58,7 +58,20 @@ def correct_entry(entry_id: int, body: EntryUpdate, principal: PrincipalDep, ses
     return entries_service.update_entry(session, principal=principal, entry_id=entry_id, body=body)
 
 
+@router.post("/entries/{entry_id}/recompose", response_model=EntryPublic, operation_id="recompose_entry")
+def recompose_entry(entry_id: int, principal: PrincipalDep, session: SessionDep) -> EntryPublic:
+    """Compose a log entry again from its brain dump, against the runs stored now: references to runs imported
+    since the dump was posted resolve. Adds a version when the result differs; earlier versions stay readable."""
+    return entries_service.recompose_entry(session, principal=principal, entry_id=entry_id)
+
+
 @router.get("/entries/{entry_id}/versions", response_model=list[EntryVersionPublic], operation_id="list_entry_versions")
 def list_entry_versions(entry_id: int, principal: PrincipalDep, session: SessionDep) -> list[EntryVersionPublic]:
     """List every version of an entry, oldest first: who made it, why, and what it said."""
     return entries_service.list_versions(session, principal=principal, entry_id=entry_id)
+
+
+@router.get("/schemas/{kind}", operation_id="get_entry_schema")
+def get_entry_schema(kind: str, principal: PrincipalDep) -> dict[str, Any]:
+    """The JSON schema of an entry kind (`log_entry`): the shape of `body` in every entry of that kind."""
+    return entries_service.document_schema(kind)
