@@ -45,11 +45,14 @@ _GENERIC: Section = "observations"
 
 
 # Words that are a label after a colon but ordinary text alone on a line.
-_NOT_BARE_HEADERS = frozenset("so open q qs ? why goal later meh nope plan idea failed unclear".split())
+_NOT_BARE_HEADERS = frozenset("so open q ? why goal later meh nope plan idea failed unclear".split())
+# Slack shortcodes and emoji decorate headers (":soon: tmrw", "🧵 Qs"); they say nothing about the section.
+_DECORATION_RE = re.compile(r":[a-z0-9_+-]+:|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
 
 
 def _clean(text: str) -> str:
-    return " ".join(text.lower().replace("'", "").replace("\u2019", "").strip("*_:# ").split())
+    undecorated = _DECORATION_RE.sub(" ", text.lower())
+    return " ".join(undecorated.replace("'", "").replace("\u2019", "").strip("*_:# ").split())
 
 
 def _label(text: str) -> Section | None:
@@ -63,7 +66,9 @@ _LABEL_WORDS = (
     .replace("doesnt", "doesn'?t")
 )
 # "open q: is the split leaking?" -- a label, then the statement.
-_INLINE_LABEL_RE = re.compile(rf"^\**\s*({_LABEL_WORDS})\s*\**\s*[:>\-–]+\s*\**\s*(.*)$", re.IGNORECASE)
+_INLINE_LABEL_RE = re.compile(
+    rf"^\**\s*(?:({_LABEL_WORDS})\s*\**\s*[:>\-–]+|(tl;?dr)\b[:\s-]*)\s*\**\s*(.*)$", re.IGNORECASE
+)
 # A label in the middle of a line starts a new statement: "... (auc .84) open q: is ..." / "..., next: ...".
 _MIDLINE_LABEL_RE = re.compile(
     r"(?<=\S)(?<!\bopen)\s+(?=(?:open qs?|q|qs|next steps?|next|todo|tomorrow|tmrw|plan|questions?|conclusions?|"
@@ -73,11 +78,13 @@ _MIDLINE_LABEL_RE = re.compile(
 
 _QUESTION_RE = re.compile(
     r"\?|\b(?:i )?wonder\b|\bnot sure\b|\bunsure\b|\bconfused\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
-    r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b",
+    r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b|"
+    r"\bshould (?:we|i)\b|\bdo we (?:need|want)\b|\bwhat if\b|\bhow come\b|\bis it worth\b",
     re.IGNORECASE,
 )
 _NEXT_RE = re.compile(
-    r"\b(?:tomorrow|tmrw|tmr|next step|next up|next time|next week|next session|todo|to-do|will try|will run|"
+    r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
+    r"nice to have|next step|next up|next time|next week|next session|todo|to-do|will try|will run|"
     r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
     r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
@@ -86,9 +93,11 @@ _NEXT_RE = re.compile(
     re.IGNORECASE,
 )
 _FAILED_RE = re.compile(
-    r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move)|"
+    r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move|pan out|"
+    r"converge)|"
     r"\bno (?:gain|improvement|lift|help|effect|change|difference|luck|dice|better)\b|\bno better\b|"
-    r"\bnot (?:better|worth|much)\b|\bmade no difference\b|\bdead[- ]end\b|\b(?<!no )(?<!not )worse\b|"
+    r"\bnot (?:better|worth|much)\b|\bdid ?n[o']?t do (?:anything|much)\b|\bdid nothing\b|"
+    r"\bwithin (?:the )?(?:seed )?noise\b|\bmade no difference\b|\bdead[- ]end\b|\b(?<!no )(?<!not )worse\b|"
     r"\bhurts?\b|\bhurt\b|\bdiverg\w*|\bexplod\w*|\bnan(?:s| loss)\b|\bover-?fit\w*|\bfail(?:ed|s|ure)?\b|"
     r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
     r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
@@ -107,7 +116,8 @@ _CONCLUSION_RE = re.compile(
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
     r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|helps?|helped|"
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
-    r"worked|parking|park|shelv\w+|pausing|big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
+    r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
+    r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
     re.IGNORECASE,
 )
 _METRIC_SWITCH_RE = re.compile(
@@ -130,7 +140,17 @@ _FILLER_RE = re.compile(
 )
 _ABBREVIATIONS = frozenset("vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca dr mr mrs ms prof st".split())
 _SENTENCE_END_RE = re.compile(r"([.!?]+)\s+")
-_CLAUSE_SPLIT_RE = re.compile(r"\s*(?:-{1,2}>|=>|→|⇒|⟹)\s*|,\s+(?=so\b|then\b|but then\b)|;\s+")
+_CLAUSE_SPLIT_RE = re.compile(
+    r"\s*(?:-{1,2}>|=>|→|⇒|⟹)\s*|,\s+(?=so\b|then\b|but then\b)|;\s+|\s+[—–]\s+|"
+    # a hedge opens a guess of its own: "EM tanked to 0.52 prob overfit after ep 2"
+    r"[,\s]+(?=(?:prob|probably|probbaly|maybe|perhaps|i think|i suspect|my guess|possibly)\b)",
+    re.IGNORECASE,
+)
+_HEDGE_START_RE = re.compile(
+    r"^\W*(?:prob|probably|probbaly|maybe|perhaps|i think|i suspect|suspect|my guess|guess|hunch|possibly|"
+    r"likely|my bet)\b",
+    re.IGNORECASE,
+)
 _BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|- \[[ xX]\]|\[[ xX]\])\s+")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
 
@@ -195,7 +215,9 @@ def _header_section(text: str) -> Section | None:
     if not heading and not text.rstrip().rstrip("*_ ").endswith(":"):
         bare = _label(text)  # "next steps" or "todo" alone on a line, without the colon
         return bare if bare and bare != _GENERIC and _clean(text) not in _NOT_BARE_HEADERS else None
-    section = _label(heading[1] if heading else text)
+    label = heading[1] if heading else text
+    # "Things that didn't pan out:", "Things I'm unsure about:": a header whose words carry a cue
+    section = _label(label) or (cue_section(label) if len(label.split()) <= 8 else None)
     return section or (_GENERIC if heading else None)
 
 
@@ -222,10 +244,25 @@ def split_sentences(text: str) -> list[str]:
 def _clauses(sentence: str) -> list[str]:
     """Cut at arrows, ", so" and ";"; then at commas too, where the comma-separated parts carry different cues
     ("parking gnn for now, back to feature work tmrw" is a conclusion and a plan)."""
-    if sentence.rstrip().endswith("?"):
-        return [sentence]  # a question keeps its whole sentence as context
     parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")] or [sentence]
-    return [piece for part in parts for piece in _comma_parts(part)]
+    head = [piece for part in parts[:-1] for piece in _comma_parts(part)]
+    if not sentence.rstrip().endswith("?") or _HEDGE_START_RE.search(parts[-1]):
+        return [*head, *_comma_parts(parts[-1])]
+    tail = _question_tail(parts[-1])
+    if len(tail) == 1 and len(tail[0].split()) < 5 and len(parts) > 1:
+        # "b/c val uses actuals -> leakage-ish optimism?": a short question asks about the clause before it
+        start = sentence.find(parts[-2])
+        return [piece for part in parts[:-2] for piece in _comma_parts(part)] + [sentence[start:]]
+    return [*head, *tail]
+
+
+def _question_tail(clause: str) -> list[str]:
+    """A long clause ending in "?": the question is its last comma-part (with the one before if that is short);
+    the parts before it are statements of their own."""
+    pieces = [p for p in re.split(r",\s+", clause) if p.strip()]
+    keep = 2 if len(pieces) > 1 and len(pieces[-1].split()) < 5 else 1
+    head, tail = pieces[:-keep], ", ".join(pieces[-keep:])
+    return [*(piece for part in head for piece in _comma_parts(part)), tail] if head else [tail]
 
 
 def _comma_parts(clause: str) -> list[str]:
@@ -235,7 +272,12 @@ def _comma_parts(clause: str) -> list[str]:
 
 
 def cue_section(text: str) -> Section | None:
-    """The section a clause's own cue phrases point to, strongest cue first; None when it has none."""
+    """The section a clause's own cue phrases point to, strongest cue first; None when it has none.
+
+    A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2",
+    "maybe the calendar has wrong timezones??" (unless it is a plan: "maybe try catboost tomorrow")."""
+    if _HEDGE_START_RE.search(text):
+        return "next_steps" if _NEXT_RE.search(text) else "hypothesis"
     for pattern, section in _CUES:
         if pattern.search(text):
             return section
@@ -311,9 +353,9 @@ def _sentence_statements(
         return
     switch = bool(_METRIC_SWITCH_RE.search(body))
     label = _INLINE_LABEL_RE.match(body)
-    if label and label[2].strip():
-        section = _label(label[1]) or _GENERIC
-        yield from _split_list(label[2].strip(), line, section, group, parent, switch)
+    if label and label[3].strip():
+        section = _label(label[1] or label[2]) or _GENERIC
+        yield from _split_list(label[3].strip(), line, section, group, parent, switch)
         return
     if context:
         yield from _split_list(body, line, context, group, parent, switch)

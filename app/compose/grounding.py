@@ -37,6 +37,7 @@ _RANGE_RE = re.compile(
     re.IGNORECASE,
 )
 _MIN_NAME_TO_MASK = 3
+_PERCENT_RANGE_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?=\s*[-–—]\s*\d+(?:\.\d+)?\s?%)")
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,14 @@ def extract_numbers(text: str, *, mask: Iterable[str] = ()) -> list[NumberMentio
     mentions: list[NumberMention] = []
     for line_number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
         cleaned = _mask_identifiers(line, mask)
+        # "78-80%" means 78% to 80%: the low end of a percent range is a percentage too
+        percent_lows = {m.start() for m in _PERCENT_RANGE_RE.finditer(cleaned)}
         for match in _NUMBER_RE.finditer(cleaned):
-            mentions.append(NumberMention(match[0], _values(match[0], _signed(cleaned, match.start())), line_number))
+            written = match[0] + "%" if match.start() in percent_lows and not match[0].endswith("%") else match[0]
+            values = _values(written, _signed(cleaned, match.start()))
+            if written != match[0]:
+                values = (*values, *_values(match[0], False))
+            mentions.append(NumberMention(match[0], values, line_number))
         for match in _THOUSANDS_RE.finditer(cleaned):
             mentions.append(NumberMention(match[0], (float(match[0].replace(",", "")),), line_number))
     return mentions

@@ -38,8 +38,9 @@ _HEDGE_BEFORE = r"(?:~|≈|∼|approx\.?\s*|approximately\s+|about\s+|around\s+|
 _HEDGE_AFTER = r"(?:-?ish\b|\?)?"
 _NUMBER_RE = re.compile(
     rf"(?<![\w.])(?P<expr>"
-    rf"between\s+(?P<b_low>{_ATOM})\s+and\s+(?P<b_high>{_ATOM})"
-    rf"|(?P<r_low>\d*\.\d+%?)\s*[-–—]\s*(?P<r_high>\d*\.\d+%?)(?![\d.])"
+    rf"{_HEDGE_BEFORE}between\s+(?P<b_low>{_ATOM})\s+and\s+(?P<b_high>{_ATOM})"
+    rf"|{_HEDGE_BEFORE}(?P<r_low>\d*\.\d+%?)\s*[-–—]\s*(?P<r_high>\d*\.\d+%?)(?![\d.])"
+    rf"|{_HEDGE_BEFORE}(?P<p_low>\d+(?:\.\d+)?)\s*[-–—]\s*(?P<p_high>\d+(?:\.\d+)?%)"  # "78-80%"
     rf"|{_HEDGE_BEFORE}(?P<single>{_ATOM}){_HEDGE_AFTER}"
     rf")(?![\w%]|\.\d)",
     re.IGNORECASE,
@@ -64,6 +65,7 @@ def metric_name_pattern(known: Collection[str]) -> re.Pattern[str]:
     """Metric words ("auc", "f1", "ndcg@10") with an optional split prefix ("val auc"), plus the project's names."""
     words = sorted({*METRIC_WORDS, *(normalize_metric_name(k) for k in known if k)}, key=len, reverse=True)
     spelled = "|".join(re.escape(w).replace("_", r"[\s_/-]?") for w in words)
+    spelled += r"|top[-_]?\d+(?:[-_ ]?acc(?:uracy)?)?|[pr]@\d+"  # "top-1", "top5 acc", "p@50", "r@10"
     return re.compile(
         rf"(?<![\w])(?:{_PREFIXES}[\s_/-]?)*(?:{spelled})(?:\s*@\s*\d+|[\s_-]?\d{{1,3}}(?![\d.]))?(?![\w])",
         re.IGNORECASE,
@@ -151,9 +153,11 @@ def _stated(match: re.Match[str], name: str | None, line: int) -> StatedMetric |
     expr = match["expr"]
     approximate = bool(re.search(r"~|≈|∼|approx|about|around|roughly|circa|ish|\?", expr, re.IGNORECASE))
     try:
-        if match["b_low"] or match["r_low"]:
-            low = _value(match["b_low"] or match["r_low"], match["b_high"] or match["r_high"])
-            high = _value(match["b_high"] or match["r_high"], None)
+        low_text = match["b_low"] or match["r_low"] or match["p_low"]
+        high_text = match["b_high"] or match["r_high"] or match["p_high"]
+        if low_text:
+            low = _value(low_text, high_text)
+            high = _value(high_text, None)
             return StatedMetric(name=name, low=low, high=high, approximate=approximate, text=expr, line=line)
         return StatedMetric(
             name=name, value=_value(match["single"], None), approximate=approximate, text=expr, line=line

@@ -64,3 +64,14 @@ def test_project_parameter_keys_are_not_results() -> None:
 def test_masked_spans_are_not_read() -> None:
     found = find_stated("run 0.861 here", 1, metric_re=METRIC_RE, param_words=PARAM_WORDS, masked=[range(4, 9)])
     assert found == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("top-1 roughly 78-80% on IR", [("top_1", None, 0.78, 0.8, True, "roughly 78-80%")]),
+        ("p@50 ~0.73-0.75 over 3 seeds", [("p_50", None, 0.73, 0.75, True, "~0.73-0.75")]),
+    ],
+)
+def test_hedged_and_percent_ranges(text: str, expected: list[tuple[object, ...]]) -> None:
+    assert stated(text) == expected
