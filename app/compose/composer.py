@@ -127,12 +127,17 @@ class _Builder:
         """Give each stated number to the run it is stated for; a trial without a reference gets its own line."""
         if not cited:
             # A plan, a question or a hypothesis is not a trial: "try smote for the 7% positive rate" ran nothing.
-            if statement.section in _PAST_SECTIONS and (numbers or _TRIAL_RE.search(statement.text)):
-                self._experiment(None, statement, [n.metric for n in numbers])
+            # "... (447c745c was 0.05) is worse -> keep 0.05": a parameter value of a run named on the same line
+            named = self.line_refs.get(statement.group, [])
+            stated = [n.metric for n in numbers if not any(_is_param_value(n.metric, r.run) for r in named)]
+            if statement.section in _PAST_SECTIONS and (stated or _TRIAL_RE.search(statement.text)):
+                self._experiment(None, statement, stated)
             return
         pairs, others = _pair(statement.text, cited, numbers)
         for reference, stated in pairs:
             self._experiment(reference, statement, [m for m in stated if not _is_param_value(m, reference.run)])
+        # a number equal to a parameter of a run the sentence names is that parameter ("keep 0.05")
+        others = [m for m in others if not any(_is_param_value(m, r.run) for r in cited)]
         if others:
             self._experiment(None, statement, others)
 
@@ -226,8 +231,9 @@ def _pair(
     if len(cited) == 1:
         for chain in chains:
             nearest = min(chain, key=lambda n: _distance(n, cited[0]))
-            slots[0].append(nearest.metric)
-            others.extend(n.metric for n in chain if n is not nearest)
+            mine = nearest.metric if _about(text, cited[0], nearest) else None
+            slots[0].extend([mine] if mine else [])
+            others.extend(n.metric for n in chain if n.metric is not mine)
     elif all(len(chain) == len(cited) for chain in chains):
         for chain in chains:
             for slot, number in zip(slots, chain, strict=True):
@@ -240,6 +246,28 @@ def _pair(
             before = [i for i, r in enumerate(cited) if r.end <= number.start]
             slots[before[-1] if before else 0].append(number.metric)
     return list(zip(cited, slots, strict=True)), others
+
+
+_PAREN_RE = re.compile(r"\(([^()]*)\)")
+
+
+def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
+    """Whether a number in a sentence with one reference is about that run. Not when the reference sits in an
+    aside ("temp 0.1 (83998e17 was 0.05) is worse, 0.401": 0.401 is the temp 0.1 run's), nor when the number is
+    another thing's, in parentheses after its name ("clearly above als (0.301)")."""
+    parens = [m.span() for m in _PAREN_RE.finditer(text)]
+    ref_paren = next((p for p in parens if p[0] < reference.start < p[1]), None)
+    num_paren = next((p for p in parens if p[0] < number.start < p[1]), None)
+    if ref_paren and num_paren != ref_paren:
+        inside = text[ref_paren[0] + 1 : ref_paren[1] - 1].replace(reference.text, " ")
+        if re.search(r"\b(?:was|is|were|got|had|gets)\b|=", inside, re.IGNORECASE):
+            return False
+    if num_paren and num_paren != ref_paren:
+        inside = text[num_paren[0] + 1 : num_paren[1] - 1]
+        before = text[: num_paren[0]].rstrip()
+        named = number.metric.name is not None
+        return named or not re.search(r"[A-Za-z]$", before) or not re.fullmatch(r"[\s\d.%~≈,-]*", inside)
+    return True
 
 
 def _distance(number: FoundNumber, reference: Reference) -> int:

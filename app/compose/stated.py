@@ -45,6 +45,11 @@ _NUMBER_RE = re.compile(
     rf")(?![\w%]|\.\d)",
     re.IGNORECASE,
 )
+_BOUND_BEFORE_RE = re.compile(
+    r"(?:(?<![-=])[<>≤≥]=?|\b(?:target|budget|goal|sla|under|over|above|below|less than|more than|"
+    r"at least|at most|wants?|needs?|required?)(?:\s+(?:is|was|of|=|:))?)\s*$",
+    re.IGNORECASE,
+)
 _PREFIXES = r"(?:val|valid|validation|test|train|eval|cv|oof|holdout|dev|macro|micro|weighted|roc|pr|top)"
 _CONNECTORS_RE = re.compile(
     r"^[\s:=~≈(\[,]*(?:(?:is|was|of|at|now|still|only|just|got|gets|hit|reached|around|about|approx\.?|roughly|went|"
@@ -83,6 +88,8 @@ def find_stated(
     for match in _NUMBER_RE.finditer(text):
         if _in_masked(match.start(), masked) or _signed(text, match.start()) or _param_after(text, match, param_words):
             continue
+        if _BOUND_BEFORE_RE.search(text[: match.start()]):
+            continue  # "PSI >0.25", "target was 15%", "budget is 300ms": a bound, not a result
         name = _name_before(text, match.start(), names, last_end) or _name_after(text, match.end(), names)
         if name is not None:
             current_name = name

@@ -176,3 +176,14 @@ def test_a_nested_elaboration_belongs_to_its_parent_but_a_variant_does_not() -> 
 def test_a_plan_with_a_number_is_not_a_trial() -> None:
     entry = compose_log_entry("next: try smote for the 7% positive rate", runs=[], project=PROJECT)
     assert entry.experiments == [] and texts(entry.next_steps) == ["try smote for the 7% positive rate"]
+
+
+def test_a_reference_in_an_aside_does_not_take_the_sentences_numbers() -> None:
+    text = "temp 0.1 (447c745c was 0.05) is worse, 0.701 -> keep 0.05"
+    assert stated_by_run(text, TWO) == {"447c745c": [], None: ["0.701"]}
+
+
+def test_a_number_in_parentheses_after_another_name_is_not_the_runs() -> None:
+    text = "vs last week (f0603577, .731) that's better, finally above als (0.301)"
+    assert stated_by_run(text, TWO) == {"f0603577": [".731"], None: ["0.301"]}
+    assert "metric_mismatch" not in codes(compose_log_entry(text, runs=TWO, project=PROJECT))

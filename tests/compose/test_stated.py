@@ -75,3 +75,17 @@ def test_masked_spans_are_not_read() -> None:
 )
 def test_hedged_and_percent_ranges(text: str, expected: list[tuple[object, ...]]) -> None:
     assert stated(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PSI is ugly (>0.25 on 3 of them)", []),
+        ("mape ~13%, the business wants < 12%", ["~13%"]),
+        ("target was 0.9, got 0.87", ["0.87"]),
+        ("deepar => 13.8, worse", ["13.8"]),
+        ("segformer -> .902 dice", [".902"]),
+    ],
+)
+def test_bounds_and_targets_are_not_results_but_arrows_are_not_bounds(text: str, expected: list[str]) -> None:
+    assert [t for *_, t in stated(text)] == expected
