@@ -3,8 +3,9 @@
 Baseline (same run, same text, same runs): one regex pass that cuts the dump into sentences and looks every
 hex-looking word up in a dict of the stored run IDs. Labbook adds cue-phrase sections, prefix and name resolution,
 stated-number reading and pairing, mismatch checks, the TL;DR and schema validation. Prints both times and their
-ratio for a typical end-of-session dump (about 2 KB) and for a 500 KB paste, each against 10,000 stored runs.
-Target: a typical dump composes in under 50 ms against 10,000 runs.
+ratio for a typical end-of-session dump (about 2 KB) and for a 500 KB paste, each against 10,000 stored runs, and
+the time of the grounding check (which the LLM path will run on every model answer).
+Targets against 10,000 runs: a typical dump composes in under 50 ms and its entry is checked in under 100 ms.
 
     .venv/bin/python bench/compose_log.py [--runs 10000]
 """
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
+from app.compose.grounding import check_grounding
 
 LINES = [
     "- tried {ref} with lr 0.05 -> auc .8{d}ish, didn't help vs {other}",
@@ -76,9 +78,11 @@ def main() -> None:
         text = make_dump(size, runs, rng)
         ours = best_of(repeats, lambda t=text: compose_log_entry(t, runs=runs, project=project))  # type: ignore[misc]
         floor = best_of(repeats, lambda t=text: baseline(t, runs))  # type: ignore[misc]
+        entry = compose_log_entry(text, runs=runs, project=project)
+        check = best_of(repeats, lambda t=text, e=entry: check_grounding(e, text=t, runs=runs))  # type: ignore[misc]
         print(  # noqa: T201
             f"{label:14} {len(text):>8,} chars, {args.runs:,} runs: compose {ours * 1000:8.1f} ms, "
-            f"baseline {floor * 1000:7.1f} ms, ratio {ours / floor:6.1f}x"
+            f"baseline {floor * 1000:7.1f} ms, ratio {ours / floor:6.1f}x; grounding check {check * 1000:7.1f} ms"
         )
 
 
