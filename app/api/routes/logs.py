@@ -11,8 +11,10 @@ router = APIRouter(tags=["logs"])
 
 @router.post("/projects/{slug}/logs", status_code=201, response_model=LogPublic, operation_id="create_log")
 def create_log(body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep) -> LogPublic:
-    """Record an end-of-session brain dump (with an optional pasted run table). The text is stored verbatim and
-    committed before anything else happens; a pasted table is imported as runs."""
+    """Record an end-of-session brain dump (with an optional pasted run table) and get it back structured. The text
+    is stored verbatim and committed before anything else happens; a pasted table is imported as runs; then the
+    answer's `log_entry` holds the TL;DR, hypothesis, experiments (run, change, stated and stored numbers),
+    observations, conclusions, what didn't work, open questions, next steps and warnings, citing stored runs only."""
     return logs_service.create_log(session, project=project, principal=principal, body=body)
 
 
