@@ -65,6 +65,8 @@ class _Builder:
     experiments: dict[str, Experiment] = field(default_factory=dict)  # by run key, or by reference text
     warnings: dict[tuple[str, str, str | None], EntryWarning] = field(default_factory=dict)
     line_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per statement group
+    trials: dict[int, str] = field(default_factory=dict)  # group -> key of the trial without a reference it states
+    firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
 
     def __post_init__(self) -> None:
         known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
@@ -87,6 +89,9 @@ class _Builder:
         references = find_references(statement.text, self.index)
         for reference in references:
             self._check_reference(reference, statement.line)
+        self.firsts.setdefault(statement.group, statement)
+        if self._names_parents_run(statement, references):
+            return
         masked = [range(r.start, r.end) for r in references]
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
@@ -104,6 +109,27 @@ class _Builder:
             "a line reads like an instruction to a model; it is kept as a quotation, not as a result",
             line=statement.line,
         )
+
+    def _names_parents_run(self, statement: Statement, references: list[Reference]) -> bool:
+        """A nested bullet that is only a link or a run ID names the run of the bullet above it:
+        "- vit-b/16 @ 384 -> 90.1% top-1" then "  - http://mlflow/#/experiments/7/runs/0694...". The parent's
+        trial becomes that run's experiment, and the parent's other sub-bullets are about it too."""
+        unique = _unique_refs(references)
+        parent = self.firsts.get(statement.parent) if statement.parent is not None else None
+        if parent is None or len(unique) != 1 or unique[0].run is None or not _only_reference(statement.text, unique):
+            return False
+        reference, run = unique[0], unique[0].run
+        trial = self.experiments.pop(self.trials.pop(parent.group, ""), None)
+        self._experiment(reference, parent, [])
+        for metric in trial.stated if trial else ():
+            self._check_number(reference, run, metric)
+        if trial:
+            current = self.experiments[run.key]
+            self.experiments[run.key] = current.model_copy(update={"stated": [*current.stated, *trial.stated]})
+        self.line_refs.setdefault(parent.group, []).append(reference)
+        for section, items in self.sections.items():
+            self.sections[section] = [_cite(item, run.key) if item.line == parent.line else item for item in items]
+        return True
 
     def _inherited(self, statement: Statement) -> list[Reference]:
         """A nested bullet with no reference of its own is about the one run its parent bullet names."""
@@ -132,6 +158,7 @@ class _Builder:
             stated = [n.metric for n in numbers if not any(_is_param_value(n.metric, r.run) for r in named)]
             if statement.section in _PAST_SECTIONS and (stated or _TRIAL_RE.search(statement.text)):
                 self._experiment(None, statement, stated)
+                self.trials.setdefault(statement.group, f"line:{statement.line}:{statement.text}")
             return
         pairs, others = _pair(statement.text, cited, numbers)
         for reference, stated in pairs:
@@ -200,6 +227,17 @@ class _Builder:
             run_ids=run_ids,
             **{section: items for section, items in self.sections.items()},
         )
+
+
+def _only_reference(text: str, references: list[Reference]) -> bool:
+    rest = text
+    for reference in sorted(references, key=lambda r: -r.start):
+        rest = rest[: reference.start] + rest[reference.end :]
+    return not re.sub(r"\b(?:run|id|see|mlflow|link|url|here|is|was|in)\b", "", rest, flags=re.I).strip(" :()[]-–,.*")
+
+
+def _cite(item: Item, key: str) -> Item:
+    return item if key in item.run_ids else item.model_copy(update={"run_ids": [*item.run_ids, key]})
 
 
 def _unique_refs(references: list[Reference]) -> list[Reference]:

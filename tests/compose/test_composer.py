@@ -187,3 +187,16 @@ def test_a_number_in_parentheses_after_another_name_is_not_the_runs() -> None:
     text = "vs last week (f0603577, .731) that's better, finally above als (0.301)"
     assert stated_by_run(text, TWO) == {"f0603577": [".731"], None: ["0.301"]}
     assert "metric_mismatch" not in codes(compose_log_entry(text, runs=TWO, project=PROJECT))
+
+
+def test_a_sub_bullet_that_is_only_a_link_names_the_run_of_the_bullet_above() -> None:
+    text = (
+        "- focal, lr 5e-5 -> pr auc 0.731\n"
+        "  - http://mlflow.example.com:5000/#/experiments/7/runs/f0603577\n"
+        "  - f1 .668 on the holdout\n"
+        "- other idea, 0.7"
+    )
+    entry = compose_log_entry(text, runs=TWO, project=PROJECT)
+    assert stated_by_run(text, TWO) == {"f0603577": ["0.731", ".668"], None: ["0.7"]}
+    assert entry.observations[0].run_ids == ["f0603577"]
+    assert "metric_mismatch" not in codes(entry)
