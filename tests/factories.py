@@ -63,3 +63,15 @@ def post_log(client: TestClient, slug: str = "churn", **body: Any) -> dict[str, 
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_token(client: TestClient, name: str, projects: list[str] | None = None) -> str:
+    """Create a named token through the API (optionally limited to some projects); the secret."""
+    response = client.post("/v1/tokens", json={"name": name, "projects": projects})
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token

@@ -14,18 +14,16 @@ from fastapi.testclient import TestClient
 from app.compose.entry_schema import LogEntry
 from app.services import entries as entries_service
 from app.storage import entries as entry_store
-from tests.factories import FULL_ID_DUMP, FULL_ID_TABLE, RUN_BASE, RUN_SMOTE, create_project, post_log
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def make_token(client: TestClient, name: str, projects: list[str] | None = None) -> str:
-    response = client.post("/v1/tokens", json={"name": name, "projects": projects})
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]
-    return token
+from tests.factories import (
+    FULL_ID_DUMP,
+    FULL_ID_TABLE,
+    RUN_BASE,
+    RUN_SMOTE,
+    bearer,
+    create_project,
+    make_token,
+    post_log,
+)
 
 
 def item(text: str, *run_ids: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import create_project, import_table, post_log
+from tests.factories import bearer, create_project, import_table, make_token, post_log
 
 TABLE = """\
 | Run ID | Model | Key hyperparams | Val AUC |
@@ -109,8 +109,8 @@ class TestRecomposeEntry:
         create_project(client)
         entry_id = post_log(client, text=DUMP)["log_entry"]["id"]
         create_project(client, "other")
-        token = client.post("/v1/tokens", json={"name": "o", "projects": ["other"]}).json()["token"]
-        response = anon.post(f"/v1/entries/{entry_id}/recompose", headers={"Authorization": f"Bearer {token}"})
+        token = make_token(client, "o", ["other"])
+        response = anon.post(f"/v1/entries/{entry_id}/recompose", headers=bearer(token))
         assert response.status_code == 404
 
 

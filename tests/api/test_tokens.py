@@ -8,18 +8,7 @@ from sqlmodel import Session, select
 
 from app.storage.models import ApiToken
 from tests.conftest import ADMIN_TOKEN
-from tests.factories import EXAMPLE_TABLE, create_project, import_table
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def make_token(client: TestClient, name: str, projects: list[str] | None = None) -> str:
-    response = client.post("/v1/tokens", json={"name": name, "projects": projects})
-    assert response.status_code == 201, response.text
-    token: str = response.json()["token"]
-    return token
+from tests.factories import EXAMPLE_TABLE, bearer, create_project, import_table, make_token
 
 
 class TestAuthentication:
