@@ -79,6 +79,7 @@ NEXT_RE = re.compile(
     re.IGNORECASE,
 )
 _FAILED_RE = re.compile(
+    r"\bdid ?n[o']?t (?:buy|give|add|gain) (?:us )?(?:anything|much)\b|"
     r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move|pan out|"
     r"converge)|"
     r"\bno (?:gain|improvement|lift|help|effect|change|difference|luck|dice|better)\b|\bno better\b|"
@@ -135,9 +136,9 @@ HEDGE_START_RE = re.compile(
 def cue_section(text: str) -> Section | None:
     """The section a clause's own cue phrases point to, strongest cue first; None when it has none.
 
-    A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2",
-    "maybe the calendar has wrong timezones??" (unless it is a plan: "maybe try catboost tomorrow")."""
-    if HEDGE_START_RE.search(text):
+    A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2" (unless it is a
+    plan, "maybe try catboost tomorrow", or asks, "maybe a separate holiday model??")."""
+    if HEDGE_START_RE.search(text) and "?" not in text:
         return "next_steps" if NEXT_RE.search(text) else "hypothesis"
     for pattern, section in _CUES:
         if pattern.search(text):

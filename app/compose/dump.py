@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from app.compose.cues import (
     FILLER_RE,
     GENERIC,
-    HEDGE_START_RE,
     INLINE_LABEL_RE,
     INSTRUCTION_RE,
     METRIC_SWITCH_RE,
@@ -141,7 +140,7 @@ def _clauses(sentence: str) -> list[str]:
     ("parking gnn for now, back to feature work tmrw" is a conclusion and a plan)."""
     parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")] or [sentence]
     head = [piece for part in parts[:-1] for piece in _comma_parts(part)]
-    if not sentence.rstrip().endswith("?") or HEDGE_START_RE.search(parts[-1]):
+    if not sentence.rstrip().endswith("?"):
         return [*head, *_comma_parts(parts[-1])]
     tail = _question_tail(parts[-1])
     if len(tail) == 1 and len(tail[0].split()) < 5 and len(parts) > 1:
@@ -185,20 +184,22 @@ def parse_dump(text: str) -> list[Statement]:
 
 
 def _statements(lines: list[_Line]) -> Iterator[Statement]:
-    context: tuple[Section, int, bool] | None = None  # section, header depth, header was a Markdown heading
+    context: _Context | None = None
     group = 0
     parents: list[tuple[int, int]] = []  # (depth, group) of the bullets above
-    for line in lines:
+    for index, line in enumerate(lines):
         if not line.text:
-            context = context if context and context[2] else None
+            context = context if context and context.heading else None
             continue
-        header = _header_section(line.text)
+        if context and context.bullet and line.depth <= context.depth:
+            context = None  # a sibling of a bullet header ends its list
+        header = _header_section(line.text) or (GENERIC if _is_topic(line, lines[index + 1 :]) else None)
         if header:
-            directed = header != GENERIC
-            context = (header, line.depth, bool(_HEADING_RE.match(line.text))) if directed else None
+            heading = bool(_HEADING_RE.match(line.text))
+            context = _Context(header, line.depth, heading, line.bullet) if header != GENERIC else None
             continue
-        if context and not context[2] and not line.bullet and context[1] == 0 and not _is_list_item(line):
-            context = None
+        if context and not context.heading and not context.bullet and not line.bullet:
+            context = None  # "Questions:" directs the list below it, not the next paragraph
         while parents and parents[-1][0] >= line.depth:
             parents.pop()
         parent = parents[-1][1] if parents and line.bullet else None
@@ -209,12 +210,27 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
             # The whole line is suspect, not only the sentence that gives it away: kept as one quotation.
             yield Statement(line.text, line.line, "observations", quoted=True, group=group, parent=parent)
             continue
-        for sentence in split_sentences(line.text):
-            yield from _sentence_statements(sentence, line.line, context[0] if context else None, group, parent)
+        # Under a header, one bullet is one item ("do we report macro? they care about rare classes").
+        sentences = [line.text] if context and line.bullet else split_sentences(line.text)
+        for sentence in sentences:
+            yield from _sentence_statements(sentence, line.line, context.section if context else None, group, parent)
 
 
-def _is_list_item(line: _Line) -> bool:
-    return line.bullet
+@dataclass(frozen=True)
+class _Context:
+    """A header in force: the section it names, its depth, and whether it is a Markdown heading or a bullet."""
+
+    section: Section
+    depth: int
+    heading: bool
+    bullet: bool
+
+
+def _is_topic(line: _Line, following: list[_Line]) -> bool:
+    """ "* augs" with sub-bullets below it: a topic header of one to three words, not a statement."""
+    after = next((n for n in following if n.text), None)
+    short = len(line.text.split()) <= 3 and not re.search(r"[\d.?!;:=]", line.text)
+    return line.bullet and short and after is not None and after.bullet and after.depth > line.depth
 
 
 def _sentence_statements(
@@ -257,6 +273,8 @@ def _merge(sentence: str, clauses: list[str], sections: list[Section]) -> Iterat
 
 
 _DANGLING_RE = re.compile(r"(?:[\s,;]+(?:so|and|then|but|->|=>)\b)*[\s,;]*$", re.IGNORECASE)
+# A part that opens like this continues the one before it: "a separate IR head, or just a day/night flag".
+_JOINED_RE = re.compile(r"(?:or|but|which|that|because|since|so|as|if|e\.g|i\.e|maybe|unless|instead)\b", re.I)
 _LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+\+\s+|\s+and then\s+")
 
 
@@ -268,7 +286,8 @@ def _split_list(
     parts = [text]
     if section == "next_steps":
         candidates = [p.strip(" .") for p in _LIST_SPLIT_RE.split(text) if p.strip(" .")]
-        if len(candidates) > 1 and all(len(p.split()) >= 2 for p in candidates):
+        whole = all(len(p.split()) >= 2 for p in candidates) and not any(_JOINED_RE.match(p) for p in candidates[1:])
+        if len(candidates) > 1 and whole:
             parts = candidates
     for part in parts:
         part = _DANGLING_RE.sub("", part)

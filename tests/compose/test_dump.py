@@ -170,7 +170,7 @@ def test_a_line_with_an_instruction_is_quoted_whole() -> None:
             "EM tanked to 0.52 prob overfit after ep 2",
             [("did_not_work", "EM tanked to 0.52"), ("hypothesis", "prob overfit after ep 2")],
         ),
-        ("maybe the calendar has wrong timezones??", [("hypothesis", "maybe the calendar has wrong timezones??")]),
+        ("maybe the calendar has wrong timezones??", [("open_questions", "maybe the calendar has wrong timezones??")]),
         ("and should we pool the sensors", [("open_questions", "and should we pool the sensors")]),
         ("went down to 0.69 — no idea why", [("open_questions", "went down to 0.69 — no idea why")]),
         ("WavLM (0998fe4a) is our best", [("conclusions", "WavLM (0998fe4a) is our best")]),
@@ -178,3 +178,22 @@ def test_a_line_with_an_instruction_is_quoted_whole() -> None:
 )
 def test_more_real_writing(text: str, expected: list[tuple[str, str]]) -> None:
     assert sections(text) == expected
+
+
+def test_topic_bullets_with_sub_bullets_are_headers_not_statements() -> None:
+    text = "* augs\n  * mixup hurt\n* questions\n  * macro or micro? they care about rare spp\n* long tail\n  * rare"
+    assert sections(text) == [
+        ("did_not_work", "mixup hurt"),
+        ("open_questions", "macro or micro? they care about rare spp"),
+        ("observations", "rare"),
+    ]
+
+
+def test_an_alternative_stays_with_its_step() -> None:
+    assert sections("next: a separate IR head, or just a day/night flag as input") == [
+        ("next_steps", "a separate IR head, or just a day/night flag as input")
+    ]
+
+
+def test_a_hedged_question_is_a_question() -> None:
+    assert sections("errors 2-3x -> maybe need a separate holiday model??")[-1][0] == "open_questions"
