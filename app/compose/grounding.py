@@ -39,7 +39,9 @@ _RANGE_RE = re.compile(
 )
 _MIN_NAME_TO_MASK = 3
 _WORD_RE = re.compile(r"[\w]+(?:[-_.][\w]+)*")
-_PERCENT_RANGE_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?=\s*[-–—]\s*\d+(?:\.\d+)?\s?%)")
+_PERCENT_RANGE_RE = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?(?=\s*(?:[-–—]|to|and)\s*\d+(?:\.\d+)?\s?%)", re.IGNORECASE
+)  # the low end of "78-80%", "between 18 and 19%", "5 to 7%"
 
 
 @dataclass(frozen=True)
