@@ -65,12 +65,13 @@ MIDLINE_LABEL_RE = re.compile(
 _QUESTION_RE = re.compile(
     r"\?|\b(?:i )?wonder\b|\bnot sure\b|\bunsure\b|\bconfused\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
     r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b|"
-    r"\bshould (?:we|i)\b|\bdo we (?:need|want)\b|\bwhat if\b|\bhow come\b|\bis it worth\b",
+    r"\bshould (?:we|i)\b|\bdo we (?:need|want)\b|\bwhat if\b|\bhow come\b|\bis it worth\b|"
+    r"\byour (?:opinion|thoughts|view|input)\b|^\W*(?:\([a-z]\)\s*)?whether\b",
     re.IGNORECASE,
 )
 NEXT_RE = re.compile(
     r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
-    r"nice to have|next step|next up|next time|next week|next session|todo|to-do|will try|will run|"
+    r"nice to have|next steps?|next up|next time|next week|next session|todo|to-do|will try|will run|"
     r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
     r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
@@ -79,7 +80,10 @@ NEXT_RE = re.compile(
     re.IGNORECASE,
 )
 _FAILED_RE = re.compile(
-    r"\bdid ?n[o']?t (?:buy|give|add|gain) (?:us )?(?:anything|much)\b|"
+    r"\bdid ?n[o']?t (?:buy|give|add|gain) (?:us )?(?:anything|much)\b|\bnot as hoped\b|\bfailed to beat\b|"
+    r"\bdid ?n[o']?t (?:perform|beat|pay off|work out)\b|\blost to\b|"
+    r"\bno (?:measurable |real |significant |clear )(?:benefit|gain|improvement|effect|lift|difference)\b|"
+    r"\bno benefit\b|"
     r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move|pan out|"
     r"converge)|"
     r"\bno (?:gain|improvement|lift|help|effect|change|difference|luck|dice|better)\b|\bno better\b|"
@@ -109,8 +113,8 @@ _CONCLUSION_RE = re.compile(
 )
 METRIC_SWITCH_RE = re.compile(
     r"\b(?:primary|main|target|headline|north[- ]star|key) metric\b.{0,40}\b(?:is|becomes|now|switch\w*|chang\w*|"
-    r"from now|from today|moving to|move to)\b|\b(?:switch\w*|chang\w*|mov\w+) (?:the )?(?:primary |main |target )?"
-    r"metric\b|\boptimi[sz]e for \w+ (?:instead|from now|from today)",
+    r"from now|from today|moving to|move to)\b|\b(?:switch\w*|chang\w*|mov\w+) (?:the |our |its )?"
+    r"(?:primary |main |target )?metric\b|\boptimi[sz]e for \w+ (?:instead|from now|from today)",
     re.IGNORECASE,
 )
 INSTRUCTION_RE = re.compile(

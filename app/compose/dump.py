@@ -45,7 +45,7 @@ _CLAUSE_SPLIT_RE = re.compile(
     r"[,\s]+(?=(?:prob|probably|probbaly|maybe|perhaps|i think|i suspect|my guess|possibly)\b)",
     re.IGNORECASE,
 )
-_BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|- \[[ xX]\]|\[[ xX]\])\s+")
+_BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|\([a-z0-9]{1,2}\)|(?:[-*] )?\[(?P<box>[ xX])\])\s+")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
 
 
@@ -68,6 +68,7 @@ class _Line:
     line: int
     depth: int
     bullet: bool
+    todo: bool = False  # an unchecked box, "- [ ]": a plan unless its words say otherwise
 
 
 # --- lines and headers ----------------------------------------------------------------------------------------------
@@ -88,9 +89,10 @@ def _lines(text: str) -> list[_Line]:
         body = expanded[bullet.end() :].strip() if bullet else expanded.strip()
         if out and not previous_blank and not bullet and _continues(out[-1], body, indent):
             last = out[-1]
-            out[-1] = _Line(f"{last.text} {body}", last.line, last.depth, last.bullet)
+            out[-1] = _Line(f"{last.text} {body}", last.line, last.depth, last.bullet, last.todo)
         else:
-            out.append(_Line(body, number, indent // 2 if bullet else 0, bool(bullet)))
+            todo = bool(bullet and bullet["box"] == " ")
+            out.append(_Line(body, number, indent // 2 if bullet else 0, bool(bullet), todo))
         previous_blank = False
     return out
 
@@ -132,7 +134,34 @@ def split_sentences(text: str) -> list[str]:
             pieces.append(text[start : match.end()].strip())
             start = match.end()
     pieces.append(text[start:].strip())
-    return [p for piece in pieces for p in MIDLINE_LABEL_RE.split(piece) if p.strip()]
+    pieces = _attach_fragments([p for p in pieces if p])
+    return [p for piece in pieces for p in _spoken(piece) for p in MIDLINE_LABEL_RE.split(p) if p.strip()]
+
+
+def _attach_fragments(pieces: list[str]) -> list[str]:
+    """ "regret 1,420. best so far": a trailing fragment of a few words finishes the sentence before it."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and len(piece.split()) <= 3 and not INLINE_LABEL_RE.match(piece) and not piece.endswith("?"):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+# Spoken notes have no punctuation: "... 0.58 um the thing that didn't work at all was ... so yeah next steps I want".
+_SPOKEN_SPLIT_RE = re.compile(
+    r"\s+(?:um+|uh+|so yeah|ok so|anyway)\s+|\s+(?=(?:open questions?|next steps?|the thing that|and also|"
+    r"and the other thing|and i think|and then)\b)",
+    re.IGNORECASE,
+)
+
+
+def _spoken(sentence: str) -> list[str]:
+    """A long stretch without punctuation is cut at fillers ("um", "so yeah") and at spoken section openers."""
+    if len(sentence) < 200 or re.search(r"[.!?;]\s", sentence):
+        return [sentence]
+    return [p for p in _SPOKEN_SPLIT_RE.split(sentence) if p and p.strip()]
 
 
 def _clauses(sentence: str) -> list[str]:
@@ -143,7 +172,7 @@ def _clauses(sentence: str) -> list[str]:
     if not sentence.rstrip().endswith("?"):
         return [*head, *_comma_parts(parts[-1])]
     tail = _question_tail(parts[-1])
-    if len(tail) == 1 and len(tail[0].split()) < 5 and len(parts) > 1:
+    if len(tail) == 1 and len(tail[0].split()) <= 5 and len(parts) > 1:
         # "b/c val uses actuals -> leakage-ish optimism?": a short question asks about the clause before it
         start = sentence.find(parts[-2])
         return [piece for part in parts[:-2] for piece in _comma_parts(part)] + [sentence[start:]]
@@ -154,7 +183,7 @@ def _question_tail(clause: str) -> list[str]:
     """A long clause ending in "?": the question is its last comma-part (with the one before if that is short);
     the parts before it are statements of their own."""
     pieces = [p for p in re.split(r",\s+", clause) if p.strip()]
-    keep = 2 if len(pieces) > 1 and len(pieces[-1].split()) < 5 else 1
+    keep = 2 if len(pieces) > 1 and len(pieces[-1].split()) <= 5 else 1
     head, tail = pieces[:-keep], ", ".join(pieces[-keep:])
     return [*(piece for part in head for piece in _comma_parts(part)), tail] if head else [tail]
 
@@ -165,13 +194,14 @@ def _comma_parts(clause: str) -> list[str]:
     return pieces if len(cues) > 1 else [clause]
 
 
-def _sections_for(clauses: list[str]) -> list[Section]:
-    """Each clause's section; a clause with no cue goes with the next cued clause, else the previous one."""
+def _sections_for(clauses: list[str], default: Section) -> list[Section]:
+    """Each clause's section; a clause with no cue goes with the next cued clause, else the previous one, else the
+    default (an observation, or a plan for an unchecked box)."""
     cued = [cue_section(c) for c in clauses]
     resolved: list[Section] = []
     for index, section in enumerate(cued):
         following = next((s for s in cued[index:] if s), None)
-        resolved.append(section or following or (resolved[-1] if resolved else "observations"))
+        resolved.append(section or following or (resolved[-1] if resolved else default))
     return resolved
 
 
@@ -213,7 +243,8 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
         # Under a header, one bullet is one item ("do we report macro? they care about rare classes").
         sentences = [line.text] if context and line.bullet else split_sentences(line.text)
         for sentence in sentences:
-            yield from _sentence_statements(sentence, line.line, context.section if context else None, group, parent)
+            section = context.section if context else None
+            yield from _sentence_statements(sentence, line.line, section, group, parent, line.todo)
 
 
 @dataclass(frozen=True)
@@ -234,7 +265,7 @@ def _is_topic(line: _Line, following: list[_Line]) -> bool:
 
 
 def _sentence_statements(
-    sentence: str, line: int, context: Section | None, group: int, parent: int | None
+    sentence: str, line: int, context: Section | None, group: int, parent: int | None, todo: bool = False
 ) -> Iterator[Statement]:
     body = FILLER_RE.sub("", sentence).strip() or sentence.strip()
     if INSTRUCTION_RE.search(body):
@@ -253,7 +284,7 @@ def _sentence_statements(
         yield Statement(body, line, "conclusions", metric_switch=True, group=group, parent=parent)
         return
     clauses = _clauses(body)
-    sections = _sections_for(clauses)
+    sections = _sections_for(clauses, "next_steps" if todo else "observations")
     for section, text in _merge(body, clauses, sections):
         yield from _split_list(text, line, section, group, parent, False)
 
@@ -274,7 +305,11 @@ def _merge(sentence: str, clauses: list[str], sections: list[Section]) -> Iterat
 
 _DANGLING_RE = re.compile(r"(?:[\s,;]+(?:so|and|then|but|->|=>)\b)*[\s,;]*$", re.IGNORECASE)
 # A part that opens like this continues the one before it: "a separate IR head, or just a day/night flag".
-_JOINED_RE = re.compile(r"(?:or|but|which|that|because|since|so|as|if|e\.g|i\.e|maybe|unless|instead)\b", re.I)
+_JOINED_RE = re.compile(
+    r"(?:or|but|which|that|because|since|so|as|if|e\.g|i\.e|maybe|unless|instead|once|when|after|until|before|"
+    r"while)\b",
+    re.IGNORECASE,
+)
 _LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+\+\s+|\s+and then\s+")
 
 

@@ -33,7 +33,7 @@ _UNITS_AFTER_RE = re.compile(
     r"samples?\b|params?\b|[kmb]\b)",
     re.IGNORECASE,
 )
-_ATOM = r"(?:\d+\.\d+|\.\d+|\d+)(?:[eE][+-]?\d+)?%?"
+_ATOM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+)(?:[eE][+-]?\d+)?%?"  # "1,850" too
 _HEDGE_BEFORE = r"(?:~|≈|∼|approx\.?\s*|approximately\s+|about\s+|around\s+|roughly\s+|circa\s+)?"
 _HEDGE_AFTER = r"(?:-?ish\b|\?)?"
 _NUMBER_RE = re.compile(

@@ -41,8 +41,9 @@ def test_cue_section(clause: str, section: str | None) -> None:
     ("text", "expected"),
     [
         ("auc .84. open q: why", ["auc .84.", "open q: why"]),
-        ("xgb vs. lgbm was close. done", ["xgb vs. lgbm was close.", "done"]),
-        ("e.g. smote. next", ["e.g. smote.", "next"]),
+        ("xgb vs. lgbm was close. then we moved on", ["xgb vs. lgbm was close.", "then we moved on"]),
+        ("e.g. smote. next we try dart", ["e.g. smote.", "next we try dart"]),
+        ("regret 1,420. best so far", ["regret 1,420. best so far"]),
         ("is it leaking? tomorrow: split", ["is it leaking?", "tomorrow: split"]),
         ("auc 0.861 then next: try dart", ["auc 0.861 then", "next: try dart"]),
     ],
