@@ -45,7 +45,7 @@ _CLAUSE_SPLIT_RE = re.compile(
     r"[,\s]+(?=(?:prob|probably|probbaly|maybe|perhaps|i think|i suspect|my guess|possibly)\b)",
     re.IGNORECASE,
 )
-_BULLET_RE = re.compile(r"^(\s*)(?:[-*•+·]|\d{1,3}[.)]|[a-z][.)]|\([a-z0-9]{1,2}\)|(?:[-*] )?\[(?P<box>[ xX])\])\s+")
+_BULLET_RE = re.compile(r"^(\s*)(?:(?:[-*] )?\[(?P<box>[ xX])\]|[-*•+·]|\d{1,3}[.)]|[a-z][.)]|\([a-z0-9]{1,2}\))\s+")
 _HEADING_RE = re.compile(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$")
 
 

@@ -57,8 +57,12 @@ def _agrees(stated: StatedMetric, stored: float) -> bool:
 
 def _tolerance(stated: StatedMetric) -> float:
     """Half a unit of the last digit written (".858" -> 0.0005); a whole unit when hedged (".93ish" -> 0.01)."""
-    atoms = _DECIMALS_RE.findall(stated.text)
+    written = stated.text.replace(",", "")
+    atoms = _DECIMALS_RE.findall(written)
     digits = max((len(a) for a in atoms), default=0)
+    if digits == 0:  # "~1,850": an integer is as precise as its last non-zero digit
+        integers = re.findall(r"\d+", written)
+        digits = -min((len(i) - len(i.rstrip("0")) for i in integers if i.strip("0")), default=0)
     percent = "%" in stated.text
     unit = 10.0 ** -(digits + (2 if percent else 0))
     return (unit if stated.approximate else unit / 2) + 1e-12

@@ -34,12 +34,12 @@ _UNITS_AFTER_RE = re.compile(
     re.IGNORECASE,
 )
 _ATOM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+)(?:[eE][+-]?\d+)?%?"  # "1,850" too
-_HEDGE_BEFORE = r"(?:~|≈|∼|approx\.?\s*|approximately\s+|about\s+|around\s+|roughly\s+|circa\s+)?"
+_HEDGE_BEFORE = r"(?:~|≈|∼|approx\.?\s*|approximately\s+|about\s+|around\s+|roughly\s+|circa\s+|ca\.\s*)?"
 _HEDGE_AFTER = r"(?:-?ish\b|\?)?"
 _NUMBER_RE = re.compile(
     rf"(?<![\w.])(?P<expr>"
     rf"{_HEDGE_BEFORE}between\s+(?P<b_low>{_ATOM})\s+and\s+(?P<b_high>{_ATOM})"
-    rf"|{_HEDGE_BEFORE}(?P<r_low>\d*\.\d+%?)\s*[-–—]\s*(?P<r_high>\d*\.\d+%?)(?![\d.])"
+    rf"|{_HEDGE_BEFORE}(?P<r_low>\d*\.\d+%?)\s*[-–—]\s*(?P<r_high>\d*\.\d+%?)(?!\d|\.\d)"
     rf"|{_HEDGE_BEFORE}(?P<p_low>\d+(?:\.\d+)?)\s*[-–—]\s*(?P<p_high>\d+(?:\.\d+)?%)"  # "78-80%"
     rf"|{_HEDGE_BEFORE}(?P<single>{_ATOM}){_HEDGE_AFTER}"
     rf")(?![\w%]|\.\d)",
@@ -48,6 +48,12 @@ _NUMBER_RE = re.compile(
 _BOUND_BEFORE_RE = re.compile(
     r"(?:(?<![-=])[<>≤≥]=?|\b(?:target|budget|goal|sla|under|over|above|below|less than|more than|"
     r"at least|at most|wants?|needs?|required?)(?:\s+(?:is|was|of|=|:))?)\s*$",
+    re.IGNORECASE,
+)
+_OPERATING_POINT_RE = re.compile(r"(?:\bat|@)\s*$", re.IGNORECASE)
+_NOUN_AFTER_RE = re.compile(
+    r"\s*(?!(?:now|on|in|for|with|and|or|vs|after|over|which|so|but|the|a|an|from|to|by|is|was|again|too|"
+    r"still|only|overall|total|best)\b)[a-z]",
     re.IGNORECASE,
 )
 _PREFIXES = r"(?:val|valid|validation|test|train|eval|cv|oof|holdout|dev|macro|micro|weighted|roc|pr|top)"
@@ -72,7 +78,7 @@ def metric_name_pattern(known: Collection[str]) -> re.Pattern[str]:
     spelled = "|".join(re.escape(w).replace("_", r"[\s_/-]?") for w in words)
     spelled += r"|top[-_]?\d+(?:[-_ ]?acc(?:uracy)?)?|[pr]@\d+"  # "top-1", "top5 acc", "p@50", "r@10"
     return re.compile(
-        rf"(?<![\w])(?:{_PREFIXES}[\s_/-]?)*(?:{spelled})(?:\s*@\s*\d+|[\s_-]?\d{{1,3}}(?![\d.]))?(?![\w])",
+        rf"(?<![\w])(?:{_PREFIXES}[\s_/-]?)*(?:{spelled})(?:\s*@\s*\d+|[_-]?\d{{1,3}}(?![\d.,]))?(?![\w])",
         re.IGNORECASE,
     )
 
@@ -90,6 +96,8 @@ def find_stated(
             continue
         if _BOUND_BEFORE_RE.search(text[: match.start()]):
             continue  # "PSI >0.25", "target was 15%", "budget is 300ms": a bound, not a result
+        if _OPERATING_POINT_RE.search(text[: match.start()]) and _NOUN_AFTER_RE.match(text[match.end() :]):
+            continue  # "recall at 5% alert rate", "precision @ 10 docs": where a metric is read, not its value
         name = _name_before(text, match.start(), names, last_end) or _name_after(text, match.end(), names)
         if name is not None:
             current_name = name
@@ -158,7 +166,7 @@ def _unnamed_result(text: str, match: re.Match[str], param_words: Collection[str
 
 def _stated(match: re.Match[str], name: str | None, line: int) -> StatedMetric | None:
     expr = match["expr"]
-    approximate = bool(re.search(r"~|≈|∼|approx|about|around|roughly|circa|ish|\?", expr, re.IGNORECASE))
+    approximate = bool(re.search(r"~|≈|∼|approx|about|around|roughly|circa|ca\.|ish|\?", expr, re.IGNORECASE))
     try:
         low_text = match["b_low"] or match["r_low"] or match["p_low"]
         high_text = match["b_high"] or match["r_high"] or match["p_high"]

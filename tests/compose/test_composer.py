@@ -200,3 +200,21 @@ def test_a_sub_bullet_that_is_only_a_link_names_the_run_of_the_bullet_above() ->
     assert stated_by_run(text, TWO) == {"f0603577": ["0.731", ".668"], None: ["0.7"]}
     assert entry.observations[0].run_ids == ["f0603577"]
     assert "metric_mismatch" not in codes(entry)
+
+
+def test_a_rounded_integer_agrees_with_its_stored_value() -> None:
+    runs = [RunFacts("87cb8cd5", "87cb8cd5", None, {"cum_regret": 1852.0})]
+    entry = compose_log_entry("87cb8cd5: cum regret ~1,850 over the 14d", runs=runs, project=PROJECT)
+    assert "metric_mismatch" not in codes(entry)
+    assert "metric_mismatch" in codes(compose_log_entry("87cb8cd5: cum regret 1,950", runs=runs, project=PROJECT))
+
+
+def test_checked_boxes_are_done_and_unchecked_ones_are_plans_unless_they_say_otherwise() -> None:
+    entry = compose_log_entry(
+        "- [x] replay harness w/ clipping\n- [ ] shadow-deploy TS on 5% of traffic\n- [ ] topics: didn't help",
+        runs=[],
+        project=PROJECT,
+    )
+    assert texts(entry.observations) == ["replay harness w/ clipping"]
+    assert texts(entry.next_steps) == ["shadow-deploy TS on 5% of traffic"]
+    assert texts(entry.did_not_work) == ["topics: didn't help"]

@@ -89,3 +89,17 @@ def test_hedged_and_percent_ranges(text: str, expected: list[tuple[object, ...]]
 )
 def test_bounds_and_targets_are_not_results_but_arrows_are_not_bounds(text: str, expected: list[str]) -> None:
     assert [t for *_, t in stated(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("recall at 5% FPR is ca. 0.61", ["ca. 0.61"]),
+        ("cum regret ~1,850 over the 14d", ["~1,850"]),
+        ("regret 1,420. best so far", ["1,420"]),
+        ("autogluon across 3 seeds was 0.310-0.315.", ["0.310-0.315"]),
+        ("auc is at 0.86 now", ["0.86"]),
+    ],
+)
+def test_operating_points_thousands_and_sentence_ends(text: str, expected: list[str]) -> None:
+    assert [t for *_, t in stated(text)] == expected
