@@ -25,6 +25,7 @@ from app.compose.entry_schema import (
 )
 from app.compose.facts import ProjectFacts, RunFacts
 from app.compose.metrics_check import stated_mismatch
+from app.compose.pairing import is_param_value, pair_numbers
 from app.compose.refs import Reference, RunIndex, find_references, resolve_explicit
 from app.compose.stated import PARAM_WORDS, FoundNumber, find_stated, metric_name_pattern
 from app.compose.summary import tldr
@@ -155,16 +156,16 @@ class _Builder:
             # A plan, a question or a hypothesis is not a trial: "try smote for the 7% positive rate" ran nothing.
             # "... (447c745c was 0.05) is worse -> keep 0.05": a parameter value of a run named on the same line
             named = self.line_refs.get(statement.group, [])
-            stated = [n.metric for n in numbers if not any(_is_param_value(n.metric, r.run) for r in named)]
+            stated = [n.metric for n in numbers if not any(is_param_value(n.metric, r.run) for r in named)]
             if statement.section in _PAST_SECTIONS and (stated or _TRIAL_RE.search(statement.text)):
                 self._experiment(None, statement, stated)
                 self.trials.setdefault(statement.group, f"line:{statement.line}:{statement.text}")
             return
-        pairs, others = _pair(statement.text, cited, numbers)
+        pairs, others = pair_numbers(statement.text, cited, numbers)
         for reference, stated in pairs:
-            self._experiment(reference, statement, [m for m in stated if not _is_param_value(m, reference.run)])
+            self._experiment(reference, statement, [m for m in stated if not is_param_value(m, reference.run)])
         # a number equal to a parameter of a run the sentence names is that parameter ("keep 0.05")
-        others = [m for m in others if not any(_is_param_value(m, r.run) for r in cited)]
+        others = [m for m in others if not any(is_param_value(m, r.run) for r in cited)]
         if others:
             self._experiment(None, statement, others)
 
@@ -249,94 +250,6 @@ def _unique_refs(references: list[Reference]) -> list[Reference]:
             seen.add(key)
             unique.append(reference)
     return unique
-
-
-_VERSUS_RE = re.compile(r"\s*(?:vs\.?|versus|v\.?|against|compared (?:to|with)|/)\s*", re.IGNORECASE)
-
-
-def _pair(
-    text: str, cited: list[Reference], numbers: list[FoundNumber]
-) -> tuple[list[tuple[Reference, list[StatedMetric]]], list[StatedMetric]]:
-    """Which run each stated number is about, and the numbers that belong to none of the cited runs.
-
-    Comparisons pair up in order: "A vs B -> .858 vs .861", "A vs B: logloss .4387 vs .4412, auc .7764 vs .7731".
-    With one reference, a comparison gives it only the side written next to it ("mae 12.4 vs 12.9 w/o (c6211d3d)":
-    12.9 is that run's, 12.4 another's). Failing that, as many numbers as references pair in order; otherwise each
-    number goes to the reference written before it (the first one, if none is)."""
-    slots: list[list[StatedMetric]] = [[] for _ in cited]
-    others: list[StatedMetric] = []
-    chains = _versus_chains(text, numbers)
-    if len(cited) == 1:
-        for chain in chains:
-            nearest = min(chain, key=lambda n: _distance(n, cited[0]))
-            mine = nearest.metric if _about(text, cited[0], nearest) else None
-            slots[0].extend([mine] if mine else [])
-            others.extend(n.metric for n in chain if n.metric is not mine)
-    elif all(len(chain) == len(cited) for chain in chains):
-        for chain in chains:
-            for slot, number in zip(slots, chain, strict=True):
-                slot.append(number.metric)
-    elif len(numbers) == len(cited):
-        for slot, number in zip(slots, numbers, strict=True):
-            slot.append(number.metric)
-    else:
-        for number in numbers:
-            before = [i for i, r in enumerate(cited) if r.end <= number.start]
-            slots[before[-1] if before else 0].append(number.metric)
-    return list(zip(cited, slots, strict=True)), others
-
-
-_PAREN_RE = re.compile(r"\(([^()]*)\)")
-
-
-def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
-    """Whether a number in a sentence with one reference is about that run. Not when the reference sits in an
-    aside ("temp 0.1 (83998e17 was 0.05) is worse, 0.401": 0.401 is the temp 0.1 run's), nor when the number is
-    another thing's, in parentheses after its name ("clearly above als (0.301)")."""
-    parens = [m.span() for m in _PAREN_RE.finditer(text)]
-    ref_paren = next((p for p in parens if p[0] < reference.start < p[1]), None)
-    num_paren = next((p for p in parens if p[0] < number.start < p[1]), None)
-    if ref_paren and num_paren != ref_paren:
-        inside = text[ref_paren[0] + 1 : ref_paren[1] - 1].replace(reference.text, " ")
-        if re.search(r"\b(?:was|is|were|got|had|gets)\b|=", inside, re.IGNORECASE):
-            return False
-    if num_paren and num_paren != ref_paren:
-        inside = text[num_paren[0] + 1 : num_paren[1] - 1]
-        before = text[: num_paren[0]].rstrip()
-        named = number.metric.name is not None
-        return named or not re.search(r"[A-Za-z]$", before) or not re.fullmatch(r"[\s\d.%~≈,-]*", inside)
-    return True
-
-
-def _distance(number: FoundNumber, reference: Reference) -> int:
-    return min(abs(number.start - reference.end), abs(reference.start - number.end))
-
-
-def _is_param_value(metric: StatedMetric, run: RunFacts | None) -> bool:
-    """An unnamed number equal to one of the run's parameters ("83998e17 was 0.05" for temp=0.05) is that
-    parameter, not a result."""
-    if run is None or metric.name is not None or metric.value is None:
-        return False
-    return any(_as_float(v) == metric.value for v in run.params.values())
-
-
-def _as_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _versus_chains(text: str, numbers: list[FoundNumber]) -> list[list[FoundNumber]]:
-    """Numbers joined by "vs" (".858 vs .861"), as runs of the sentence's numbers."""
-    chains: list[list[FoundNumber]] = []
-    for number in numbers:
-        previous = chains[-1][-1] if chains else None
-        if previous and _VERSUS_RE.fullmatch(text[previous.end : number.start]):
-            chains[-1].append(number)
-        else:
-            chains.append([number])
-    return chains
 
 
 def _change(text: str, reference: Reference) -> str:
