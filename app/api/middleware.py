@@ -1,17 +1,21 @@
-"""Body guard: refuse bodies over the limit (413) and text that is not UTF-8 (400, naming the line) before any
-route sees them, so no handler ever works on a truncated or undecodable body."""
+"""Body guard: refuse bodies over the limit (413), text that is not UTF-8 (400, naming the line) and text holding a
+NUL character (which PostgreSQL cannot store: 400 naming the line, or 422 naming the JSON field) before any route
+sees them, so no handler ever works on a truncated, undecodable or unstorable body."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BodyInvalid, BodyTooLarge, LabbookError
+from app.errors import BodyInvalid, BodyTooLarge, InputInvalid, LabbookError
 
 _TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
+# A JSON "\u0000" escape (an odd number of backslashes before "u0000": "\\u0000" is a backslash and "u0000").
+_JSON_NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 
 
 class BodyGuard:
@@ -64,6 +68,33 @@ def _check_text(headers: Headers, body: bytes) -> None:
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         raise BodyInvalid(f"the body is not valid UTF-8 (byte {exc.start}, line {line})", line=line) from exc
+    if b"\x00" in body:
+        line = body[: body.index(b"\x00")].count(b"\n") + 1
+        raise BodyInvalid(f"the body contains a NUL character (line {line}), which cannot be stored", line=line)
+    field = _nul_field(body) if content_type.startswith("application/json") and _JSON_NUL_RE.search(body) else None
+    if field is not None:
+        raise InputInvalid(f"{field} contains a NUL character (\\u0000), which cannot be stored", field=field)
+
+
+def _nul_field(body: bytes) -> str | None:
+    """The dotted path of the first string that holds a NUL, e.g. `text` or `run_ids[2]`; None if it cannot be read."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None  # malformed JSON: the route's own 400 names the problem
+    return _find_nul(document, "")
+
+
+def _find_nul(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in children:
+        child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
+        found = _find_nul(child, child_path) or (child_path if "\x00" in str(key) else None)
+        if found:
+            return found
+    return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

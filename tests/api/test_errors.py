@@ -100,3 +100,26 @@ def test_openapi_names_every_operation(client: TestClient) -> None:
         assert op.get("description") or op.get("summary")
     ids = {op["operationId"] for op in operations}
     assert {"create_project", "import_runs", "list_runs", "create_log", "redact_log", "create_token"} <= ids
+
+
+class TestNulCharacters:
+    """PostgreSQL cannot store NUL in text: refused up front, naming where it is, on every backend alike."""
+
+    def test_a_json_string_with_a_nul_is_422_naming_the_field(self, client: TestClient) -> None:
+        create_project(client)
+        response = client.post("/v1/projects/churn/logs", json={"text": "ok", "run_ids": ["abc", "x\u0000y"]})
+        assert response.status_code == 422
+        assert response.json()["error"]["field"] == "run_ids[1]"
+        assert client.get("/v1/projects/churn/logs").json()["items"] == []
+
+    def test_a_raw_nul_byte_is_400_naming_the_line(self, client: TestClient) -> None:
+        create_project(client)
+        body = b"run_id,val_auc\nr1,0.8\nr2\x00,0.9\n"
+        response = client.post("/v1/projects/churn/runs/import", content=body, headers={"Content-Type": "text/csv"})
+        assert response.status_code == 400 and response.json()["error"]["line"] == 3
+
+    def test_an_escaped_backslash_before_u0000_is_ordinary_text(self, client: TestClient) -> None:
+        create_project(client)
+        response = client.post("/v1/projects/churn/logs", json={"text": "path C:\\u0000dir"})
+        assert response.status_code == 201
+        assert response.json()["text"] == "path C:\\u0000dir"
