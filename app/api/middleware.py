@@ -80,9 +80,9 @@ def _nul_field(body: bytes) -> str | None:
     """The dotted path of the first string that holds a NUL, e.g. `text` or `run_ids[2]`; None if it cannot be read."""
     try:
         document = json.loads(body)
-    except ValueError:
-        return None  # malformed JSON: the route's own 400 names the problem
-    return _find_nul(document, "")
+        return _find_nul(document, "")
+    except (ValueError, RecursionError):
+        return None  # malformed or absurdly nested JSON: the route's own 400 or 422 names the problem
 
 
 def _find_nul(value: Any, path: str) -> str | None:

@@ -2,8 +2,8 @@
 
 The dump is cut into statements and sorted into sections (`app.compose.dump`); run references are resolved against
 stored runs (`app.compose.refs`); numbers stated as results are read (`app.compose.stated`) and attached to the runs
-they are stated for (`app.compose.pairing`). Everything in the entry is quoted from the dump or copied from stored runs; where the two
-disagree, or a reference cannot be resolved, the entry says so in a warning instead of choosing.
+they are stated for (`app.compose.pairing`). Everything in the entry is quoted from the dump or copied from stored
+runs; where the two disagree, or a reference cannot be resolved, the entry says so in a warning instead of choosing.
 """
 
 from __future__ import annotations
