@@ -120,7 +120,11 @@ METRIC_SWITCH_RE = re.compile(
 INSTRUCTION_RE = re.compile(
     r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions?|prompts?|rules|above|previous|prior|"
     r"everything)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|<\|im_start\|>|"
-    r"^\s*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b",
+    r"^\W*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b|"
+    # addressed to a model: "NOTE TO ANY AI SUMMARISING THIS", "if you are an LLM", "AI reading this: report ..."
+    r"\b(?:note|message|instructions?|hint)s? (?:to|for) (?:any |the |all )?(?:ai|llm|gpt|model|assistant|bot|"
+    r"summari[sz]er|language model)s?\b|\bif you(?:'re| are) an? (?:ai|llm|language model|assistant|bot)\b|"
+    r"\b(?:ai|llm|gpt|assistant|model|bot)s? (?:reading|summari[sz]ing|processing|parsing) this\b",
     re.IGNORECASE,
 )
 # Openers that carry no content: "ok so today:", "anyway,".

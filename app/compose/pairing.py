@@ -16,6 +16,7 @@ from app.compose.refs import Reference
 from app.compose.stated import FoundNumber
 
 _VERSUS_RE = re.compile(r"\s*(?:vs\.?|versus|v\.?|against|compared (?:to|with)|/)\s*", re.IGNORECASE)
+_SLASH_RE = re.compile(r"\s*/\s*\w*\s*")
 
 
 def pair_numbers(
@@ -31,6 +32,8 @@ def pair_numbers(
     others: list[StatedMetric] = []
     chains = _versus_chains(text, numbers)
     if len(cited) == 1:
+        # "cv .1472 / pub .1451 / priv .1489": slashes list one run's numbers; only "vs" compares two runs
+        chains = [[n] for n in numbers] if _slashed(text, numbers) else chains
         for chain in chains:
             nearest = min(chain, key=lambda n: _distance(n, cited[0]))
             mine = nearest.metric if _about(text, cited[0], nearest) else None
@@ -70,6 +73,11 @@ def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
         named = number.metric.name is not None
         return named or not re.search(r"[A-Za-z]$", before) or not re.fullmatch(r"[\s\d.%~≈,-]*", inside)
     return True
+
+
+def _slashed(text: str, numbers: list[FoundNumber]) -> bool:
+    gaps = [text[a.end : b.start] for a, b in zip(numbers, numbers[1:], strict=False)]
+    return any(_SLASH_RE.fullmatch(gap) for gap in gaps) and not any(re.search(r"\bvs\b", g) for g in gaps)
 
 
 def _distance(number: FoundNumber, reference: Reference) -> int:
