@@ -64,8 +64,9 @@ def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
     ref_paren = next((p for p in parens if p[0] < reference.start < p[1]), None)
     num_paren = next((p for p in parens if p[0] < number.start < p[1]), None)
     if ref_paren and num_paren != ref_paren:
-        inside = text[ref_paren[0] + 1 : ref_paren[1] - 1].replace(reference.text, " ")
-        if re.search(r"\b(?:was|is|were|got|had|gets)\b|=", inside, re.IGNORECASE):
+        # "(83998e17 was 0.05)": the run is the subject of an aside; "(lgbm_v3, C = 0.5)" only names it
+        after_ref = text[reference.end : ref_paren[1] - 1]
+        if re.match(r"\s*(?:was|is|were|got|had|gets|=|:)", after_ref, re.IGNORECASE):
             return False
     if num_paren and num_paren != ref_paren:
         inside = text[num_paren[0] + 1 : num_paren[1] - 1]
