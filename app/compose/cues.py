@@ -15,7 +15,8 @@ from app.compose.entry_schema import Section
 
 _LABEL_LISTS: dict[Section, str] = {
     "next_steps": "next|next step|next up|todo|to do|to-do|tomorrow|tmrw|tmr|plan|plan for tomorrow|follow up|"
-    "follow-up|action item|next time|later|next session|next week|for tomorrow|what next|next experiment",
+    "follow-up|action item|next time|later|next session|next week|for tomorrow|what next|next experiment|this week|"
+    "for this week|plan for this week|coming week|upcoming|coming up|up next",
     "open_questions": "q|qs|open q|open qs|open question|question|unknown|unclear|open|puzzle|?|to figure out|"
     "worry|worries|concern|risk|caveat|still confused|confused|unsure|not sure|doubt",
     "did_not_work": "didnt work|did not work|what didnt work|failed|failure|dead end|nope|no luck|negative result|"
@@ -97,7 +98,8 @@ _FAILED_RE = re.compile(
     re.IGNORECASE,
 )
 _HYPOTHESIS_RE = re.compile(
-    r"\b(?:hypothes\w+|i think|i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
+    r"\b(?:hypothes\w+|i think|i believe|(?:fairly|pretty|quite) sure|best guess|"
+    r"i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
     r"hoping|i bet|assumption|if .{1,60} then|should (?:help|improve|fix|boost|reduce)|might (?:help|improve|"
     r"be)|could be|probably|likely|perhaps|maybe)\b",
     re.IGNORECASE,

@@ -37,7 +37,9 @@ from app.compose.cues import (
 )
 from app.compose.entry_schema import Section
 
-_ABBREVIATIONS = frozenset("vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca dr mr mrs ms prof st".split())
+_ABBREVIATIONS = frozenset(
+    "vs e.g i.e etc approx w/o w cf fig eq no incl resp esp ca dr mr mrs ms prof st det approx est avg min max".split()
+)
 _SENTENCE_END_RE = re.compile(r"([.!?]+)\s+")
 _CLAUSE_SPLIT_RE = re.compile(
     r"\s*(?:-{1,2}>|=>|→|⇒|⟹)\s*|,\s+(?=so\b|then\b|but then\b)|;\s+|\s+[—–]\s+|"
