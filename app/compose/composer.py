@@ -68,6 +68,7 @@ class _Builder:
     line_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per statement group
     trials: dict[int, str] = field(default_factory=dict)  # group -> key of the trial without a reference it states
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
+    sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
 
     def __post_init__(self) -> None:
         known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
@@ -97,9 +98,11 @@ class _Builder:
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
         )
-        cited = _unique_refs(references) or (self._inherited(statement) if _elaborates(statement.text, numbers) else [])
+        inherited = self._inherited(statement) if _elaborates(statement.text, numbers) else []
+        cited = _unique_refs(references) or inherited or self._same_sentence(statement, numbers)
         self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
-        self._attach(statement, cited, numbers)
+        self.sentence_refs.setdefault(statement.sentence, []).extend(r for r in cited if r.run)
+        self._attach(statement, cited, numbers, direct=bool(references))
         run_ids = list(dict.fromkeys(r.run.key for r in cited if r.run))
         self.sections[statement.section].append(Item(text=statement.text, run_ids=run_ids, line=statement.line))
 
@@ -132,6 +135,14 @@ class _Builder:
             self.sections[section] = [_cite(item, run.key) if item.line == parent.line else item for item in items]
         return True
 
+    def _same_sentence(self, statement: Statement, numbers: list[FoundNumber]) -> list[Reference]:
+        """A clause cut from a sentence that named one run goes on about it: "..., this is run d0b6f4a8, and it went
+        up again to ROC AUC 0.809" (unless the clause describes a variant of its own)."""
+        named = self.sentence_refs.get(statement.sentence, [])
+        if not numbers or len({r.run.key for r in named if r.run}) != 1 or not _elaborates(statement.text, numbers):
+            return []
+        return [named[0]]
+
     def _inherited(self, statement: Statement) -> list[Reference]:
         """A nested bullet with no reference of its own is about the one run its parent bullet names."""
         parent = self.line_refs.get(statement.parent) if statement.parent is not None else None
@@ -150,7 +161,9 @@ class _Builder:
         elif reference.run is None:
             self.warn("unknown_run_ref", f"{reference.text} matches no stored run", line=line, ref=reference.text)
 
-    def _attach(self, statement: Statement, cited: list[Reference], numbers: list[FoundNumber]) -> None:
+    def _attach(
+        self, statement: Statement, cited: list[Reference], numbers: list[FoundNumber], *, direct: bool
+    ) -> None:
         """Give each stated number to the run it is stated for; a trial without a reference gets its own line."""
         if not cited:
             # A plan, a question or a hypothesis is not a trial: "try smote for the 7% positive rate" ran nothing.
@@ -163,16 +176,20 @@ class _Builder:
             return
         pairs, others = pair_numbers(statement.text, cited, numbers)
         for reference, stated in pairs:
-            self._experiment(reference, statement, [m for m in stated if not is_param_value(m, reference.run)])
+            kept = [m for m in stated if not is_param_value(m, reference.run)]
+            # A run inferred from the bullet above or the sentence around may be the wrong one: no mismatch warning
+            self._experiment(reference, statement, kept, check=direct)
         # a number equal to a parameter of a run the sentence names is that parameter ("keep 0.05")
         others = [m for m in others if not any(is_param_value(m, r.run) for r in cited)]
         if others:
             self._experiment(None, statement, others)
 
-    def _experiment(self, reference: Reference | None, statement: Statement, stated: list[StatedMetric]) -> None:
+    def _experiment(
+        self, reference: Reference | None, statement: Statement, stated: list[StatedMetric], *, check: bool = True
+    ) -> None:
         run = reference.run if reference else None
         key = run.key if run else (reference.text if reference else f"line:{statement.line}:{statement.text}")
-        if run:
+        if run and check:
             for metric in stated:
                 self._check_number(reference, run, metric)
         existing = self.experiments.get(key)

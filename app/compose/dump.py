@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.compose.cues import (
     FILLER_RE,
@@ -61,6 +61,7 @@ class Statement:
     quoted: bool = False
     metric_switch: bool = False
     group: int = 0  # statements from the same line (or bullet) share a group
+    sentence: int = 0  # statements cut from the same sentence share a number
     parent: int | None = None  # for a nested bullet, the group of the bullet above it
 
 
@@ -217,7 +218,7 @@ def parse_dump(text: str) -> list[Statement]:
 
 def _statements(lines: list[_Line]) -> Iterator[Statement]:
     context: _Context | None = None
-    group = 0
+    group = sentence_number = 0
     parents: list[tuple[int, int]] = []  # (depth, group) of the bullets above
     for index, line in enumerate(lines):
         if not line.text:
@@ -246,7 +247,9 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
         sentences = [line.text] if context and line.bullet else split_sentences(line.text)
         for sentence in sentences:
             section = context.section if context else None
-            yield from _sentence_statements(sentence, line.line, section, group, parent, line.todo)
+            sentence_number += 1
+            for statement in _sentence_statements(sentence, line.line, section, group, parent, line.todo):
+                yield replace(statement, sentence=sentence_number)
 
 
 @dataclass(frozen=True)

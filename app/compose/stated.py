@@ -78,7 +78,7 @@ def metric_name_pattern(known: Collection[str]) -> re.Pattern[str]:
     spelled = "|".join(re.escape(w).replace("_", r"[\s_/-]?") for w in words)
     spelled += r"|top[-_]?\d+(?:[-_ ]?acc(?:uracy)?)?|[pr]@\d+"  # "top-1", "top5 acc", "p@50", "r@10"
     return re.compile(
-        rf"(?<![\w])(?:{_PREFIXES}[\s_/-]?)*(?:{spelled})(?:\s*@\s*\d+|[_-]?\d{{1,3}}(?![\d.,]))?(?![\w])",
+        rf"(?<![\w])(?:{_PREFIXES}[\s_/-]?)*(?:{spelled})(?:\s*@\s*\d+%?|[_-]?\d{{1,3}}(?![\d.,]))?(?![\w])",
         re.IGNORECASE,
     )
 
@@ -88,6 +88,7 @@ def find_stated(
 ) -> list[FoundNumber]:
     """The results stated in one statement; `masked` spans (run IDs, URLs) are not read for numbers."""
     names = [m for m in metric_re.finditer(text) if not _in_masked(m.start(), masked)]
+    masked = [*masked, *(range(m.start(), m.end()) for m in names)]  # "recall@10%": the 10% names the metric
     found: list[FoundNumber] = []
     current_name: str | None = None
     last_end = 0

@@ -218,3 +218,15 @@ def test_checked_boxes_are_done_and_unchecked_ones_are_plans_unless_they_say_oth
     assert texts(entry.observations) == ["replay harness w/ clipping"]
     assert texts(entry.next_steps) == ["shadow-deploy TS on 5% of traffic"]
     assert texts(entry.did_not_work) == ["topics: didn't help"]
+
+
+def test_a_clause_cut_from_a_sentence_naming_one_run_goes_on_about_it() -> None:
+    text = "after that I added complaints, this is run f0603577, and it went up again to PR AUC 0.731, so it is useful"
+    assert stated_by_run(text, TWO)["f0603577"] == ["0.731"]
+
+
+def test_a_run_inferred_from_context_gets_numbers_but_no_mismatch_warning() -> None:
+    text = "- f0603577 looks good\n  - pr auc 0.70 on the holdout"
+    entry = compose_log_entry(text, runs=TWO, project=PROJECT)
+    assert stated_by_run(text, TWO) == {"f0603577": ["0.70"]}
+    assert "metric_mismatch" not in codes(entry)

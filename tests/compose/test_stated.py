@@ -26,6 +26,7 @@ def stated(text: str) -> list[tuple[str | None, float | None, float | None, floa
         ("recall ~0.7", [("recall", 0.7, None, None, True, "~0.7")]),
         ("93% acc", [("acc", 0.93, None, None, False, "93%")]),
         ("ndcg@10 0.412", [("ndcg_10", 0.412, None, None, False, "0.412")]),
+        ("recall@10% was 0.35", [("recall_10", 0.35, None, None, False, "0.35")]),
         (
             "rmse went from 12.1 to 11.8",
             [("rmse", 12.1, None, None, False, "12.1"), ("rmse", 11.8, None, None, False, "11.8")],
