@@ -40,6 +40,8 @@ def stated_mismatch(stated: StatedMetric, run: RunFacts, project: ProjectFacts) 
         return None
     if stated.name is None and any(_agrees(stated, value) for value in run.metrics.values()):
         return None  # an unnamed number may be about any of the run's metrics
+    if stated.name is None and not _comparable(stated, stored):
+        return None  # "the positive rate is around 4%" beside a run with pr_auc 0.187: not a statement of its metric
     label = run.run_name or run.key
     return f"{stated.text} is stated for {label}, but its stored {name} is {stored!r}"
 
@@ -53,6 +55,13 @@ def _agrees(stated: StatedMetric, stored: float) -> bool:
     if low is None or high is None:
         return True
     return any(min(low, high) - tolerance <= c <= max(low, high) + tolerance for c in candidates)
+
+
+def _comparable(stated: StatedMetric, stored: float) -> bool:
+    """An unnamed number within a factor of two of the stored value could be meant as that metric."""
+    values = [v for v in (stated.value, stated.low, stated.high) if v is not None]
+    scaled = [v * 100 for v in values] if "%" in stated.text and abs(stored) > 1.5 else values
+    return any(stored and 0.5 <= v / stored <= 2 for v in scaled)
 
 
 def _tolerance(stated: StatedMetric) -> float:

@@ -230,3 +230,11 @@ def test_a_run_inferred_from_context_gets_numbers_but_no_mismatch_warning() -> N
     entry = compose_log_entry(text, runs=TWO, project=PROJECT)
     assert stated_by_run(text, TWO) == {"f0603577": ["0.70"]}
     assert "metric_mismatch" not in codes(entry)
+
+
+def test_an_unnamed_number_far_from_every_metric_is_not_a_mismatch() -> None:
+    runs = [RunFacts("a2e9c5d7", "a2e9c5d7", None, {"pr_auc": 0.187})]
+    project = ProjectFacts("pr_auc")
+    quiet = compose_log_entry("a2e9c5d7 (the positive rate is only around 4%)", runs=runs, project=project)
+    loud = compose_log_entry("a2e9c5d7 got 0.21", runs=runs, project=project)
+    assert "metric_mismatch" not in codes(quiet) and "metric_mismatch" in codes(loud)
