@@ -54,7 +54,8 @@ METRIC_WORDS = frozenset(
     (
         "auc roc_auc pr_auc acc accuracy f1 loss logloss rmse mae mse mape r2 precision recall ap map ndcg "
         "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput "
-        "wer cer regret reward hd95 hausdorff psnr ssim fid smape wmape qini auuc ece lb leaderboard"
+        "wer cer regret reward hd95 hausdorff psnr ssim fid smape wmape qini auuc ece lb leaderboard mase wape rmsse "
+        "crps pinball faithfulness relevance frr far"
     ).split()
 )
 # ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").

@@ -15,7 +15,8 @@ from app.compose.facts import RunFacts
 from app.compose.refs import Reference
 from app.compose.stated import FoundNumber
 
-_VERSUS_RE = re.compile(r"\s*(?:vs\.?|versus|v\.?|against|compared (?:to|with)|/)\s*", re.IGNORECASE)
+# "vs", and "from" as in "down to .54 from .82": the new value, then the old one
+_VERSUS_RE = re.compile(r"\s*(?:vs\.?|versus|v\.?|against|compared (?:to|with)|/|from)\s*", re.IGNORECASE)
 _SLASH_RE = re.compile(r"\s*/\s*\w*\s*")
 
 
@@ -36,7 +37,7 @@ def pair_numbers(
         chains = [[n] for n in numbers] if _slashed(text, numbers) else chains
         for chain in chains:
             nearest = min(chain, key=lambda n: _distance(n, cited[0]))
-            mine = nearest.metric if _about(text, cited[0], nearest) else None
+            mine = nearest.metric if _about(text, cited[0], nearest, numbers) else None
             slots[0].extend([mine] if mine else [])
             others.extend(n.metric for n in chain if n.metric is not mine)
     elif all(len(chain) == len(cited) for chain in chains):
@@ -56,13 +57,15 @@ def pair_numbers(
 _PAREN_RE = re.compile(r"\(([^()]*)\)")
 
 
-def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
+def _about(text: str, reference: Reference, number: FoundNumber, numbers: list[FoundNumber]) -> bool:
     """Whether a number in a sentence with one reference is about that run. Not when the reference sits in an
     aside ("temp 0.1 (83998e17 was 0.05) is worse, 0.401": 0.401 is the temp 0.1 run's), nor when the number is
     another thing's, in parentheses after its name ("clearly above als (0.301)")."""
     parens = [m.span() for m in _PAREN_RE.finditer(text)]
     ref_paren = next((p for p in parens if p[0] < reference.start < p[1]), None)
     num_paren = next((p for p in parens if p[0] < number.start < p[1]), None)
+    if ref_paren and num_paren != ref_paren and _tagged(text, ref_paren, reference, numbers):
+        return False  # "MASE 0.84, worse than lgbm (0.81, run 65ae0e1a)": the run's number is the one beside it
     if ref_paren and num_paren != ref_paren:
         # "(83998e17 was 0.05)": the run is the subject of an aside; "(lgbm_v3, C = 0.5)" only names it
         after_ref = text[reference.end : ref_paren[1] - 1]
@@ -79,6 +82,13 @@ def _about(text: str, reference: Reference, number: FoundNumber) -> bool:
 def _slashed(text: str, numbers: list[FoundNumber]) -> bool:
     gaps = [text[a.end : b.start] for a, b in zip(numbers, numbers[1:], strict=False)]
     return any(_SLASH_RE.fullmatch(gap) for gap in gaps) and not any(re.search(r"\bvs\b", g) for g in gaps)
+
+
+def _tagged(text: str, paren: tuple[int, int], reference: Reference, numbers: list[FoundNumber]) -> bool:
+    """A short parenthesis holding the reference and a stated number: "(0.81, run 65ae0e1a)", "(f50a0be5, .371)"."""
+    inside = text[paren[0] + 1 : paren[1] - 1].replace(reference.text, " ")
+    short = len(inside.split()) <= 4
+    return short and any(paren[0] < n.start < paren[1] for n in numbers)
 
 
 def _distance(number: FoundNumber, reference: Reference) -> int:

@@ -156,7 +156,7 @@ def _unnamed_result(text: str, match: re.Match[str], param_words: Collection[str
         return False  # integers: counts, epochs, seeds
     if _UNITS_AFTER_RE.match(text[match.end() :]):
         return False
-    before = text[: match.start()].rstrip(" :=~≈(")
+    before = text[: match.start()].rstrip(" :=~≈")  # not "(": "lags (0.81, run X)" -- lags names no value
     word = re.search(r"([A-Za-z_][\w]*)\s*$", before)
     if word and word[1].lower() in param_words:
         return False

@@ -238,3 +238,23 @@ def test_an_unnamed_number_far_from_every_metric_is_not_a_mismatch() -> None:
     quiet = compose_log_entry("a2e9c5d7 (the positive rate is only around 4%)", runs=runs, project=project)
     loud = compose_log_entry("a2e9c5d7 got 0.21", runs=runs, project=project)
     assert "metric_mismatch" not in codes(quiet) and "metric_mismatch" in codes(loud)
+
+
+SPEECH = [
+    RunFacts("9cbb07e3", "9cbb07e3", "kws-specaug", {"fa_per_hr": 0.54, "frr": 0.058}),
+    RunFacts("ef3e307e", "ef3e307e", "kws-base", {"fa_per_hr": 0.82, "frr": 0.061}),
+]
+
+
+def test_from_pairs_a_new_value_with_the_old_one() -> None:
+    text = "specaug run 9cbb07e3 got FA/hr down to .54 from .82 on the base (kws-base), frr flat ~5.8% vs 6.1%"
+    assert stated_by_run(text, SPEECH) == {"9cbb07e3": [".54", "~5.8%"], "ef3e307e": [".82", "6.1%"]}
+    assert "metric_mismatch" not in codes(compose_log_entry(text, runs=SPEECH, project=PROJECT))
+
+
+def test_a_run_tagged_with_its_own_number_does_not_take_the_others() -> None:
+    runs = [*TWO, RunFacts("12a768c8", "12a768c8", "tft-h28", {"pr_auc": 0.70})]
+    text = "- TFT (tft-h28, dropout 0.1)\n  - pr auc 0.70, worse than focal (0.731, run f0603577)"
+    entry = compose_log_entry(text, runs=runs, project=PROJECT)
+    assert stated_by_run(text, runs) == {"12a768c8": ["0.70"], "f0603577": ["0.731"]}
+    assert "metric_mismatch" not in codes(entry)
