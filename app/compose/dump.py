@@ -226,7 +226,7 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
             continue
         if context and context.bullet and line.depth <= context.depth:
             context = None  # a sibling of a bullet header ends its list
-        header = _header_section(line.text) or (GENERIC if _is_topic(line, lines[index + 1 :]) else None)
+        header = _header_section(line.text) or _topic_section(line, lines[index + 1 :])
         if header:
             heading = bool(_HEADING_RE.match(line.text))
             context = _Context(header, line.depth, heading, line.bullet) if header != GENERIC else None
@@ -262,11 +262,17 @@ class _Context:
     bullet: bool
 
 
-def _is_topic(line: _Line, following: list[_Line]) -> bool:
-    """ "* augs" with sub-bullets below it: a topic header of one to three words, not a statement."""
+def _topic_section(line: _Line, following: list[_Line]) -> Section | None:
+    """A short bullet with sub-bullets below it is a topic header, not a statement: "* augs" (directs nothing),
+    "- What did not work" (directs its sub-bullets to did_not_work)."""
     after = next((n for n in following if n.text), None)
-    short = len(line.text.split()) <= 3 and not re.search(r"[\d.?!;:=]", line.text)
-    return line.bullet and short and after is not None and after.bullet and after.depth > line.depth
+    if not (line.bullet and after is not None and after.bullet and after.depth > line.depth):
+        return None
+    words = len(line.text.split())
+    if words <= 3 and not re.search(r"[\d.?!;:=]", line.text):
+        return cue_section(line.text) or GENERIC
+    cued = cue_section(line.text) if words <= 5 and not re.search(r"[\d?]", line.text) else None
+    return cued if cued in ("did_not_work", "next_steps", "open_questions") else None
 
 
 def _sentence_statements(

@@ -198,3 +198,20 @@ def test_an_alternative_stays_with_its_step() -> None:
 
 def test_a_hedged_question_is_a_question() -> None:
     assert sections("errors 2-3x -> maybe need a separate holiday model??")[-1][0] == "open_questions"
+
+
+def test_a_short_cued_bullet_with_sub_bullets_heads_them() -> None:
+    text = (
+        "- What did not work\n"
+        "  - Tweedie objective on the lgbm\n"
+        "    - MASE 0.80-0.82 across 3 seeds\n"
+        "- Open questions\n"
+        "  - Is the Oct backtest representative?\n"
+        "    - it misses Black Friday\n"
+    )
+    assert sections(text) == [
+        ("did_not_work", "Tweedie objective on the lgbm"),
+        ("did_not_work", "MASE 0.80-0.82 across 3 seeds"),
+        ("open_questions", "Is the Oct backtest representative?"),
+        ("open_questions", "it misses Black Friday"),
+    ]
