@@ -22,7 +22,7 @@ _LABEL_LISTS: dict[Section, str] = {
     "did_not_work": "didnt work|did not work|what didnt work|failed|failure|dead end|nope|no luck|negative result|"
     "not working|abandoned|didnt help|doesnt work|meh|what failed",
     "conclusions": "conclusion|takeaway|learning|lesson|lessons learned|tldr|tl;dr|verdict|decision|so|result|"
-    "key result|summary",
+    "key result|summary|my read|my take|bottom line|net net|in short|overall|outcome",
     "hypothesis": "hypothesis|hypotheses|idea|theory|assumption|hunch|motivation|why|goal",
     "observations": "observation|note|finding|what i saw|experiment|run|done|did|today|log|what i did|status",
 }
@@ -54,7 +54,8 @@ _LABEL_WORDS = (
 )
 # "open q: is the split leaking?" -- a label, then the statement.
 INLINE_LABEL_RE = re.compile(
-    rf"^\**\s*(?:({_LABEL_WORDS})\s*\**\s*[:>\-–]+|(tl;?dr)\b[:\s-]*)\s*\**\s*(.*)$", re.IGNORECASE
+    rf"^\**\s*(?:({_LABEL_WORDS}|next \w+|for next \w+)\s*\**\s*[:>\-–]+|(tl;?dr)\b[:\s-]*)\s*\**\s*(.*)$",
+    re.IGNORECASE,
 )
 # A label in the middle of a line starts a new statement: "... (auc .84) open q: is ..." / "..., next: ...".
 MIDLINE_LABEL_RE = re.compile(
@@ -76,8 +77,9 @@ NEXT_RE = re.compile(
     r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
     r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
-    r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retrain|fix|port|profile|ping|email|"
-    r"set up|carve out|backtest|ablate|add|compare)\b",
+    r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retune|re-tune|retrain|fix|port|profile|"
+    r"ping|email|set up|carve out|backtest|ablate|add|compare|collect|gather|relabel|build|draft|prepare|write up|"
+    r"plot|deploy|ship|swap|switch to|move to|run (?:a|an|the|it|with|on))\b",
     re.IGNORECASE,
 )
 _FAILED_RE = re.compile(
@@ -105,7 +107,8 @@ _HYPOTHESIS_RE = re.compile(
     re.IGNORECASE,
 )
 _CONCLUSION_RE = re.compile(
-    r"\b(?:best so far|so far best|conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
+    r"\b(?:best so far|so far best|best single|best one|best config|"
+    r"conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
     r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|helps?|helped|"
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"

@@ -285,7 +285,9 @@ def _sentence_statements(
     switch = bool(METRIC_SWITCH_RE.search(body))
     label = INLINE_LABEL_RE.match(body)
     if label and label[3].strip():
-        section = label_section(label[1] or label[2]) or GENERIC
+        # "next comp: ...", "for next time: ..." name a plan too
+        named = label[1] or label[2]
+        section = label_section(named) or ("next_steps" if re.match(r"(?:for )?next ", named, re.I) else GENERIC)
         yield from _split_list(label[3].strip(), line, section, group, parent, switch)
         return
     if context:

@@ -215,3 +215,17 @@ def test_a_short_cued_bullet_with_sub_bullets_heads_them() -> None:
         ("open_questions", "Is the Oct backtest representative?"),
         ("open_questions", "it misses Black Friday"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("next comp: time-based cv from day 1", [("next_steps", "time-based cv from day 1")]),
+        ("My read: promo features are the main lift.", [("conclusions", "promo features are the main lift.")]),
+        ("retune detection threshold on crnn", [("next_steps", "retune detection threshold on crnn")]),
+        ("run the 5-fold LOSO eval", [("next_steps", "run the 5-fold LOSO eval")]),
+        ("cat-fe-v4: cv .1465. best single", [("conclusions", "cat-fe-v4: cv .1465. best single")]),
+    ],
+)
+def test_labels_and_imperatives(text: str, expected: list[tuple[str, str]]) -> None:
+    assert sections(text) == expected
