@@ -105,7 +105,16 @@ def build_runs(case: Case) -> list[RunFacts]:
 
 def compose_case(case: Case, runs: Sequence[RunFacts]) -> LogEntry:
     project = ProjectFacts(case.project.primary_metric, case.project.metric_direction, case.project.metric_aliases)
-    return compose_log_entry(case.text, runs=runs, project=project, run_ids=case.run_ids)
+    table_keys = _keys(case.run_table, case) if case.run_table else []
+    return compose_log_entry(case.text, runs=runs, project=project, run_ids=case.run_ids, table_run_ids=table_keys)
+
+
+def _keys(table: str, case: Case) -> list[str]:
+    """The keys of a table pasted with the dump, as the service cites them."""
+    parsed = parse_run_table(
+        table, metric_aliases=case.project.metric_aliases, known_metrics=[case.project.primary_metric]
+    )
+    return list(dict.fromkeys(row.run_id or f"name:{row.run_name}" for row in parsed.rows))
 
 
 def run_case(named: NamedCase) -> CaseResult:

@@ -45,14 +45,22 @@ _CHANGE_STRIP = " ()[]{},;:–=>\"'`"  # not "." or "-": ".861" and "-0.02" keep
 
 
 def compose_log_entry(
-    text: str, *, runs: Sequence[RunFacts], project: ProjectFacts, run_ids: Sequence[str] = ()
+    text: str,
+    *,
+    runs: Sequence[RunFacts],
+    project: ProjectFacts,
+    run_ids: Sequence[str] = (),
+    table_run_ids: Sequence[str] = (),
 ) -> LogEntry:
-    """Structure `text`; `run_ids` are references the caller attached explicitly (cited even if the text is silent)."""
+    """Structure `text`. `run_ids` are references the caller attached explicitly, and `table_run_ids` the keys of
+    the rows of a run table pasted with the dump: both are cited even where the text is silent."""
     builder = _Builder(project, RunIndex(runs))
     for statement in parse_dump(text):
         builder.add(statement)
     for reference in run_ids:
         builder.add_explicit(reference)
+    for key in table_run_ids:
+        builder.add_explicit(key, change="in the run table pasted with the dump")
     if not text.strip():
         builder.warn("empty_dump", "the brain dump is empty: there is nothing to structure")
     return builder.build()
@@ -216,7 +224,7 @@ class _Builder:
         if mismatch:
             self.warn("metric_mismatch", mismatch, line=metric.line, ref=reference.text if reference else run.key)
 
-    def add_explicit(self, text: str) -> None:
+    def add_explicit(self, text: str, *, change: str = "attached to the dump (not mentioned in the text)") -> None:
         reference = resolve_explicit(text, self.index)
         self._check_reference(reference, None)
         run = reference.run
@@ -226,7 +234,7 @@ class _Builder:
             ref=text,
             run_id=run.key,
             run_name=run.run_name,
-            change="attached to the dump (not mentioned in the text)",
+            change=change,
             context="",
             stored=dict(run.metrics),
             line=0,

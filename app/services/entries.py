@@ -16,7 +16,8 @@ from sqlmodel import Session
 from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
 from app.compose.entry_schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
 from app.compose.markdown import render_log_entry
-from app.errors import EntryNotFound, InputInvalid
+from app.compose.tables import TableFormat, parse_run_table
+from app.errors import EntryNotFound, InputInvalid, LabbookError
 from app.llm.prompts import template_version
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
@@ -57,7 +58,26 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> 
 
 def _compose(session: Session, *, project: Project, log: SessionLog) -> LogEntry:
     runs = [_run_facts(run) for run in _all_runs(session, cast(int, project.id))]
-    return compose_log_entry(log.text, runs=runs, project=_project_facts(project), run_ids=log.run_refs)
+    facts = _project_facts(project)
+    table_keys = _table_keys(log, project)
+    return compose_log_entry(log.text, runs=runs, project=facts, run_ids=log.run_refs, table_run_ids=table_keys)
+
+
+def _table_keys(log: SessionLog, project: Project) -> list[str]:
+    """The runs of the table pasted with the dump: the session's experiments, even where the text does not name
+    them. A table that cannot be read was refused when it was posted; it adds nothing here."""
+    if not (log.run_table and log.run_table.strip()):
+        return []
+    try:
+        parsed = parse_run_table(
+            log.run_table,
+            format=cast(TableFormat | None, log.run_table_format),
+            metric_aliases=project.metric_aliases,
+            known_metrics=[project.primary_metric],
+        )
+    except LabbookError:
+        return []
+    return list(dict.fromkeys(row.run_id or f"name:{row.run_name}" for row in parsed.rows))
 
 
 def recompose_entry(session: Session, *, principal: Principal, entry_id: int) -> EntryPublic:

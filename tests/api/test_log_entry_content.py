@@ -126,3 +126,12 @@ class TestGetEntrySchema:
 
     def test_needs_a_token(self, anon: TestClient) -> None:
         assert anon.get("/v1/schemas/log_entry").status_code == 401
+
+
+def test_runs_of_a_table_pasted_with_the_dump_are_the_sessions_experiments(client: TestClient) -> None:
+    create_project(client)
+    body = post_log(client, text="see the table; smote (5c6d70a1) didn't help", run_table=TABLE)["log_entry"]["body"]
+    assert body["run_ids"] == ["5c6d70a1", "9b22c4f0", "0d81ee3b"]
+    by_run = {e["run_id"]: e["change"] for e in body["experiments"]}
+    assert by_run["5c6d70a1"] == "smote"
+    assert by_run["9b22c4f0"] == by_run["0d81ee3b"] == "in the run table pasted with the dump"
