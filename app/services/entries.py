@@ -32,7 +32,6 @@ from app.storage.types import utcnow
 LOG_ENTRY = "log_entry"
 OFFLINE = "offline"
 COMPOSER = "labbook"  # `edited_by` of a version the composer wrote
-_RUN_PAGE = 5_000
 
 
 def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> Entry:
@@ -57,7 +56,8 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> 
 
 
 def _compose(session: Session, *, project: Project, log: SessionLog) -> LogEntry:
-    runs = [_run_facts(run) for run in _all_runs(session, cast(int, project.id))]
+    rows = run_store.run_rows(session, project_id=cast(int, project.id))
+    runs = [RunFacts(key, run_id, name, metrics, params) for key, run_id, name, metrics, params in rows]
     facts = _project_facts(project)
     table_keys = _table_keys(log, project)
     return compose_log_entry(log.text, runs=runs, project=facts, run_ids=log.run_refs, table_run_ids=table_keys)
@@ -101,22 +101,6 @@ def document_schema(kind: str) -> dict[str, object]:
     if kind != LOG_ENTRY:
         raise EntryNotFound(f"no schema for entry kind '{kind}' (known: {LOG_ENTRY})", field="kind")
     return log_entry_json_schema()
-
-
-def _all_runs(session: Session, project_id: int) -> Iterator[Run]:
-    after_id = 0
-    while True:
-        page = run_store.list_runs(session, project_id=project_id, after_id=after_id, limit=_RUN_PAGE)
-        yield from page
-        if len(page) < _RUN_PAGE:
-            return
-        after_id = page[-1].id or 0
-
-
-def _run_facts(run: Run) -> RunFacts:
-    return RunFacts(
-        key=run.key, run_id=run.run_id, run_name=run.run_name, metrics=dict(run.metrics), params=dict(run.params)
-    )
 
 
 def _project_facts(project: Project) -> ProjectFacts:

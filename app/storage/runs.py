@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, insert
+from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -62,6 +63,18 @@ def list_runs(
     for condition in _conditions(metrics, params, tags):
         query = query.where(condition)
     return list(session.exec(query.order_by(col(Run.id)).limit(limit)))
+
+
+RunRow = tuple[str, str | None, str | None, dict[str, float], dict[str, str]]
+
+
+def run_rows(session: Session, *, project_id: int) -> list[RunRow]:
+    """Every run of a project as plain (key, run_id, run_name, metrics, params) tuples, in insertion order: what the
+    composer reads. Five columns and no ORM objects: 10,000 runs load in a fraction of the time `list_runs` takes."""
+    columns = (col(Run.key), col(Run.run_id), col(Run.run_name), col(Run.metrics), col(Run.params))
+    statement = sql_select(*columns).where(col(Run.project_id) == project_id).order_by(col(Run.id))
+    rows = session.execute(statement).all()
+    return [(key, run_id, name, metrics or {}, params or {}) for key, run_id, name, metrics, params in rows]
 
 
 def save_runs(session: Session, new_rows: Sequence[dict[str, Any]]) -> None:

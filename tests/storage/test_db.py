@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
 
 import pytest
 from alembic import command
@@ -164,3 +165,16 @@ def test_json_roundtrip_keeps_unicode_and_floats(session: Session) -> None:
     assert run.params == {"note": "naïve → β"}
     assert run.metrics["auc"] == 0.1 + 0.2
     assert run.created_at <= datetime.now(UTC)
+
+
+def test_run_rows_are_plain_tuples_in_insertion_order(session: Session) -> None:
+    project = Project(slug="p", name="P", primary_metric="auc", metric_direction="max")
+    session.add(project)
+    session.flush()
+    session.add(Run(project_id=cast(int, project.id), key="b", run_id="b", metrics={"auc": 0.8}, params={"lr": "0.1"}))
+    session.add(Run(project_id=cast(int, project.id), key="name:x", run_name="x"))
+    session.flush()
+    assert run_store.run_rows(session, project_id=cast(int, project.id)) == [
+        ("b", "b", None, {"auc": 0.8}, {"lr": "0.1"}),
+        ("name:x", None, "x", {}, {}),
+    ]
