@@ -107,7 +107,7 @@ _HYPOTHESIS_RE = re.compile(
     re.IGNORECASE,
 )
 _CONCLUSION_RE = re.compile(
-    r"\b(?:best so far|so far best|best single|best one|best config|"
+    r"\b(?:best so far|so far best|makes sense|best single|best one|best config|"
     r"conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
     r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|helps?|helped|"
@@ -146,12 +146,20 @@ HEDGE_START_RE = re.compile(
 )
 
 
+# A guess marked as one, wherever it sits: "the crnn overfits to musan (hypothesis, haven't checked)".
+_MARKED_GUESS_RE = re.compile(
+    r"\(\s*(?:hypothesis|untested|not tested|unverified|guess)\b|\bhaven'?t (?:checked|verified|tested)\b|"
+    r"\b(?:thinking|my hunch is|i'?m guessing)\b",
+    re.IGNORECASE,
+)
+
+
 def cue_section(text: str) -> Section | None:
     """The section a clause's own cue phrases point to, strongest cue first; None when it has none.
 
     A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2" (unless it is a
     plan, "maybe try catboost tomorrow", or asks, "maybe a separate holiday model??")."""
-    if HEDGE_START_RE.search(text) and "?" not in text:
+    if (HEDGE_START_RE.search(text) or _MARKED_GUESS_RE.search(text)) and "?" not in text:
         return "next_steps" if NEXT_RE.search(text) else "hypothesis"
     for pattern, section in _CUES:
         if pattern.search(text):

@@ -175,6 +175,10 @@ def test_a_line_with_an_instruction_is_quoted_whole() -> None:
         ("and should we pool the sensors", [("open_questions", "and should we pool the sensors")]),
         ("went down to 0.69 — no idea why", [("open_questions", "went down to 0.69 — no idea why")]),
         ("WavLM (0998fe4a) is our best", [("conclusions", "WavLM (0998fe4a) is our best")]),
+        (
+            "the crnn overfits musan (hypothesis, havent checked)",
+            [("hypothesis", "the crnn overfits musan (hypothesis, havent checked)")],
+        ),
     ],
 )
 def test_more_real_writing(text: str, expected: list[tuple[str, str]]) -> None:
