@@ -226,7 +226,7 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
             continue
         if context and context.bullet and line.depth <= context.depth:
             context = None  # a sibling of a bullet header ends its list
-        header = _header_section(line.text) or _topic_section(line, lines[index + 1 :])
+        header = _header_section(line.text) or _topic_section(line, _next_text(lines, index))
         if header:
             heading = bool(_HEADING_RE.match(line.text))
             context = _Context(header, line.depth, heading, line.bullet) if header != GENERIC else None
@@ -262,10 +262,13 @@ class _Context:
     bullet: bool
 
 
-def _topic_section(line: _Line, following: list[_Line]) -> Section | None:
+def _next_text(lines: list[_Line], index: int) -> _Line | None:
+    return next((lines[i] for i in range(index + 1, len(lines)) if lines[i].text), None)
+
+
+def _topic_section(line: _Line, after: _Line | None) -> Section | None:
     """A short bullet with sub-bullets below it is a topic header, not a statement: "* augs" (directs nothing),
     "- What did not work" (directs its sub-bullets to did_not_work)."""
-    after = next((n for n in following if n.text), None)
     if not (line.bullet and after is not None and after.bullet and after.depth > line.depth):
         return None
     words = len(line.text.split())
