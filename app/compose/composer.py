@@ -77,6 +77,7 @@ class _Builder:
     trials: dict[int, str] = field(default_factory=dict)  # group -> key of the trial without a reference it states
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
     sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
+    statement_refs: list[Reference] = field(default_factory=list)  # the references of the statement being read
 
     def __post_init__(self) -> None:
         known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
@@ -96,7 +97,7 @@ class _Builder:
                 f"the dump announces a change of primary metric: {statement.text}",
                 line=statement.line,
             )
-        references = find_references(statement.text, self.index)
+        references = self.statement_refs = find_references(statement.text, self.index)
         for reference in references:
             self._check_reference(reference, statement.line)
         self.firsts.setdefault(statement.group, statement)
@@ -132,7 +133,7 @@ class _Builder:
             return False
         reference, run = unique[0], unique[0].run
         trial = self.experiments.pop(self.trials.pop(parent.group, ""), None)
-        self._experiment(reference, parent, [])
+        self._experiment(reference, parent, [], change=_trim(parent.text))
         for metric in trial.stated if trial else ():
             self._check_number(reference, run, metric)
         if trial:
@@ -197,7 +198,13 @@ class _Builder:
             self._experiment(None, statement, others)
 
     def _experiment(
-        self, reference: Reference | None, statement: Statement, stated: list[StatedMetric], *, check: bool = True
+        self,
+        reference: Reference | None,
+        statement: Statement,
+        stated: list[StatedMetric],
+        *,
+        check: bool = True,
+        change: str | None = None,
     ) -> None:
         run = reference.run if reference else None
         key = run.key if run else (reference.text if reference else f"line:{statement.line}:{statement.text}")
@@ -212,7 +219,7 @@ class _Builder:
             ref=reference.text if reference else None,
             run_id=run.key if run else None,
             run_name=run.run_name if run else None,
-            change=_change(statement.text, reference) if reference else _trim(statement.text),
+            change=change or _describe(statement.text, reference, self.statement_refs),
             context=statement.text,
             stated=stated,
             stored=dict(run.metrics) if run else {},
@@ -281,19 +288,31 @@ def _unique_refs(references: list[Reference]) -> list[Reference]:
     return unique
 
 
-def _change(text: str, reference: Reference) -> str:
-    """What the dump says was changed for this run: the words just before the reference, else just after it."""
-    before_text, after_text = text[: reference.start], text[reference.end :]
-    urls = list(_URL_RE.finditer(before_text))
-    before_text = before_text[urls[-1].end() :] if urls else before_text  # never cut through a link
-    following = _URL_RE.search(after_text)
-    after_text = after_text[: following.start()] if following else after_text
-    parts = [_strip(p) for p in _CHANGE_SPLIT_RE.split(before_text)]
-    before = next((p for p in reversed(parts) if p), "")
-    if before and not _is_reference_text(before):
+def _describe(text: str, reference: Reference | None, neighbours: list[Reference]) -> str:
+    return _change(text, reference, neighbours) if reference else _trim(text)
+
+
+def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str:
+    """What the dump says was changed for this run: the words just before the reference (back to the previous
+    reference or link), else the words just after it, else the reference itself."""
+    start = max((m.end() for m in _URL_RE.finditer(text[: reference.start])), default=0)
+    start = max([start, *(r.end for r in neighbours if r.end <= reference.start)])
+    before_text, after_text = text[start : reference.start], text[reference.end :]
+    following = min([r.start for r in neighbours if r.start >= reference.end], default=len(text))
+    link = _URL_RE.search(after_text)
+    after_text = after_text[: min(following - reference.end, link.start() if link else len(after_text))]
+    # "worse than plain lgbm lags (0.81, run 65ae0e1a)": an unclosed parenthesis before the run is cut off
+    parts = [_strip(_OPEN_PAREN_RE.sub("", p)) for p in _CHANGE_SPLIT_RE.split(before_text)]
+    before = next((p for p in reversed(parts) if _WORDY_RE.search(p) and not _is_reference_text(p)), "")
+    if before:
         return _trim(before)
-    after = _strip(_CHANGE_SPLIT_RE.split(after_text)[0])
-    return _trim(after) if after else _trim(text)
+    after = _strip(_AFTER_SPLIT_RE.split(after_text)[0])
+    return _trim(after) if _WORDY_RE.search(after) else reference.text
+
+
+_OPEN_PAREN_RE = re.compile(r"\s*\([^)]*$")
+_AFTER_SPLIT_RE = re.compile(r"[,;:]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b|\d", re.IGNORECASE)
+_WORDY_RE = re.compile(r"[A-Za-z]{2,}")  # a change is said in words: "0.889" alone is a number, not a change
 
 
 _VARIANT_RE = re.compile(

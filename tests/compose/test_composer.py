@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
 from app.compose.entry_schema import LogEntry
 
@@ -258,3 +260,16 @@ def test_a_run_tagged_with_its_own_number_does_not_take_the_others() -> None:
     entry = compose_log_entry(text, runs=runs, project=PROJECT)
     assert stated_by_run(text, runs) == {"12a768c8": ["0.70"], "f0603577": ["0.731"]}
     assert "metric_mismatch" not in codes(entry)
+
+
+@pytest.mark.parametrize(
+    ("text", "changes"),
+    [
+        ("feats: f0603577 0.731 vs 447c745c 0.712. nice", {"f0603577": "feats", "447c745c": "447c745c"}),
+        ("MASE up, worse than plain lgbm lags (0.712, run 447c745c)", {"447c745c": "worse than plain lgbm lags"}),
+        ("focal loss (f0603577) didn't help", {"f0603577": "focal loss"}),
+    ],
+)
+def test_what_changed_stops_at_other_references_and_parentheses(text: str, changes: dict[str, str]) -> None:
+    entry = compose_log_entry(text, runs=TWO, project=PROJECT)
+    assert {e.run_id: e.change for e in entry.experiments if e.run_id} == changes
