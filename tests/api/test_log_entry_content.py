@@ -135,3 +135,15 @@ def test_runs_of_a_table_pasted_with_the_dump_are_the_sessions_experiments(clien
     by_run = {e["run_id"]: e["change"] for e in body["experiments"]}
     assert by_run["5c6d70a1"] == "smote"
     assert by_run["9b22c4f0"] == by_run["0d81ee3b"] == "in the run table pasted with the dump"
+
+
+def test_a_chat_tool_can_ask_for_the_entry_as_markdown(client: TestClient) -> None:
+    create_project(client)
+    import_table(client, "churn", TABLE)
+    response = client.post("/v1/projects/churn/logs", json={"text": DUMP}, headers={"Accept": "text/markdown"})
+    assert response.status_code == 201
+    assert response.headers["content-type"].startswith("text/markdown")
+    assert response.text.startswith("# ") and "## Open questions" in response.text
+    assert client.get("/v1/projects/churn/logs").json()["items"][0]["text"] == DUMP
+    spec = client.get("/openapi.json").json()["paths"]["/v1/projects/{slug}/logs"]["post"]["responses"]["201"]
+    assert {"application/json", "text/markdown"} <= set(spec["content"])

@@ -1,21 +1,36 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, ProjectDep, SessionDep
+from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
+from app.api.negotiation import MARKDOWN_RESPONSE, markdown_response
 from app.services import logs as logs_service
 from app.services.schemas import LogCreate, LogPublic, Page, RedactionCreate
 
 router = APIRouter(tags=["logs"])
 
 
-@router.post("/projects/{slug}/logs", status_code=201, response_model=LogPublic, operation_id="create_log")
-def create_log(body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+@router.post(
+    "/projects/{slug}/logs",
+    status_code=201,
+    response_model=LogPublic,
+    operation_id="create_log",
+    responses={201: MARKDOWN_RESPONSE[200]},
+)
+def create_log(
+    body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep, markdown: PrefersMarkdownDep
+) -> LogPublic | Response:
     """Record an end-of-session brain dump (with an optional pasted run table) and get it back structured. The text
     is stored verbatim and committed before anything else happens; a pasted table is imported as runs; then the
     answer's `log_entry` holds the TL;DR, hypothesis, experiments (run, change, stated and stored numbers),
-    observations, conclusions, what didn't work, open questions, next steps and warnings, citing stored runs only."""
-    return logs_service.create_log(session, project=project, principal=principal, body=body)
+    observations, conclusions, what didn't work, open questions, next steps and warnings, citing stored runs only.
+    With `Accept: text/markdown`, answers with the entry's Markdown alone (a chat reply, ready to post)."""
+    log = logs_service.create_log(session, project=project, principal=principal, body=body)
+    if markdown and log.log_entry is not None:
+        response = markdown_response(log.log_entry.markdown)
+        response.status_code = 201
+        return response
+    return log
 
 
 @router.get("/projects/{slug}/logs", response_model=Page[LogPublic], operation_id="list_logs")
