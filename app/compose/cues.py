@@ -74,8 +74,9 @@ _QUESTION_RE = re.compile(
 NEXT_RE = re.compile(
     r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
     r"nice to have|next steps?|next up|next time|next week|next session|todo|to-do|will try|will run|"
-    r"i'?ll|we'?ll|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|let'?s|then try|"
-    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday|after that)\b|\[ \]|"
+    r"i['’]ll|we['’]ll|i will|we will|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|"
+    r"let'?s|then try|"
+    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
     r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retune|re-tune|retrain|fix|port|profile|"
     r"ping|email|set up|carve out|backtest|ablate|add|compare|collect|gather|relabel|build|draft|prepare|write up|"
@@ -110,7 +111,8 @@ _CONCLUSION_RE = re.compile(
     r"\b(?:best so far|so far best|makes sense|best single|best one|best config|"
     r"conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
-    r"so (?!far\b|today\b|yeah\b|anyway\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|helps?|helped|"
+    r"so (?!far\b|today\b|yeah\b|anyway\b|this is\b|here\b|that\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|"
+    r"helps?|helped|"
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
     r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
     r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
@@ -134,7 +136,8 @@ INSTRUCTION_RE = re.compile(
 )
 # Openers that carry no content: "ok so today:", "anyway,".
 FILLER_RE = re.compile(
-    r"^(?:(?:ok(?:ay)?|so|alright|right|anyway|well|hmm+|ugh|phew|update|eod|end of day|quick notes?|notes?|"
+    r"^(?:(?:ok(?:ay)?|so|alright|right|anyway|well|hmm+|ugh|phew|hi|hey|hello|update|eod|end of day|quick notes?|"
+    r"notes?|"
     r"today|this session|this morning|this afternoon|session notes?|log)\b[\s,:;.\-–]*)+",
     re.IGNORECASE,
 )

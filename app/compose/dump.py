@@ -326,7 +326,18 @@ _JOINED_RE = re.compile(
     r"while)\b",
     re.IGNORECASE,
 )
-_LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+\+\s+|\s+and then\s+")
+_LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+and then\s+")
+
+
+def _outside_parens(pattern: re.Pattern[str], text: str) -> list[str]:
+    """Split at `pattern`, but never inside parentheses: "rerank (top 8, bge), then rerun" is two items."""
+    pieces: list[str] = []
+    start = 0
+    for match in pattern.finditer(text):
+        if text.count("(", 0, match.start()) == text.count(")", 0, match.start()):
+            pieces.append(text[start : match.start()])
+            start = match.end()
+    return [*pieces, text[start:]]
 
 
 def _split_list(
@@ -336,7 +347,7 @@ def _split_list(
     when every item has at least two words; other sections (questions too) keep the sentence whole."""
     parts = [text]
     if section == "next_steps":
-        candidates = [p.strip(" .") for p in _LIST_SPLIT_RE.split(text) if p.strip(" .")]
+        candidates = [p.strip(" .") for p in _outside_parens(_LIST_SPLIT_RE, text) if p.strip(" .")]
         whole = all(len(p.split()) >= 2 for p in candidates) and not any(_JOINED_RE.match(p) for p in candidates[1:])
         if len(candidates) > 1 and whole:
             parts = candidates

@@ -233,3 +233,23 @@ def test_a_short_cued_bullet_with_sub_bullets_heads_them() -> None:
 )
 def test_labels_and_imperatives(text: str, expected: list[tuple[str, str]]) -> None:
     assert sections(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("## Went well\n- reranker lifted faithfulness", [("observations", "reranker lifted faithfulness")]),
+        ("an ill-posed split all along", [("observations", "an ill-posed split all along")]),
+        ("i'll fix the split", [("next_steps", "i'll fix the split")]),
+        (
+            "Hi, so this is my summary, so that Marta can check",
+            [("observations", "this is my summary, so that Marta can check")],
+        ),
+        (
+            "After that I added the complaints features",
+            [("observations", "After that I added the complaints features")],
+        ),
+    ],
+)
+def test_words_that_only_look_like_cues(text: str, expected: list[tuple[str, str]]) -> None:
+    assert sections(text) == expected
