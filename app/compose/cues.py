@@ -75,7 +75,7 @@ NEXT_RE = re.compile(
     r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
     r"nice to have|next steps?|next up|next time|next week|next session|todo|to-do|will try|will run|"
     r"i['’]ll|we['’]ll|i will|we will|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|"
-    r"let'?s|then try|"
+    r"let['’]s|let us|then try|"
     r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
     r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retune|re-tune|retrain|fix|port|profile|"
@@ -111,8 +111,8 @@ _CONCLUSION_RE = re.compile(
     r"\b(?:best so far|so far best|makes sense|best single|best one|best config|"
     r"conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
     r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
-    r"so (?!far\b|today\b|yeah\b|anyway\b|this is\b|here\b|that\b)|means\b|keep(?:ing)?|new best|best (?:run|model)|"
-    r"helps?|helped|"
+    r"so (?!far\b|today\b|yeah\b|anyway\b|this is\b|here\b|that\b)|(?<!-)means\b|keep(?:ing)?|"
+    r"new best|best (?:run|model)|helps?|helped|"
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
     r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
     r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
@@ -149,6 +149,7 @@ HEDGE_START_RE = re.compile(
 )
 
 
+_LINK_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 # A guess marked as one, wherever it sits: "the crnn overfits to musan (hypothesis, haven't checked)".
 _MARKED_GUESS_RE = re.compile(
     r"\(\s*(?:hypothesis|untested|not tested|unverified|guess)\b|\bhaven'?t (?:checked|verified|tested)\b|"
@@ -162,6 +163,7 @@ def cue_section(text: str) -> Section | None:
 
     A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2" (unless it is a
     plan, "maybe try catboost tomorrow", or asks, "maybe a separate holiday model??")."""
+    text = _LINK_RE.sub(" ", text)  # "runs/abc?tab=metrics": a link's "?" asks nothing
     if (HEDGE_START_RE.search(text) or _MARKED_GUESS_RE.search(text)) and "?" not in text:
         return "next_steps" if NEXT_RE.search(text) else "hypothesis"
     for pattern, section in _CUES:

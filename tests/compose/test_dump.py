@@ -253,3 +253,15 @@ def test_labels_and_imperatives(text: str, expected: list[tuple[str, str]]) -> N
 )
 def test_words_that_only_look_like_cues(text: str, expected: list[tuple[str, str]]) -> None:
     assert sections(text) == expected
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "k-means clustering on the embeddings",
+        "this lets the model see more",
+        "see http://mlflow/#/runs/abc?tab=metrics",
+    ],
+)
+def test_more_words_that_only_look_like_cues(clause: str) -> None:
+    assert cue_section(clause) is None
