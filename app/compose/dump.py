@@ -1,20 +1,21 @@
 """Cutting a brain dump into statements, and sorting each statement into a section by its cue phrases.
 
-People write end-of-session notes as chat lines, bullets (nested), numbered lists, Markdown headings, arrows and
-run-on sentences. This module turns all of that into `Statement`s: a piece of text in the dump's own words, its line,
-and the section it belongs to (hypothesis, observations, conclusions, did_not_work, open_questions, next_steps).
+People write end-of-session notes as chat lines, bullets (nested), numbered and lettered lists, checkboxes, Markdown
+headings, arrows, em dashes, run-on sentences and unpunctuated dictation. This module turns all of that into
+`Statement`s: a piece of text in the dump's own words, its line, and the section it belongs to (hypothesis,
+observations, conclusions, did_not_work, open_questions, next_steps).
 
-How a statement finds its section, strongest first:
-1. Instruction-like text ("ignore previous instructions...") is kept only as a quoted observation.
-2. An inline label ("open q: ...", "tomorrow: ...", "todo: ...") or a header line above it ("## Next steps",
-   "didn't work:" followed by bullets).
-3. Cue phrases: a question ("?", "wonder", "not sure if"), a plan ("tomorrow", "will try", "need to"), a failure
-   ("didn't help", "dead end", "diverged", "worse"), a hypothesis ("I think", "suspect", "expect"), a conclusion
-   ("best so far", "because", "so", "going with").
+How a statement finds its section, strongest first (the vocabulary is in `app.compose.cues`):
+1. Instruction-like text ("ignore previous instructions...") is kept, with its whole line, as a quoted observation.
+2. An inline label ("open q: ...", "tomorrow: ...", "next comp: ...") or a header above it ("## Next steps",
+   "didn't work:", a bare "todo", a short cued bullet with sub-bullets such as "- What did not work").
+3. Cue phrases of the clause itself: a guess ("I think", "prob", "(hypothesis)"), a question ("?", "not sure",
+   "should we"), a plan ("tomorrow", "need to", a leading imperative, an unchecked box), a failure ("didn't help",
+   "dead end", "diverged", "worse"), a conclusion ("best so far", "because", "so", "going with").
 4. Otherwise an observation.
-A sentence joined by arrows or ", so" is cut into clauses first; a clause with no cue of its own goes with the next
-cued clause (an action and its outcome: "smote vs none -> didn't help" is one failure), so one sentence can yield a
-failure and a next step without either losing its context.
+A sentence joined by arrows, ", so", dashes or hedges is cut into clauses first; a clause with no cue of its own goes
+with the next cued clause (an action and its outcome: "smote vs none -> didn't help" is one failure), so one sentence
+can yield a failure and a next step without either losing its context.
 """
 
 from __future__ import annotations
