@@ -20,6 +20,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.main import create_app
 from app.storage.db import make_engine, migrate
+from tests.mlflow_server import MlflowServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 POSTGRES_URL = os.environ.get("LABBOOK_TEST_POSTGRES_URL")
@@ -75,3 +76,12 @@ def session(engine: Engine) -> Iterator[Session]:
     """A plain session: tests commit where they mean to; what they leave uncommitted is rolled back."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """One real MLflow tracking server for the whole session (SQLite store, loopback, one worker). Tests that write
+    to it create their own experiment, so they never see each other's runs."""
+    server = MlflowServer(root=tmp_path_factory.mktemp("mlflow")).start()
+    yield server
+    server.stop()

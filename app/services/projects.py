@@ -13,7 +13,9 @@ from app.storage.models import Project
 from app.storage.types import utcnow
 
 # Fields a PATCH may change but not clear.
-_NOT_NULL = frozenset({"name", "goal", "primary_metric", "metric_direction", "mlflow_experiments", "metric_aliases"})
+_NOT_NULL = frozenset(
+    {"name", "goal", "primary_metric", "metric_direction", "mlflow_experiments", "metric_aliases", "writeback"}
+)
 
 
 def resolve_project(session: Session, *, principal: Principal, slug: str) -> Project:

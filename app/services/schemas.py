@@ -19,6 +19,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 MetricName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
 Direction = Literal["max", "min"]
 TableFormat = Literal["markdown", "csv"]
+TrackingUri = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 
 class Strict(BaseModel):
@@ -51,6 +52,14 @@ class ProjectFields(Strict):
         default_factory=dict,
         description='Other names of a metric, mapped to the canonical one: {"auc": "val_auc"}. Names are normalised.',
     )
+    tracking_uri: TrackingUri | None = Field(
+        default=None,
+        description="The MLflow tracking server of the linked experiments; when null, the service's "
+        "MLFLOW_TRACKING_URI.",
+    )
+    writeback: bool = Field(
+        default=True, description="Write entries back to the cited MLflow runs (description and labbook.* tags)."
+    )
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -73,6 +82,8 @@ class ProjectUpdate(Strict):
     deadline: date | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = None
     metric_aliases: dict[str, str] | None = None
+    tracking_uri: TrackingUri | None = None
+    writeback: bool | None = None
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -94,6 +105,8 @@ class ProjectPublic(BaseModel):
     deadline: date | None
     mlflow_experiments: list[str]
     metric_aliases: dict[str, str]
+    tracking_uri: str | None
+    writeback: bool
     created_at: datetime
     updated_at: datetime
 
@@ -109,6 +122,24 @@ class RunPublic(BaseModel):
     metrics: dict[str, float]
     tags: dict[str, str]
     notes: str | None
+    experiment_id: str | None
+    status: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    duration_s: float | None
+    parent_run_id: str | None
+    git_commit: str | None
+    source_name: str | None = Field(description="The entry point: the script or notebook that ran.")
+    source_type: str | None
+    owner: str | None
+    data_version: str | None
+    datasets: list[dict[str, Any]] = Field(description="Logged dataset inputs: name, digest, source, context.")
+    seed: str | None
+    environment: dict[str, Any] = Field(description="Python and library versions where logged, and where read from.")
+    hardware: str | None
+    split: str | None
+    artifact_uri: str | None
+    synced_at: datetime | None = Field(description="When the run was last read from MLflow.")
     created_at: datetime
     updated_at: datetime
 
@@ -278,3 +309,9 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     database: str = Field(description="The backend that answered: sqlite or postgresql.")
+
+
+# --- MLflow sync ------------------------------------------------------------------------------------------------------
+
+
+# --- Write-back outbox ------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.storage.types import JSONType, UTCDateTime, utcnow
@@ -33,6 +33,10 @@ class Project(SQLModel, table=True):
     deadline: date | None = None
     mlflow_experiments: list[str] = _json(default_factory=list)
     metric_aliases: dict[str, str] = _json(default_factory=dict)
+    # The MLflow server of this project's experiments; None: MLFLOW_TRACKING_URI of the service's environment.
+    tracking_uri: str | None = Field(default=None, max_length=1000)
+    # Write entries back to the cited MLflow runs (their description and labbook.* tags).
+    writeback: bool = Field(default=True)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -52,6 +56,26 @@ class Run(SQLModel, table=True):
     metrics: dict[str, float] = _json(default_factory=dict)
     tags: dict[str, str] = _json(default_factory=dict)
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # What MLflow (or a W&B export) says about the run. A field the source does not record stays None, never guessed.
+    experiment_id: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, max_length=16)  # MLflow's words: RUNNING, FINISHED, FAILED, KILLED, ...
+    start_time: datetime | None = _when(default=None, nullable=True)
+    end_time: datetime | None = _when(default=None, nullable=True)
+    duration_s: float | None = None  # end - start, or a W&B export's Runtime
+    parent_run_id: str | None = Field(default=None, max_length=64)  # sweeps and nested runs keep their parent
+    # Reproducibility fields.
+    git_commit: str | None = Field(default=None, max_length=64)
+    source_name: str | None = Field(default=None, max_length=500)  # entry point: script or notebook
+    source_type: str | None = Field(default=None, max_length=32)  # LOCAL, NOTEBOOK, JOB, PROJECT, ...
+    owner: str | None = Field(default=None, max_length=200)  # mlflow.user
+    data_version: str | None = Field(default=None, max_length=500)
+    datasets: list[dict[str, Any]] = _json(default_factory=list)  # logged dataset inputs: name, digest, source, context
+    seed: str | None = Field(default=None, max_length=64)
+    environment: dict[str, Any] = _json(default_factory=dict)  # python, packages {name: version}, where read from
+    hardware: str | None = Field(default=None, max_length=500)
+    split: str | None = Field(default=None, max_length=500)
+    artifact_uri: str | None = Field(default=None, max_length=1000)
+    synced_at: datetime | None = _when(default=None, nullable=True)  # last read from MLflow
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -140,3 +164,58 @@ class EntryVersion(SQLModel, table=True):
     edited_by: str = Field(max_length=200)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class TrackingSync(SQLModel, table=True):
+    # Where the last sync of one linked MLflow experiment stopped: the newest start time seen, and the runs that were
+    # still running (re-read next time). A full sync ignores this and re-reads everything.
+    __tablename__ = "tracking_sync"
+    __table_args__ = (UniqueConstraint("project_id", "experiment_id", name="uq_tracking_sync_project_experiment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    experiment_id: str = Field(max_length=64)
+    experiment_name: str = Field(default="", max_length=500)
+    tracking_uri: str = Field(default="", max_length=1000)
+    max_start_time_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    open_run_ids: list[str] = _json(default_factory=list)
+    runs_seen: int = 0
+    last_sync_at: datetime | None = _when(default=None, nullable=True)
+    last_full_sync_at: datetime | None = _when(default=None, nullable=True)
+
+
+class ArtifactCache(SQLModel, table=True):
+    # What was read once from a run's artifacts (a logged model's requirements.txt, conda.yaml, python_env.yaml),
+    # keyed by the artifact's URI, so a re-sync never downloads it again. `content` is the parsed result.
+    __tablename__ = "artifact_cache"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uri: str = Field(max_length=1000, unique=True, index=True)
+    content: dict[str, Any] = _json(default_factory=dict)
+    fetched_at: datetime = _when(default_factory=utcnow)
+
+
+class OutboxItem(SQLModel, table=True):
+    # One write-back to deliver to a tracking server (kind `run_note`: the run's Labbook section and labbook.* tags).
+    # Stored in the same transaction as the entry that caused it; a worker delivers it with retries and backoff.
+    # state: pending -> delivered, or dead (a permanent error, e.g. the run no longer exists).
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "next_attempt_at"),
+        Index("ix_outbox_entry", "entry_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id")
+    kind: str = Field(max_length=32)
+    run_id: str = Field(max_length=64)
+    payload: dict[str, Any] = _json(default_factory=dict)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    claimed_until: datetime | None = _when(default=None, nullable=True)  # a worker's lease
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+    delivered_at: datetime | None = _when(default=None, nullable=True)
