@@ -128,3 +128,35 @@ class PromptInvalid(LabbookError):
 
 class PromptVariableMissing(LabbookError):
     """A prompt rendered without one of its declared variables (Jinja2 StrictUndefined)."""
+
+
+class TrackingError(LabbookError):
+    """The tracking server (MLflow) could not do what was asked."""
+
+    status_code = 502
+
+
+class TrackingUnavailable(TrackingError):
+    """The tracking server did not answer, or answered 5xx: transient, worth retrying later."""
+
+    status_code = 503
+
+
+class TrackingAuthFailed(TrackingError):
+    """The tracking server refused our credentials (401/403): check MLFLOW_TRACKING_TOKEN or username/password."""
+
+    status_code = 502
+
+
+class TrackingNotConfigured(InputInvalid):
+    """No tracking URI (on the project, nor MLFLOW_TRACKING_URI), or no linked experiments."""
+
+
+class ExperimentNotFound(InputInvalid):
+    """A linked MLflow experiment (by ID or name) does not exist on the tracking server."""
+
+
+class TrackingRunNotFound(TrackingError):
+    """The run does not exist (or was deleted) on the tracking server: a permanent failure for a write-back."""
+
+    status_code = 404
