@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -40,12 +40,23 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     auto_migrate: bool = True
+    # The base of links Labbook writes elsewhere (the entry links in MLflow run descriptions): LABBOOK_PUBLIC_URL.
     public_url: str = "http://127.0.0.1:8000"
+    # MLflow's own variable, read without the prefix: the tracking server of projects that store no URI of their own.
+    # Auth comes from MLflow's variables too (MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD).
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
+    )
+    # Write-back delivery: `inprocess` runs a worker thread inside the service; `off` leaves it to `labbook worker`.
+    outbox_worker: Literal["inprocess", "off"] = "inprocess"
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 
-    @field_validator("database_url")
+    @field_validator("database_url", "mlflow_tracking_uri")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
