@@ -7,19 +7,49 @@ and aliases, so that the same metric lands under the same name across tables. Ex
 vocabulary, and anything not recognised is a parameter, because a wrong guess there loses nothing. Tables whose
 columns collide once normalized, or that have nothing to identify a run by, are rejected with `RunTableInvalid`
 naming the header line, rather than being read by a guess the user cannot see.
+
+Run attributes (status, start and end time, duration, owner, git commit, hardware) get roles of their own when the
+header names them and every value reads as one (a "Status" column of "done"/"failed", a "Created" column of ISO
+times); otherwise the column falls back to the rules above. A Weights & Biases runs-table export (see
+`is_wandb_export`) is read with W&B's conventions: its fixed columns (Name, State, Notes, User, Tags, Created,
+Runtime, Sweep, ...) by their W&B meaning, `config.x`/`summary.x` as param/metric x, and W&B's internal `_step`,
+`_runtime`, `_timestamp` and `_wandb` keys ignored.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from app.compose.numbers import parse_number
 from app.errors import RunTableInvalid
 
-Role = Literal["run_id", "run_name", "model", "params", "param", "metric", "tags", "tag", "notes", "ignored"]
+Role = Literal[
+    "run_id",
+    "run_name",
+    "model",
+    "params",
+    "param",
+    "metric",
+    "tags",
+    "tag",
+    "notes",
+    "ignored",
+    # Run attributes, each filling one field of the run rather than a param, metric or tag.
+    "status",
+    "start_time",
+    "end_time",
+    "duration",
+    "owner",
+    "git_commit",
+    "hardware",
+]
+FIELD_ROLES: frozenset[Role] = frozenset(
+    {"status", "start_time", "end_time", "duration", "owner", "git_commit", "hardware"}
+)
 
 # --- Column roles, keyed by the normalized header (see `normalize_metric_name`). ---------------------------------
 RUN_ID_HEADERS = frozenset({"run_id", "runid", "id", "run_uuid", "mlflow_run_id", "run"})
@@ -34,6 +64,79 @@ NOTES_HEADERS = frozenset({"notes", "note", "comment", "comments", "remarks", "d
 PACKED_TAGS_HEADERS = frozenset({"tags", "labels"})
 # Index columns that spreadsheets and pandas add on their own ("Unnamed: 0"): they carry nothing about the run.
 IGNORED_HEADER_RE = re.compile(r"unnamed_\d+|index|idx|row|row_no|row_number")
+
+# Run attributes named by the header; the column takes the role only when every value reads as one (see
+# `_field_role`), so a "Status" column of free text stays a parameter.
+STATUS_HEADERS = frozenset({"status", "state", "run_status", "run_state"})
+START_TIME_HEADERS = frozenset({"start_time", "started", "started_at", "start", "created", "created_at"})
+END_TIME_HEADERS = frozenset({"end_time", "ended", "ended_at", "end", "finished_at", "completed_at"})
+# Only headers that say the unit: a bare "duration" or "runtime" may be minutes (W&B's "Runtime" is seconds).
+DURATION_HEADERS = frozenset(
+    "duration_s duration_sec duration_secs duration_seconds runtime_s runtime_sec runtime_seconds "
+    "elapsed_s elapsed_sec elapsed_seconds wall_time_s".split()
+)
+OWNER_HEADERS = frozenset({"user", "owner", "author", "created_by", "username", "mlflow_user"})
+GIT_COMMIT_HEADERS = frozenset(
+    "commit git_commit git_sha commit_sha git_hash commit_hash git_revision mlflow_source_git_commit".split()
+)
+HARDWARE_HEADERS = frozenset({"hardware", "gpu_type"})
+# Run statuses as people and tools write them -> MLflow's words. W&B's "crashed" (no heartbeat) is a failure.
+STATUS_WORDS: Mapping[str, str] = {
+    "running": "RUNNING",
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "crashed": "FAILED",
+    "killed": "KILLED",
+    "pending": "SCHEDULED",
+    "scheduled": "SCHEDULED",
+    "queued": "SCHEDULED",
+    "completed": "FINISHED",
+    "done": "FINISHED",
+    "succeeded": "FINISHED",
+    "success": "FINISHED",
+    "error": "FAILED",
+    "errored": "FAILED",
+    "cancelled": "KILLED",
+    "canceled": "KILLED",
+    "stopped": "KILLED",
+}
+GIT_COMMIT_RE = re.compile(r"[0-9a-fA-F]{7,64}")
+# Longest text each field holds (the Run model's column sizes); a longer value is not read into the field.
+FIELD_MAX_LENGTH: Mapping[str, int] = {
+    "owner": 200,
+    "git_commit": 64,
+    "hardware": 500,
+    "seed": 64,
+    "data_version": 500,
+}
+
+# --- Weights & Biases runs-table exports. ---------------------------------------------------------------------------
+# The W&B app's runs table exports as CSV with these fixed columns first, then one column per config key and one
+# per summary key (nested keys flattened with "."), both unprefixed. Scripts that build the CSV from the public API
+# (`api.runs()`) usually prefix them instead: `config.lr` / `config/lr`, `summary.val_loss`.
+WANDB_MARKER_HEADERS = frozenset({"created", "runtime"})
+WANDB_ROLES: Mapping[str, tuple[Role, str | None]] = {
+    "state": ("status", None),
+    "created": ("start_time", None),
+    "runtime": ("duration", None),  # seconds
+    "user": ("owner", None),
+    "gpu_type": ("hardware", None),
+    "commit": ("git_commit", None),
+    "sweep": ("tag", "wandb.sweep"),  # a sweep is not a run, so not a parent run: kept as a tag
+    "group": ("tag", "wandb.group"),
+    "job_type": ("tag", "wandb.job_type"),
+    "agent": ("tag", "wandb.agent"),
+    "hostname": ("tag", "wandb.hostname"),
+    "updated": ("ignored", None),  # last heartbeat or edit, not when the run ended
+}
+# W&B's own keys start with "_": in the summary the last step, the runtime and the time of the last log, and
+# `_wandb` bookkeeping in both. These are never a param or a metric, in a W&B export or any other table.
+_WANDB_INTERNAL_RE = re.compile(
+    r"(?:config|summary)\s*[./]\s*_.*|_(?:step|runtime|timestamp|wandb\w*)", re.IGNORECASE | re.DOTALL
+)
+# How W&B writes a summary value that overflowed (a diverged loss): not a metric, but the column still is one.
+_INFINITIES = frozenset({"infinity", "-infinity", "+infinity", "inf", "-inf", "+inf"})
+_WANDB_PREFIX_RE = re.compile(r"^(?:config|summary)\s*[./]", re.IGNORECASE)
 
 # Explicit prefixes force a role whatever the rest of the header says: "param.loss" is a parameter.
 EXPLICIT_PREFIXES: Mapping[str, Role] = {
@@ -107,6 +210,34 @@ def build_vocabulary(aliases: Mapping[str, str] | None, known: Collection[str]) 
     return _Vocabulary(normalized_aliases, frozenset(known) | {normalize_metric_name(name) for name in known})
 
 
+def is_wandb_export(header: Sequence[str]) -> bool:
+    """A W&B runs-table export: Name and State with Created or Runtime, or W&B's config./summary. prefixes."""
+    normalized = {normalize_metric_name(name) for name in header}
+    if {"name", "state"} <= normalized and normalized & WANDB_MARKER_HEADERS:
+        return True
+    return any(_WANDB_PREFIX_RE.match(name.strip()) for name in header)
+
+
+def parse_time(text: str) -> tuple[datetime, bool] | None:
+    """An ISO 8601 date and time ("2025-11-13T09:48:11.000Z", W&B's form) in UTC, and whether it had a time zone
+    (one without is read as UTC); None when the text is not one. A bare date is not a time and is refused."""
+    text = text.strip()
+    if len(text) < 16 or not text[:4].isdigit():
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC), False
+    return when.astimezone(UTC), True
+
+
+def status_word(text: str) -> str | None:
+    """MLflow's word for a run status as written ("finished", "Crashed", "FAILED"), None when it is not one."""
+    return STATUS_WORDS.get(text.strip().lower())
+
+
 def classify_columns(
     header: Sequence[str], header_line: int, rows: Sequence[Sequence[str]], vocabulary: _Vocabulary
 ) -> tuple[Column, ...]:
@@ -114,10 +245,11 @@ def classify_columns(
 
     `header` is the header row as written, on line `header_line`; `rows` are the cells of the other rows.
     """
+    wandb = is_wandb_export(header)
     columns = []
     for index, name_as_written in enumerate(header):
         values = [cells[index] for cells in rows]
-        role, name = _column_role(name_as_written, values, vocabulary, header_line, index)
+        role, name = _column_role(name_as_written, values, vocabulary, header_line, index, wandb=wandb)
         columns.append(Column(index, name_as_written, role, name))
     _check_duplicate_columns(columns, header_line)
     if not any(column.role in ("run_id", "run_name") for column in columns):
@@ -129,22 +261,58 @@ def classify_columns(
 
 
 def _column_role(
-    header: str, values: list[str], vocabulary: _Vocabulary, line: int, index: int
+    header: str, values: list[str], vocabulary: _Vocabulary, line: int, index: int, *, wandb: bool = False
 ) -> tuple[Role, str | None]:
-    """Explicit prefixes first, then the fixed header names, then metric detection; anything else is a param."""
+    """W&B's internal keys, explicit prefixes, W&B's fixed columns, the fixed header names, run attributes, then
+    metric detection; anything else is a param."""
+    stripped = header.strip()
+    if _WANDB_INTERNAL_RE.fullmatch(stripped) or (wandb and stripped.startswith("_")):
+        return "ignored", None
     normalized = _checked_header(header, line, index)
-    explicit = _EXPLICIT_PREFIX_RE.match(header.strip())
+    explicit = _EXPLICIT_PREFIX_RE.match(stripped)
     if explicit:
         role = EXPLICIT_PREFIXES[explicit[1].lower()]
         name = _checked_header(explicit[2], line, index)
         return role, (_metric_name(name, vocabulary) if role == "metric" else name)
+    if wandb and normalized in WANDB_ROLES:
+        return WANDB_ROLES[normalized]
     fixed = _fixed_role(normalized)
     if fixed:
         return fixed, None
+    field_role = _field_role(normalized, values)
+    if field_role:
+        return field_role, None
     metric = _metric_name(normalized, vocabulary)
-    if _is_metric(normalized, metric, values, vocabulary):
+    # W&B exports put every summary key, text ones too ("artifact/name"), among the columns: numbers only there.
+    if _is_metric(normalized, metric, values, vocabulary) and (not wandb or _all_numbers(values, _INFINITIES)):
         return "metric", metric
     return "param", normalized
+
+
+def _field_role(normalized: str, values: list[str]) -> Role | None:
+    """A run attribute named by the header, when every value reads as one (and at least one is given)."""
+    table: tuple[tuple[frozenset[str], Role, Callable[[str], bool]], ...] = (
+        (STATUS_HEADERS, "status", lambda v: status_word(v) is not None),
+        (START_TIME_HEADERS, "start_time", lambda v: parse_time(v) is not None),
+        (END_TIME_HEADERS, "end_time", lambda v: parse_time(v) is not None),
+        (DURATION_HEADERS, "duration", _is_seconds),
+        (OWNER_HEADERS, "owner", lambda v: len(v) <= FIELD_MAX_LENGTH["owner"]),
+        (GIT_COMMIT_HEADERS, "git_commit", lambda v: GIT_COMMIT_RE.fullmatch(v) is not None),
+        (HARDWARE_HEADERS, "hardware", lambda v: len(v) <= FIELD_MAX_LENGTH["hardware"]),
+    )
+    for headers, role, reads in table:
+        if normalized in headers:
+            given = [value.strip() for value in values if value.strip() not in EMPTY_TEXT]
+            return role if given and all(reads(value) for value in given) else None
+    return None
+
+
+def _is_seconds(value: str) -> bool:
+    try:
+        seconds = parse_number(value)
+    except ValueError:
+        return False
+    return seconds.warning is None and seconds.value is not None and seconds.value >= 0
 
 
 def _checked_header(header: str, line: int, index: int) -> str:
@@ -202,10 +370,12 @@ def _has_metric_word(name: str) -> bool:
     return False
 
 
-def _all_numbers(values: list[str]) -> bool:
-    """True when every value reads as a number or is missing, and at least one is a number."""
+def _all_numbers(values: list[str], also_missing: frozenset[str] = frozenset()) -> bool:
+    """True when every value reads as a number or is missing (or in `also_missing`), and at least one is a number."""
     seen_number = False
     for value in values:
+        if value.strip().lower() in also_missing:
+            continue
         try:
             seen_number = parse_number(value).value is not None or seen_number
         except ValueError:
@@ -215,7 +385,7 @@ def _all_numbers(values: list[str]) -> bool:
 
 def _column_key(column: Column) -> tuple[str, str] | None:
     """What a column fills in; two columns filling the same thing are duplicates. Packed columns merge instead."""
-    if column.role in ("run_id", "run_name"):
+    if column.role in ("run_id", "run_name") or column.role in FIELD_ROLES:
         return column.role, ""
     if column.role == "model":
         return "param", "model"
@@ -229,6 +399,8 @@ def _check_duplicate_columns(columns: list[Column], line: int) -> None:
     by_header: dict[str, Column] = {}
     by_key: dict[tuple[str, str], Column] = {}
     for column in columns:
+        if column.role == "ignored":
+            continue  # contributes nothing, so it collides with nothing (W&B's "_runtime" next to its "Runtime")
         key = _column_key(column)
         earlier = by_header.get(normalize_metric_name(column.header))
         reason = ""

@@ -6,6 +6,21 @@ tags, notes) and returns plain rows. What it cannot read raises `RunTableInvalid
 and what it had to interpret becomes a `TableWarning`, so the user can see every guess that was made.
 Deciding what a column means lives in `app.compose.columns`, and splitting packed params/tags cells in
 `app.compose.packed`; this module reads the cells and fills the rows.
+
+Besides params, metrics and tags, a row carries the run attributes its table records, in `ParsedRow.fields`
+(keys in `RUN_FIELDS`): status in MLflow's words, start and end time (UTC), duration in seconds, owner, git
+commit, hardware, and the seed and data version also read from the params of those names. What the table does not
+record is absent, never guessed; the one thing derived is end = start + duration (or duration = end - start) for
+a run that is not still running.
+
+A Weights & Biases runs-table export (`ParsedTable.wandb`) is read with W&B's conventions: Name is the run name,
+ID the run ID, State the status (W&B's word also kept as the tag `wandb.state`, since "crashed" and "failed" both
+become FAILED), Created the start time, Runtime the duration in seconds, User the owner, Tags one tag per label
+(`label=true`, like any tags column), Notes the notes, and Sweep, Group, Job Type, Agent and Hostname the tags
+`wandb.sweep`, `wandb.group`, ... (a sweep is not a run, so it is not made the parent run). Config columns are
+params, summary columns are metrics when numeric (a summary cell that is not a number, such as a histogram or an
+artifact name, is skipped with a warning instead of rejecting the export), and W&B's `_step`, `_runtime`,
+`_timestamp` and `_wandb` keys are ignored.
 """
 
 from __future__ import annotations
@@ -14,9 +29,22 @@ import csv
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import timedelta
+from typing import Any, Literal
 
-from app.compose.columns import EMPTY_TEXT, Column, Role, build_vocabulary, classify_columns, normalize_metric_name
+from app.compose.columns import (
+    EMPTY_TEXT,
+    FIELD_MAX_LENGTH,
+    GIT_COMMIT_RE,
+    Column,
+    Role,
+    build_vocabulary,
+    classify_columns,
+    is_wandb_export,
+    normalize_metric_name,
+    parse_time,
+    status_word,
+)
 from app.compose.numbers import parse_number
 from app.compose.packed import packed_items
 from app.errors import RunTableInvalid
@@ -25,6 +53,7 @@ __all__ = [
     "Column",
     "ParsedRow",
     "ParsedTable",
+    "RUN_FIELDS",
     "Role",
     "TableFormat",
     "TableWarning",
@@ -39,6 +68,24 @@ _SEPARATOR_CELL_RE = re.compile(r":?-+:?")
 _UNESCAPED_PIPE_RE = re.compile(r"(?<!\\)\|")
 _MARKDOWN_WRAPPERS = ("**", "__", "`", "*")
 _CSV_DELIMITERS = (",", ";", "\t")
+
+# The run attributes a row may carry in `ParsedRow.fields`, named as the Run model's fields.
+RUN_FIELDS = (
+    "status",
+    "start_time",
+    "end_time",
+    "duration_s",
+    "owner",
+    "git_commit",
+    "hardware",
+    "seed",
+    "data_version",
+)
+# Params that also give a run attribute, as the key is written in a column header (normalized) or a packed cell.
+_SEED_PARAMS = ("seed", "random_seed", "random_state", "rng_seed", "Seed")
+_DATA_VERSION_PARAMS = ("data_version", "dataset_version")
+_FIELD_PARAMS = frozenset(_SEED_PARAMS + _DATA_VERSION_PARAMS)
+_NOT_ENDED = frozenset({"RUNNING", "SCHEDULED"})
 
 
 @dataclass(frozen=True)
@@ -62,15 +109,20 @@ class ParsedRow:
     tags: dict[str, str]
     notes: str | None
     warnings: tuple[TableWarning, ...]
+    # Run attributes the table records (keys in RUN_FIELDS), only those with a value.
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ParsedTable:
-    """The whole table: the format it was read as, what each column means, and its rows in order."""
+    """The whole table: the format it was read as, what each column means, and its rows in order.
+
+    `wandb` is set when the table is a Weights & Biases runs export, read with W&B's column conventions."""
 
     format: TableFormat
     columns: tuple[Column, ...]
     rows: tuple[ParsedRow, ...]
+    wandb: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,6 +139,7 @@ class _RowBuilder:
     """A row being filled column by column; frozen into a `ParsedRow` at the end."""
 
     line: int
+    wandb: bool = False
     run_id: str | None = None
     run_name: str | None = None
     params: dict[str, str] = field(default_factory=dict)
@@ -94,15 +147,57 @@ class _RowBuilder:
     tags: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     warnings: list[TableWarning] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
 
-    def warn(self, column: Column, message: str) -> None:
-        self.warnings.append(TableWarning(self.line, column.header, message))
+    def warn(self, column: Column | None, message: str) -> None:
+        self.warnings.append(TableWarning(self.line, column.header if column else None, message))
 
     def build(self) -> ParsedRow:
+        if not _FIELD_PARAMS.isdisjoint(self.params):
+            self._fields_from_params("seed", _SEED_PARAMS)
+            self._fields_from_params("data_version", _DATA_VERSION_PARAMS)
+        if "start_time" in self.fields:
+            self._derive_times()
         notes = "; ".join(self.notes) or None
         return ParsedRow(
-            self.line, self.run_id, self.run_name, self.params, self.metrics, self.tags, notes, tuple(self.warnings)
+            self.line,
+            self.run_id,
+            self.run_name,
+            self.params,
+            self.metrics,
+            self.tags,
+            notes,
+            tuple(self.warnings),
+            self.fields,
         )
+
+    def _fields_from_params(self, name: str, keys: tuple[str, ...]) -> None:
+        """The seed (or data version) is also a run attribute, when the params give exactly one value for it."""
+        given = {key: self.params[key] for key in keys if key in self.params}
+        if not given:
+            return
+        values = set(given.values())
+        if len(values) > 1:
+            written = " and ".join(f'{key}="{value}"' for key, value in given.items())
+            self.warn(None, f"{written} disagree; {name.replace('_', ' ')} left empty")
+            return
+        (value,) = values
+        if len(value) > FIELD_MAX_LENGTH[name]:
+            self.warn(None, f"{name.replace('_', ' ')} longer than {FIELD_MAX_LENGTH[name]} characters; left empty")
+            return
+        self.fields[name] = value
+
+    def _derive_times(self) -> None:
+        """end = start + duration, or duration = end - start, for a run that has ended (or whose status is not
+        given); a running run's runtime is how long it has run so far, not when it ended."""
+        start = self.fields["start_time"]
+        if self.fields.get("status") in _NOT_ENDED:
+            return
+        end, duration = self.fields.get("end_time"), self.fields.get("duration_s")
+        if end is None and duration is not None:
+            self.fields["end_time"] = start + timedelta(seconds=duration)
+        elif end is not None and duration is None and end >= start:
+            self.fields["duration_s"] = (end - start).total_seconds()
 
 
 # --- Public API ---------------------------------------------------------------------------------------------------
@@ -136,9 +231,10 @@ def parse_run_table(
         [cells for _, cells in grid.rows],
         build_vocabulary(metric_aliases, known_metrics),
     )
-    rows = tuple(_parse_row(line, cells, columns) for line, cells in grid.rows)
-    _check_unique_runs(rows)
-    return ParsedTable(table_format, columns, rows)
+    wandb = is_wandb_export(grid.header)
+    rows = tuple(_parse_row(line, cells, columns, wandb=wandb) for line, cells in grid.rows)
+    _check_unique_runs(rows, wandb=wandb)
+    return ParsedTable(table_format, columns, rows, wandb)
 
 
 # --- Reading cells ------------------------------------------------------------------------------------------------
@@ -245,9 +341,9 @@ def _check_shape(grid: _Grid) -> None:
 # --- Reading rows -------------------------------------------------------------------------------------------------
 
 
-def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...]) -> ParsedRow:
+def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...], *, wandb: bool = False) -> ParsedRow:
     """Let each column read its cell, then insist on something that identifies the run."""
-    row = _RowBuilder(line)
+    row = _RowBuilder(line, wandb)
     for column in columns:
         _CELL_READERS[column.role](row, column, cells[column.index])
     if row.run_id is None and row.run_name is None:
@@ -256,14 +352,19 @@ def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...]) -
     return row.build()
 
 
-def _check_unique_runs(rows: Sequence[ParsedRow]) -> None:
+def _check_unique_runs(rows: Sequence[ParsedRow], *, wandb: bool = False) -> None:
     """One table describes each run once: a run is keyed by its ID, or by its name when it has no ID."""
     first_lines: dict[tuple[str, str], int] = {}
     for row in rows:
         key = ("run ID", row.run_id) if row.run_id is not None else ("run name", row.run_name or "")
         if key in first_lines:
+            hint = (
+                "; W&B run names need not be unique: export with the run ID column shown"
+                if wandb and key[0] == "run name"
+                else ""
+            )
             raise RunTableInvalid(
-                f'line {row.line}: {key[0]} "{key[1]}" appears twice (lines {first_lines[key]} and {row.line})',
+                f'line {row.line}: {key[0]} "{key[1]}" appears twice (lines {first_lines[key]} and {row.line}){hint}',
                 line=row.line,
             )
         first_lines[key] = row.line
@@ -327,6 +428,9 @@ def _read_metric(row: _RowBuilder, column: Column, value: str) -> None:
     try:
         parsed = parse_number(value)
     except ValueError as error:
+        if row.wandb:  # a W&B summary holds text, histograms and media too: not metrics, but no reason to refuse
+            row.warn(column, f"{error}; not stored as a metric")
+            return
         raise RunTableInvalid(f'line {row.line}, column "{column.header}": {error}', line=row.line) from None
     if parsed.warning is not None:
         row.warn(column, parsed.warning)
@@ -345,12 +449,99 @@ def _read_packed_params(row: _RowBuilder, column: Column, value: str) -> None:
 
 
 def _read_packed_tags(row: _RowBuilder, column: Column, value: str) -> None:
-    """`team=nlp, baseline`: pairs are tags, a bare word w is the tag w=true."""
+    """`team=nlp, baseline`: pairs are tags, a bare word w is the tag w=true. W&B's Tags cell lists free-text labels
+    separated by commas: each label, as written, is the tag label=true."""
+    if row.wandb:
+        for label in value.split(","):
+            _put(row, row.tags, label.strip(), "true", column)
+        return
     for key, item in packed_items(value, split_words=True):
         if item is None:
             _put(row, row.tags, key.lstrip("#"), "true", column)
         else:
             _put(row, row.tags, key, item, column)
+
+
+def _read_status(row: _RowBuilder, column: Column, value: str) -> None:
+    """MLflow's word for the status; a W&B export also keeps W&B's own word as the tag `wandb.state`."""
+    text = _text(value)
+    if text is None:
+        return
+    if row.wandb:
+        _put(row, row.tags, "wandb.state", text.lower(), column)
+    word = status_word(text)
+    if word is None:
+        row.warn(column, f'"{text}" is not a run status; status left empty')
+        return
+    row.fields["status"] = word
+
+
+def _read_time(row: _RowBuilder, column: Column, value: str, name: str) -> None:
+    text = _text(value)
+    if text is None:
+        return
+    parsed = parse_time(text)
+    if parsed is None:
+        row.warn(column, f'"{text}" is not an ISO 8601 date and time; {name.replace("_", " ")} left empty')
+        return
+    when, zoned = parsed
+    if not zoned:
+        row.warn(column, f'"{text}" has no time zone; read as UTC')
+    row.fields[name] = when
+
+
+def _read_start_time(row: _RowBuilder, column: Column, value: str) -> None:
+    _read_time(row, column, value, "start_time")
+
+
+def _read_end_time(row: _RowBuilder, column: Column, value: str) -> None:
+    _read_time(row, column, value, "end_time")
+
+
+def _read_duration(row: _RowBuilder, column: Column, value: str) -> None:
+    """Seconds, as W&B's Runtime gives them."""
+    try:
+        parsed = parse_number(value)
+    except ValueError as error:
+        row.warn(column, f"{error}; duration left empty")
+        return
+    if parsed.value is None:
+        return
+    if parsed.value < 0:
+        row.warn(column, f'"{value.strip()}" is negative; duration left empty')
+        return
+    if parsed.warning is not None:
+        row.warn(column, parsed.warning)
+    row.fields["duration_s"] = parsed.value
+
+
+def _read_text_field(row: _RowBuilder, column: Column, value: str, name: str) -> None:
+    text = _text(value)
+    if text is None:
+        return
+    limit = FIELD_MAX_LENGTH[name]
+    if len(text) > limit:
+        row.warn(column, f"longer than {limit} characters; {name.replace('_', ' ')} left empty")
+        return
+    row.fields[name] = text
+
+
+def _read_owner(row: _RowBuilder, column: Column, value: str) -> None:
+    _read_text_field(row, column, value, "owner")
+
+
+def _read_hardware(row: _RowBuilder, column: Column, value: str) -> None:
+    _read_text_field(row, column, value, "hardware")
+
+
+def _read_git_commit(row: _RowBuilder, column: Column, value: str) -> None:
+    text = _text(value)
+    if text is None:
+        return
+    if GIT_COMMIT_RE.fullmatch(text) is None:
+        row.warn(column, f'"{text}" is not a git commit hash; git commit left empty')
+        return
+    row.fields["git_commit"] = text.lower()
 
 
 _CELL_READERS: Mapping[Role, Callable[[_RowBuilder, Column, str], None]] = {
@@ -364,4 +555,11 @@ _CELL_READERS: Mapping[Role, Callable[[_RowBuilder, Column, str], None]] = {
     "tag": _read_tag,
     "notes": _read_notes,
     "ignored": _read_ignored,
+    "status": _read_status,
+    "start_time": _read_start_time,
+    "end_time": _read_end_time,
+    "duration": _read_duration,
+    "owner": _read_owner,
+    "git_commit": _read_git_commit,
+    "hardware": _read_hardware,
 }

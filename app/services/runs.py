@@ -52,6 +52,7 @@ def _apply(session: Session, project_id: int, parsed: ParsedTable, source: str) 
     existing = run_store.get_runs_by_keys(session, project_id=project_id, keys=_candidate_keys(parsed.rows))
     new_runs: list[dict[str, Any]] = []
     rows = [_upsert(project_id, row, existing, source, new_runs) for row in parsed.rows]
+    _same_columns(new_runs, {name for row in parsed.rows for name in row.fields})
     run_store.save_runs(session, new_runs)
     return _result(parsed, rows)
 
@@ -93,7 +94,18 @@ def _new_run(project_id: int, key: str, row: ParsedRow, source: str) -> dict[str
         "metrics": dict(row.metrics),
         "tags": dict(row.tags),
         "notes": row.notes,
+        **row.fields,
     }
+
+
+def _same_columns(new_runs: list[dict[str, Any]], used: set[str]) -> None:
+    """Every row of one executemany must name the same columns: a run attribute (`used`: those the table's rows
+    record) that a row does not record is None there, the model's default."""
+    if not used:
+        return
+    for run in new_runs:
+        for name in used:
+            run.setdefault(name, None)
 
 
 def _merge(run: Run, key: str, row: ParsedRow) -> bool:
@@ -110,6 +122,8 @@ def _merge(run: Run, key: str, row: ParsedRow) -> bool:
         "metrics": {**run.metrics, **row.metrics},
         "tags": {**run.tags, **row.tags},
         "notes": row.notes or run.notes,
+        # Run attributes: the table's value wins; one it does not record (absent from `fields`) is kept.
+        **row.fields,
     }
     changes = {name: value for name, value in merged.items() if getattr(run, name) != value}
     for name, value in changes.items():
