@@ -7,6 +7,9 @@ log) call a running server's HTTP API, so they work the same against a laptop's 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -20,7 +23,9 @@ from app.client import LabbookClient
 from app.config import Settings, get_settings
 from app.errors import LabbookError
 from app.services import auth, demo
+from app.services import outbox as outbox_service
 from app.services.schemas import TokenCreate
+from app.storage import outbox as outbox_store
 from app.storage.db import make_engine, migrate, session_scope
 
 _HELP = {"help_option_names": ["-h", "--help"]}
@@ -80,25 +85,72 @@ def migrate_cmd() -> None:
     typer.echo(f"database is up to date ({engine.dialect.name})")
 
 
+@cli.command("worker")
+def worker_cmd(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit (cron, tests).")] = False,
+) -> None:
+    """Deliver the write-back outbox to MLflow (run descriptions, labbook.* tags) with retries, until Ctrl-C or
+    SIGTERM. Run it beside services started with LABBOOK_OUTBOX_WORKER=off."""
+    settings = get_settings()
+    _configure_logging(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate(engine)
+        sessions = outbox_store.session_factory(engine)
+        if once:
+            counts = outbox_service.drain(sessions, settings)
+            typer.echo(f"outbox: {counts.delivered} delivered, {counts.retried} to retry, {counts.dead} dead")
+            return
+        worker = outbox_service.OutboxWorker(sessions, settings)
+        signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
+        typer.echo(f"outbox worker: polling every {settings.outbox_poll_seconds:g} s (Ctrl-C stops)")
+        try:
+            worker.run()
+        except KeyboardInterrupt:
+            typer.echo("outbox worker stopped")
+    finally:
+        engine.dispose()
+
+
 @cli.command("demo")
 def demo_cmd(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = 8000,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after seeding.")] = True,
+    mlflow_port: Annotated[int, typer.Option(help="The local MLflow server's port; 0 picks a free one.")] = 0,
 ) -> None:
-    """Seed a demo project (a pasted run table and two brain dumps) and serve it. A second start reuses both."""
-    settings = get_settings()
+    """Start a local MLflow server, log a real experiment's history to it (scikit-learn on the bundled breast-cancer
+    data), sync it into a demo project with three brain dumps, and serve Labbook. A second start reuses it all."""
+    started = time.monotonic()
+    # SIGTERM unwinds like Ctrl-C, so the MLflow server is stopped too: uvicorn re-raises the signal after its graceful
+    # shutdown, which with the default handler would end the process on the spot.
+    signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+    settings = _demo_settings(get_settings(), host=host, port=port)
     _configure_logging(settings)
-    with _session(settings) as session:
-        seeded = demo.seed_demo(session)
-        token = demo.ensure_demo_token(session, settings=settings)
-    url = f"http://{host}:{port}"
+    with demo.mlflow_server(settings, port=mlflow_port) as mlflow_server:
+        with _session(settings) as session:
+            seeded = demo.seed_demo(session, settings=settings, tracking_uri=mlflow_server.url)
+            token = demo.ensure_demo_token(session, settings=settings)
+        _echo_demo(seeded, token=token, url=settings.public_url, seconds=time.monotonic() - started)
+        if serve_:
+            _serve(settings, host, port)
+
+
+def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
+    """Entry links written back to MLflow point at this server, unless LABBOOK_PUBLIC_URL says otherwise."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+
+
+def _echo_demo(seeded: demo.DemoSeeded, *, token: str, url: str, seconds: float) -> None:
     typer.echo(f"Labbook demo: project '{seeded.slug}' ({seeded.runs} runs, {seeded.logs} brain dumps)")
-    typer.echo(f"  URL:   {url}  (API docs at {url}/docs)")
-    typer.echo(f"  Token: {token}")
-    typer.echo(f"  Try:   curl -H 'Authorization: Bearer {token}' {url}/v1/projects/{seeded.slug}/runs")
-    if serve_:
-        _serve(settings, host, port)
+    typer.echo(f"  MLflow UI: {seeded.tracking_uri}")
+    typer.echo(f"  Labbook:   {url}  (API docs at {url}/docs)")
+    typer.echo(f"  Token:     {token}")
+    typer.echo(f"  Try:       curl -H 'Authorization: Bearer {token}' {url}/v1/projects/{seeded.slug}/runs")
+    typer.echo(f"ready in {seconds:.1f} s")
 
 
 @token_cli.command("create")
@@ -156,6 +208,28 @@ def import_cmd(
     with LabbookClient(url=url, token=token) as client:
         result = client.import_table(project, table=table.read(), format=fmt)
     _echo_import(result)
+
+
+@cli.command("sync")
+def sync_cmd(
+    project: Annotated[str, typer.Argument(help="The project's slug.")],
+    full: Annotated[bool, typer.Option("--full", help="Read every run again, not only new and open ones.")] = False,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    token: TokenOpt = None,
+) -> None:
+    """Sync runs from the project's linked MLflow experiments; later syncs read only new and still-running runs."""
+    with LabbookClient(url=url, token=token) as client:
+        result = client.sync(project, full=full)
+    for exp in result["experiments"]:
+        typer.echo(
+            f"experiment {exp['experiment_id']} '{exp['name']}' ({exp['mode']}): {exp['runs_read']} read, "
+            f"{exp['created']} created, {exp['updated']} updated, {exp['unchanged']} unchanged, "
+            f"{exp['open_runs']} still running"
+        )
+    typer.echo(
+        f"runs: {result['created']} created, {result['updated']} updated, {result['unchanged']} unchanged "
+        f"from {result['tracking_uri']} in {result['seconds']:.1f} s"
+    )
 
 
 @cli.command("log")

@@ -31,6 +31,11 @@ class LabbookClient:
     def import_table(self, project: str, *, table: str, format: str | None) -> dict[str, Any]:
         return self._request("POST", f"/v1/projects/{project}/runs/import", json={"table": table, "format": format})
 
+    def sync(self, project: str, *, full: bool = False) -> dict[str, Any]:
+        """Sync runs from the project's linked MLflow experiments (the server reads MLflow, not this machine)."""
+        # A first sync of a large experiment reads every run: allow it longer than other requests.
+        return self._request("POST", f"/v1/projects/{project}/runs/sync", params={"full": full}, timeout=600)
+
     def create_log(self, project: str, *, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", f"/v1/projects/{project}/logs", json=body)
 

@@ -11,9 +11,11 @@ from fastapi import APIRouter, FastAPI
 from app import __version__
 from app.api import handlers
 from app.api.middleware import BodyGuard
-from app.api.routes import entries, health, logs, projects, runs, tokens
+from app.api.routes import entries, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
+from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate
+from app.storage.outbox import session_factory
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             migrate(engine)
         app.state.engine = engine
+        # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
+        worker = OutboxWorker(session_factory(engine), settings) if settings.outbox_worker == "inprocess" else None
+        if worker is not None:
+            worker.start()
         yield
+        if worker is not None:
+            worker.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -40,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (projects, runs, logs, entries, tokens):
+    for module in (projects, runs, logs, entries, tokens, outbox):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -48,7 +48,8 @@ def _admin_engine() -> Engine:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", api_tokens=ADMIN_TOKEN, database_url=database_url)
+    # outbox_worker="off": no background delivery thread; write-back tests drive delivery themselves.
+    return Settings(data_dir=tmp_path / "data", api_tokens=ADMIN_TOKEN, database_url=database_url, outbox_worker="off")
 
 
 @pytest.fixture

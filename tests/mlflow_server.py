@@ -53,7 +53,8 @@ class MlflowServer:
             "--workers",
             "1",
         ]
-        env = {**os.environ}
+        # MLflow 3 otherwise starts a job runner and its extra processes, which tracking never uses.
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         for name in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
             env.pop(name, None)
         if self.basic_auth:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -17,12 +18,14 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from app.cli import cli, main
 from app.config import Settings, get_settings
 from app.main import create_app
-from app.services.demo import DEMO_SLUG, DUMPS, TOKEN_FILE
+from app.services.demo import DEMO_SLUG, DUMPS, TOKEN_FILE, ensure_demo_token
+from app.storage.db import make_engine, migrate
 
 
 @pytest.fixture
@@ -161,41 +164,59 @@ class TestMigrate:
         assert run("migrate").output == "database is up to date (sqlite)\n"
 
 
-def demo() -> tuple[str, str, int, int]:
-    """`labbook demo --no-serve`; returns the whole output, the token and the run and brain-dump counts."""
-    output = run("demo", "--no-serve").output
-    counts = re.search(rf"project '{DEMO_SLUG}' \((\d+) runs, (\d+) brain dumps\)", output)
-    token = re.search(r"Token: (lbk_\S+)", output)
-    assert counts and token, output
-    return output, token.group(1), int(counts.group(1)), int(counts.group(2))
+def demo(data_dir: Path) -> tuple[str, str, int, int]:
+    """`labbook demo --no-serve` as the console script, so a real MLflow server starts and stops with it; returns the
+    whole output, the token and the run and brain-dump counts."""
+    labbook = shutil.which("labbook", path=str(Path(sys.executable).parent))
+    assert labbook, "the labbook console script is installed next to the interpreter"
+    env = {**os.environ, "LABBOOK_DATA_DIR": str(data_dir)}
+    done = subprocess.run([labbook, "demo", "--no-serve"], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = re.search(rf"project '{DEMO_SLUG}' \((\d+) runs, (\d+) brain dumps\)", done.stdout)
+    token = re.search(r"Token: +(lbk_\S+)", done.stdout)
+    assert counts and token, done.stdout
+    return done.stdout, token.group(1), int(counts.group(1)), int(counts.group(2))
+
+
+def demo_token(data_dir: Path) -> str:
+    """The demo token as `labbook demo` gets it (kept, or replaced when revoked), without starting MLflow."""
+    engine = make_engine(get_settings().sqlalchemy_url)
+    migrate(engine)
+    try:
+        with Session(engine) as session:
+            token = ensure_demo_token(session, settings=get_settings())
+            session.commit()
+            return token
+    finally:
+        engine.dispose()
 
 
 class TestDemo:
-    def test_seeds_the_project_and_prints_token_and_url(self, data_dir: Path) -> None:
-        output, token, runs, logs = demo()
-        assert "URL:   http://127.0.0.1:8000" in output
-        assert logs == len(DUMPS)
+    def test_first_start_seeds_and_second_start_reuses(self, data_dir: Path) -> None:
+        output, token, runs, logs = demo(data_dir)
+        assert re.search(r"^  MLflow UI: http://127\.0\.0\.1:\d+$", output, re.MULTILINE), output
+        assert "Labbook:   http://127.0.0.1:8000  (API docs at http://127.0.0.1:8000/docs)" in output
+        assert re.search(r"^ready in \d+\.\d s$", output, re.MULTILINE), output
+        assert "View run" not in output  # MLflow's client noise stays out of the demo's output
+        assert logs == len(DUMPS) and runs >= 35
         with api(data_dir) as client:
-            response = client.get(f"/v1/projects/{DEMO_SLUG}/runs", headers={"Authorization": f"Bearer {token}"})
+            response = client.get(
+                f"/v1/projects/{DEMO_SLUG}/runs?limit=100", headers={"Authorization": f"Bearer {token}"}
+            )
         assert response.status_code == 200, response.text
-        assert runs == len(response.json()["items"]) > 0
+        assert runs == len(response.json()["items"])
+        assert stat.S_IMODE((data_dir / TOKEN_FILE).stat().st_mode) == 0o600
+        assert (data_dir / TOKEN_FILE).read_text().strip() == token
 
-    def test_token_file_is_private(self, data_dir: Path) -> None:
-        _, token, _, _ = demo()
-        path = data_dir / TOKEN_FILE
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert path.read_text().strip() == token
-
-    def test_second_start_reuses_project_and_token(self, data_dir: Path) -> None:
-        first = demo()
-        assert demo() == first
+        _, token_again, runs_again, logs_again = demo(data_dir)
+        assert (token_again, runs_again, logs_again) == (token, runs, logs)
         assert list(token_rows()) == ["demo"]
 
     def test_revoked_demo_token_is_replaced(self, data_dir: Path) -> None:
-        _, old, runs, logs = demo()
+        old = demo_token(data_dir)
+        assert demo_token(data_dir) == old
         run("token", "revoke", token_rows()["demo"][0])
-        _, new, runs_again, logs_again = demo()
+        new = demo_token(data_dir)
         assert new != old and new.startswith("lbk_")
-        assert (runs_again, logs_again) == (runs, logs)
         assert (data_dir / TOKEN_FILE).read_text().strip() == new
         assert stat.S_IMODE((data_dir / TOKEN_FILE).stat().st_mode) == 0o600

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from mlflow import MlflowClient
 
 from tests.factories import EXAMPLE_TABLE
 from tests.live import LiveServer, live_server
+from tests.mlflow_server import MlflowServer
 
 TOKEN = "cli-user-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -95,3 +98,28 @@ def test_unreachable_server_is_a_clear_error(server: LiveServer, tmp_path: Path)
     done = labbook(server, "log", "churn", str(notes), "--url", "http://127.0.0.1:9")
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach Labbook at http://127.0.0.1:9")
+
+
+def test_sync_prints_what_each_experiment_brought(server: LiveServer, mlflow_server: MlflowServer) -> None:
+    mlflow = MlflowClient(mlflow_server.url)
+    name = f"cli-sync-{uuid.uuid4().hex[:8]}"
+    experiment_id = mlflow.create_experiment(name)
+    run_id = mlflow.create_run(experiment_id).info.run_id
+    mlflow.set_terminated(run_id)
+    body = {"slug": "synced", "name": "Synced", "primary_metric": "auc", "metric_direction": "max"}
+    body |= {"mlflow_experiments": [name], "tracking_uri": mlflow_server.url}
+    assert httpx.post(f"{server.url}/v1/projects", json=body, headers=AUTH).status_code == 201
+
+    done = labbook(server, "sync", "synced")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == (
+        f"experiment {experiment_id} '{name}' (full): 1 read, 1 created, 0 updated, 0 unchanged, 0 still running"
+    )
+    assert lines[1].startswith(f"runs: 1 created, 0 updated, 0 unchanged from {mlflow_server.url} in ")
+    again = labbook(server, "sync", "synced", "--full").stdout.splitlines()
+    assert again[0].endswith("(full): 1 read, 0 created, 0 updated, 1 unchanged, 0 still running")
+
+    missing = labbook(server, "sync", "churn")
+    assert missing.returncode == 1
+    assert "tracking_not_configured, HTTP 422" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,59 +1,45 @@
-"""The demo project: a churn model's first week, as a pasted run table and two end-of-session brain dumps.
+"""The demo: a breast-cancer (WDBC) classifier's three working sessions, trained for real and logged to a local
+MLflow server, synced into a project, with the data scientist's end-of-day brain dumps.
 
-Seeding is idempotent: a second start finds the project and the token and reuses both.
+Seeding is idempotent: a second start finds the MLflow runs, the project (whose tracking URI it points at the new
+server), the brain dumps and the token, and reuses them all. scikit-learn and full mlflow come with the `demo`
+extra, so the modules that need them are imported only when the demo runs.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import statistics
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import cast
 
 from sqlmodel import Session
 
 from app.config import Settings
-from app.services import auth, logs, projects, runs
+from app.errors import LabbookError
+from app.integrations.mlflow.server import INSTALL_HINT, LocalMlflowServer, MlflowServerError
+from app.services import auth, logs, projects, sync
 from app.services.auth import Principal
 from app.services.schemas import LogCreate, ProjectCreate, TokenCreate
 from app.storage import logs as log_store
 from app.storage import projects as project_store
 from app.storage import runs as run_store
-from app.storage.models import Project
+from app.storage.models import Project, Run
+from app.storage.types import utcnow
 
-DEMO_SLUG = "churn-demo"
+DEMO_SLUG = "breast-cancer-demo"
+EXPERIMENT = "breast-cancer-demo"  # demo_runs.EXPERIMENT, repeated so importing this module needs no scikit-learn
 TOKEN_FILE = "demo-token"
+AUTHOR = "Maya Chen"
+TARGET = 0.995
 
-RUN_TABLE = """\
-| Run ID | Model | Key hyperparams | Val AUC | Notes |
-|---|---|---|---|---|
-| 1f3a9c20 | logreg | C=1.0, class_weight=balanced | 0.801 | baseline |
-| 9b22c4f0 | lightgbm | lr=0.05, num_leaves=31 | 0.861 | |
-| 5c6d70a1 | lightgbm+smote | lr=0.05, num_leaves=31, smote=true | 0.858 | smote on train folds only |
-| 0d81ee3b | xgboost | eta=0.05, max_depth=6 | 0.857 | 2x slower to train |
-| 7e4b1d55 | lightgbm | lr=0.1, num_leaves=31 | .84ish | diverged-ish |
-| a4c2e8f1 | lightgbm | lr=0.05, num_leaves=63 | 0.862 | |
-| b7d3f9a2 | lightgbm | lr=0.05, num_leaves=63, seed=1 | 0.859 | seed repeat |
-| c8e4a0b3 | lightgbm | lr=0.05, num_leaves=63, seed=2 | 0.863 | seed repeat |
-"""
 
-DUMPS = (
-    (
-        date(2026, 11, 23),
-        "Kicked off churn. Baseline logreg 1f3a9c20 gets val auc 0.801, class_weight balanced.\n"
-        "lightgbm 9b22c4f0 jumps to .861 with defaults-ish params, big win.\n"
-        "hypothesis: trees pick up the tenure x plan interactions the linear model can't.\n"
-        "next: try smote for the 7% positive rate, and xgboost for comparison.",
-    ),
-    (
-        date(2026, 11, 24),
-        "ok so today: smote (5c6d70a1) vs none (9b22c4f0) -> smote didnt help at all, .858 vs .861. "
-        "xgb 0d81ee3b about the same as lgbm but 2x slower to train. tried lr 0.1 on lgbm too, diverged-ish "
-        "(auc .84). open q: is the val split leaking by customer id? tomorrow: group split by customer, "
-        "drop smote for good",
-    ),
-)
+class DemoIncomplete(LabbookError):
+    """The demo's MLflow experiment exists but lacks runs the brain dumps cite."""
 
 
 @dataclass(frozen=True)
@@ -61,45 +47,196 @@ class DemoSeeded:
     slug: str
     runs: int
     logs: int
-    created: bool
+    created: bool  # the project was created by this start
+    logged: bool  # the MLflow runs were trained and logged by this start
+    tracking_uri: str
 
 
-def seed_demo(session: Session) -> DemoSeeded:
-    """Create the demo project with its runs and brain dumps, unless it already exists."""
-    project = project_store.get_project_by_slug(session, DEMO_SLUG)
-    created = project is None
-    if project is None:
-        project = _create(session)
+def mlflow_server(settings: Settings, *, port: int = 0) -> LocalMlflowServer:
+    """The demo's MLflow server (not started): SQLite store and artifacts under <data dir>/mlflow."""
+    return LocalMlflowServer(Path(settings.data_dir) / "mlflow", port=port)
+
+
+def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today: date | None = None) -> DemoSeeded:
+    """Log the story to MLflow unless it is there, create or repoint the project, sync it, post the dumps once."""
+    story = _demo_runs().log_story(tracking_uri, today=today or datetime.now(UTC).date(), experiment=EXPERIMENT)
+    project, created = _ensure_project(session, tracking_uri=tracking_uri)
+    _sync(session, project=project, settings=settings)
     project_id = cast(int, project.id)
+    if not log_store.list_logs(session, project_id=project_id, after_id=0, limit=1):
+        _post_dumps(session, project=project)
     return DemoSeeded(
         slug=DEMO_SLUG,
         runs=len(run_store.list_runs(session, project_id=project_id, after_id=0, limit=10_000)),
         logs=len(log_store.list_logs(session, project_id=project_id, after_id=0, limit=10_000)),
         created=created,
+        logged=story.created,
+        tracking_uri=tracking_uri,
     )
 
 
-def _create(session: Session) -> Project:
-    principal = Principal(name="demo")
-    projects.create_project(session, principal=principal, body=_project())
-    project = projects.resolve_project(session, principal=principal, slug=DEMO_SLUG)
-    runs.import_table(session, project=project, text=RUN_TABLE, format="markdown")
-    for day, text in DUMPS:
-        body = LogCreate(text=text, author="Dana (demo)", session_date=day)
-        logs.create_log(session, project=project, principal=principal, body=body)
-    return project
+def _demo_runs() -> ModuleType:
+    try:
+        from app.integrations.mlflow import demo_runs
+    except ImportError as exc:  # scikit-learn or full mlflow missing: the base install has neither
+        raise MlflowServerError(f"the demo trains scikit-learn models and needs full mlflow: {INSTALL_HINT}") from exc
+    return demo_runs
 
 
-def _project() -> ProjectCreate:
+def _ensure_project(session: Session, *, tracking_uri: str) -> tuple[Project, bool]:
+    project = project_store.get_project_by_slug(session, DEMO_SLUG)
+    if project is None:
+        projects.create_project(session, principal=Principal(name="demo"), body=_project(tracking_uri))
+        return cast(Project, project_store.get_project_by_slug(session, DEMO_SLUG)), True
+    if project.tracking_uri != tracking_uri:  # a new start, a new port
+        project.tracking_uri = tracking_uri
+        project.updated_at = utcnow()
+        session.add(project)
+        session.flush()
+    return project, False
+
+
+def _project(tracking_uri: str) -> ProjectCreate:
     return ProjectCreate(
         slug=DEMO_SLUG,
-        name="Customer churn (demo)",
-        goal="Flag subscribers likely to cancel in the next 30 days, so retention can call them first.",
-        primary_metric="Val AUC",
+        name="Breast cancer diagnosis (demo)",
+        goal="Tell malignant from benign tumours in the WDBC biopsy measurements well enough to prioritise "
+        f"pathologist review: validation AUC of {TARGET} or better, with a model simple enough to explain.",
+        primary_metric="val_auc",
         metric_direction="max",
-        target_value=0.88,
+        target_value=TARGET,
+        mlflow_experiments=[EXPERIMENT],
         metric_aliases={"auc": "val_auc", "roc_auc": "val_auc"},
+        tracking_uri=tracking_uri,
     )
+
+
+def _sync(session: Session, *, project: Project, settings: Settings) -> None:
+    sync.sync_project(session, project=project, default_tracking_uri=settings.mlflow_tracking_uri)
+
+
+# --- The brain dumps --------------------------------------------------------------------------------------------------
+
+# End-of-day notes as a data scientist writes them. `{auc:NAME}` is the run's stored val_auc, `{ref:NAME}` the run
+# as people cite it (name and the 8 ID characters the MLflow UI shows), `{NAME}` a figure computed from stored runs.
+DUMPS = (
+    (
+        "baseline-logreg",
+        """Day 1 on the WDBC diagnosis model. Data wdbc-v1, split stratified 80/20 with random_state=0.
+
+Baseline: plain logistic regression on the raw features, {ref:baseline-logreg}, val_auc {auc:baseline-logreg}.
+lbfgs hit max_iter=100 without converging; the features are on wildly different scales (area in the thousands, \
+smoothness around 0.1).
+
+Tried two distance-based models on the same raw features: {ref:knn-raw-k5} got {auc:knn-raw-k5} and \
+{ref:svc-rbf-raw} got {auc:svc-rbf-raw}. Both worse than the baseline. Dead end without scaling, dropping them.
+
+hypothesis: the baseline is held back by the unscaled features, not by the model family.
+
+Then StandardScaler + a C sweep, 9 nested runs under logreg-scaled-C-sweep. \
+logreg-scaled-C0.001 {auc:logreg-scaled-C0.001}, logreg-scaled-C0.03 {auc:logreg-scaled-C0.03}, \
+logreg-scaled-C0.3 {auc:logreg-scaled-C0.3}, {ref:logreg-scaled-C1} {auc:logreg-scaled-C1}, \
+logreg-scaled-C10 {auc:logreg-scaled-C10}.
+Gains shrink fast above C=0.3 and it is flat after C=1.
+Keeping logreg-scaled-C1 (more regularisation for the same score) and logged its model.
+
+open q: is a 114-row validation set enough to tell 0.995 from 0.996?
+next: random forest tomorrow, trees don't care about scaling.
+""",
+    ),
+    (
+        "rf-n200-d8",
+        """Random forest day, same split.
+
+{ref:rf-n200-d8}: val_auc {auc:rf-n200-d8}.
+More trees change nothing: rf-n25-d8 {auc:rf-n25-d8}, rf-n100-d8 {auc:rf-n100-d8}, rf-n400-d8 {auc:rf-n400-d8}.
+Depth neither: rf-n200-d3 {auc:rf-n200-d3}, rf-n200-dnone {auc:rf-n200-dnone}, \
+rf-n200-d8-minleaf5 {auc:rf-n200-d8-minleaf5}.
+
+Seed repeats: rf-n200-d8-seed1 {auc:rf-n200-d8-seed1}, rf-n200-d8-seed2 {auc:rf-n200-d8-seed2}.
+The spread over three seeds is {rf_seed_spread}, so the whole sweep is within seed noise.
+
+{ref:rf-balanced-maxfeat0.5} changed class_weight and max_features at once: {auc:rf-balanced-maxfeat0.5}.
+Can't tell which change did what; should have split it.
+
+didn't work: forests are stuck around 0.97, well below logreg-scaled-C1 at {auc:logreg-scaled-C1}.
+hypothesis: with 455 training rows and a mostly linear signal, trees have little to add.
+question: would boosting do better than bagging here?
+next: one day of gradient boosting before giving up on trees.
+""",
+    ),
+    (
+        "hgb-lr0.1",
+        """Gradient boosting (HistGradientBoostingClassifier, max_features=0.5 so the seed matters).
+hypothesis: boosting finds feature interactions that both the forest and the linear model miss.
+
+{ref:hgb-lr0.1}: val_auc {auc:hgb-lr0.1}. hgb-lr0.03 {auc:hgb-lr0.03}, hgb-lr0.3 {auc:hgb-lr0.3}.
+Leaves and l2 make no difference: hgb-lr0.1-leaves7 {auc:hgb-lr0.1-leaves7}, \
+hgb-lr0.1-leaves31 {auc:hgb-lr0.1-leaves31}, hgb-lr0.1-l2-1 {auc:hgb-lr0.1-l2-1}.
+
+Reran the hgb-lr0.1 config with four more seeds: hgb-lr0.1-seed1, hgb-lr0.1-seed2, hgb-lr0.1-seed3 and \
+hgb-lr0.1-seed4.
+Over the five seeds: mean {hgb_seed_mean}, std {hgb_seed_std}.
+So hgb-lr0.3 at {auc:hgb-lr0.3} is within seed noise, not a real gain.
+
+{ref:hgb-all-features} got {auc:hgb-all-features} but ran from a scratch copy, so no commit was recorded; \
+needs a re-run from a clean checkout before anyone trusts it.
+
+didn't work: boosting tops out near 0.99, clearly below the scaled logistic regression.
+Back to the linear model: logreg-scaled-C1-balanced {auc:logreg-scaled-C1-balanced} and \
+logreg-scaled-C1-l1 {auc:logreg-scaled-C1-l1}, no gain over {ref:logreg-scaled-C1} at {auc:logreg-scaled-C1}.
+
+conclusion: logreg-scaled-C1 is the candidate: it meets the target and is the easiest to explain.
+open q: does it hold on repeated k-fold, or are we fitting this one validation split?
+next steps: 5x repeated stratified CV for logreg-scaled-C1 and hgb-lr0.1; check calibration before handing over.
+""",
+    ),
+)
+_PLACEHOLDER = re.compile(r"\{(?:(auc|ref):)?([\w.-]+)\}")
+
+
+def _post_dumps(session: Session, *, project: Project) -> None:
+    """Post the three notes, dated to their sessions, with the figures read from the synced runs."""
+    stored = run_store.list_runs(session, project_id=cast(int, project.id), after_id=0, limit=10_000)
+    runs = {run.run_name: run for run in stored if run.run_name}
+    cited = {name for _, template in DUMPS for kind, name in _PLACEHOLDER.findall(template) if kind}
+    if missing := sorted(cited - runs.keys()):
+        raise DemoIncomplete(
+            f"the demo's MLflow experiment lacks {len(missing)} runs ({', '.join(missing[:3])}...), perhaps from an "
+            f"interrupted first start: delete the 'mlflow' folder in the data dir and start the demo again"
+        )
+    figures = _figures(runs)
+    principal = Principal(name="demo")
+    for anchor, template in DUMPS:
+        text = _PLACEHOLDER.sub(lambda m: _fill(m, runs, figures), template)
+        body = LogCreate(text=text, author=AUTHOR, session_date=_day_of(runs[anchor]))
+        logs.create_log(session, project=project, principal=principal, body=body)
+
+
+def _figures(runs: dict[str, Run]) -> dict[str, str]:
+    rf = [runs[n].metrics["val_auc"] for n in ("rf-n200-d8", "rf-n200-d8-seed1", "rf-n200-d8-seed2")]
+    hgb = [runs[n].metrics["val_auc"] for n in ("hgb-lr0.1", *(f"hgb-lr0.1-seed{s}" for s in range(1, 5)))]
+    return {
+        "rf_seed_spread": f"{max(rf) - min(rf):.4f}",
+        "hgb_seed_mean": f"{statistics.mean(hgb):.4f}",
+        "hgb_seed_std": f"{statistics.stdev(hgb):.4f}",
+    }
+
+
+def _fill(match: re.Match[str], runs: dict[str, Run], figures: dict[str, str]) -> str:
+    kind, name = match.groups()
+    if kind == "auc":
+        return f"{runs[name].metrics['val_auc']:.4f}"
+    if kind == "ref":
+        return f"{name} ({(runs[name].run_id or '')[:8]})"
+    return figures[name]
+
+
+def _day_of(run: Run) -> date | None:
+    return run.start_time.date() if run.start_time else None
+
+
+# --- The token --------------------------------------------------------------------------------------------------------
 
 
 def ensure_demo_token(session: Session, *, settings: Settings) -> str:

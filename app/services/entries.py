@@ -19,9 +19,10 @@ from app.compose.markdown import render_log_entry
 from app.compose.tables import TableFormat, parse_run_table
 from app.errors import EntryNotFound, InputInvalid, LabbookError
 from app.llm.prompts import template_version
+from app.services import outbox as outbox_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
-from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page
+from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page, WritebackStatus
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
@@ -52,6 +53,8 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> 
     )
     entry_store.add_entry(session, entry)
     entry_store.add_version(session, _current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
+    # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
+    outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     return entry
 
 
@@ -89,11 +92,14 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
         raise InputInvalid(f"entry {entry_id} was not composed from a brain dump", field="entry_id")
     composed = _compose(session, project=project, log=log)
     if composed.model_dump(mode="json") != entry.body:
+        cited_before = list(entry.run_ids)
         _apply(entry, composed, markdown=render_log_entry(composed, title=_title(project, log)))
         entry.provider = OFFLINE
         reason = "composed again against the project's current runs"
         entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=reason))
-    return to_public(entry, project=project)
+        # Runs no longer cited are written too: their section drops this entry.
+        outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
+    return _with_writeback(session, to_public(entry, project=project))
 
 
 def document_schema(kind: str) -> dict[str, object]:
@@ -119,14 +125,30 @@ def to_public(entry: Entry, *, project: Project) -> EntryPublic:
     return EntryPublic(**entry.model_dump(exclude={"project_id"}), project=project.slug)
 
 
+def _with(entry: Entry, project: Project, writeback: dict[int, list[WritebackStatus]]) -> EntryPublic:
+    return to_public(entry, project=project).model_copy(update={"writeback": writeback.get(cast(int, entry.id), [])})
+
+
+def to_public_with_writeback(session: Session, entry: Entry, *, project: Project) -> EntryPublic:
+    """The entry as answered, with the delivery state of its write-backs (queued in the same transaction)."""
+    return _with_writeback(session, to_public(entry, project=project))
+
+
+def _with_writeback(session: Session, public: EntryPublic) -> EntryPublic:
+    """The entry with where its write-back to each cited MLflow run stands."""
+    writeback = outbox_service.entry_writeback(session, [public.id]).get(public.id, [])
+    return public.model_copy(update={"writeback": writeback})
+
+
 def list_entries(
     session: Session, *, project: Project, kind: str | None, limit: int, cursor: str | None
 ) -> Page[EntryPublic]:
     entries = entry_store.list_entries(
         session, project_id=cast(int, project.id), kind=kind, after_id=decode_cursor(cursor), limit=limit
     )
+    writeback = outbox_service.entry_writeback(session, [cast(int, e.id) for e in entries])
     return Page[EntryPublic](
-        items=[to_public(e, project=project) for e in entries],
+        items=[_with(e, project, writeback) for e in entries],
         next_cursor=next_cursor([e.id or 0 for e in entries], limit),
     )
 
@@ -134,7 +156,7 @@ def list_entries(
 def get_entry(session: Session, *, principal: Principal, entry_id: int, version: int | None = None) -> EntryPublic:
     """The current version, or the numbered one."""
     entry, project = _visible_entry(session, principal=principal, entry_id=entry_id)
-    current = to_public(entry, project=project)
+    current = _with_writeback(session, to_public(entry, project=project))
     if version is None or version == entry.version:
         return current
     old = entry_store.get_version(session, entry_id=entry_id, version=version)
@@ -155,9 +177,11 @@ def update_entry(session: Session, *, principal: Principal, entry_id: int, body:
     if entry.kind != LOG_ENTRY:
         raise InputInvalid(f"entries of kind '{entry.kind}' cannot be corrected yet", field="kind")
     corrected = _corrected(session, entry=entry, project=project, body=body)
+    cited_before = list(entry.run_ids)
     _apply(entry, corrected, markdown=render_log_entry(corrected, title=_entry_title(session, entry, project)))
     entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=body.reason))
-    return to_public(entry, project=project)
+    outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
+    return _with_writeback(session, to_public(entry, project=project))
 
 
 def _corrected(session: Session, *, entry: Entry, project: Project, body: EntryUpdate) -> LogEntry:

@@ -56,7 +56,7 @@ def _compose_entry(session: Session, *, project: Project, log: SessionLog) -> En
     except Exception:
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
         return None
-    return entries_service.to_public(entry, project=project)
+    return entries_service.to_public_with_writeback(session, entry, project=project)
 
 
 def _new_log(project: Project, principal: Principal, body: LogCreate) -> SessionLog:

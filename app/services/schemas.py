@@ -229,6 +229,10 @@ class EntryPublic(BaseModel):
     schema_version: str
     created_at: datetime
     updated_at: datetime
+    writeback: list[WritebackStatus] = Field(
+        default_factory=list,
+        description="Write-back to each cited MLflow run: pending, delivered or dead, with attempts and last error.",
+    )
 
 
 class EntryVersionPublic(BaseModel):
@@ -314,4 +318,66 @@ class Health(BaseModel):
 # --- MLflow sync ------------------------------------------------------------------------------------------------------
 
 
+class SyncedExperiment(BaseModel):
+    experiment_id: str
+    name: str
+    mode: Literal["full", "incremental"] = Field(
+        description="full: every run was read (first sync, full=true, or a new tracking server); incremental: "
+        "runs started since the last sync and runs that were still open then."
+    )
+    runs_read: int = Field(description="Runs read from MLflow and compared with the stored ones.")
+    created: int
+    updated: int
+    unchanged: int
+    open_runs: int = Field(description="Runs still RUNNING or SCHEDULED: read again by the next sync.")
+
+
+class SyncResult(BaseModel):
+    tracking_uri: str = Field(description="The MLflow tracking server that was read (any password hidden).")
+    full: bool = Field(description="Whether a full sync was asked for.")
+    experiments: list[SyncedExperiment]
+    created: int
+    updated: int
+    unchanged: int
+    open_runs: int
+    seconds: float
+
+
 # --- Write-back outbox ------------------------------------------------------------------------------------------------
+
+
+OutboxState = Literal["pending", "delivered", "dead"]
+
+
+class WritebackStatus(BaseModel):
+    """Where one entry's write-back to one MLflow run stands (the latest outbox item for that run)."""
+
+    outbox_id: int = Field(validation_alias="id")
+    run_id: str
+    state: OutboxState
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+
+
+class OutboxItemPublic(BaseModel):
+    id: int
+    project: str = Field(description="The project's slug.")
+    entry_id: int | None = Field(description="The entry whose change queued this write-back.")
+    run_id: str = Field(description="The MLflow run written to.")
+    kind: str = Field(description="`run_note`: the run's Labbook section in its description, and labbook.* tags.")
+    state: OutboxState = Field(description="pending (queued or retrying), delivered, or dead (will not be retried).")
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+
+
+class OutboxPage(Page[OutboxItemPublic]):
+    counts: dict[str, int] = Field(description="Items in each state, under the same filters except `state`.")
+
+
+EntryPublic.model_rebuild()  # its `writeback` field names WritebackStatus, defined above in this section

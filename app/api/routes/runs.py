@@ -5,10 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
-from app.api.deps import CursorQuery, LimitQuery, ProjectDep, SessionDep
+from app.api.deps import CursorQuery, LimitQuery, ProjectDep, SessionDep, SettingsDep
 from app.errors import BodyInvalid, InputInvalid, UnsupportedMediaType
 from app.services import runs as runs_service
-from app.services.schemas import Page, RunImportResult, RunPublic, RunTableImport
+from app.services import sync as sync_service
+from app.services.schemas import Page, RunImportResult, RunPublic, RunTableImport, SyncResult
 
 router = APIRouter(prefix="/projects/{slug}/runs", tags=["runs"])
 
@@ -77,6 +78,20 @@ def list_runs(
     """List a project's runs in import order, filtered by metric, param and tag (all filters must hold)."""
     return runs_service.list_runs(
         session, project=project, limit=limit, cursor=cursor, metric=metric, param=param, tag=tag
+    )
+
+
+@router.post("/sync", response_model=SyncResult, operation_id="sync_runs")
+def sync_runs(
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    full: Annotated[bool, Query(description="Read every run again, not only new and still-open ones.")] = False,
+) -> SyncResult:
+    """Sync runs from the project's linked MLflow experiments: params, final metrics, tags, status, times, parent
+    run and reproducibility fields. Later syncs read only new runs and runs that were still running."""
+    return sync_service.sync_project(
+        session, project=project, full=full, default_tracking_uri=settings.mlflow_tracking_uri
     )
 
 

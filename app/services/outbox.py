@@ -1,0 +1,320 @@
+"""The write-back outbox: enqueue a `run_note` per cited MLflow run with the entry, then deliver with retries.
+
+Enqueueing happens in the entry's own transaction, so an entry is never stored without its write-backs (and a
+rolled-back entry leaves none). Delivery renders the run's whole Labbook section at delivery time, from every
+current entry of the project that cites the run, so it always writes the latest state, and writing it twice
+writes the same bytes (idempotent). Due items of the same run are delivered by one write and each marked delivered.
+
+Errors: TrackingUnavailable, TrackingAuthFailed, TrackingNotConfigured and anything unexpected are retried with
+exponential backoff (base * 2**attempts, capped, with up to 10% jitter), for ever: an outage loses nothing.
+A run that no longer exists, a request MLflow refuses, a project deleted or with write-back turned off since the
+item was queued: the item is dead (POST /v1/outbox/{id}/retry revives it). A project with write-back off queues
+nothing in the first place.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import cast
+
+from sqlmodel import Session
+
+from app.compose.run_note import NOTE_KEY, NoteEntry, run_tags
+from app.config import Settings
+from app.errors import (
+    InputInvalid,
+    LabbookError,
+    NotFound,
+    TrackingAuthFailed,
+    TrackingError,
+    TrackingNotConfigured,
+    TrackingUnavailable,
+)
+from app.integrations.mlflow import writeback
+from app.services.auth import Principal
+from app.services.pagination import decode_cursor, next_cursor
+from app.services.schemas import OutboxItemPublic, OutboxPage, WritebackStatus
+from app.services.tracking import tracking_uri_for
+from app.storage import outbox as outbox_store
+from app.storage import projects as project_store
+from app.storage import runs as run_store
+from app.storage.models import Entry, OutboxItem, Project
+from app.storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+RUN_NOTE = "run_note"
+LEASE = timedelta(minutes=2)  # longer than one delivery can take (two requests with a 10 s timeout each)
+BATCH = 50
+SessionFactory = Callable[[], Session]
+_RETRYABLE = (TrackingUnavailable, TrackingAuthFailed, TrackingNotConfigured)
+
+
+# --- enqueue ----------------------------------------------------------------------------------------------------------
+
+
+def enqueue_run_notes(session: Session, *, project: Project, entry: Entry, run_keys: Iterable[str]) -> int:
+    """Queue a `run_note` for each of `run_keys` that is a run synced from MLflow; none when write-back is off.
+    A pending item of the same entry and run that no worker holds yet is enough (it renders the latest state)."""
+    if not project.writeback:
+        return 0
+    runs = run_store.get_runs_by_keys(session, project_id=cast(int, project.id), keys=list(run_keys))
+    run_ids = sorted({r.run_id for r in runs.values() if r.source == "mlflow" and r.run_id})
+    now, queued = utcnow(), 0
+    for run_id in run_ids:
+        if outbox_store.has_waiting(session, entry_id=entry.id, run_id=run_id, kind=RUN_NOTE, now=now):
+            continue
+        item = OutboxItem(project_id=cast(int, project.id), entry_id=entry.id, kind=RUN_NOTE, run_id=run_id)
+        item.payload = {"entry_version": entry.version}
+        outbox_store.add_item(session, item)
+        queued += 1
+    return queued
+
+
+# --- deliver ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryCounts:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    writes: int = 0  # tag writes sent to MLflow (a run whose tags were already right needs none)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def claimed(self) -> int:
+        return self.delivered + self.retried + self.dead
+
+
+def backoff(attempts: int, *, settings: Settings, rng: random.Random | None = None) -> timedelta:
+    """The wait after the `attempts`-th failed attempt (1-based): base * 2**(attempts-1), capped, plus jitter."""
+    base, cap = settings.outbox_backoff_base_seconds, settings.outbox_backoff_max_seconds
+    seconds = min(cap, base * 2 ** min(max(attempts - 1, 0), 32))
+    jitter = (rng or random).uniform(0, 0.1) * seconds
+    return timedelta(seconds=min(cap, seconds + jitter))
+
+
+def deliver_due(sessions: SessionFactory, settings: Settings, *, limit: int = BATCH) -> DeliveryCounts:
+    """Claim the due items (a lease, committed at once), deliver them one run at a time, settle each item."""
+    with sessions() as session:
+        claimed = outbox_store.claim_due(session, now=utcnow(), lease=LEASE, limit=limit)
+        session.commit()
+    groups: dict[tuple[int, str, str], list[OutboxItem]] = defaultdict(list)
+    for item in claimed:
+        groups[(item.project_id, item.run_id, item.kind)].append(item)
+    counts = DeliveryCounts()
+    for (project_id, run_id, _kind), items in groups.items():
+        _deliver_group(sessions, settings, project_id=project_id, run_id=run_id, items=items, counts=counts)
+    return counts
+
+
+def drain(sessions: SessionFactory, settings: Settings, *, max_rounds: int = 1000) -> DeliveryCounts:
+    """Deliver pass after pass until a pass claims nothing (an item that failed waits for its backoff, which is
+    normally longer than a pass, so an outage ends the call rather than spinning)."""
+    total = DeliveryCounts()
+    for _ in range(max_rounds):
+        counts = deliver_due(sessions, settings)
+        for name in ("delivered", "retried", "dead", "writes"):
+            setattr(total, name, getattr(total, name) + getattr(counts, name))
+        total.errors += counts.errors
+        if counts.claimed == 0:
+            break
+    return total
+
+
+def _deliver_group(
+    sessions: SessionFactory,
+    settings: Settings,
+    *,
+    project_id: int,
+    run_id: str,
+    items: list[OutboxItem],
+    counts: DeliveryCounts,
+) -> None:
+    try:
+        counts.writes += write_run_note(sessions, settings, project_id=project_id, run_id=run_id)
+    except Exception as exc:  # every failure settles the items: retried or dead, never lost in a crashed loop
+        _failed(sessions, settings, items=items, exc=exc, counts=counts)
+        return
+    with sessions() as session:
+        now = utcnow()
+        counts.delivered += sum(outbox_store.mark_delivered(session, cast(int, i.id), now=now) for i in items)
+        session.commit()
+    logger.info("mlflow.outbox.delivered", extra={"run_id": run_id, "items": [i.id for i in items]})
+
+
+def _failed(
+    sessions: SessionFactory, settings: Settings, *, items: list[OutboxItem], exc: Exception, counts: DeliveryCounts
+) -> None:
+    message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+    # Permanent: the run is gone or MLflow refuses the request, the project is gone or stopped writing back.
+    retry = isinstance(exc, _RETRYABLE) or not isinstance(exc, TrackingError | NotFound | InputInvalid)
+    if not isinstance(exc, LabbookError):
+        logger.exception("mlflow.outbox.unexpected", extra={"items": [i.id for i in items]})
+    counts.errors.append(message)
+    with sessions() as session:
+        now = utcnow()
+        for item in items:
+            item_id = cast(int, item.id)
+            if retry:
+                due = now + backoff(item.attempts + 1, settings=settings)
+                counts.retried += outbox_store.reschedule(session, item_id, now=now, next_attempt_at=due, error=message)
+            else:
+                counts.dead += outbox_store.mark_dead(session, item_id, now=now, error=message)
+        session.commit()
+    event = "mlflow.outbox.retry" if retry else "mlflow.outbox.dead"
+    logger.warning(event, extra={"items": [i.id for i in items], "error": message})
+
+
+def write_run_note(sessions: SessionFactory, settings: Settings, *, project_id: int, run_id: str) -> int:
+    """Render the run's Labbook section from the entries that cite it now and write it with `labbook.entry_ids`,
+    keeping the human's note. Returns 1 if tags were written, 0 if MLflow already held exactly these values.
+    No database transaction stays open during the requests to MLflow."""
+    with sessions() as session:
+        project = project_store.get_project(session, project_id)
+        if project is None:
+            raise NotFound(f"project {project_id} no longer exists")
+        if not project.writeback:
+            raise InputInvalid(f"write-back is off for project '{project.slug}'", field="writeback")
+        uri = tracking_uri_for(project, default=settings.mlflow_tracking_uri)
+        entries = [
+            _note_entry(e, day)
+            for e, day in outbox_store.entries_citing_run(session, project_id=project_id, run_id=run_id)
+        ]
+        slug = project.slug
+    current = writeback.read_run_tags(uri, run_id)
+    wanted = run_tags(current.get(NOTE_KEY), entries, public_url=settings.public_url, project_slug=slug)
+    changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+    writeback.write_run_tags(uri, run_id, changed)
+    return 1 if changed else 0
+
+
+def _note_entry(entry: Entry, day: date | None) -> NoteEntry:
+    """The entry's line: the day of its session (of the entry itself when it has no brain dump) and its TL;DR."""
+    session_day = day if day is not None else entry.created_at.date()
+    return NoteEntry(id=cast(int, entry.id), day=session_day, tldr=str(entry.body.get("tldr", "")))
+
+
+# --- the worker -------------------------------------------------------------------------------------------------------
+
+
+class OutboxWorker:
+    """Delivers the outbox every `outbox_poll_seconds` on its own thread (`start`/`stop`), or on the caller's
+    (`run`, which the `labbook worker` command uses). An error is logged and the loop goes on."""
+
+    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="labbook-outbox", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the loop to end after the current delivery (safe from a signal handler)."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run(self) -> None:
+        logger.info("mlflow.outbox.worker.started", extra={"poll_s": self._settings.outbox_poll_seconds})
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self._settings.outbox_poll_seconds)
+        logger.info("mlflow.outbox.worker.stopped")
+
+    def tick(self) -> None:
+        """Deliver what is due, batch after batch, until nothing is due or the worker is asked to stop."""
+        try:
+            while not self._stop.is_set() and deliver_due(self._sessions, self._settings).claimed:
+                pass
+        except Exception:
+            logger.exception("mlflow.outbox.worker.error")
+
+
+# --- read -------------------------------------------------------------------------------------------------------------
+
+
+def list_outbox(
+    session: Session,
+    *,
+    principal: Principal,
+    state: str | None,
+    project_slug: str | None,
+    entry_id: int | None,
+    limit: int,
+    cursor: str | None,
+) -> OutboxPage:
+    """Items in the caller's projects, oldest first, with the number of items in each state (same filters)."""
+    projects = _visible_projects(session, principal=principal, slug=project_slug)
+    where = outbox_store.OutboxFilter(
+        project_ids=list(projects) if projects is not None else None, state=state, entry_id=entry_id
+    )
+    items = outbox_store.list_items(session, where=where, after_id=decode_cursor(cursor), limit=limit)
+    slugs = projects or _slugs(session, {i.project_id for i in items})
+    return OutboxPage(
+        items=[_public(i, slugs) for i in items],
+        next_cursor=next_cursor([cast(int, i.id) for i in items], limit),
+        counts=outbox_store.count_by_state(session, where=where),
+    )
+
+
+def retry_item(session: Session, *, principal: Principal, item_id: int) -> OutboxItemPublic:
+    """A pending or dead item becomes due now; a delivered one is left as it is."""
+    item = outbox_store.get_item(session, item_id)
+    project = project_store.get_project(session, item.project_id) if item else None
+    if item is None or project is None or not principal.can_see(project.slug):
+        raise NotFound(f"no outbox item {item_id}", field="item_id")
+    if item.state == outbox_store.DELIVERED:
+        raise InputInvalid(f"outbox item {item_id} was delivered already", field="item_id")
+    outbox_store.make_due(session, item_id, now=utcnow())
+    session.refresh(item)
+    return _public(item, {project.id or 0: project.slug})
+
+
+def entry_writeback(session: Session, entry_ids: Iterable[int]) -> dict[int, list[WritebackStatus]]:
+    """Per entry, the latest write-back of each run it was queued for, in the order the runs were first queued."""
+    latest: dict[int, dict[str, OutboxItem]] = defaultdict(dict)
+    for item in outbox_store.items_for_entries(session, list(entry_ids)):
+        latest[cast(int, item.entry_id)][item.run_id] = item
+    return {
+        entry_id: [WritebackStatus.model_validate(item, from_attributes=True) for item in by_run.values()]
+        for entry_id, by_run in latest.items()
+    }
+
+
+def _visible_projects(session: Session, *, principal: Principal, slug: str | None) -> dict[int, str] | None:
+    """{id: slug} of the projects to list (None: all); a project outside the token's scope is not found."""
+    if slug is not None:
+        project = project_store.get_project_by_slug(session, slug)
+        if project is None or not principal.can_see(slug):
+            raise NotFound(f"no project '{slug}'", field="project")
+        return {cast(int, project.id): slug}
+    if principal.projects is None:
+        return None
+    found = (project_store.get_project_by_slug(session, s) for s in sorted(principal.projects))
+    return {cast(int, p.id): p.slug for p in found if p is not None}
+
+
+def _slugs(session: Session, project_ids: set[int]) -> dict[int, str]:
+    found = (project_store.get_project(session, pid) for pid in project_ids)
+    return {cast(int, p.id): p.slug for p in found if p is not None}
+
+
+def _public(item: OutboxItem, slugs: dict[int, str]) -> OutboxItemPublic:
+    data = item.model_dump(exclude={"project_id", "payload", "claimed_until"})
+    return OutboxItemPublic(**data, project=slugs.get(item.project_id, ""))
