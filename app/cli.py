@@ -133,7 +133,19 @@ def demo_cmd(
             token = demo.ensure_demo_token(session, settings=settings)
         _echo_demo(seeded, token=token, url=settings.public_url, seconds=time.monotonic() - started)
         if serve_:
-            _serve(settings, host, port)
+            _serve(settings, host, port)  # its in-process worker writes the entries back to MLflow
+        else:
+            _deliver_writebacks(settings)
+
+
+def _deliver_writebacks(settings: Settings) -> None:
+    """What serving would do in the background: write the entries back to MLflow before its server stops."""
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        counts = outbox_service.drain(outbox_store.session_factory(engine), settings)
+    finally:
+        engine.dispose()
+    typer.echo(f"written back to MLflow: {counts.delivered} run descriptions ({counts.retried} to retry)")
 
 
 def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
