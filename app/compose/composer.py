@@ -303,11 +303,25 @@ def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str
     after_text = after_text[: min(following - reference.end, link.start() if link else len(after_text))]
     # "worse than plain lgbm lags (0.81, run 65ae0e1a)": an unclosed parenthesis before the run is cut off
     parts = [_strip(_OPEN_PAREN_RE.sub("", p)) for p in _CHANGE_SPLIT_RE.split(before_text)]
-    before = next((p for p in reversed(parts) if _WORDY_RE.search(p) and not _is_reference_text(p)), "")
+    before = next(
+        (p for p in reversed(parts) if _WORDY_RE.search(p) and not _is_reference_text(p) and not _is_result(p)), ""
+    )
     if before:
         return _trim(before)
     after = _strip(_AFTER_SPLIT_RE.split(after_text)[0])
-    return _trim(after) if _WORDY_RE.search(after) else reference.text
+    return _trim(after) if _WORDY_RE.search(after) and not _is_result(after) else reference.text
+
+
+# "got 0.9448", "scored .86", "gets": the previous run's result, or this run's, said with a verb; never a change.
+_RESULT_RE = re.compile(
+    r"^(?:got|gets?|getting|scored?|scores|scoring|hit|hits|reached|reaches|gave|gives|lands?|landed|at|is|was)\b"
+    r"\s*(?:[~≈]?\s*[-+]?\d*\.?\d+\s*%?(?:ish)?)?$",
+    re.IGNORECASE,
+)
+
+
+def _is_result(text: str) -> bool:
+    return bool(_RESULT_RE.match(text.strip()))
 
 
 _OPEN_PAREN_RE = re.compile(r"\s*\([^)]*$")

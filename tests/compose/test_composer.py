@@ -268,6 +268,12 @@ def test_a_run_tagged_with_its_own_number_does_not_take_the_others() -> None:
         ("feats: f0603577 0.731 vs 447c745c 0.712. nice", {"f0603577": "feats", "447c745c": "447c745c"}),
         ("MASE up, worse than plain lgbm lags (0.712, run 447c745c)", {"447c745c": "worse than plain lgbm lags"}),
         ("focal loss (f0603577) didn't help", {"f0603577": "focal loss"}),
+        # The first run's result ("got 0.731") is not what changed for the second.
+        (
+            "two raw-feature models: f0603577 got 0.731 and 447c745c got 0.712.",
+            {"f0603577": "two raw-feature models", "447c745c": "447c745c"},
+        ),
+        ("447c745c scored .712ish, f0603577 gets 0.731", {"447c745c": "447c745c", "f0603577": "f0603577"}),
     ],
 )
 def test_what_changed_stops_at_other_references_and_parentheses(text: str, changes: dict[str, str]) -> None:
