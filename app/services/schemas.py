@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.compose.entry_schema import Experiment, Item
 from app.compose.tables import normalize_metric_name
@@ -19,7 +20,23 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 MetricName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
 Direction = Literal["max", "min"]
 TableFormat = Literal["markdown", "csv"]
-TrackingUri = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+
+
+def _http_tracking_uri(value: str) -> str:
+    """A project's tracking URI is a tracking *server* (http or https): a URI a request sets must never make the
+    service open a file or database on its own disk (`sqlite:///...`, `file:///...`). The operator's own
+    MLFLOW_TRACKING_URI may be anything MLflow accepts."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL of an MLflow tracking server, e.g. http://mlflow:5000")
+    return value.rstrip("/")
+
+
+TrackingUri = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    AfterValidator(_http_tracking_uri),
+]
 
 
 class Strict(BaseModel):

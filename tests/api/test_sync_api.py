@@ -139,6 +139,33 @@ def test_mlflow_down_is_503(client: TestClient) -> None:
     assert "does not answer" in message
 
 
+@pytest.mark.parametrize(
+    "uri", ["sqlite:////tmp/labbook-x.db", "file:///tmp/mlruns", "/tmp/mlruns", "databricks", "http://", "mlflow:5000"]
+)
+def test_a_project_tracking_uri_must_be_an_http_server(client: TestClient, uri: str) -> None:
+    """A request never makes the service open a file or database on its own disk."""
+    response = client.post(
+        "/v1/projects",
+        json={"slug": "p1", "name": "P", "primary_metric": "auc", "metric_direction": "max", "tracking_uri": uri},
+    )
+    assert_error(response, 422, "validation_error", "tracking_uri")
+    create_project(client, "p2")
+    assert_error(client.patch("/v1/projects/p2", json={"tracking_uri": uri}), 422, "validation_error", "tracking_uri")
+    assert client.get("/v1/projects/p2").json()["tracking_uri"] is None
+
+
+def test_an_operator_uri_mlflow_refuses_is_a_tracking_error_not_a_500(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLFLOW_TRACKING_URI is the operator's and may be anything; a file store MLflow 3 refuses is a clear 502."""
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    operator = settings.model_copy(update={"mlflow_tracking_uri": f"file://{tmp_path / 'mlruns'}"})
+    with TestClient(create_app(operator), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+        create_project(client, mlflow_experiments=["1"])
+        message = assert_error(client.post("/v1/projects/churn/runs/sync"), 502, "tracking_error", "tracking_uri")
+    assert "connecting" in message
+
+
 def test_bad_full_flag_is_422(client: TestClient, mlflow_server: MlflowServer) -> None:
     create_project(client, mlflow_experiments=["1"], tracking_uri=mlflow_server.url)
     response = client.post("/v1/projects/churn/runs/sync", params={"full": "maybe"})

@@ -75,7 +75,9 @@ class RunReader:
         self.tracking_uri = tracking_uri
         self.page_size = page_size
         self._shown_uri = redact_uri(tracking_uri)
-        self._client = MlflowClient(tracking_uri=tracking_uri)
+        with self._errors("connecting"):
+            # MLflow checks the URI here (an unknown scheme, a retired file store): a clear 502, never a 500.
+            self._client = MlflowClient(tracking_uri=tracking_uri)
         self._probed = False
 
     def experiment(self, ref: str) -> TrackedExperiment:
