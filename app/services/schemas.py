@@ -21,13 +21,17 @@ MetricName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 Direction = Literal["max", "min"]
 TableFormat = Literal["markdown", "csv"]
 
+_HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9a-fA-F:.]+$")  # a host name, IPv4 or IPv6
+
 
 def _http_tracking_uri(value: str) -> str:
     """A project's tracking URI is a tracking *server* (http or https): a URI a request sets must never make the
     service open a file or database on its own disk (`sqlite:///...`, `file:///...`). The operator's own
     MLFLOW_TRACKING_URI may be anything MLflow accepts."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    host = parts.hostname or ""
+    labels_ok = ":" in host or all(0 < len(label) <= 63 for label in host.rstrip(".").split("."))
+    if parts.scheme not in ("http", "https") or not _HOST_RE.match(host) or not labels_ok:
         raise ValueError("must be an http:// or https:// URL of an MLflow tracking server, e.g. http://mlflow:5000")
     return value.rstrip("/")
 

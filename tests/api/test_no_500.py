@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,6 +42,40 @@ def test_mangled_tables_never_500(client: TestClient, seed: int) -> None:
             assert "error" in response.json()
             after = client.get("/v1/projects/churn/runs", params={"limit": 500}).json()["items"]
             assert after == before, "a refused table changed stored runs"
+
+
+WANDB_EXPORT = (Path(__file__).parents[1] / "data" / "wandb_runs_export.csv").read_text()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mangled_wandb_exports_never_500(client: TestClient, seed: int) -> None:
+    """W&B's export reads times, states and runtimes: mangled cells get warnings or a 4xx, never a 5xx."""
+    rng = random.Random(seed)
+    create_project(client)
+    for _ in range(30):
+        table = mangle(rng, WANDB_EXPORT)
+        before = client.get("/v1/projects/churn/runs", params={"limit": 500}).json()["items"]
+        response = client.post("/v1/projects/churn/runs/import", content=table, headers={"Content-Type": "text/csv"})
+        assert response.status_code < 500, (table, response.text)
+        if response.status_code != 200:
+            after = client.get("/v1/projects/churn/runs", params={"limit": 500}).json()["items"]
+            assert after == before, "a refused table changed stored runs"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mangled_project_and_sync_bodies_never_500(client: TestClient, seed: int) -> None:
+    """The new project fields (tracking_uri, writeback) and the sync's query: a 4xx or success, never a 5xx."""
+    rng = random.Random(seed)
+    create_project(client)
+    body = {"tracking_uri": "http://127.0.0.1:1/", "writeback": False, "mlflow_experiments": ["exp-1"]}
+    for _ in range(30):
+        raw = mangle(rng, json.dumps(body)).encode("utf-8", "surrogatepass")
+        response = client.patch("/v1/projects/churn", content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code < 500, (raw, response.text)
+    for query in ("full=true", "full=", "full=%00", "full=1&full=0"):
+        response = client.post(f"/v1/projects/churn/runs/sync?{query}")
+        # Nothing listens on the linked server: 503 tracking_unavailable is the right answer, a 500 never is.
+        assert response.status_code < 500 or response.json()["error"]["code"] == "tracking_unavailable", response.text
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -140,7 +140,11 @@ def test_mlflow_down_is_503(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["sqlite:////tmp/labbook-x.db", "file:///tmp/mlruns", "/tmp/mlruns", "databricks", "http://", "mlflow:5000"]
+    "uri",
+    [
+        *("sqlite:////tmp/labbook-x.db", "file:///tmp/mlruns", "/tmp/mlruns", "databricks", "http://", "mlflow:5000"),
+        *("http://127;.0.0.1:1", "http://a..b:5000", f"http://{'x' * 64}:1"),
+    ],
 )
 def test_a_project_tracking_uri_must_be_an_http_server(client: TestClient, uri: str) -> None:
     """A request never makes the service open a file or database on its own disk."""
@@ -154,16 +158,25 @@ def test_a_project_tracking_uri_must_be_an_http_server(client: TestClient, uri: 
     assert client.get("/v1/projects/p2").json()["tracking_uri"] is None
 
 
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("file://{tmp}/mlruns", "connecting"),
+        ("http://a..b:5000", "no valid host"),
+        (f"http://{'x' * 64}:1", "no valid host"),
+    ],
+)
 def test_an_operator_uri_mlflow_refuses_is_a_tracking_error_not_a_500(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, uri: str, says: str
 ) -> None:
-    """MLFLOW_TRACKING_URI is the operator's and may be anything; a file store MLflow 3 refuses is a clear 502."""
+    """MLFLOW_TRACKING_URI is the operator's and may be anything: a file store MLflow 3 refuses, or a host name that
+    cannot be encoded, is a clear 502."""
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
-    operator = settings.model_copy(update={"mlflow_tracking_uri": f"file://{tmp_path / 'mlruns'}"})
+    operator = settings.model_copy(update={"mlflow_tracking_uri": uri.format(tmp=tmp_path)})
     with TestClient(create_app(operator), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         create_project(client, mlflow_experiments=["1"])
         message = assert_error(client.post("/v1/projects/churn/runs/sync"), 502, "tracking_error", "tracking_uri")
-    assert "connecting" in message
+    assert says in message
 
 
 def test_bad_full_flag_is_422(client: TestClient, mlflow_server: MlflowServer) -> None:

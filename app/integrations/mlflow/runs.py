@@ -191,6 +191,10 @@ class RunReader:
                 raise self._unreachable(exc) from exc
             except httpx.HTTPError as exc:
                 raise self._unreachable(exc) from exc
+            except (UnicodeError, ValueError) as exc:  # a host name IDNA cannot encode ("a..b", a 64+ char label)
+                raise TrackingError(
+                    f"the tracking URI {self._shown_uri} names no valid host: {exc}", field="tracking_uri"
+                ) from exc
             if response.status_code >= 500:
                 raise TrackingUnavailable(
                     f"the MLflow tracking server at {self._shown_uri} answered HTTP {response.status_code}; "
