@@ -37,6 +37,12 @@ class Project(SQLModel, table=True):
     tracking_uri: str | None = Field(default=None, max_length=1000)
     # Write entries back to the cited MLflow runs (their description and labbook.* tags).
     writeback: bool = Field(default=True)
+    # Analysis settings (None: the defaults of app.analysis.model.AnalysisSettings). `min_effect` is the noise
+    # threshold on the primary metric when no seed repeats exist; `recent_runs` the stretch an approach's progress is
+    # judged over; `stall_sessions` the number of recent sessions without a gain beyond noise that make a stall.
+    min_effect: float | None = None
+    recent_runs: int | None = None
+    stall_sessions: int | None = None
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -76,6 +82,10 @@ class Run(SQLModel, table=True):
     split: str | None = Field(default=None, max_length=500)
     artifact_uri: str | None = Field(default=None, max_length=1000)
     synced_at: datetime | None = _when(default=None, nullable=True)  # last read from MLflow
+    # Marked as the project's baseline through the API (a `baseline` tag or a brain dump can declare one too).
+    baseline: bool = Field(default=False)
+    # The labbook.approach / labbook.finding.* tags last queued for write-back to MLflow, so only changes are queued.
+    labbook_tags: dict[str, str] = _json(default_factory=dict)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -219,3 +229,30 @@ class OutboxItem(SQLModel, table=True):
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
     delivered_at: datetime | None = _when(default=None, nullable=True)
+
+
+class ApproachAssignment(SQLModel, table=True):
+    # A person regrouped a run into a named approach; this wins over the run's tag and over inference.
+    __tablename__ = "approach_assignment"
+    __table_args__ = (UniqueConstraint("project_id", "run_key", name="uq_approach_assignment_project_run"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    run_key: str = Field(max_length=300)
+    approach: str = Field(max_length=200)
+    assigned_by: str = Field(max_length=200)
+    assigned_at: datetime = _when(default_factory=utcnow)
+
+
+class ApproachMarkRow(SQLModel, table=True):
+    # A person's verdict on an approach (abandoned or adopted) with the reason; the computed status is still reported.
+    __tablename__ = "approach_mark"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_approach_mark_project_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    marked_by: str = Field(max_length=200)
+    marked_at: datetime = _when(default_factory=utcnow)
