@@ -205,6 +205,7 @@ UrlOpt = Annotated[str, typer.Option("--url", envvar="LABBOOK_URL", help="The La
 TokenOpt = Annotated[
     str | None, typer.Option("--token", envvar="LABBOOK_TOKEN", help="Bearer token.", show_default=False)
 ]
+_URL = "http://127.0.0.1:8000"
 FormatOpt = Annotated[str | None, typer.Option("--format", help="markdown or csv; detected when omitted.")]
 
 
@@ -272,6 +273,71 @@ def _echo_import(result: dict[str, Any]) -> None:
     for warning in result["warnings"]:
         column = f", {warning['column']}" if warning.get("column") else ""
         typer.echo(f"  line {warning['line']}{column}: {warning['message']}")
+
+
+# --- Documents from the analysis (helper D): each prints the document's Markdown. ---------------------------------
+
+ProjectArg = Annotated[str, typer.Argument(help="The project's slug.")]
+DayOpt = Annotated[str | None, typer.Option(help="A day, YYYY-MM-DD.", show_default=False)]
+
+
+def _echo_document(url: str, token: str | None, project: str, resource: str, body: dict[str, Any]) -> None:
+    with LabbookClient(url=url, token=token) as client:
+        markdown = client.create_document(project, resource=resource, body={k: v for k, v in body.items() if v})
+    typer.echo(markdown)
+
+
+@cli.command("summary")
+def summary_cmd(
+    project: ProjectArg, since: DayOpt = None, until: DayOpt = None, url: UrlOpt = _URL, token: TokenOpt = None
+) -> None:
+    """Write a phase summary of the sessions between --since and --until: approaches, what closed, the best run."""
+    _echo_document(url, token, project, "summaries", {"since": since, "until": until})
+
+
+@cli.command("next")
+def next_cmd(
+    project: ProjectArg,
+    deadline: DayOpt = None,
+    budget_runs: Annotated[int | None, typer.Option(help="How many runs you can afford.")] = None,
+    url: UrlOpt = _URL,
+    token: TokenOpt = None,
+) -> None:
+    """Propose the next experiments, ranked toward the target within the deadline and budget."""
+    _echo_document(url, token, project, "next-experiments", {"deadline": deadline, "budget_runs": budget_runs})
+
+
+@cli.command("tried")
+def tried_cmd(
+    project: ProjectArg,
+    proposal: Annotated[str, typer.Argument(help='What you want to try, e.g. "lightgbm num_leaves=63".')],
+    url: UrlOpt = _URL,
+    token: TokenOpt = None,
+) -> None:
+    """Has this been tried? The runs that match the proposal, exactly or in part, and how they did."""
+    _echo_document(url, token, project, "tried", {"proposal": proposal})
+
+
+@cli.command("repro")
+def repro_cmd(
+    project: ProjectArg,
+    run: Annotated[str, typer.Argument(help="The run: its ID, a 6+ character prefix, or its name.")],
+    url: UrlOpt = _URL,
+    token: TokenOpt = None,
+) -> None:
+    """Write a reproduction report for a run: its setup, the gaps to fill, and the value to expect."""
+    _echo_document(url, token, project, "reproductions", {"run": run})
+
+
+@cli.command("brief")
+def brief_cmd(
+    project: ProjectArg,
+    audience: Annotated[str | None, typer.Option(help="Who it is for.")] = None,
+    url: UrlOpt = _URL,
+    token: TokenOpt = None,
+) -> None:
+    """Write a handover brief: the goal, what was tried and why it stopped, decisions, the best run and the risks."""
+    _echo_document(url, token, project, "briefs", {"audience": audience})
 
 
 def main() -> None:

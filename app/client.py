@@ -39,6 +39,22 @@ class LabbookClient:
     def create_log(self, project: str, *, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", f"/v1/projects/{project}/logs", json=body)
 
+    # --- Documents (helper D): answered as Markdown, ready to print. ---
+
+    def create_document(self, project: str, *, resource: str, body: dict[str, Any]) -> str:
+        """POST /v1/projects/{project}/{resource} (summaries, next-experiments, tried, reproductions, briefs)."""
+        headers = {"Accept": "text/markdown"}
+        return self._request_text("POST", f"/v1/projects/{project}/{resource}", json=body, headers=headers)
+
+    def _request_text(self, method: str, path: str, **kwargs: Any) -> str:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach Labbook at {self._http.base_url}: {exc}") from exc
+        if response.is_success:
+            return response.text
+        raise _api_error(response)
+
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._http.request(method, path, **kwargs)

@@ -160,3 +160,10 @@ class TrackingRunNotFound(TrackingError):
     """The run does not exist (or was deleted) on the tracking server: a permanent failure for a write-back."""
 
     status_code = 404
+
+
+# --- Analysis (helper D) ----------------------------------------------------------------------------------------------
+
+
+class ApproachNotFound(NotFound):
+    """No approach of that name among the project's current approaches (or no mark to remove)."""

@@ -75,3 +75,30 @@ def make_token(client: TestClient, name: str, projects: list[str] | None = None)
     assert response.status_code == 201, response.text
     token: str = response.json()["token"]
     return token
+
+
+# --- A seeded history for the analysis and documents (helper D) -------------------------------------------------------
+# A logistic-regression baseline, a SMOTE line that plateaus (four runs, the best-so-far rising by 0.003 over the last
+# three), and a class-weights line that is best on val_auc; on val_f1 the last SMOTE run is best instead.
+
+
+def hist_id(digit: str) -> str:
+    return digit * 32
+
+
+HISTORY_CSV = """\
+run_id,run_name,start_time,model,lr,num_leaves,seed,tag.approach,val_auc,val_f1
+11111111111111111111111111111111,base-logreg,2026-11-01T09:00:00Z,logreg,,,0,,0.800,0.700
+22222222222222222222222222222222,smote-a,2026-11-02T09:00:00Z,lightgbm,0.05,31,0,smote,0.850,0.760
+33333333333333333333333333333333,smote-b,2026-11-03T09:00:00Z,lightgbm,0.05,63,0,smote,0.852,0.770
+44444444444444444444444444444444,smote-c,2026-11-04T09:00:00Z,lightgbm,0.03,63,0,smote,0.853,0.780
+55555555555555555555555555555555,smote-d,2026-11-05T09:00:00Z,lightgbm,0.03,127,0,smote,0.853,0.790
+66666666666666666666666666666666,weights-a,2026-11-06T09:00:00Z,xgboost,0.1,,0,weights,0.860,0.720
+77777777777777777777777777777777,weights-b,2026-11-07T09:00:00Z,xgboost,0.05,,0,weights,0.870,0.730
+"""
+
+
+def seed_history(client: TestClient, slug: str = "churn") -> None:
+    """The project (val_auc, max) and the history above."""
+    create_project(client, slug, name="Churn model", target_value=0.9)
+    import_table(client, slug, HISTORY_CSV, "csv")

@@ -26,7 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.errors import PromptInvalid, PromptVariableMissing
 
-TEMPLATE_NAMES = ("log_entry", "phase_summary", "next_experiments", "selection_decision", "reproduction_report")
+TEMPLATE_NAMES = (
+    "log_entry",
+    "phase_summary",
+    "next_experiments",
+    "selection_decision",
+    "reproduction_report",
+    "tried_answer",
+    "handover_brief",
+    "metric_switch",
+)
 SUFFIX = ".md.j2"
 
 # `app/`, computed without touching the file system (no I/O at import time).

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
+from app.compose.documents import DOCUMENT_MODELS
 from app.compose.entry_schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
 from app.compose.markdown import render_log_entry
 from app.compose.tables import TableFormat, parse_run_table
@@ -104,9 +105,13 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
 
 def document_schema(kind: str) -> dict[str, object]:
     """The JSON schema of an entry kind: what the composer writes, what a model is asked for, what PATCH accepts."""
-    if kind != LOG_ENTRY:
-        raise EntryNotFound(f"no schema for entry kind '{kind}' (known: {LOG_ENTRY})", field="kind")
-    return log_entry_json_schema()
+    if kind == LOG_ENTRY:
+        return log_entry_json_schema()
+    model = DOCUMENT_MODELS.get(kind)
+    if model is None:
+        known = ", ".join([LOG_ENTRY, *DOCUMENT_MODELS])
+        raise EntryNotFound(f"no schema for entry kind '{kind}' (known: {known})", field="kind")
+    return model.model_json_schema()
 
 
 def _project_facts(project: Project) -> ProjectFacts:
@@ -175,7 +180,11 @@ def update_entry(session: Session, *, principal: Principal, entry_id: int, body:
     """Apply a human correction as a new version; the entry row then shows it, the old versions stay."""
     entry, project = _visible_entry(session, principal=principal, entry_id=entry_id, for_update=True)
     if entry.kind != LOG_ENTRY:
-        raise InputInvalid(f"entries of kind '{entry.kind}' cannot be corrected yet", field="kind")
+        raise InputInvalid(
+            f"entries of kind '{entry.kind}' are documents computed from the runs: they are recomposed (post a new "
+            "one), not edited",
+            field="kind",
+        )
     corrected = _corrected(session, entry=entry, project=project, body=body)
     cited_before = list(entry.run_ids)
     _apply(entry, corrected, markdown=render_log_entry(corrected, title=_entry_title(session, entry, project)))

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.services import entries as entries_service
+from app.services import metric_switches
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
@@ -44,6 +45,7 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     has_table = bool(log.run_table and log.run_table.strip())
     run_import = _import_table(session, project=project, log=log) if has_table else None
     entry = _compose_entry(session, project=project, log=log)
+    _apply_declarations(session, project=project, log=log, entry=entry)
     return _public(session, log, project=project, run_import=run_import, log_entry=entry)
 
 
@@ -57,6 +59,16 @@ def _compose_entry(session: Session, *, project: Project, log: SessionLog) -> En
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
         return None
     return entries_service.to_public_with_writeback(session, entry, project=project)
+
+
+def _apply_declarations(session: Session, *, project: Project, log: SessionLog, entry: EntryPublic | None) -> None:
+    """A metric switch the dump announces, and the baseline it declares: in a savepoint, so a bug there never
+    loses the dump, its runs or its entry."""
+    try:
+        with session.begin_nested():
+            metric_switches.apply_dump_declarations(session, project=project, log=log, entry=entry, public_url="")
+    except Exception:
+        logger.exception("logs.declarations.failed", extra={"log_id": log.id, "project": project.slug})
 
 
 def _new_log(project: Project, principal: Principal, body: LogCreate) -> SessionLog:

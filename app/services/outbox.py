@@ -4,6 +4,8 @@ Enqueueing happens in the entry's own transaction, so an entry is never stored w
 rolled-back entry leaves none). Delivery renders the run's whole Labbook section at delivery time, from every
 current entry of the project that cites the run, so it always writes the latest state, and writing it twice
 writes the same bytes (idempotent). Due items of the same run are delivered by one write and each marked delivered.
+Two more kinds follow the same rules (see their section below): `run_tags`, a run's labbook.approach and
+labbook.finding.* tags, and `model_version_tags`, a selection decision's ID on the chosen run's model versions.
 
 Errors: TrackingUnavailable, TrackingAuthFailed, TrackingNotConfigured and anything unexpected are retried with
 exponential backoff (base * 2**attempts, capped, with up to 10% jitter), for ever: an outage loses nothing.
@@ -18,14 +20,16 @@ import logging
 import random
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlmodel import Session
 
-from app.compose.run_note import NOTE_KEY, NoteEntry, run_tags
+from app.analysis.model import Findings
+from app.compose.run_note import NOTE_KEY, NoteEntry, entry_url, run_tags
+from app.compose.run_tags import is_managed, labbook_tags
 from app.config import Settings
 from app.errors import (
     InputInvalid,
@@ -77,6 +81,132 @@ def enqueue_run_notes(session: Session, *, project: Project, entry: Entry, run_k
     return queued
 
 
+# --- labbook.* run tags and a decision's model-version tags -------------------------------------------------------
+#
+# `run_tags`: a run's labbook.approach / labbook.approach_status / labbook.finding.* tags. Queued only for runs whose
+# tags changed since last queued (`Run.labbook_tags` holds the wanted state), delivered as that state at delivery
+# time: one log-batch of the tags MLflow lacks, and a delete of each tag no longer wanted. However many items of a
+# run are due and in whatever order they were queued, the run ends with exactly `Run.labbook_tags`.
+# `model_version_tags`: a selection decision's ID and link on every registered model version made from the selected
+# run, so a deployed model traces back to why it was chosen. A run with no version is delivered with that outcome.
+
+RUN_TAGS = "run_tags"
+MODEL_VERSION_TAGS = "model_version_tags"
+DECISION_ID_KEY = "labbook.decision_id"
+DECISION_URL_KEY = "labbook.decision_url"
+OUTCOME = "outcome"  # payload key: what a delivered item did, shown as OutboxItemPublic.outcome
+
+
+def queue_labbook_tags(session: Session, *, project: Project, findings: Findings) -> int:
+    """Queue a `run_tags` item for each MLflow run whose labbook.* tags differ from those last queued, and store the
+    new ones on the run, in the caller's transaction. One query reads the runs, one UPDATE and one INSERT batch write.
+    Returns the number of items queued; none when write-back is off."""
+    if not project.writeback:
+        return 0
+    wanted = labbook_tags(findings)
+    payloads: list[tuple[str, dict[str, object]]] = []
+    changed: list[tuple[int, dict[str, str]]] = []
+    project_id = cast(int, project.id)
+    for run in outbox_store.mlflow_runs_with_tags(session, project_id=project_id):
+        tags = wanted.get(run.key, {})
+        if tags == run.labbook_tags:
+            continue
+        to_set = {k: v for k, v in tags.items() if run.labbook_tags.get(k) != v}
+        payloads.append((run.run_id, {"set": to_set, "delete": sorted(set(run.labbook_tags) - set(tags))}))
+        changed.append((run.id, tags))
+    outbox_store.save_labbook_tags(session, changed)
+    outbox_store.add_items(session, project_id=project_id, kind=RUN_TAGS, payloads=payloads, now=utcnow())
+    return len(payloads)
+
+
+def queue_decision_model_tags(session: Session, *, project: Project, entry: Entry, run_key: str) -> int:
+    """Queue the decision's ID for the registered model versions of the selected run (found at delivery, so a
+    version registered in between is tagged too). 1 if queued; 0 when write-back is off or the run is not an
+    MLflow run."""
+    if not project.writeback:
+        return 0
+    run = run_store.get_run_by_key(session, project_id=cast(int, project.id), key=run_key)
+    if run is None or run.source != "mlflow" or not run.run_id:
+        return 0
+    payload = {"run_id": run.run_id, "tags": {DECISION_ID_KEY: str(entry.id)}}
+    item = OutboxItem(project_id=cast(int, project.id), entry_id=entry.id, kind=MODEL_VERSION_TAGS, run_id=run.run_id)
+    item.payload = payload
+    outbox_store.add_item(session, item)
+    return 1
+
+
+Delivery = tuple[int, str | None]  # (tag writes sent, outcome worth recording on the items or None)
+
+
+def write_labbook_tags(
+    sessions: SessionFactory, settings: Settings, *, project_id: int, run_id: str, items: Sequence[OutboxItem] = ()
+) -> int:
+    """Bring the run's labbook.* tags in MLflow to the state the project wants now: set what differs, delete what is
+    no longer wanted (a finding's or status tag, or a key one of `items` dropped). 1 if anything was written."""
+    with sessions() as session:
+        uri = _writeback_uri(session, settings, project_id=project_id)
+        wanted = outbox_store.run_labbook_tags(session, project_id=project_id, run_id=run_id)
+    if wanted is None:
+        raise NotFound(f"run {run_id} is no longer in project {project_id}", field="run_id")
+    dropped = {str(k) for item in items for k in item.payload.get("delete", [])}
+    current = writeback.read_run_tags(uri, run_id)
+    to_set = {k: v for k, v in wanted.items() if current.get(k) != v}
+    to_delete = [k for k in current if k not in wanted and (k in dropped or is_managed(k))]
+    writeback.update_run_tags(uri, run_id, to_set, to_delete)
+    return 1 if to_set or to_delete else 0
+
+
+def write_decision_model_tags(
+    sessions: SessionFactory, settings: Settings, *, project_id: int, run_id: str, items: Sequence[OutboxItem]
+) -> Delivery:
+    """Tag every registered model version of the run with the newest decision's ID and link."""
+    with sessions() as session:
+        uri = _writeback_uri(session, settings, project_id=project_id)
+    latest = max(items, key=lambda i: cast(int, i.id))
+    tags = {str(k): str(v) for k, v in latest.payload.get("tags", {}).items()}
+    if DECISION_ID_KEY in tags:
+        tags[DECISION_URL_KEY] = entry_url(settings.public_url, int(tags[DECISION_ID_KEY]))
+    versions = writeback.run_model_versions(uri, run_id)
+    for version in versions:
+        writeback.set_model_version_tags(uri, version, tags)
+    if not versions:
+        return 0, f"no registered model version of run {run_id}: nothing tagged"
+    return len(versions), "tagged " + ", ".join(f"{v.name} v{v.version}" for v in versions)
+
+
+def _writeback_uri(session: Session, settings: Settings, *, project_id: int) -> str:
+    project = project_store.get_project(session, project_id)
+    if project is None:
+        raise NotFound(f"project {project_id} no longer exists")
+    if not project.writeback:
+        raise InputInvalid(f"write-back is off for project '{project.slug}'", field="writeback")
+    return tracking_uri_for(project, default=settings.mlflow_tracking_uri)
+
+
+Writer = Callable[..., Delivery]
+
+
+def _writer(kind: str) -> Writer:
+    writers: dict[str, Writer] = {
+        RUN_NOTE: lambda sessions, settings, *, project_id, run_id, items: (
+            write_run_note(sessions, settings, project_id=project_id, run_id=run_id),
+            None,
+        ),
+        RUN_TAGS: lambda sessions, settings, *, project_id, run_id, items: (
+            write_labbook_tags(sessions, settings, project_id=project_id, run_id=run_id, items=items),
+            None,
+        ),
+        MODEL_VERSION_TAGS: write_decision_model_tags,
+    }
+    if kind not in writers:
+        raise InputInvalid(f"unknown outbox item kind {kind!r}", field="kind")
+    return writers[kind]
+
+
+def _with_outcome(item: OutboxItem, outcome: str | None) -> dict[str, Any] | None:
+    return None if outcome is None else {**item.payload, OUTCOME: outcome}
+
+
 # --- deliver ----------------------------------------------------------------------------------------------------------
 
 
@@ -110,8 +240,8 @@ def deliver_due(sessions: SessionFactory, settings: Settings, *, limit: int = BA
     for item in claimed:
         groups[(item.project_id, item.run_id, item.kind)].append(item)
     counts = DeliveryCounts()
-    for (project_id, run_id, _kind), items in groups.items():
-        _deliver_group(sessions, settings, project_id=project_id, run_id=run_id, items=items, counts=counts)
+    for (project_id, run_id, kind), items in groups.items():
+        _deliver_group(sessions, settings, project_id=project_id, run_id=run_id, kind=kind, items=items, counts=counts)
     return counts
 
 
@@ -135,17 +265,22 @@ def _deliver_group(
     *,
     project_id: int,
     run_id: str,
+    kind: str,
     items: list[OutboxItem],
     counts: DeliveryCounts,
 ) -> None:
     try:
-        counts.writes += write_run_note(sessions, settings, project_id=project_id, run_id=run_id)
+        writes, outcome = _writer(kind)(sessions, settings, project_id=project_id, run_id=run_id, items=items)
+        counts.writes += writes
     except Exception as exc:  # every failure settles the items: retried or dead, never lost in a crashed loop
         _failed(sessions, settings, items=items, exc=exc, counts=counts)
         return
     with sessions() as session:
         now = utcnow()
-        counts.delivered += sum(outbox_store.mark_delivered(session, cast(int, i.id), now=now) for i in items)
+        counts.delivered += sum(
+            outbox_store.mark_delivered(session, cast(int, i.id), now=now, payload=_with_outcome(i, outcome))
+            for i in items
+        )
         session.commit()
     logger.info("mlflow.outbox.delivered", extra={"run_id": run_id, "items": [i.id for i in items]})
 
@@ -290,6 +425,8 @@ def entry_writeback(session: Session, entry_ids: Iterable[int]) -> dict[int, lis
     """Per entry, the latest write-back of each run it was queued for, in the order the runs were first queued."""
     latest: dict[int, dict[str, OutboxItem]] = defaultdict(dict)
     for item in outbox_store.items_for_entries(session, list(entry_ids)):
+        if item.kind != RUN_NOTE:  # a decision's model-version tags are listed by GET /v1/outbox?entry_id=
+            continue
         latest[cast(int, item.entry_id)][item.run_id] = item
     return {
         entry_id: [WritebackStatus.model_validate(item, from_attributes=True) for item in by_run.values()]
@@ -317,4 +454,4 @@ def _slugs(session: Session, project_ids: set[int]) -> dict[int, str]:
 
 def _public(item: OutboxItem, slugs: dict[int, str]) -> OutboxItemPublic:
     data = item.model_dump(exclude={"project_id", "payload", "claimed_until"})
-    return OutboxItemPublic(**data, project=slugs.get(item.project_id, ""))
+    return OutboxItemPublic(**data, project=slugs.get(item.project_id, ""), outcome=item.payload.get(OUTCOME))

@@ -387,7 +387,11 @@ class OutboxItemPublic(BaseModel):
     project: str = Field(description="The project's slug.")
     entry_id: int | None = Field(description="The entry whose change queued this write-back.")
     run_id: str = Field(description="The MLflow run written to.")
-    kind: str = Field(description="`run_note`: the run's Labbook section in its description, and labbook.* tags.")
+    kind: str = Field(
+        description="`run_note`: the run's Labbook section in its description, and labbook.entry_ids; "
+        "`run_tags`: the run's labbook.approach, labbook.approach_status and labbook.finding.* tags; "
+        "`model_version_tags`: a selection decision's ID and link on the selected run's registered model versions."
+    )
     state: OutboxState = Field(description="pending (queued or retrying), delivered, or dead (will not be retried).")
     attempts: int
     next_attempt_at: datetime
@@ -395,6 +399,12 @@ class OutboxItemPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None
+    # Write-back of labbook.* tags (issue 5): what a delivered item did, where there is something to say.
+    outcome: str | None = Field(
+        default=None,
+        description="What a delivered item did, when worth saying: the model versions it tagged, or that the run "
+        "has no registered model version.",
+    )
 
 
 class OutboxPage(Page[OutboxItemPublic]):
@@ -402,3 +412,155 @@ class OutboxPage(Page[OutboxItemPublic]):
 
 
 EntryPublic.model_rebuild()  # its `writeback` field names WritebackStatus, defined above in this section
+
+
+# --- Analysis, approaches, metric switches and documents (helper D) ---------------------------------------------------
+
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+RunRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+ApproachName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FindingPublic(BaseModel):
+    kind: str = Field(
+        description="baseline, missing_baseline, multi_change, within_noise, noise_unknown, seed_noise, "
+        "duplicate, stall, repro_gap, current_best, approach_status or metric_switch."
+    )
+    message: str
+    run_ids: list[str] = Field(description="The runs the finding comes from.")
+    numbers: dict[str, float] = Field(description="Every number the message states, by name.")
+    subject: str | None = Field(description="The run key or approach name the finding is about.")
+    severity: Literal["info", "warning"]
+
+
+class NoisePublic(BaseModel):
+    source: Literal["seed_repeats", "min_effect"] = Field(
+        description="seed_repeats: pooled std of runs that differ only in seed; min_effect: the configured minimum."
+    )
+    std: float | None
+    min_gain: float = Field(description="The smallest gain on the metric in force worth believing.")
+
+
+class ApproachMarkPublic(BaseModel):
+    status: Literal["abandoned", "adopted"]
+    reason: str
+    by: str
+    at: datetime | None
+
+
+class ApproachPublic(BaseModel):
+    name: str
+    source: Literal["tag", "inferred", "override"] = Field(
+        description="tag: the runs' approach tag; inferred: model family and changed keys; override: regrouped."
+    )
+    status: str = Field(description="The mark's status when marked, else the computed one.")
+    computed_status: str = Field(description="active, converging, plateaued or exhausted, from the runs.")
+    reason: str
+    run_ids: list[str] = Field(description="The approach's runs, in history order.")
+    best: str | None
+    best_value: float | None
+    gain_vs_baseline: float | None = Field(description="Signed so that positive is better.")
+    recent_gain: float | None = Field(description="Best-so-far rise over the approach's last runs.")
+    family: str | None
+    changed_keys: list[str]
+    mark: ApproachMarkPublic | None
+
+
+class MetricSwitchPublic(BaseModel):
+    metric: str
+    direction: Direction
+    effective: date
+    reason: str
+    previous_metric: str | None
+    previous_direction: Direction | None
+    entry_id: int | None
+
+
+class FindingsPublic(BaseModel):
+    metric: str = Field(description="The metric in force (after any switch).")
+    direction: Direction
+    baseline: str | None
+    baseline_value: float | None
+    best: str | None = Field(description="The best run on the metric in force.")
+    best_value: float | None
+    noise: NoisePublic
+    stalled: bool
+    metric_switches: list[MetricSwitchPublic]
+    approaches: list[ApproachPublic]
+    findings: list[FindingPublic]
+
+
+class ApproachRunsAssign(Strict):
+    run_keys: list[RunRef] = Field(
+        min_length=1, max_length=1_000, description="Runs to put in this approach: keys, 6+ hex ID prefixes or names."
+    )
+
+
+class ApproachMarkCreate(Strict):
+    status: Literal["abandoned", "adopted"]
+    reason: NonBlank = Field(description="Why; shown wherever the approach's status is.")
+
+
+class MetricSwitchCreate(Strict):
+    metric: MetricName = Field(description="The new primary metric (normalised: 'Val F1' is 'val_f1').")
+    direction: Direction | None = Field(
+        default=None, description="Defaults to 'min' for loss- or error-like names, else 'max'."
+    )
+    reason: NonBlank
+    effective_date: date | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
+
+    _metric = field_validator("metric")(normalize_metric_name)
+
+
+class SummaryCreate(Strict):
+    since: date | None = Field(default=None, description="First session day covered; from the start when omitted.")
+    until: date | None = Field(default=None, description="Last session day covered; up to today when omitted.")
+
+
+class NextExperimentsCreate(Strict):
+    target: float | None = Field(default=None, description="The value of the primary metric to reach.")
+    deadline: date | None = None
+    budget_runs: int | None = Field(default=None, ge=1, le=100_000)
+    budget_hours: float | None = Field(default=None, gt=0, le=100_000)
+
+
+class TriedCreate(Strict):
+    proposal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)] = Field(
+        description='What you are about to try, in words: "lightgbm with num_leaves=63 and class weights".'
+    )
+
+
+class CriterionCreate(Strict):
+    name: Name
+    weight: float = Field(ge=0, le=1_000)
+    metric: MetricName | None = Field(default=None, description="A stored metric (or numeric param) of the runs.")
+    direction: Direction = "max"
+    why: str = Field(default="", max_length=2_000)
+    scores: dict[str, float] = Field(
+        default_factory=dict, description="Without `metric`: a person's score per finalist (run ref -> 0..1)."
+    )
+
+
+class DecisionCreate(Strict):
+    finalists: list[RunRef] = Field(min_length=1, max_length=50, description="Run keys, 6+ hex prefixes or names.")
+    criteria: list[CriterionCreate] = Field(min_length=1, max_length=20)
+    selected: RunRef | None = Field(default=None, description="The run chosen; the top-ranked one when omitted.")
+    rationale: str = Field(default="", max_length=10_000)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class ReproductionCreate(Strict):
+    run: RunRef = Field(description="The run to reproduce: key, 6+ hex prefix or name.")
+    known: dict[str, str] = Field(
+        default_factory=dict, description="Setup fields you know that the run did not record, e.g. data_version."
+    )
+
+
+class BriefCreate(Strict):
+    audience: str = Field(default="a teammate taking over", max_length=200)
+
+
+class BaselinePublic(BaseModel):
+    baseline: str | None = Field(description="The project's baseline run now (marked, tagged or declared), if any.")
+    baseline_value: float | None = Field(description="Its value on the metric in force.")
+    unmarked: list[str] = Field(description="Runs whose baseline mark this request removed.")

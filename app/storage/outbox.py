@@ -8,16 +8,17 @@ writers itself) and then takes each with an UPDATE that re-checks the lease.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import ColumnElement, Engine, Text, Update, cast, func, or_, update
+from sqlalchemy import ColumnElement, Engine, Text, Update, bindparam, cast, func, insert, or_, update
 from sqlalchemy import select as sql_select  # sqlmodel's select does not type an entity with a column
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from app.storage.models import Entry, OutboxItem, SessionLog
+from app.storage.models import Entry, OutboxItem, Run, SessionLog
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATES = (PENDING, DELIVERED, DEAD)
@@ -80,9 +81,12 @@ def _take(session: Session, item_id: int | None, *, now: datetime, until: dateti
     return _changed(session, statement)
 
 
-def mark_delivered(session: Session, item_id: int, *, now: datetime) -> bool:
-    """Delivered, once: False if the item was already settled (another worker, or a lease that ran out)."""
-    values = {"state": DELIVERED, "delivered_at": now, "last_error": None}
+def mark_delivered(session: Session, item_id: int, *, now: datetime, payload: dict[str, object] | None = None) -> bool:
+    """Delivered, once: False if the item was already settled (another worker, or a lease that ran out).
+    `payload`, when given, replaces the item's (a delivery that records what it did, e.g. the versions it tagged)."""
+    values: dict[str, object] = {"state": DELIVERED, "delivered_at": now, "last_error": None}
+    if payload is not None:
+        values["payload"] = payload
     return _settle(session, item_id, now=now, **values)
 
 
@@ -169,3 +173,61 @@ def entries_citing_run(session: Session, *, project_id: int, run_id: str) -> lis
         .order_by(col(Entry.id))
     )
     return [(entry, day) for entry, day in session.execute(query).all() if run_id in entry.run_ids]
+
+
+# --- labbook.* run tags -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaggedRun:
+    """A run synced from MLflow, with the labbook.* tags last queued for it."""
+
+    id: int
+    key: str
+    run_id: str
+    labbook_tags: dict[str, str]
+
+
+def mlflow_runs_with_tags(session: Session, *, project_id: int) -> list[TaggedRun]:
+    """The project's runs synced from MLflow (with a run ID), four columns each: one query for any number of runs."""
+    query = sql_select(col(Run.id), col(Run.key), col(Run.run_id), col(Run.labbook_tags)).where(
+        col(Run.project_id) == project_id, col(Run.source) == "mlflow", col(Run.run_id).is_not(None)
+    )
+    return [TaggedRun(i, k, r, dict(t or {})) for i, k, r, t in session.execute(query.order_by(col(Run.id)))]
+
+
+def save_labbook_tags(session: Session, tags_by_id: Sequence[tuple[int, dict[str, str]]]) -> None:
+    """Store each run's labbook.* tags in one executemany UPDATE; copies already loaded in the session agree."""
+    if not tags_by_id:
+        return
+    table = Run.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table).where(table.c.id == bindparam("b_run_pk")).values(labbook_tags=bindparam("b_labbook_tags"))
+    )
+    session.execute(statement, [{"b_run_pk": run_pk, "b_labbook_tags": tags} for run_pk, tags in tags_by_id])
+    loaded = {run.id: run for run in session.identity_map.values() if isinstance(run, Run)}
+    for run_pk, tags in tags_by_id:
+        if run_pk in loaded:
+            set_committed_value(loaded[run_pk], "labbook_tags", tags)
+
+
+def add_items(
+    session: Session, *, project_id: int, kind: str, payloads: Sequence[tuple[str, dict[str, object]]], now: datetime
+) -> None:
+    """Enqueue one pending item per (run ID, payload), due now, as one executemany INSERT: building ORM objects
+    costs about a millisecond each, which 10k runs would notice."""
+    if not payloads:
+        return
+    fixed = {"project_id": project_id, "entry_id": None, "kind": kind, "state": PENDING, "attempts": 0}
+    times = {"next_attempt_at": now, "created_at": now, "updated_at": now}
+    rows = [{**fixed, **times, "run_id": run_id, "payload": payload} for run_id, payload in payloads]
+    session.execute(insert(OutboxItem.__table__), rows)  # type: ignore[attr-defined]
+
+
+def run_labbook_tags(session: Session, *, project_id: int, run_id: str) -> dict[str, str] | None:
+    """The labbook.* tags the project wants on the MLflow run now; None if the project has no such run."""
+    query = sql_select(col(Run.labbook_tags)).where(
+        col(Run.project_id) == project_id, col(Run.source) == "mlflow", col(Run.run_id) == run_id
+    )
+    row = session.execute(query.limit(1)).first()
+    return None if row is None else dict(row[0] or {})

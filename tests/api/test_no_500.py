@@ -92,3 +92,29 @@ def test_mangled_json_bodies_never_500(client: TestClient, seed: int) -> None:
         raw = mangle(rng, json.dumps(body)).encode("utf-8", "surrogatepass")
         response = client.post(path, content=raw, headers={"Content-Type": "application/json"})
         assert response.status_code < 500, (path, raw, response.text)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_mangled_analysis_bodies_never_500(client: TestClient, seed: int) -> None:
+    """The analysis and document routes: mangled bodies get a 4xx or succeed, never a 5xx."""
+    rng = random.Random(seed)
+    create_project(client)
+    client.post("/v1/projects/churn/runs/import", json={"table": EXAMPLE_TABLE})
+    bodies = [
+        ("/v1/projects/churn/metric-switches", {"metric": "val_f1", "reason": "r", "effective_date": "2026-11-01"}),
+        ("/v1/projects/churn/approaches/smote/runs", {"run_keys": ["5c6d70a1", "9b22c4f0"]}),
+        ("/v1/projects/churn/summaries", {"since": "2026-11-01", "until": "2026-11-30"}),
+        ("/v1/projects/churn/next-experiments", {"target": 0.9, "budget_runs": 3, "budget_hours": 1.5}),
+        ("/v1/projects/churn/tried", {"proposal": "lightgbm lr=0.05 num_leaves=63"}),
+        ("/v1/projects/churn/reproductions", {"run": "9b22c4f0", "known": {"seed": "1"}}),
+        ("/v1/projects/churn/briefs", {"audience": "Sam"}),
+        (
+            "/v1/projects/churn/decisions",
+            {"finalists": ["5c6d70a1", "9b22c4f0"], "criteria": [{"name": "auc", "weight": 1, "metric": "val_auc"}]},
+        ),
+    ]
+    for _ in range(40):
+        path, body = rng.choice(bodies)
+        raw = mangle(rng, json.dumps(body)).encode("utf-8", "surrogatepass")
+        response = client.post(path, content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code < 500, (path, raw, response.text)

@@ -88,6 +88,47 @@ EXAMPLES: dict[str, dict[str, object]] = {
         "known": "I think the seed was 42, data was the March snapshot",
         "schema": SCHEMA,
     },
+    "tried_answer": {
+        "project": PROJECT,
+        "proposal": "what about smote with lr 0.05?",
+        "verdict": "tried",
+        "matches": [
+            {
+                "key": "5c6d70a1",
+                "kind": "exact",
+                "value": "0.858",
+                "approach": "smote",
+                "approach_status": "abandoned",
+                "differs": "",
+            }
+        ],
+        "schema": SCHEMA,
+    },
+    "handover_brief": {
+        "project": PROJECT,
+        "audience": "the new team lead, who knows LightGBM",
+        "approaches": [
+            {"name": "smote", "status": "abandoned", "outcome": "dropped", "why": "no gain", "run_ids": ["5c6d70a1"]}
+        ],
+        "decisions": [
+            {"date": "2024-05-12", "decision": "selected 9b22c4f0", "rationale": "best AUC", "run_ids": ["9b22c4f0"]}
+        ],
+        "findings": FINDINGS,
+        "draft": "{}",
+        "schema": SCHEMA,
+    },
+    "metric_switch": {
+        "project": PROJECT,
+        "switch": {
+            "from_metric": "val_acc",
+            "to_metric": "val_auc",
+            "direction": "max",
+            "effective": "2024-05-02",
+            "source": "dump",
+        },
+        "reason": "accuracy hides the minority class",
+        "schema": SCHEMA,
+    },
 }
 
 # The block holding the text a person wrote, and that text, per template.
@@ -97,6 +138,9 @@ USER_TEXT = {
     "next_experiments": ("CONSTRAINTS", "val_auc 0.87"),
     "selection_decision": ("CRITERIA", "served online under 50 ms"),
     "reproduction_report": ("KNOWN", "I think the seed was 42"),
+    "tried_answer": ("PROPOSAL", "what about smote with lr 0.05?"),
+    "handover_brief": ("AUDIENCE", "the new team lead, who knows LightGBM"),
+    "metric_switch": ("REASON", "accuracy hides the minority class"),
 }
 
 GOOD_FRONT_MATTER = """\

@@ -73,5 +73,7 @@ def list_entry_versions(entry_id: int, principal: PrincipalDep, session: Session
 
 @router.get("/schemas/{kind}", operation_id="get_entry_schema")
 def get_entry_schema(kind: str, principal: PrincipalDep) -> dict[str, Any]:
-    """The JSON schema of an entry kind (`log_entry`): the shape of `body` in every entry of that kind."""
+    """The JSON schema of an entry kind (`log_entry`, `phase_summary`, `next_experiments`, `tried_answer`,
+    `selection_decision`, `reproduction_report`, `handover_brief`, `metric_switch`): the shape of `body` in every
+    entry of that kind."""
     return entries_service.document_schema(kind)

@@ -6,7 +6,9 @@ day 1, a logistic-regression baseline on raw features (lbfgs stops before conver
 on unscaled features that are a dead end, then scaling plus a C sweep as nested runs, whose gains flatten;
 day 2, a random-forest sweep that stays flat below the linear model, seed repeats, and one run that changes two
 things at once; day 3, histogram gradient boosting, a small sweep, five seed repeats that show the seed noise, and
-one run started from a scratch copy, so it has no git commit. Three finalists carry a logged model.
+one run started from a scratch copy, so it has no git commit. Three finalists carry a logged model, each registered
+as a version of the registered model `breast-cancer-classifier` (so a selection decision can tag the version it
+chose).
 
 Runs are written with `MlflowClient.create_run` + `log_batch` + `set_terminated` at explicit times, so the history
 reads chronologically over three days; only the model logging needs the fluent API.
@@ -48,6 +50,7 @@ from sklearn.svm import SVC  # type: ignore[import-untyped]
 logger = logging.getLogger(__name__)
 
 EXPERIMENT = "breast-cancer-demo"
+REGISTERED_MODEL = "breast-cancer-classifier"
 AUTHOR = "maya.chen"
 DATA_VERSION = "wdbc-v1"
 # Where WDBC comes from; scikit-learn bundles a copy, so nothing is downloaded.
@@ -332,7 +335,7 @@ def _log_run(
     if spec.log_dataset:
         client.log_inputs(run_id, datasets=[_dataset_input(data)])
     if spec.metrics and spec.log_model:
-        _log_model(run_id, model, data)
+        _register(client, run_id, _log_model(run_id, model, data), spec)
     # Wall time: loading the data and scoring add a couple of seconds to the fit itself.
     return run_id, start_ms + 2000 + int(seconds * 1000)
 
@@ -369,13 +372,13 @@ def _dataset_input(data: Data) -> DatasetInput:
     return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "training")])
 
 
-def _log_model(run_id: str, model: Any, data: Data) -> None:
+def _log_model(run_id: str, model: Any, data: Data) -> Any:
     # Explicit requirements: inferring them loads the model in a subprocess, which takes seconds per model.
     requirements = [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "numpy", "scipy")]
     with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
         # mlflow.pyfunc, imported on first use, warns about its own type hints: noise, not about our model.
         warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning)
-        mlflow.sklearn.log_model(
+        return mlflow.sklearn.log_model(
             model,
             name="model",
             pip_requirements=requirements,
@@ -383,6 +386,22 @@ def _log_model(run_id: str, model: Any, data: Data) -> None:
             skops_trusted_types=_TRUSTED_TREE_TYPES,
             input_example=data.x_val[:2],
         )
+
+
+def _register(client: MlflowClient, run_id: str, info: Any, spec: Spec) -> None:
+    """A finalist's logged model becomes the next version of REGISTERED_MODEL (created with the first one)."""
+    if not client.search_registered_models(filter_string=f"name='{REGISTERED_MODEL}'"):
+        description = "WDBC malignant/benign classifier: the demo's finalists, one version each."
+        client.create_registered_model(REGISTERED_MODEL, description=description)
+    client.create_model_version(
+        REGISTERED_MODEL,
+        source=info.model_uri,
+        run_id=run_id,
+        model_id=info.model_id,
+        tags={"approach": spec.approach},
+        description=f"Finalist {spec.name}.",
+        await_creation_for=0,  # a tracking server's registry makes it READY at once; waiting only logs a line
+    )
 
 
 _TRUSTED_TREE_TYPES = [

@@ -1,4 +1,5 @@
-"""Write-back to MLflow runs: read a run's tags, write tags in one `log-batch`. Plain dicts in, plain dicts out.
+"""Write-back to MLflow: read a run's tags, write tags in one `log-batch` and delete tags no longer wanted, find the
+registered model versions made from a run and tag them. Plain dicts and `ModelVersionRef`s in and out.
 
 One attempt fails fast: MLflow's HTTP client retries a refused connection or a 5xx for minutes by default
 (MLFLOW_HTTP_REQUEST_MAX_RETRIES=7 with backoff, a 120 s timeout), which would hold the outbox worker on one item
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from mlflow.entities import RunTag
@@ -30,6 +33,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 10
 _GET_RUN = "/api/2.0/mlflow/runs/get"
 _LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
+_DELETE_TAG = "/api/2.0/mlflow/runs/delete-tag"
+_SEARCH_VERSIONS = "/api/2.0/mlflow/model-versions/search"
+_SET_VERSION_TAG = "/api/2.0/mlflow/model-versions/set-tag"
+_VERSIONS_PAGE = 1000
 _AUTH_CODES = {"UNAUTHENTICATED", "PERMISSION_DENIED", "UNAUTHORIZED"}
 _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "ABORTED"}
 
@@ -54,6 +61,96 @@ def write_run_tags(tracking_uri: str, run_id: str, tags: dict[str, str], *, time
         return
     batch = {"run_id": run_id, "tags": [{"key": k, "value": v} for k, v in tags.items()]}
     _request(tracking_uri, _LOG_BATCH, "POST", run_id=run_id, timeout=timeout, json=batch)
+
+
+def update_run_tags(
+    tracking_uri: str,
+    run_id: str,
+    tags: dict[str, str],
+    delete: Collection[str] = (),
+    *,
+    timeout: int = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Set `tags` in one log-batch, then delete the tags named in `delete` (MLflow deletes one tag per request).
+    Idempotent: a tag to delete that is already gone is fine; a run that is gone is TrackingRunNotFound."""
+    write_run_tags(tracking_uri, run_id, tags, timeout=timeout)
+    for key in sorted(set(delete) - set(tags)):
+        try:
+            _delete_tag(tracking_uri, run_id, key, timeout=timeout)
+        except TrackingRunNotFound:
+            # MLflow answers RESOURCE_DOES_NOT_EXIST for a missing tag and for a missing run alike: reading the run
+            # tells them apart (and raises if it is the run that is gone).
+            read_run_tags(tracking_uri, run_id, timeout=timeout)
+
+
+def _delete_tag(uri: str, run_id: str, key: str, *, timeout: int) -> None:
+    if not _is_http(uri):
+        try:
+            MlflowClient(tracking_uri=uri).delete_tag(run_id, key)
+        except MlflowException as exc:
+            raise _client_error(uri, run_id, exc) from exc
+        return
+    _request(uri, _DELETE_TAG, "POST", run_id=run_id, timeout=timeout, json={"run_id": run_id, "key": key})
+
+
+@dataclass(frozen=True, order=True)
+class ModelVersionRef:
+    """One version of a registered model (MLflow's model registry)."""
+
+    name: str
+    version: str
+
+
+def run_model_versions(tracking_uri: str, run_id: str, *, timeout: int = DEFAULT_TIMEOUT_S) -> list[ModelVersionRef]:
+    """The registered model versions created from the run (`run_id='...'` in the registry), by name and version."""
+    if "'" in run_id or "\\" in run_id:  # never true of an MLflow run ID; a filter string must stay one condition
+        raise TrackingError(f"not an MLflow run ID: {run_id!r}")
+    query = f"run_id='{run_id}'"
+    if not _is_http(tracking_uri):
+        return _client_versions(tracking_uri, run_id, query)
+    found: list[ModelVersionRef] = []
+    token: str | None = None
+    while True:
+        params = {"filter": query, "max_results": _VERSIONS_PAGE} | ({"page_token": token} if token else {})
+        body = _request(tracking_uri, _SEARCH_VERSIONS, "GET", run_id=run_id, timeout=timeout, params=params)
+        found += [ModelVersionRef(v["name"], str(v["version"])) for v in body.get("model_versions", [])]
+        token = body.get("next_page_token") or None
+        if token is None:
+            return sorted(found)
+
+
+def set_model_version_tags(
+    tracking_uri: str, version: ModelVersionRef, tags: dict[str, str], *, timeout: int = DEFAULT_TIMEOUT_S
+) -> None:
+    """Set `tags` on one model version (one request per tag: the registry has no batch call). Idempotent."""
+    for key, value in tags.items():
+        if not _is_http(tracking_uri):
+            _client_version_tag(tracking_uri, version, key, value)
+            continue
+        body = {"name": version.name, "version": version.version, "key": key, "value": value}
+        _request(
+            tracking_uri,
+            _SET_VERSION_TAG,
+            "POST",
+            run_id=f"{version.name}/{version.version}",
+            timeout=timeout,
+            json=body,
+        )
+
+
+def _client_versions(uri: str, run_id: str, query: str) -> list[ModelVersionRef]:
+    try:
+        versions = MlflowClient(tracking_uri=uri).search_model_versions(query)
+    except MlflowException as exc:
+        raise _client_error(uri, run_id, exc) from exc
+    return sorted(ModelVersionRef(v.name, str(v.version)) for v in versions)
+
+
+def _client_version_tag(uri: str, version: ModelVersionRef, key: str, value: str) -> None:
+    try:
+        MlflowClient(tracking_uri=uri).set_model_version_tag(version.name, version.version, key, value)
+    except MlflowException as exc:
+        raise _client_error(uri, f"{version.name}/{version.version}", exc) from exc
 
 
 def _is_http(uri: str) -> bool:

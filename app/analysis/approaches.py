@@ -1,0 +1,164 @@
+"""Lines of inquiry: which approach each run belongs to, and its model family.
+
+Precedence: a person's regrouping through the API (`approach_overrides`), then an approach tag (`approach`, then
+`labbook.approach`, keys matched case-insensitively), then inference. An inferred approach is the run's model family
+plus the categorical settings (non-numeric values, such as `scaler=standard`) that differ from the family's first
+run; numeric changes (C, learning rate, depth) are a sweep within the approach. The baseline run forms the approach
+"baseline" unless tagged or regrouped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from app.analysis.configs import is_numeric
+from app.analysis.model import ApproachSource, RunView
+
+if TYPE_CHECKING:
+    from app.analysis.history import Step
+
+UNLABELLED = "unlabelled"
+BASELINE_APPROACH = "baseline"
+APPROACH_TAGS = ("approach", "labbook.approach")
+# Parameter or tag keys naming the model family, in order of preference (MLflow autologging writes the last two).
+FAMILY_KEYS = (
+    "model_family",
+    "model_type",
+    "model",
+    "model_name",
+    "model_class",
+    "estimator",
+    "algorithm",
+    "algo",
+    "classifier",
+    "regressor",
+    "learner",
+    "arch",
+    "architecture",
+    "estimator_name",
+    "estimator_class",
+)
+_FAMILY_KEYSET = frozenset(FAMILY_KEYS)
+# Family spellings (lowercase, separators removed) -> one name.
+FAMILY_ALIASES = {
+    "rf": "random_forest",
+    "randomforest": "random_forest",
+    "lr": "logistic_regression",
+    "logreg": "logistic_regression",
+    "logistic": "logistic_regression",
+    "logisticregression": "logistic_regression",
+    "xgb": "xgboost",
+    "xgboost": "xgboost",
+    "lgb": "lightgbm",
+    "lgbm": "lightgbm",
+    "lightgbm": "lightgbm",
+    "lightgbmboost": "lightgbm",
+    "cat": "catboost",
+    "catboost": "catboost",
+    "gb": "gradient_boosting",
+    "gbm": "gradient_boosting",
+    "gbdt": "gradient_boosting",
+    "gradientboosting": "gradient_boosting",
+    "histgb": "hist_gradient_boosting",
+    "histgbm": "hist_gradient_boosting",
+    "histgradientboosting": "hist_gradient_boosting",
+    "svc": "svm",
+    "svr": "svm",
+    "svm": "svm",
+    "linearsvc": "linear_svm",
+    "knn": "k_neighbors",
+    "kneighbors": "k_neighbors",
+    "dt": "decision_tree",
+    "decisiontree": "decision_tree",
+    "et": "extra_trees",
+    "extratrees": "extra_trees",
+    "nb": "naive_bayes",
+    "gaussiannb": "naive_bayes",
+    "mlp": "mlp",
+    "dummy": "dummy",
+}
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SUFFIX_RE = re.compile(r"_?(?:classifier|regressor|clf)$")
+# Categorical keys that name files, runs or times rather than a way of modelling; never approach-defining.
+_NOT_STRUCTURAL_RE = re.compile(r"(?:path|dir|file|uri|url|name|_id|^id|date|time|tag|note|comment)", re.IGNORECASE)
+MAX_SETTING_VALUES = 8  # a categorical key with more distinct values in a family is an identifier, not a setting
+
+
+def family_of(run: RunView) -> str | None:
+    """The run's model family from a model parameter or tag ("RandomForestClassifier" -> "random_forest"), or
+    None when no run parameter or tag names one."""
+    for source in (run.params, run.tags):
+        by_key = {key.strip().lower(): value for key, value in source.items()}
+        for key in FAMILY_KEYS:
+            if (value := by_key.get(key, "").strip()) and value.lower() not in ("none", "null", "nan"):
+                return canonical_family(value)
+    return None
+
+
+def canonical_family(value: str) -> str:
+    name = value.split("(")[0].strip()
+    if "." in name and " " not in name:
+        name = name.rsplit(".", 1)[-1]  # sklearn.ensemble.RandomForestClassifier
+    snake = _CAMEL_RE.sub("_", name).lower()
+    snake = re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
+    snake = _SUFFIX_RE.sub("", snake) or snake
+    return FAMILY_ALIASES.get(snake.replace("_", ""), snake)
+
+
+def tag_approach(run: RunView) -> str | None:
+    by_key = {key.strip().lower(): value.strip() for key, value in run.tags.items()}
+    for key in APPROACH_TAGS:
+        if by_key.get(key):
+            return by_key[key]
+    return None
+
+
+def assign_approaches(
+    steps: Sequence[Step], overrides: Mapping[str, str], baseline: str | None
+) -> list[tuple[str, ApproachSource, tuple[str, ...]]]:
+    """Per step: the approach name, where it came from, and for an inferred one the keys that define it."""
+    inferred = _inferred(steps)
+    assigned: list[tuple[str, ApproachSource, tuple[str, ...]]] = []
+    for step in steps:
+        if (override := overrides.get(step.key, "").strip()) != "":
+            assigned.append((override, "override", ()))
+        elif (tagged := tag_approach(step.run)) is not None:
+            assigned.append((tagged, "tag", ()))
+        elif step.key == baseline:
+            assigned.append((BASELINE_APPROACH, "inferred", ()))
+        else:
+            assigned.append(inferred[step.index])
+    return assigned
+
+
+def _inferred(steps: Sequence[Step]) -> list[tuple[str, ApproachSource, tuple[str, ...]]]:
+    by_family: dict[str, list[Step]] = {}
+    for step in steps:
+        by_family.setdefault(step.family or UNLABELLED, []).append(step)
+    out: list[tuple[str, ApproachSource, tuple[str, ...]]] = [("", "inferred", ())] * len(steps)
+    for family, members in by_family.items():
+        settings = _setting_keys(members)
+        first = members[0].config
+        for step in members:
+            keys = tuple(k for k in settings if k in step.config and step.config[k] != first.get(k))
+            name = " + ".join([family, *(f"{k}={step.config[k]}" for k in keys)])
+            out[step.index] = (name, "inferred", keys)
+    return out
+
+
+def _setting_keys(members: Sequence[Step]) -> list[str]:
+    """Keys whose values in this family are all categorical and few: the settings that make an approach."""
+    values: dict[str, set[str]] = {}
+    for step in members:
+        for key, value in step.config.items():
+            values.setdefault(key, set()).add(value)
+    return sorted(
+        key
+        for key, seen in values.items()
+        if key.strip().lower() not in _FAMILY_KEYSET
+        and not _NOT_STRUCTURAL_RE.search(key)
+        and len(seen) <= MAX_SETTING_VALUES
+        and not any(is_numeric(value) for value in seen)
+    )

@@ -1,0 +1,23 @@
+"""One way to write a number in a finding's message, shared with the documents so both render it identically.
+
+A finding's `numbers` keep the exact float; its message shows `fmt(value)`. A checker can therefore trace every
+number in a message back to a stored or computed value by rendering the finding's numbers the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def fmt(value: float) -> str:
+    """Four significant digits: 0.91234 -> "0.9123", 12.3456 -> "12.35", 3.0 -> "3", 1234.5 -> "1234" (at
+    1000 and above a value is written whole, never in exponent form), 0.00001234 -> "1.234e-05"."""
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == 0:
+        return "0"  # never "-0"
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    if abs(value) >= 1000:
+        return f"{value:.0f}"
+    return f"{value:.4g}"

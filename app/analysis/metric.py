@@ -1,0 +1,41 @@
+"""The metric in force and how values compare on it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+
+from app.analysis.model import Direction, MetricSwitch, RunView
+
+# MLflow's words for runs that produced no result worth ranking.
+UNSCORED_STATUSES = frozenset({"FAILED", "KILLED"})
+
+
+def metric_in_force(
+    primary: str, direction: Direction, switches: Sequence[MetricSwitch], on: date | None = None
+) -> tuple[str, Direction]:
+    """The metric of the latest switch effective on or before `on` (any switch when `on` is None), else `primary`.
+    Switches on the same day apply in the order given."""
+    current: MetricSwitch | None = None
+    for switch in switches:
+        if on is not None and switch.effective > on:
+            continue
+        if current is None or switch.effective >= current.effective:
+            current = switch
+    return (current.metric, current.direction) if current is not None else (primary, direction)
+
+
+def gain(a: float, b: float, direction: Direction) -> float:
+    """How much better `a` is than `b`: positive when `a` is better, whichever way the metric points."""
+    return a - b if direction == "max" else b - a
+
+
+def value_of(run: RunView, metric: str) -> float | None:
+    """The run's value on `metric`, or None when the run failed, was killed, or has no finite value for it."""
+    if run.status is not None and run.status.strip().upper() in UNSCORED_STATUSES:
+        return None
+    value = run.metrics.get(metric)
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)

@@ -1,0 +1,169 @@
+"""Facts several documents state the same way: the best run and its gain, an approach's evidence, people's
+statements from log entries, metric switches, and the ordered list of cited runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from app.analysis.metric import gain
+from app.analysis.metric import value_of as _value_of
+from app.analysis.model import Approach, Direction, Findings, RunView
+from app.compose.documents.context import DocContext, EntryDigest
+from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, Quote, SwitchNote
+
+
+class Cited:
+    """Run keys in order of first citation."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, None] = {}
+
+    def add(self, keys: Iterable[str | None]) -> None:
+        for key in keys:
+            if key:
+                self._keys.setdefault(key, None)
+
+    def walk(self, value: Any) -> None:
+        """Every `run_ids` list, `key`, `base`, `best`, `from_runs` ... of a body dump, in order."""
+        if isinstance(value, Mapping):
+            for name, item in value.items():
+                if name in _KEY_FIELDS and isinstance(item, str):
+                    self.add([item])
+                elif name in _KEYS_FIELDS and isinstance(item, list):
+                    self.add(k for k in item if isinstance(k, str))
+                elif name not in _NOT_RUNS:
+                    self.walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                self.walk(item)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+
+_KEY_FIELDS = frozenset({"key", "base", "best", "baseline", "best_key", "top", "selected"})
+_KEYS_FIELDS = frozenset({"run_ids", "from_runs", "evidence"})
+_NOT_RUNS = frozenset({"params", "known", "numbers"})  # a parameter named "key" is not a run
+
+
+def body_run_ids(dump: Mapping[str, Any]) -> list[str]:
+    """Every run key a body dump cites, in order (its own `run_ids` last, so it only adds what the rest missed)."""
+    cited = Cited()
+    cited.walk({k: v for k, v in dump.items() if k != "run_ids"})
+    cited.add(dump.get("run_ids", []))
+    return cited.keys
+
+
+def better(a: float, b: float, direction: Direction) -> bool:
+    return gain(a, b, direction) > 0
+
+
+def value_of(run: RunView | None, metric: str) -> float | None:
+    """The run's value on `metric`; None for no run, a failed run or no finite value."""
+    return None if run is None else _value_of(run, metric)
+
+
+def run_day(run: RunView) -> date | None:
+    return run.session or (run.when.date() if run.when else None)
+
+
+def in_window(day: date | None, since: date | None, until: date | None) -> bool:
+    """Inclusive on both ends; None is open. An undated thing is in an open window only."""
+    if day is None:
+        return since is None and until is None
+    return (since is None or day >= since) and (until is None or day <= until)
+
+
+def approach_by_run(findings: Findings) -> dict[str, Approach]:
+    return {key: a for a in findings.approaches for key in a.run_ids}
+
+
+def best_note(ctx: DocContext, findings: Findings, key: str | None = None) -> BestNote | None:
+    """The best run (or `key`) on the metric in force, its gain over the baseline, and whether it clears the noise."""
+    key = key or findings.best
+    value = value_of(ctx.runs.get(key or ""), findings.metric) if key else None
+    if key is None or value is None:
+        return None
+    approach = approach_by_run(findings).get(key)
+    numbers = {findings.metric: value, "noise_threshold": findings.noise.min_gain}
+    up: float | None = None
+    if findings.baseline_value is not None and findings.baseline != key:
+        up = gain(value, findings.baseline_value, findings.direction)
+        numbers |= {"baseline_value": findings.baseline_value, "gain_vs_baseline": up}
+    return BestNote(
+        key=key,
+        metric=findings.metric,
+        value=value,
+        approach=approach.name if approach else None,
+        baseline=findings.baseline,
+        baseline_value=findings.baseline_value,
+        gain_vs_baseline=up,
+        noise_source=findings.noise.source,
+        noise_threshold=findings.noise.min_gain,
+        beyond_noise=None if up is None else up > findings.noise.min_gain,
+        evidence=Evidence(run_ids=[k for k in (key, findings.baseline) if k], numbers=numbers),
+    )
+
+
+def approach_evidence(a: Approach) -> Evidence:
+    numbers = {
+        name: value
+        for name, value in (
+            ("best_value", a.best_value),
+            ("gain_vs_baseline", a.gain_vs_baseline),
+            ("recent_gain", a.recent_gain),
+        )
+        if value is not None
+    }
+    return Evidence(run_ids=[a.best] if a.best else [], numbers=numbers)
+
+
+def approach_note(a: Approach, run_ids: Sequence[str], entries: Sequence[EntryDigest]) -> ApproachNote:
+    runs = set(a.run_ids)
+    return ApproachNote(
+        name=a.name,
+        status=a.status,
+        computed_status=a.computed_status,
+        reason=a.mark.reason if a.mark else a.reason,
+        run_ids=list(run_ids),
+        best=a.best,
+        evidence=approach_evidence(a),
+        conclusions=quotes(entries, "conclusions", runs),
+        did_not_work=quotes(entries, "did_not_work", runs),
+    )
+
+
+def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:
+    items = entry.body.get(section, [])
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and not item.get("quoted", False):
+            yield item
+
+
+def quotes(entries: Iterable[EntryDigest], section: str, runs: set[str] | None = None) -> list[Quote]:
+    """The items of `section` in log entries (those citing one of `runs` when given), never instruction-like ones."""
+    found = []
+    for entry in entries:
+        for item in entry_items(entry, section):
+            cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
+            if runs is None or runs.intersection(cited):
+                found.append(Quote(text=str(item["text"]), entry_id=entry.id, day=entry.day, run_ids=cited))
+    return found
+
+
+def switch_notes(findings: Findings, until: date | None = None) -> list[SwitchNote]:
+    return [
+        SwitchNote(
+            metric=s.metric,
+            direction=s.direction,
+            previous_metric=s.previous_metric,
+            effective=s.effective,
+            reason=s.reason,
+            entry_id=s.entry_id,
+        )
+        for s in findings.metric_switches
+        if until is None or s.effective <= until
+    ]

@@ -1,0 +1,130 @@
+"""The `selection_decision` document: the criteria with their weights and why, the comparison table (raw values,
+normalised scores, weighted totals, all from the `Ranking`), the decision, its rationale, and the trade-offs
+accepted where the selected run is not the best on a criterion."""
+
+from __future__ import annotations
+
+from app.analysis.model import Findings, Ranking
+from app.compose.documents.common import body_run_ids
+from app.compose.documents.context import Composed, DocContext
+from app.compose.documents.render import cite, document, fmt, one_line, section, table, title_line
+from app.compose.documents.schemas import CriterionNote, FinalistRow, ScoreCell, SelectionDecision, TradeOff
+from app.errors import InputInvalid
+
+KIND = "selection_decision"
+TITLE = "Selection decision"
+
+
+def compose_decision(
+    ctx: DocContext, findings: Findings, ranking: Ranking, *, selected: str | None, rationale: str, title: str | None
+) -> Composed:
+    rows = [
+        FinalistRow(
+            key=f.key,
+            rank=f.rank,
+            total=f.total,
+            scores=[ScoreCell(criterion=s.criterion, value=s.value, score=s.score) for s in f.scores],
+        )
+        for f in ranking.finalists
+    ]
+    chosen = selected or ranking.top
+    if chosen not in {r.key for r in rows}:
+        raise InputInvalid(f"selected run {chosen!r} is not one of the finalists", field="selected")
+    draft = SelectionDecision(
+        title=title or f"Select {chosen}",
+        criteria=[
+            CriterionNote(
+                name=c.name,
+                metric=c.metric,
+                direction=c.direction,
+                weight=c.weight,
+                normalised_weight=ranking.weights[c.name],
+                why=c.why,
+            )
+            for c in ranking.criteria
+        ],
+        table=rows,
+        top=ranking.top,
+        selected=chosen,
+        selected_is_top=chosen == ranking.top,
+        rationale=rationale.strip() or _ranking_rationale(rows, chosen),
+        rationale_source="person" if rationale.strip() else "ranking",
+        traded=_trade_offs(rows, chosen, ranking),
+        run_ids=[],
+    )
+    body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
+    heading = title_line(TITLE, ctx.project_name)
+    return Composed(KIND, body, _markdown(heading, body), body.run_ids, heading.removeprefix("# "), body.schema_version)
+
+
+def _ranking_rationale(rows: list[FinalistRow], chosen: str) -> str:
+    row, top = next(r for r in rows if r.key == chosen), rows[0]
+    if row.key == top.key:
+        return f"Highest weighted total ({fmt(row.total)}) across the criteria."
+    return (
+        f"No rationale given: the selected run's weighted total is {fmt(row.total)}, against {fmt(top.total)} for "
+        f"the top of the ranking, {cite(top.key)}."
+    )
+
+
+def _trade_offs(rows: list[FinalistRow], chosen: str, ranking: Ranking) -> list[TradeOff]:
+    """Each criterion where another finalist scores higher than the selected one, with the gap in raw values."""
+    mine = {s.criterion: s for s in next(r for r in rows if r.key == chosen).scores}
+    traded = []
+    for c in ranking.criteria:
+        best_row = max(rows, key=lambda r: next(s.score for s in r.scores if s.criterion == c.name))
+        best = next(s for s in best_row.scores if s.criterion == c.name)
+        own = mine[c.name]
+        if best.score <= own.score:
+            continue
+        gap = abs(best.value - own.value) if best.value is not None and own.value is not None else None
+        traded.append(
+            TradeOff(criterion=c.name, selected_value=own.value, best_key=best_row.key, best_value=best.value, gap=gap)
+        )
+    return traded
+
+
+def _markdown(heading: str, body: SelectionDecision) -> str:
+    criteria = [
+        f"- **{c.name}** ({c.metric or 'scored by a person'}, {'higher' if c.direction == 'max' else 'lower'} is "
+        f"better): weight {fmt(c.weight)}, {fmt(c.normalised_weight)} normalised. {one_line(c.why)}".rstrip()
+        for c in body.criteria
+    ]
+    blocks = [heading, f"**{one_line(body.title)}**"]
+    blocks += section("Criteria", criteria)
+    blocks += section("Comparison", [_table(body)])
+    blocks += section("Decision", _decision(body))
+    blocks += section("Rationale", [one_line(body.rationale)])
+    traded = [
+        f"- {t.criterion}: {_value(t.selected_value)} against {_value(t.best_value)} for {cite(t.best_key)}"
+        + (f" (a gap of {fmt(t.gap)})" if t.gap is not None else "")
+        for t in body.traded
+    ]
+    blocks += section("Trade-offs accepted", traded, empty="None: the selected run is best on every criterion.")
+    blocks += section("Runs", [", ".join(cite(r) for r in body.run_ids)])
+    return document(blocks)
+
+
+def _decision(body: SelectionDecision) -> list[str]:
+    if body.selected_is_top:
+        return [f"Selected {cite(body.selected)}, the top of the ranking."]
+    traded = ", ".join(t.criterion for t in body.traded) or "no criterion"
+    return [f"Selected {cite(body.selected)}, **not** the top of the ranking ({cite(body.top)}). Traded on: {traded}."]
+
+
+def _table(body: SelectionDecision) -> str:
+    header = ["Rank", "Run", *(f"{c.name} (value / score)" for c in body.criteria), "Weighted total"]
+    rows = [
+        [
+            str(r.rank),
+            cite(r.key) + (" ← selected" if r.key == body.selected else ""),
+            *(f"{_value(s.value)} / {fmt(s.score)}" for s in r.scores),
+            fmt(r.total),
+        ]
+        for r in body.table
+    ]
+    return table(header, rows)
+
+
+def _value(value: float | None) -> str:
+    return fmt(value) if value is not None else "—"

@@ -1,0 +1,43 @@
+"""The `metric_switch` document: the primary metric changed, from what to what, from when, why, and where it was
+said (a brain dump or the API, with the log entry)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from app.analysis.model import MetricSwitch
+from app.compose.documents.context import Composed, DocContext
+from app.compose.documents.render import document, one_line, title_line
+from app.compose.documents.schemas import MetricSwitchRecord
+
+KIND = "metric_switch"
+TITLE = "Metric switch"
+
+
+def compose_metric_switch(
+    ctx: DocContext, switch: MetricSwitch, *, source: Literal["dump", "api"], log_id: int | None
+) -> Composed:
+    body = MetricSwitchRecord(
+        from_metric=switch.previous_metric,
+        from_direction=switch.previous_direction,
+        to_metric=switch.metric,
+        direction=switch.direction,
+        effective=switch.effective,
+        reason=switch.reason,
+        source=source,
+        log_id=log_id,
+    )
+    title = title_line(TITLE, ctx.project_name)
+    was = f"from **{body.from_metric}** ({body.from_direction or ctx.direction}) " if body.from_metric else ""
+    where = "a brain dump" if source == "dump" else "the API"
+    if log_id is not None:
+        where += f" (log entry {log_id})"
+    blocks = [
+        title,
+        f"The primary metric changes {was}to **{body.to_metric}** ({body.direction}), effective "
+        f"{body.effective.isoformat()}.",
+        f"## Why\n\n{one_line(body.reason) or 'No reason given.'}",
+        f"## Source\n\nRecorded from {where}. Runs are judged on the new metric from this date on: the best run, "
+        "the approach statuses and the noise follow it.",
+    ]
+    return Composed(KIND, body, document(blocks), [], title.removeprefix("# "), body.schema_version)

@@ -1,0 +1,124 @@
+"""The `next_experiments` document: the top 3 priorities with why, what is low return, whether to pivot, and what
+the budget and the deadline leave out. The logic lives in `planning`; this module words it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from app.analysis.fmt import fmt
+from app.analysis.metric import gain
+from app.analysis.model import Findings
+from app.compose.documents.common import best_note, body_run_ids
+from app.compose.documents.context import Composed, DocContext
+from app.compose.documents.planning import make_plan, plan_request
+from app.compose.documents.render import cite, cites, document, duration, section, title_line
+from app.compose.documents.schemas import BestNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+
+KIND = "next_experiments"
+TITLE = "Next experiments"
+
+
+def compose_next_experiments(
+    ctx: DocContext,
+    findings: Findings,
+    *,
+    target: float | None,
+    deadline: date | None,
+    budget_runs: int | None,
+    budget_hours: float | None,
+) -> Composed:
+    request = plan_request(ctx, target=target, deadline=deadline, budget_runs=budget_runs, budget_hours=budget_hours)
+    plan = make_plan(ctx, findings, request)
+    best = best_note(ctx, findings)
+    met = None
+    if request.target is not None and best is not None:
+        met = gain(best.value, request.target, findings.direction) >= 0
+    draft = NextExperiments(
+        request=request,
+        metric=findings.metric,
+        direction=findings.direction,
+        best=best,
+        target_met=met,
+        priorities=plan.priorities,
+        dropped=plan.dropped,
+        low_roi=plan.low_roi,
+        pivot=plan.pivot,
+        run_ids=[],
+    )
+    body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
+    title = title_line(TITLE, ctx.project_name)
+    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+
+
+def _markdown(title: str, body: NextExperiments) -> str:
+    blocks = [title, f"Metric in force: **{body.metric}** ({body.direction})."]
+    blocks += section("Current best", [best_line(body.best)] if body.best else [], empty="No scored run yet.")
+    blocks += section("Target", _target_lines(body))
+    blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
+    blocks += section("Dropped", [f"- {s.title}: {s.dropped_because}." for s in body.dropped])
+    blocks += section("Low return on investment", [_low_roi_line(item) for item in body.low_roi], empty="Nothing.")
+    blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {body.pivot.argument}"])
+    blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
+    return document(blocks)
+
+
+def best_line(best: BestNote) -> str:
+    line = f"{cite(best.key)} with {best.metric} {fmt(best.value)}"
+    if best.approach:
+        line += f" (approach {best.approach})"
+    if best.baseline and best.gain_vs_baseline is not None and best.baseline_value is not None:
+        line += (
+            f", {fmt(best.gain_vs_baseline)} better than the baseline {cite(best.baseline)} "
+            f"({fmt(best.baseline_value)})"
+        )
+    elif best.baseline is None:
+        line += ", with no baseline to compare against"
+    noise = "the pooled seed standard deviation" if best.noise_source == "seed_repeats" else "a configured minimum"
+    line += f". Noise threshold {fmt(best.noise_threshold)} ({noise}"
+    line += ", the noise is unknown)" if best.noise_source == "min_effect" else ")"
+    if best.beyond_noise is not None:
+        line += f": the gain is {'beyond' if best.beyond_noise else 'within'} the noise"
+    return line + "."
+
+
+def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:
+    return [f"{s.rank or i}. **{s.title}**. {s.why}{_cost_text(s)}" for i, s in enumerate(suggestions, start=1)]
+
+
+def _cost_text(s: Suggestion) -> str:
+    if s.kind == "reframe":
+        return ""
+    runs = f"{s.cost.runs} run{'s' if s.cost.runs != 1 else ''}"
+    if s.cost.seconds_per_run is None:
+        return f" Cost: {runs}, time unknown (no similar run records a duration)."
+    return (
+        f" Cost: {runs} at about {duration(s.cost.seconds_per_run)}{' each' if s.cost.runs > 1 else ''} "
+        f"(median of {len(s.cost.from_runs)} similar runs)."
+    )
+
+
+def _low_roi_line(item: LowRoi) -> str:
+    subject = cite(item.subject) if item.subject in item.evidence.run_ids else item.subject
+    return f"- {subject}: {item.reason}{cites(r for r in item.evidence.run_ids if r != item.subject)}"
+
+
+def _target_lines(body: NextExperiments) -> list[str]:
+    target = body.request.target
+    if target is None:
+        return []
+    if body.best is None:
+        return [f"Target {body.metric} {fmt(target)}: no scored run yet."]
+    if body.target_met:
+        return [f"The best {cite(body.best.key)} ({fmt(body.best.value)}) already meets the target {fmt(target)}."]
+    return [f"The best {cite(body.best.key)} ({fmt(body.best.value)}) has not reached the target {fmt(target)} yet."]
+
+
+def _constraint_lines(request: PlanRequest) -> list[str]:
+    lines = []
+    if request.deadline is not None:
+        lines.append(f"- Deadline {request.deadline.isoformat()} ({request.days_left} days left).")
+    if request.budget_runs is not None:
+        lines.append(f"- Budget: {request.budget_runs} runs.")
+    if request.budget_hours is not None:
+        lines.append(f"- Budget: {fmt(request.budget_hours)} hours of compute.")
+    return lines

@@ -1,0 +1,81 @@
+"""What not to spend runs on (closed approaches, duplicates, gains within the noise) and whether to pivot: on a
+stall, or when every approach is plateaued, exhausted or abandoned, the argument is for reframing the problem or a
+time box as well as more runs."""
+
+from __future__ import annotations
+
+from app.analysis.fmt import fmt
+from app.analysis.model import Approach, Findings
+from app.compose.documents.render import cite
+from app.compose.documents.schemas import Evidence, LowRoi, Pivot
+
+CLOSED = frozenset({"plateaued", "exhausted", "abandoned"})
+
+
+# -- low return and pivot ----------------------------------------------------------------------------------------------
+
+
+def low_roi(findings: Findings) -> list[LowRoi]:
+    items = [
+        LowRoi(
+            subject=a.name,
+            reason=f"{a.status}: {a.mark.reason if a.mark else a.reason}",
+            evidence=Evidence(run_ids=[a.best] if a.best else [], numbers=_numbers(a)),
+        )
+        for a in findings.approaches
+        if a.status in CLOSED
+    ]
+    items += [
+        LowRoi(
+            subject=d.key,
+            reason=f"repeats the configuration of {cite(d.of)}"
+            + (f" ({fmt(d.compute_s)} s of compute)" if d.compute_s is not None else ""),
+            evidence=Evidence(
+                run_ids=[d.key, d.of], numbers={"compute_s": d.compute_s} if d.compute_s is not None else {}
+            ),
+        )
+        for d in findings.duplicates
+    ]
+    items += [
+        LowRoi(
+            subject=f.subject or "",
+            reason=f.message,
+            evidence=Evidence(run_ids=list(f.run_ids), numbers=dict(f.numbers)),
+        )
+        for f in findings.of_kind("within_noise")
+    ]
+    return items
+
+
+def _numbers(a: Approach) -> dict[str, float]:
+    values = {"best_value": a.best_value, "recent_gain": a.recent_gain, "gain_vs_baseline": a.gain_vs_baseline}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def pivot_of(findings: Findings) -> Pivot:
+    """Yes on a stall, or when every approach is plateaued, exhausted or abandoned; the argument says why."""
+    stall = findings.of_kind("stall")
+    judged = [a for a in findings.approaches if a.run_ids]
+    closed = [a for a in judged if a.status in CLOSED]
+    reasons: list[str] = []
+    evidence_runs: list[str] = []
+    numbers: dict[str, float] = {}
+    if findings.stalled:
+        reasons.append(stall[0].message if stall else "no gain beyond the noise over the last sessions")
+        if stall:
+            evidence_runs += stall[0].run_ids
+            numbers |= dict(stall[0].numbers)
+    if judged and len(closed) == len(judged):
+        reasons.append("every approach is " + ", ".join(f"{a.name} {a.status}" for a in closed))
+        evidence_runs += [a.best for a in closed if a.best]
+    if not reasons:
+        moving = [a.name for a in judged if a.status in ("converging", "active")]
+        why = f"{', '.join(moving)} still open" if moving else "nothing has been judged yet"
+        return Pivot(pivot=False, argument=f"{why}; keep making single small changes.", evidence=Evidence())
+    argument = (
+        f"{'; '.join(reasons)}. More runs of the same kind are unlikely to pay; reframe the problem (the "
+        "data, the features, the objective or the metric) or time-box the current line before adding runs."
+    )
+    return Pivot(
+        pivot=True, argument=argument, evidence=Evidence(run_ids=list(dict.fromkeys(evidence_runs)), numbers=numbers)
+    )

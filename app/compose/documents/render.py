@@ -1,0 +1,86 @@
+"""Markdown building blocks shared by the documents: numbers at 4 significant digits, run keys as inline code,
+sections, bullet lists and tables. Pure string building."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from app.analysis.fmt import fmt
+
+__all__ = [
+    "plural",
+    "sentence",
+    "cell",
+    "cite",
+    "cites",
+    "document",
+    "duration",
+    "fmt",
+    "one_line",
+    "section",
+    "table",
+    "title_line",
+]
+
+
+def duration(seconds: float) -> str:
+    """A compute time in minutes below 90 minutes, else in hours."""
+    return f"{fmt(seconds / 60)} min" if seconds < 5400 else f"{fmt(seconds / 3600)} h"
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def cite(key: str) -> str:
+    """A run key as inline code, surviving backticks inside it (CommonMark: a longer fence, padded)."""
+    ticks = max((len(run) for run in _BACKTICKS.findall(key)), default=0)
+    if ticks == 0:
+        return f"`{key}`"
+    fence = "`" * (ticks + 1)
+    return f"{fence} {key} {fence}"
+
+
+def cites(keys: Iterable[str]) -> str:
+    """` (`a`, `b`)` or "" when there is nothing to cite."""
+    keys = list(keys)
+    return f" ({', '.join(cite(k) for k in keys)})" if keys else ""
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def sentence(text: str) -> str:
+    """One line ending in a full stop (or the question or exclamation mark it has)."""
+    text = one_line(text)
+    return text if not text or text.endswith((".", "?", "!", "…")) else f"{text}."
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def cell(text: str) -> str:
+    return one_line(text).replace("|", "\\|")
+
+
+def title_line(kind_title: str, project_name: str) -> str:
+    return f"# {kind_title}: {one_line(project_name)}"
+
+
+def section(heading: str, lines: Sequence[str], *, empty: str | None = None) -> list[str]:
+    """`## heading` and its lines as one block; `empty` stands in for no lines, else the section is left out."""
+    if not lines:
+        return [f"## {heading}\n\n{empty}"] if empty is not None else []
+    return [f"## {heading}\n\n" + "\n".join(lines)]
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def document(blocks: Iterable[str]) -> str:
+    return "\n\n".join(b for b in blocks if b) + "\n"

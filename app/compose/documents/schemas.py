@@ -1,0 +1,337 @@
+"""The bodies of the generated documents, one pydantic model per kind, defined once, here.
+
+The offline composers build them; the LLM path (later) asks a model for `model_json_schema()` and validates the
+answer against the same class. Every number a body states sits next to the run keys it comes from (an `Evidence`, a
+row naming its run, or a `Cost` naming the runs whose durations it is the median of), so
+`check_document_grounding` can trace it back to a stored value.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.analysis.model import ApproachStatus, Direction, NoiseSource, SetupSource, TriedVerdict
+
+SuggestionKind = Literal["baseline", "seed_repeats", "continue", "neighbour", "reframe"]
+ChangeRule = Literal["ratio", "step", "stored_value", "new_seed"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Evidence(_Frozen):
+    """Numbers by name and the runs they come from."""
+
+    run_ids: list[str] = Field(default_factory=list)
+    numbers: dict[str, float] = Field(default_factory=dict)
+
+
+class Quote(_Frozen):
+    """A person's statement from a log entry, verbatim, with the runs it cites."""
+
+    text: str
+    entry_id: int
+    day: date
+    run_ids: list[str] = Field(default_factory=list)
+
+
+class SwitchNote(_Frozen):
+    metric: str
+    direction: Direction
+    previous_metric: str | None
+    effective: date
+    reason: str
+    entry_id: int | None = None
+
+
+class BestNote(_Frozen):
+    """The best run on the metric in force, its gain over the baseline and whether that gain clears the noise."""
+
+    key: str
+    metric: str
+    value: float
+    approach: str | None
+    baseline: str | None
+    baseline_value: float | None
+    gain_vs_baseline: float | None
+    noise_source: NoiseSource
+    noise_threshold: float
+    beyond_noise: bool | None
+    evidence: Evidence
+
+
+class ApproachNote(_Frozen):
+    name: str
+    status: ApproachStatus
+    computed_status: ApproachStatus
+    reason: str
+    run_ids: list[str]
+    best: str | None
+    evidence: Evidence
+    conclusions: list[Quote] = Field(default_factory=list)
+    did_not_work: list[Quote] = Field(default_factory=list)
+
+
+class ParamProposal(_Frozen):
+    """One proposed parameter value: `ratio`/`step` continue the change from `from_runs[0]` to `from_runs[1]` applied
+    to `base`'s value; `stored_value` is a value `from_runs[0]` has stored; `new_seed` is a seed not yet used."""
+
+    param: str
+    current: str | None
+    proposed: str
+    rule: ChangeRule
+    base: str
+    from_runs: list[str] = Field(default_factory=list)
+
+
+class Cost(_Frozen):
+    """Estimated compute per run: the median `duration_s` of `from_runs` (similar runs), or unknown."""
+
+    runs: int
+    seconds_per_run: float | None
+    from_runs: list[str] = Field(default_factory=list)
+
+
+class Suggestion(_Frozen):
+    rank: int | None
+    kind: SuggestionKind
+    title: str
+    why: str
+    approach: str | None = None
+    base: str | None = None
+    changes: list[ParamProposal] = Field(default_factory=list)
+    cost: Cost
+    evidence: Evidence
+    dropped_because: str = ""
+
+
+class LowRoi(_Frozen):
+    subject: str
+    reason: str
+    evidence: Evidence
+
+
+class Pivot(_Frozen):
+    pivot: bool
+    argument: str
+    evidence: Evidence
+
+
+class PlanRequest(_Frozen):
+    target: float | None = None
+    deadline: date | None = None
+    budget_runs: int | None = None
+    budget_hours: float | None = None
+    days_left: int | None = None
+
+
+class PhaseSummary(_Frozen):
+    schema_version: Literal["phase_summary/1"] = "phase_summary/1"
+    since: date | None
+    until: date | None
+    metric: str
+    direction: Direction
+    approaches: list[ApproachNote]
+    closed: list[ApproachNote]
+    remaining: list[ApproachNote]
+    open_questions: list[Quote]
+    current_best: BestNote | None
+    metric_switches: list[SwitchNote]
+    plan: list[Suggestion]
+    run_ids: list[str]
+
+
+class NextExperiments(_Frozen):
+    schema_version: Literal["next_experiments/1"] = "next_experiments/1"
+    request: PlanRequest
+    metric: str
+    direction: Direction
+    best: BestNote | None
+    target_met: bool | None
+    priorities: list[Suggestion]
+    dropped: list[Suggestion]
+    low_roi: list[LowRoi]
+    pivot: Pivot
+    run_ids: list[str]
+
+
+class ParamDiff(_Frozen):
+    param: str
+    run_value: str | None
+    proposed: str | None
+
+
+class TriedRunNote(_Frozen):
+    key: str
+    value: float | None
+    approach: str | None
+    approach_status: ApproachStatus | None
+    matched: list[str]
+    differing: list[ParamDiff]
+
+
+class TriedAnswer(_Frozen):
+    schema_version: Literal["tried_answer/1"] = "tried_answer/1"
+    proposal: str
+    verdict: TriedVerdict
+    metric: str
+    params: dict[str, str]
+    family: str | None
+    unmatched: list[str]
+    answer: str
+    exact: list[TriedRunNote]
+    similar: list[TriedRunNote]
+    run_ids: list[str]
+
+
+class CriterionNote(_Frozen):
+    name: str
+    metric: str | None
+    direction: Direction
+    weight: float  # as the person gave it
+    normalised_weight: float
+    why: str
+
+
+class ScoreCell(_Frozen):
+    criterion: str
+    value: float | None
+    score: float
+
+
+class FinalistRow(_Frozen):
+    key: str
+    rank: int
+    total: float
+    scores: list[ScoreCell]
+
+
+class TradeOff(_Frozen):
+    criterion: str
+    selected_value: float | None
+    best_key: str
+    best_value: float | None
+    gap: float | None
+
+
+class SelectionDecision(_Frozen):
+    schema_version: Literal["selection_decision/1"] = "selection_decision/1"
+    title: str
+    criteria: list[CriterionNote]
+    table: list[FinalistRow]
+    top: str
+    selected: str
+    selected_is_top: bool
+    rationale: str
+    rationale_source: Literal["person", "ranking"]
+    traded: list[TradeOff]
+    run_ids: list[str]
+
+
+class FieldNote(_Frozen):
+    name: str
+    value: str | None
+    source: SetupSource
+    evidence: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class Question(_Frozen):
+    field: str
+    question: str
+
+
+class Check(_Frozen):
+    name: str
+    what: str
+    evidence: Evidence
+
+
+class DocAction(_Frozen):
+    field: str
+    code: str
+    why: str
+
+
+class ReproductionReport(_Frozen):
+    schema_version: Literal["reproduction_report/1"] = "reproduction_report/1"
+    key: str
+    metric: str
+    expected: float | None
+    tolerance: float | None
+    noise_source: NoiseSource
+    fields: list[FieldNote]
+    params: dict[str, str]
+    known: dict[str, str]
+    questions: list[Question]
+    checks: list[Check]
+    documentation: list[DocAction]
+    run_ids: list[str]
+
+
+class ApproachStory(_Frozen):
+    name: str
+    status: ApproachStatus
+    outcome: Literal["continued", "dropped", "adopted", "paused"]
+    why: str
+    evidence: Evidence
+    did_not_work: list[Quote] = Field(default_factory=list)
+
+
+class DecisionNote(_Frozen):
+    entry_id: int
+    day: date
+    title: str
+    decision: str
+    rationale: str
+    run_ids: list[str]
+
+
+class Risk(_Frozen):
+    kind: Literal["missing_baseline", "noise_unknown", "repro_gap", "stall", "open_question"]
+    text: str
+    evidence: Evidence
+
+
+class HandoverBrief(_Frozen):
+    schema_version: Literal["handover_brief/1"] = "handover_brief/1"
+    audience: str
+    goal: str
+    primary_metric: str
+    metric: str
+    direction: Direction
+    target: float | None
+    metric_switches: list[SwitchNote]
+    approaches: list[ApproachStory]
+    decisions: list[DecisionNote]
+    current_best: BestNote | None
+    risks: list[Risk]
+    run_ids: list[str]
+
+
+class MetricSwitchRecord(_Frozen):
+    schema_version: Literal["metric_switch/1"] = "metric_switch/1"
+    from_metric: str | None
+    from_direction: Direction | None
+    to_metric: str
+    direction: Direction
+    effective: date
+    reason: str
+    source: Literal["dump", "api"]
+    log_id: int | None
+    run_ids: list[str] = Field(default_factory=list)
+
+
+DOCUMENT_MODELS: dict[str, type[BaseModel]] = {
+    "phase_summary": PhaseSummary,
+    "next_experiments": NextExperiments,
+    "tried_answer": TriedAnswer,
+    "selection_decision": SelectionDecision,
+    "reproduction_report": ReproductionReport,
+    "handover_brief": HandoverBrief,
+    "metric_switch": MetricSwitchRecord,
+}

@@ -1,0 +1,116 @@
+"""The `phase_summary` document: one window of the project (since/until inclusive, None open), on run session days
+and entry days. What was explored, what each approach showed, what is closed and why, what remains open, the current
+best and why it is the best, metric switches up to the window's end, and the plan for the next phase."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from app.analysis.model import Findings
+from app.compose.documents.common import (
+    approach_note,
+    best_note,
+    body_run_ids,
+    in_window,
+    quotes,
+    run_day,
+    switch_notes,
+    value_of,
+)
+from app.compose.documents.context import Composed, DocContext
+from app.compose.documents.next_experiments import best_line, suggestion_lines
+from app.compose.documents.planning import TOP, make_plan, plan_request
+from app.compose.documents.render import cite, cites, document, fmt, one_line, plural, section, sentence, title_line
+from app.compose.documents.schemas import ApproachNote, BestNote, PhaseSummary, Quote, SwitchNote
+
+KIND = "phase_summary"
+TITLE = "Phase summary"
+CLOSED = frozenset({"exhausted", "plateaued", "abandoned", "adopted"})
+
+
+def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | None, until: date | None) -> Composed:
+    in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
+    entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
+    explored = [
+        approach_note(a, [k for k in a.run_ids if k in in_range], entries)
+        for a in findings.approaches
+        if in_range.intersection(a.run_ids)
+    ]
+    plan = make_plan(ctx, findings, plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None))
+    draft = PhaseSummary(
+        since=since,
+        until=until,
+        metric=findings.metric,
+        direction=findings.direction,
+        approaches=explored,
+        closed=[a for a in explored if a.status in CLOSED],
+        remaining=[a for a in explored if a.status not in CLOSED],
+        open_questions=quotes(entries, "open_questions"),
+        current_best=_best_until(ctx, findings, until),
+        metric_switches=switch_notes(findings, until),
+        plan=plan.priorities[:TOP],
+        run_ids=[],
+    )
+    body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
+    title = title_line(TITLE, ctx.project_name)
+    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+
+
+def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> BestNote | None:
+    """The best run as of the window's end: the findings' best when it is in by then, else the best scored run."""
+    best = ctx.runs.get(findings.best or "")
+    if best is None or until is None or in_window(run_day(best), None, until):
+        return best_note(ctx, findings)
+    scored = [
+        (value, key)
+        for key, run in ctx.runs.items()
+        if in_window(run_day(run), None, until) and (value := value_of(run, findings.metric)) is not None
+    ]
+    if not scored:
+        return None
+    pick = max if findings.direction == "max" else min
+    _, key = pick(scored)
+    return best_note(ctx, findings, key)
+
+
+def _markdown(title: str, body: PhaseSummary) -> str:
+    blocks = [title, f"{_window(body)}. Metric in force: **{body.metric}** ({body.direction})."]
+    blocks += section("Approaches explored", [_approach_block(a) for a in body.approaches], empty="No runs.")
+    blocks += section("Closed", [_closed_line(a) for a in body.closed], empty="Nothing closed in this window.")
+    remaining = [f"- {a.name} ({a.status}): {one_line(a.reason)}" for a in body.remaining]
+    remaining += [_quote_line(q, "open question") for q in body.open_questions]
+    blocks += section("What remains", remaining, empty="Nothing open.")
+    best = [best_line(body.current_best)] if body.current_best else []
+    blocks += section("Current best", best, empty="No scored run yet.")
+    blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
+    blocks += section("Plan for the next phase", suggestion_lines(body.plan), empty="Nothing to suggest.")
+    return document(blocks)
+
+
+def _window(body: PhaseSummary) -> str:
+    since = body.since.isoformat() if body.since else "the start"
+    until = body.until.isoformat() if body.until else "today"
+    return f"From {since} to {until}"
+
+
+def _approach_block(a: ApproachNote) -> str:
+    head = f"- **{a.name}** ({a.status}, {plural(len(a.run_ids), 'run')}{cites(a.run_ids)}): {sentence(a.reason)}"
+    if a.best and "best_value" in a.evidence.numbers:
+        head += f" Best {cite(a.best)} at {fmt(a.evidence.numbers['best_value'])}."
+    lines = [head]
+    lines += ["  " + _quote_line(q, "concluded") for q in a.conclusions]
+    lines += ["  " + _quote_line(q, "did not work") for q in a.did_not_work]
+    return "\n".join(lines)
+
+
+def _closed_line(a: ApproachNote) -> str:
+    return f"- {a.name}: {a.status}, because {one_line(a.reason)}{cites([a.best] if a.best else [])}"
+
+
+def _quote_line(q: Quote, label: str) -> str:
+    return f"- {label} ({q.day.isoformat()}, entry {q.entry_id}): “{one_line(q.text)}”{cites(q.run_ids)}"
+
+
+def switch_line(s: SwitchNote) -> str:
+    was = f"from {s.previous_metric} " if s.previous_metric else ""
+    return f"- {s.effective.isoformat()}: {was}to **{s.metric}** ({s.direction}), because {one_line(s.reason)}"

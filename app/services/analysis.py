@@ -1,0 +1,220 @@
+"""The analysis as a use case: build `AnalysisInput` from storage (runs, the metric's history, baseline marks,
+regroupings and approach marks), run the pure analysis, and hand its findings to the API or the document composers.
+
+Metric switches are entries of kind `metric_switch`; the project row holds the metric in force, so the analysis gets
+the metric before the first switch as `primary_metric` and the switches to replay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any, cast
+
+from sqlmodel import Session
+
+from app.analysis.findings import analyze
+from app.analysis.model import (
+    AnalysisInput,
+    AnalysisSettings,
+    Approach,
+    ApproachMark,
+    Direction,
+    Findings,
+    MarkStatus,
+    MetricSwitch,
+    RunView,
+)
+from app.compose.documents.context import DocContext, EntryDigest
+from app.services.schemas import (
+    ApproachMarkPublic,
+    ApproachPublic,
+    FindingPublic,
+    FindingsPublic,
+    MetricSwitchPublic,
+    NoisePublic,
+)
+from app.storage import analysis as analysis_store
+from app.storage.models import Entry, Project
+
+METRIC_SWITCH = "metric_switch"
+
+
+def load_input(session: Session, *, project: Project, runs: Iterable[RunView] | None = None) -> AnalysisInput:
+    """Everything the analysis reads about the project; `runs` spares loading them again."""
+    project_id = cast(int, project.id)
+    switches = metric_switches(session, project=project)
+    if runs is None:
+        runs = load_runs(session, project=project)
+    primary, direction = original_metric(project, switches)
+    marks = analysis_store.approach_marks(session, project_id=project_id)
+    return AnalysisInput(
+        runs=tuple(runs),
+        primary_metric=primary,
+        direction=direction,
+        metric_switches=tuple(switches),
+        declared_baselines=frozenset(analysis_store.baseline_keys(session, project_id=project_id)),
+        approach_overrides=analysis_store.approach_overrides(session, project_id=project_id),
+        approach_marks={
+            m.name: ApproachMark(cast(MarkStatus, m.status), m.reason, m.marked_by, m.marked_at) for m in marks
+        },
+        settings=settings_of(project),
+    )
+
+
+def load_runs(session: Session, *, project: Project) -> list[RunView]:
+    project_id = cast(int, project.id)
+    days = analysis_store.dump_days(session, project_id=project_id)
+    return analysis_store.analysis_runs(session, project_id=project_id, dump_days=days)
+
+
+def project_findings(session: Session, *, project: Project) -> Findings:
+    return analyze(load_input(session, project=project))
+
+
+def analyze_runs(session: Session, *, project: Project, runs: Iterable[RunView]) -> Findings:
+    """The findings over runs already loaded (a service that resolved references against them)."""
+    return analyze(load_input(session, project=project, runs=runs))
+
+
+def settings_of(project: Project) -> AnalysisSettings:
+    """The project's analysis settings; a setting left unset keeps the default."""
+    overrides: dict[str, Any] = {
+        name: value
+        for name in ("min_effect", "recent_runs", "stall_sessions")
+        if (value := getattr(project, name)) is not None
+    }
+    return AnalysisSettings(**overrides)
+
+
+def original_metric(project: Project, switches: list[MetricSwitch]) -> tuple[str, Direction]:
+    """The metric before the first switch; the project's metric when it never switched."""
+    first = switches[0] if switches else None
+    if first is not None and first.previous_metric:
+        return first.previous_metric, first.previous_direction or cast(Direction, project.metric_direction)
+    return project.primary_metric, cast(Direction, project.metric_direction)
+
+
+def metric_switches(session: Session, *, project: Project) -> list[MetricSwitch]:
+    """The recorded switches, oldest effective day first (recording order breaks ties)."""
+    entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id), kinds=[METRIC_SWITCH])
+    switches = [s for s in (switch_of(e) for e in entries) if s is not None]
+    return sorted(switches, key=lambda s: s.effective)
+
+
+def switch_of(entry: Entry) -> MetricSwitch | None:
+    """The switch a `metric_switch` entry records (its body as `compose_metric_switch` wrote it)."""
+    body = entry.body
+    try:
+        return MetricSwitch(
+            metric=str(body["to_metric"]),
+            direction=cast(Direction, body["direction"]),
+            effective=date.fromisoformat(str(body["effective"])),
+            reason=str(body.get("reason", "")),
+            previous_metric=body.get("from_metric"),
+            previous_direction=body.get("from_direction"),
+            entry_id=entry.id,
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def doc_context(
+    session: Session,
+    *,
+    project: Project,
+    today: date,
+    public_url: str = "",
+    inp: AnalysisInput | None = None,
+) -> DocContext:
+    """What every document composer may know about the project: its goal, metric, target, runs and entries."""
+    inp = inp or load_input(session, project=project)
+    entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id))
+    days = analysis_store.log_days(session, log_ids={e.log_id for e in entries if e.log_id is not None})
+    return DocContext(
+        project_slug=project.slug,
+        project_name=project.name,
+        goal=project.goal,
+        primary_metric=inp.primary_metric,
+        direction=inp.direction,
+        target_value=project.target_value,
+        deadline=project.deadline,
+        today=today,
+        public_url=public_url,
+        runs={run.key: run for run in inp.runs},
+        entries=tuple(_digest(e, days) for e in entries),
+    )
+
+
+def _digest(entry: Entry, log_days: Mapping[int, date]) -> EntryDigest:
+    return EntryDigest(
+        id=cast(int, entry.id),
+        kind=entry.kind,
+        created=entry.created_at.date(),
+        session_date=log_days.get(entry.log_id) if entry.log_id is not None else None,
+        tldr=str(entry.body.get("tldr") or ""),
+        run_ids=tuple(entry.run_ids),
+        body=entry.body,
+    )
+
+
+# -- public shapes -----------------------------------------------------------------------------------------------------
+
+
+def findings_public(findings: Findings) -> FindingsPublic:
+    return FindingsPublic(
+        metric=findings.metric,
+        direction=findings.direction,
+        baseline=findings.baseline,
+        baseline_value=findings.baseline_value,
+        best=findings.best,
+        best_value=findings.best_value,
+        noise=NoisePublic(source=findings.noise.source, std=findings.noise.std, min_gain=findings.noise.min_gain),
+        stalled=findings.stalled,
+        metric_switches=[MetricSwitchPublic(**_switch_fields(s)) for s in findings.metric_switches],
+        approaches=[approach_public(a) for a in findings.approaches],
+        findings=[
+            FindingPublic(
+                kind=f.kind,
+                message=f.message,
+                run_ids=list(f.run_ids),
+                numbers=dict(f.numbers),
+                subject=f.subject,
+                severity=f.severity,
+            )
+            for f in findings.findings
+        ],
+    )
+
+
+def _switch_fields(switch: MetricSwitch) -> dict[str, Any]:
+    return {name: getattr(switch, name) for name in MetricSwitchPublic.model_fields}
+
+
+def approach_public(approach: Approach) -> ApproachPublic:
+    mark = approach.mark
+    return ApproachPublic(
+        name=approach.name,
+        source=approach.source,
+        status=approach.status,
+        computed_status=approach.computed_status,
+        reason=approach.reason,
+        run_ids=list(approach.run_ids),
+        best=approach.best,
+        best_value=approach.best_value,
+        gain_vs_baseline=approach.gain_vs_baseline,
+        recent_gain=approach.recent_gain,
+        family=approach.family,
+        changed_keys=list(approach.changed_keys),
+        mark=ApproachMarkPublic(status=mark.status, reason=mark.reason, by=mark.by, at=mark.at) if mark else None,
+    )
+
+
+def findings_markdown(project: Project, findings: Findings) -> str:
+    """The findings as a Markdown list, each with the runs it comes from."""
+    lines = [f"# {project.name} — findings on {findings.metric} ({findings.direction})", ""]
+    for f in findings.findings:
+        runs = f" (runs: {', '.join(f.run_ids)})" if f.run_ids else ""
+        lines.append(f"- **{f.kind}**: {f.message}{runs}")
+    if not findings.findings:
+        lines.append("- no findings: no runs stored yet")
+    return "\n".join(lines) + "\n"

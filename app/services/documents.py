@@ -1,0 +1,219 @@
+"""Documents composed from the analysis: phase summaries, next experiments, "has this been tried?", selection
+decisions, reproduction reports and handover briefs. Each request analyses the project's stored runs, composes the
+document offline, checks that every number and run it cites is grounded in the inputs, and stores it as an entry
+(version 1), with the runs' labbook.* tags queued for write-back in the same transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import cast
+
+from sqlmodel import Session
+
+from app.analysis.findings import analyze
+from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings, RunView
+from app.analysis.ranking import rank_finalists
+from app.analysis.setup import likely_setup
+from app.analysis.tried import match_proposal
+from app.compose.documents import (
+    Composed,
+    DocContext,
+    check_document_grounding,
+    compose_brief,
+    compose_decision,
+    compose_next_experiments,
+    compose_phase_summary,
+    compose_reproduction,
+    compose_tried,
+)
+from app.compose.facts import RunFacts
+from app.compose.refs import RunIndex
+from app.errors import InputInvalid, PromptInvalid
+from app.llm.prompts import template_version
+from app.services import analysis as analysis_service
+from app.services import entries as entries_service
+from app.services import outbox as outbox_service
+from app.services.approaches import resolve_ref, resolve_refs
+from app.services.schemas import (
+    BriefCreate,
+    CriterionCreate,
+    DecisionCreate,
+    EntryPublic,
+    NextExperimentsCreate,
+    ReproductionCreate,
+    SummaryCreate,
+    TriedCreate,
+)
+from app.storage import entries as entry_store
+from app.storage.models import Entry, EntryVersion, Project
+
+logger = logging.getLogger(__name__)
+
+OFFLINE = "offline"
+COMPOSER = "labbook"
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One request's view of the project: the analysis input, its findings and the composers' context."""
+
+    inp: AnalysisInput
+    findings: Findings
+    ctx: DocContext
+
+
+def analysed(session: Session, *, project: Project, public_url: str, today: date | None = None) -> Analysed:
+    inp = analysis_service.load_input(session, project=project)
+    findings = analyze(inp)
+    today = today or datetime.now(UTC).date()
+    ctx = analysis_service.doc_context(session, project=project, today=today, public_url=public_url, inp=inp)
+    return Analysed(inp, findings, ctx)
+
+
+def create_summary(session: Session, *, project: Project, body: SummaryCreate, public_url: str) -> EntryPublic:
+    """A phase summary of the sessions between `since` and `until`."""
+    if body.since and body.until and body.since > body.until:
+        raise InputInvalid(f"until ({body.until}) is before since ({body.since})", field="until")
+    a = analysed(session, project=project, public_url=public_url)
+    composed = compose_phase_summary(a.ctx, a.findings, since=body.since, until=body.until)
+    return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
+
+
+def create_next_experiments(
+    session: Session, *, project: Project, body: NextExperimentsCreate, public_url: str
+) -> EntryPublic:
+    """Ranked next experiments toward the target, within the deadline and budget."""
+    a = analysed(session, project=project, public_url=public_url)
+    composed = compose_next_experiments(
+        a.ctx,
+        a.findings,
+        target=body.target if body.target is not None else project.target_value,
+        deadline=body.deadline or project.deadline,
+        budget_runs=body.budget_runs,
+        budget_hours=body.budget_hours,
+    )
+    return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
+
+
+def create_tried(session: Session, *, project: Project, body: TriedCreate, public_url: str) -> EntryPublic:
+    """Whether a proposal was tried already: the runs that match it, exactly or in part."""
+    a = analysed(session, project=project, public_url=public_url)
+    match = match_proposal(body.proposal, a.inp.runs, a.findings)
+    composed = compose_tried(a.ctx, a.findings, match, proposal=body.proposal)
+    return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
+
+
+def create_decision(session: Session, *, project: Project, body: DecisionCreate, public_url: str) -> EntryPublic:
+    """A selection decision record: the finalists ranked by weighted criteria, the choice and its trade-offs."""
+    a = analysed(session, project=project, public_url=public_url)
+    keys = resolve_refs(a.inp.runs, body.finalists, field="finalists")
+    index = _index(a.inp.runs)
+    criteria = [_criterion(index, c, field=f"criteria[{i}]") for i, c in enumerate(body.criteria)]
+    selected = resolve_ref(index, body.selected, field="selected") if body.selected else None
+    if selected is not None and selected not in keys:
+        raise InputInvalid(f"the selected run '{selected}' is not one of the finalists", field="selected")
+    runs = {r.key: r for r in a.inp.runs}
+    ranking = rank_finalists([runs[k] for k in keys], criteria)
+    composed = compose_decision(
+        a.ctx, a.findings, ranking, selected=selected, rationale=body.rationale, title=body.title
+    )
+    entry = store_composed(session, project=project, composed=composed, analysed=a)
+    if selected is not None:
+        outbox_service.queue_decision_model_tags(session, project=project, entry=entry, run_key=selected)
+    return _public(session, project, entry)
+
+
+def _criterion(index: RunIndex, body: CriterionCreate, *, field: str) -> Criterion:
+    scores = {resolve_ref(index, ref, field=f"{field}.scores.{ref}"): v for ref, v in body.scores.items()}
+    for ref, value in body.scores.items():
+        if not 0 <= value <= 1:
+            raise InputInvalid(f"score {value} is outside 0..1", field=f"{field}.scores.{ref}")
+    return Criterion(
+        name=body.name, weight=body.weight, direction=body.direction, metric=body.metric, why=body.why, scores=scores
+    )
+
+
+def create_reproduction(
+    session: Session, *, project: Project, body: ReproductionCreate, public_url: str
+) -> EntryPublic:
+    """A reproduction report: the run's setup as recorded, as known, as inferred from siblings, and its gaps."""
+    for name in body.known:
+        if name not in REPRO_FIELDS:
+            raise InputInvalid(f"'{name}' is not a setup field ({', '.join(REPRO_FIELDS)})", field=f"known.{name}")
+    a = analysed(session, project=project, public_url=public_url)
+    key = resolve_ref(_index(a.inp.runs), body.run, field="run")
+    setup = likely_setup(key, a.inp.runs, a.findings, body.known)
+    composed = compose_reproduction(a.ctx, a.findings, setup, known=body.known)
+    return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
+
+
+def create_brief(session: Session, *, project: Project, body: BriefCreate, public_url: str) -> EntryPublic:
+    """A handover brief: the goal, what was tried and why it stopped, decisions, the current best and the risks."""
+    a = analysed(session, project=project, public_url=public_url)
+    composed = compose_brief(a.ctx, a.findings, audience=body.audience.strip() or "a teammate taking over")
+    return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
+
+
+def store_composed(
+    session: Session,
+    *,
+    project: Project,
+    composed: Composed,
+    analysed: Analysed,
+    log_id: int | None = None,
+    queue_tags: bool = True,
+) -> Entry:
+    """Store the document as an entry (version 1) and, unless told not to, queue the runs' labbook.* tags."""
+    problems = check_document_grounding(composed, analysed.ctx, analysed.findings)
+    if problems:
+        # The offline composer only quotes stored values: this is a bug to fix, but never a lost document.
+        logger.error("documents.grounding.failed", extra={"kind": composed.kind, "problems": problems})
+    entry = Entry(
+        project_id=cast(int, project.id),
+        kind=composed.kind,
+        log_id=log_id,
+        body=composed.body.model_dump(mode="json"),
+        markdown=composed.markdown,
+        run_ids=list(dict.fromkeys(composed.run_ids)),
+        provider=OFFLINE,
+        template=composed.kind,
+        template_version=_template_version(composed.kind),
+        schema_version=composed.schema_version,
+    )
+    entry_store.add_entry(session, entry)
+    entry_store.add_version(session, _version_1(entry))
+    if queue_tags:
+        outbox_service.queue_labbook_tags(session, project=project, findings=analysed.findings)
+    return entry
+
+
+def _version_1(entry: Entry) -> EntryVersion:
+    return EntryVersion(
+        entry_id=cast(int, entry.id),
+        version=1,
+        body=entry.body,
+        markdown=entry.markdown,
+        run_ids=entry.run_ids,
+        provider=entry.provider,
+        edited_by=COMPOSER,
+        reason="composed",
+    )
+
+
+def _template_version(kind: str) -> str:
+    """The version of the kind's prompt template; "none" for a kind that has no template yet."""
+    try:
+        return template_version(kind)
+    except PromptInvalid:
+        return "none"
+
+
+def _index(runs: Iterable[RunView]) -> RunIndex:
+    return RunIndex(RunFacts(r.key, r.run_id, r.name) for r in runs)
+
+
+def _public(session: Session, project: Project, entry: Entry) -> EntryPublic:
+    return entries_service.to_public_with_writeback(session, entry, project=project)

@@ -1,0 +1,132 @@
+"""Metric switches and the other declarations a brain dump can make.
+
+A switch of the primary metric is recorded as an entry of kind `metric_switch` (when, why, from what, and whether a
+dump or the API said so) and updates the project's metric; the analysis then judges the whole history on the metric
+in force. A dump may also declare its baseline run, which is marked when the project has none marked yet."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, cast
+
+from sqlmodel import Session
+
+from app.analysis.model import Direction, MetricSwitch
+from app.compose.declarations import announced_metric_switch, declared_baselines
+from app.compose.documents import compose_metric_switch
+from app.compose.entry_schema import LogEntry
+from app.errors import InputInvalid
+from app.services import analysis as analysis_service
+from app.services import documents as documents_service
+from app.services import entries as entries_service
+from app.services import outbox as outbox_service
+from app.services.schemas import EntryPublic, MetricSwitchCreate
+from app.storage import analysis as analysis_store
+from app.storage.models import Entry, Project, SessionLog
+from app.storage.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+METRIC_SWITCH = "metric_switch"
+# Words that make a metric one to minimise: val_loss, logloss, rmse, error_rate, p95_latency.
+_MIN_WORDS = frozenset(
+    {"loss", "error", "err", "rmse", "mse", "mae", "mape", "smape", "nll", "perplexity", "ppl", "wer", "cer", "brier"}
+    | {"latency", "time", "cost", "fpr", "fnr", "deviance", "regret", "distance"}
+)
+
+
+def default_direction(metric: str) -> Direction:
+    """'min' for loss- or error-like names, else 'max'."""
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    minimised = any(w in _MIN_WORDS or w.endswith(("loss", "error")) for w in words)
+    return "min" if minimised else "max"
+
+
+def record_metric_switch(
+    session: Session,
+    *,
+    project: Project,
+    switch: MetricSwitch,
+    source: Literal["dump", "api"],
+    log_id: int | None,
+    public_url: str,
+) -> Entry:
+    """Store the switch as an entry, make its metric the project's, and queue the tags the new findings imply."""
+    analysed = documents_service.analysed(session, project=project, public_url=public_url)
+    composed = compose_metric_switch(analysed.ctx, switch, source=source, log_id=log_id)
+    entry = documents_service.store_composed(
+        session, project=project, composed=composed, analysed=analysed, log_id=log_id, queue_tags=False
+    )
+    project.primary_metric, project.metric_direction = switch.metric, switch.direction
+    project.updated_at = utcnow()
+    session.add(project)
+    session.flush()
+    findings = analysis_service.project_findings(session, project=project)
+    outbox_service.queue_labbook_tags(session, project=project, findings=findings)
+    logger.info("metric.switched", extra={"project": project.slug, "metric": switch.metric, "source": source})
+    return entry
+
+
+def create_metric_switch(
+    session: Session, *, project: Project, body: MetricSwitchCreate, public_url: str
+) -> EntryPublic:
+    metric = project.metric_aliases.get(body.metric, body.metric)
+    direction = body.direction or default_direction(metric)
+    if (metric, direction) == (project.primary_metric, project.metric_direction):
+        raise InputInvalid(f"'{metric}' ({direction}) is already the primary metric", field="metric")
+    today = datetime.now(UTC).date()
+    effective = body.effective_date or today
+    if effective > today + timedelta(days=1):  # one day of slack, as for a session date
+        raise InputInvalid(f"effective_date {effective} is in the future", field="effective_date")
+    switch = _switch(project, metric=metric, direction=direction, effective=effective, reason=body.reason)
+    entry = record_metric_switch(
+        session, project=project, switch=switch, source="api", log_id=None, public_url=public_url
+    )
+    return entries_service.to_public_with_writeback(session, entry, project=project)
+
+
+def list_metric_switches(session: Session, *, project: Project) -> list[EntryPublic]:
+    entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id), kinds=[METRIC_SWITCH])
+    return [entries_service.to_public(e, project=project) for e in entries]
+
+
+def _switch(project: Project, *, metric: str, direction: Direction, effective: date, reason: str) -> MetricSwitch:
+    return MetricSwitch(
+        metric=metric,
+        direction=direction,
+        effective=effective,
+        reason=reason,
+        previous_metric=project.primary_metric,
+        previous_direction=cast(Direction, project.metric_direction),
+    )
+
+
+def apply_dump_declarations(
+    session: Session, *, project: Project, log: SessionLog, entry: EntryPublic | None, public_url: str
+) -> None:
+    """What the dump declares beyond its log entry: a switch of the primary metric, and its baseline run."""
+    known = [project.primary_metric, *analysis_store.metric_names(session, project_id=cast(int, project.id))]
+    announced = announced_metric_switch(log.text, known_metrics=known, aliases=project.metric_aliases)
+    if announced is not None:
+        metric = project.metric_aliases.get(announced.metric, announced.metric)
+        direction = announced.direction or default_direction(metric)
+        if (metric, direction) != (project.primary_metric, project.metric_direction):
+            switch = _switch(
+                project, metric=metric, direction=direction, effective=log.session_date, reason=announced.reason
+            )
+            record_metric_switch(
+                session, project=project, switch=switch, source="dump", log_id=log.id, public_url=public_url
+            )
+    if entry is not None:
+        _declare_baseline(session, project=project, entry=LogEntry.model_validate(entry.body))
+
+
+def _declare_baseline(session: Session, *, project: Project, entry: LogEntry) -> None:
+    """The baseline the dump names, unless one is marked already (a person's mark is not overridden by a dump)."""
+    project_id = cast(int, project.id)
+    keys = declared_baselines(entry)
+    if keys and not analysis_store.baseline_keys(session, project_id=project_id):
+        analysis_store.set_baseline(session, project_id=project_id, key=keys[0])
+        logger.info("baseline.declared", extra={"project": project.slug, "run": keys[0]})

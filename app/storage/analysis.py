@@ -1,0 +1,229 @@
+"""Queries the analysis reads and the people's declarations it honours: runs as plain `RunView`s (only the columns
+the analysis uses, one query), baseline marks, approach regrouping and marks, and entries by kind.
+
+Every write here is dialect-neutral (select, then update or insert): the same code runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.analysis.model import RunView
+from app.errors import ConcurrentWrite
+from app.storage.models import ApproachAssignment, ApproachMarkRow, Entry, Run, SessionLog
+from app.storage.types import utcnow
+
+LOG_ENTRY = "log_entry"
+
+# The columns a RunView needs, in this order; notes, artifact URIs and sync bookkeeping are never read.
+_RUN_COLUMNS = (
+    Run.key,
+    Run.run_id,
+    Run.run_name,
+    Run.params,
+    Run.metrics,
+    Run.tags,
+    Run.start_time,
+    Run.created_at,
+    Run.status,
+    Run.duration_s,
+    Run.parent_run_id,
+    Run.source,
+    Run.git_commit,
+    Run.data_version,
+    Run.datasets,
+    Run.seed,
+    Run.environment,
+    Run.hardware,
+    Run.source_name,
+    Run.split,
+    Run.owner,
+)
+
+
+def analysis_runs(session: Session, *, project_id: int, dump_days: Mapping[str, date] | None = None) -> list[RunView]:
+    """Every run of the project as a `RunView`, in history order (start time, else the time it was stored).
+
+    `dump_days` (run key -> the day of the brain dump that brought it) gives a run without a start time its session;
+    without either, the day it was stored. One query of plain columns: no ORM objects for 10,000 runs."""
+    statement = sql_select(*(col(c) for c in _RUN_COLUMNS)).where(col(Run.project_id) == project_id)
+    rows = session.execute(statement.order_by(col(Run.id))).all()
+    views = [_view(row, dump_days or {}) for row in rows]
+    return sorted(views, key=lambda v: cast(datetime, v.when))  # stable: insertion order breaks ties
+
+
+def _view(row: Any, dump_days: Mapping[str, date]) -> RunView:
+    (key, run_id, name, params, metrics, tags, start, created, status, duration, parent, source, *rest) = row
+    git_commit, data_version, datasets, seed, environment, hardware, source_name, split, owner = rest
+    when: datetime = start or created
+    session_day = start.date() if start else dump_days.get(key, created.date())
+    return RunView(
+        key=key,
+        run_id=run_id,
+        name=name,
+        params={str(k): str(v) for k, v in (params or {}).items()},
+        metrics={str(k): float(v) for k, v in (metrics or {}).items() if isinstance(v, int | float)},
+        tags=dict(tags or {}),
+        when=when,
+        session=session_day,
+        status=status,
+        duration_s=duration,
+        parent_run_id=parent,
+        source=source,
+        git_commit=git_commit,
+        data_version=data_version,
+        datasets=tuple(datasets or ()),
+        seed=seed,
+        environment=dict(environment or {}),
+        hardware=hardware,
+        source_name=source_name,
+        split=split,
+        owner=owner,
+    )
+
+
+def dump_days(session: Session, *, project_id: int) -> dict[str, date]:
+    """Run key -> the earliest session day of a brain dump whose log entry cites the run."""
+    statement = (
+        sql_select(col(Entry.run_ids), col(SessionLog.session_date))
+        .join(SessionLog, col(Entry.log_id) == col(SessionLog.id))
+        .where(col(Entry.project_id) == project_id, col(Entry.kind) == LOG_ENTRY)
+    )
+    days: dict[str, date] = {}
+    for run_ids, day in session.execute(statement):
+        for key in run_ids or ():
+            if key not in days or day < days[key]:
+                days[key] = day
+    return days
+
+
+def metric_names(session: Session, *, project_id: int) -> list[str]:
+    """Every metric name some run of the project records, sorted."""
+    statement = sql_select(col(Run.metrics)).where(col(Run.project_id) == project_id)
+    return sorted({name for (metrics,) in session.execute(statement) for name in metrics or {}})
+
+
+# -- baselines ---------------------------------------------------------------------------------------------------------
+
+
+def baseline_keys(session: Session, *, project_id: int) -> list[str]:
+    query = select(Run.key).where(Run.project_id == project_id, col(Run.baseline).is_(True)).order_by(col(Run.id))
+    return list(session.exec(query))
+
+
+def set_baseline(session: Session, *, project_id: int, key: str | None) -> None:
+    """Mark the run `key` as the project's one baseline (None: no run is marked)."""
+    clear = update(Run).where(col(Run.project_id) == project_id, col(Run.key) != (key or ""), col(Run.baseline))
+    session.execute(clear.values(baseline=False, updated_at=utcnow()))
+    if key is not None:
+        mark = update(Run).where(col(Run.project_id) == project_id, col(Run.key) == key)
+        session.execute(mark.values(baseline=True, updated_at=utcnow()))
+    session.flush()  # ORM-enabled updates also set the flag on Run objects this session has loaded
+
+
+# -- approaches --------------------------------------------------------------------------------------------------------
+
+
+def approach_overrides(session: Session, *, project_id: int) -> dict[str, str]:
+    """Run key -> the approach a person put it in."""
+    query = select(ApproachAssignment.run_key, ApproachAssignment.approach).where(
+        ApproachAssignment.project_id == project_id
+    )
+    return dict(session.exec(query).all())
+
+
+def assign_approach(session: Session, *, project_id: int, run_keys: Collection[str], approach: str, by: str) -> None:
+    """Put each run in `approach`, replacing an earlier regrouping; a concurrent one raises ConcurrentWrite."""
+    keys = list(dict.fromkeys(run_keys))
+    existing = {
+        a.run_key: a
+        for a in session.exec(
+            select(ApproachAssignment).where(
+                ApproachAssignment.project_id == project_id, col(ApproachAssignment.run_key).in_(keys)
+            )
+        )
+    }
+    now = utcnow()
+    for key in keys:
+        row = existing.get(key) or ApproachAssignment(
+            project_id=project_id, run_key=key, approach=approach, assigned_by=by
+        )
+        row.approach, row.assigned_by, row.assigned_at = approach, by, now
+        session.add(row)
+    _flush(session)
+
+
+def unassign_approach(session: Session, *, project_id: int, run_key: str) -> bool:
+    """Drop a person's regrouping of the run; whether there was one."""
+    row = session.exec(
+        select(ApproachAssignment).where(
+            ApproachAssignment.project_id == project_id, ApproachAssignment.run_key == run_key
+        )
+    ).first()
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return row is not None
+
+
+def approach_marks(session: Session, *, project_id: int) -> list[ApproachMarkRow]:
+    query = select(ApproachMarkRow).where(ApproachMarkRow.project_id == project_id).order_by(col(ApproachMarkRow.id))
+    return list(session.exec(query))
+
+
+def set_approach_mark(
+    session: Session, *, project_id: int, name: str, status: str, reason: str, by: str
+) -> ApproachMarkRow:
+    row = _mark_row(session, project_id=project_id, name=name) or ApproachMarkRow(
+        project_id=project_id, name=name, status=status, marked_by=by
+    )
+    row.status, row.reason, row.marked_by, row.marked_at = status, reason, by, utcnow()
+    session.add(row)
+    _flush(session)
+    return row
+
+
+def delete_approach_mark(session: Session, *, project_id: int, name: str) -> bool:
+    row = _mark_row(session, project_id=project_id, name=name)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    return row is not None
+
+
+def _mark_row(session: Session, *, project_id: int, name: str) -> ApproachMarkRow | None:
+    query = select(ApproachMarkRow).where(ApproachMarkRow.project_id == project_id, ApproachMarkRow.name == name)
+    return session.exec(query).first()
+
+
+def _flush(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ConcurrentWrite("another request changed the same approach at the same moment; send it again") from exc
+
+
+# -- entries -----------------------------------------------------------------------------------------------------------
+
+
+def entries_of_kind(session: Session, *, project_id: int, kinds: Collection[str] | None = None) -> list[Entry]:
+    """The project's entries (of `kinds`), oldest first."""
+    query = select(Entry).where(Entry.project_id == project_id)
+    if kinds is not None:
+        query = query.where(col(Entry.kind).in_(list(kinds)))
+    return list(session.exec(query.order_by(col(Entry.id))))
+
+
+def log_days(session: Session, *, log_ids: Collection[int]) -> dict[int, date]:
+    """Log id -> the session day of that brain dump."""
+    if not log_ids:
+        return {}
+    query = sql_select(col(SessionLog.id), col(SessionLog.session_date)).where(col(SessionLog.id).in_(list(log_ids)))
+    return {log_id: day for log_id, day in session.execute(query)}

@@ -1,0 +1,157 @@
+"""Approaches: families, assignment precedence, inferred names, computed statuses and people's marks."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.analysis.approaches import family_of
+from app.analysis.findings import analyze
+from app.analysis.model import AnalysisInput, AnalysisSettings, Approach, ApproachMark, Findings, RunView
+from tests.analysis.builders import run
+
+
+@pytest.mark.parametrize(
+    ("params", "tags", "family"),
+    [
+        ({"model": "RandomForestClassifier"}, {}, "random_forest"),
+        ({"Model_Type": "LogisticRegression"}, {}, "logistic_regression"),
+        ({"estimator": "sklearn.ensemble.HistGradientBoostingClassifier"}, {}, "hist_gradient_boosting"),
+        ({"model": "XGBClassifier"}, {}, "xgboost"),
+        ({"algorithm": "xgb"}, {}, "xgboost"),
+        ({"model": "LGBMRegressor"}, {}, "lightgbm"),
+        ({"model": "lgbm"}, {}, "lightgbm"),
+        ({"model": "GradientBoostingRegressor"}, {}, "gradient_boosting"),
+        ({"model": "RandomForestClassifier(n_estimators=100)"}, {}, "random_forest"),
+        ({"arch": "resnet50"}, {}, "resnet50"),
+        ({"lr": "0.1"}, {"estimator_name": "LogisticRegression"}, "logistic_regression"),
+        ({"lr": "0.1"}, {}, None),
+        ({"model": "None"}, {}, None),
+    ],
+)
+def test_family_of(params: dict[str, str], tags: dict[str, str], family: str | None) -> None:
+    assert family_of(RunView("r", params=params, tags=tags)) == family
+
+
+SETTINGS = AnalysisSettings(min_effect=0.01, recent_runs=3)
+
+
+def history() -> tuple[RunView, ...]:
+    """A baseline at 0.70 and four tagged approaches, each run its own configuration (no seed repeats), so the
+    threshold is the minimum effect 0.01."""
+    values = {
+        "plateau": [0.80, 0.85, 0.851, 0.852, 0.853],  # +0.153 over the baseline, +0.003 over the last 3
+        "exhausted": [0.69, 0.705, 0.70, 0.68],  # best +0.005: not more than 0.01
+        "converging": [0.72, 0.74, 0.76, 0.78],  # +0.08, and +0.06 over the last 3
+        "active": [0.90, 0.91],  # two runs: too few
+    }
+    runs = [run("base", 0, 0.70, params={"model": "DummyClassifier"}, tags={"baseline": "yes"})]
+    for name, series in values.items():
+        for i, value in enumerate(series):
+            key = f"{name[:4]}{i}"
+            runs.append(run(key, len(runs), value, params={"x": str(len(runs))}, tags={"Approach": name}))
+    return tuple(runs)
+
+
+def by_name(findings: Findings) -> dict[str, Approach]:
+    return {a.name: a for a in findings.approaches}
+
+
+def test_statuses_from_the_baseline_and_the_recent_best_so_far() -> None:
+    approaches = by_name(analyze(AnalysisInput(runs=history(), primary_metric="auc", settings=SETTINGS)))
+    assert {name: a.status for name, a in approaches.items()} == {
+        "baseline": "active",
+        "plateau": "plateaued",
+        "exhausted": "exhausted",
+        "converging": "converging",
+        "active": "active",
+    }
+    plateau = approaches["plateau"]
+    assert plateau.source == "tag"
+    assert plateau.best == "plat4"
+    assert plateau.gain_vs_baseline == pytest.approx(0.153)
+    assert plateau.recent_gain == pytest.approx(0.003)
+    assert [v for _, v in plateau.best_so_far] == [0.80, 0.85, 0.851, 0.852, 0.853]
+    assert plateau.reason == (
+        "best auc 0.853 (run plat4) over 5 scored run(s) beats the baseline base (0.7) by 0.153, more than the "
+        "threshold 0.01, but its best-so-far rose by 0.003 over its last 3 runs, not more"
+    )
+    assert approaches["exhausted"].reason == (
+        "best auc 0.705 (run exha1) over 4 scored run(s) is a gain of 0.005 over the baseline base (0.7), not more "
+        "than the threshold 0.01"
+    )
+    assert approaches["converging"].recent_gain == pytest.approx(0.06)
+    assert approaches["active"].recent_gain is None
+    assert approaches["active"].reason == (
+        "best auc 0.91 (run acti1) over 2 scored run(s), a gain of 0.21 over the baseline base (0.7): fewer than the "
+        "4 needed to judge the trend over the last 3"
+    )
+
+
+def test_every_approach_gets_a_status_finding_with_its_evidence() -> None:
+    findings = analyze(AnalysisInput(runs=history(), primary_metric="auc", settings=SETTINGS))
+    statuses = findings.of_kind("approach_status")
+    assert [f.subject for f in statuses] == ["baseline", "plateau", "exhausted", "converging", "active"]
+    plateau = statuses[1]
+    assert plateau.message.startswith("Approach plateau is plateaued: best auc 0.853 (run plat4)")
+    assert plateau.run_ids[:2] == ("plat4", "base")
+    assert plateau.numbers == {
+        "n_runs": 5,
+        "best_value": 0.853,
+        "threshold": 0.01,
+        "reference_value": 0.70,
+        "gain_vs_baseline": pytest.approx(0.153),
+        "recent_gain": pytest.approx(0.003),
+        "recent_runs": 3,
+    }
+
+
+def test_marks_override_the_status_and_keep_the_computed_one() -> None:
+    marks = {"plateau": ApproachMark("abandoned", "too slow to train", by="ana")}
+    findings = analyze(AnalysisInput(runs=history(), primary_metric="auc", settings=SETTINGS, approach_marks=marks))
+    plateau = by_name(findings)["plateau"]
+    assert (plateau.status, plateau.computed_status, plateau.reason) == ("abandoned", "plateaued", "too slow to train")
+    [finding] = [f for f in findings.of_kind("approach_status") if f.subject == "plateau"]
+    assert finding.message.startswith(
+        "Approach plateau is marked abandoned by ana: too slow to train. Computed status: plateaued; best auc 0.853"
+    )
+
+
+def test_an_override_wins_over_the_tag() -> None:
+    findings = analyze(
+        AnalysisInput(runs=history(), primary_metric="auc", settings=SETTINGS, approach_overrides={"acti1": "plateau"})
+    )
+    approaches = by_name(findings)
+    assert approaches["plateau"].run_ids[-1] == "acti1"
+    assert approaches["plateau"].source == "override"
+    assert approaches["active"].run_ids == ("acti0",)
+
+
+def test_without_a_baseline_the_first_scored_run_is_the_reference() -> None:
+    runs = tuple(r for r in history() if r.key != "base")
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc", settings=SETTINGS))
+    plateau = by_name(findings)["plateau"]
+    assert plateau.gain_vs_baseline == pytest.approx(0.053)
+    assert "the first scored run plat0 (0.8), as no scored baseline exists" in plateau.reason
+
+
+def test_inferred_approaches_are_the_family_plus_changed_categorical_settings() -> None:
+    lr = "LogisticRegression"
+    runs = (
+        run("base", 0, 0.70, params={"model": lr, "C": "1"}, tags={"labbook.baseline": "true"}),
+        run("lr1", 1, 0.75, params={"model": lr, "C": "0.1"}),
+        run("lr2", 2, 0.76, params={"model": lr, "C": "0.1", "scaler": "standard"}),
+        run("lr3", 3, 0.77, params={"model": lr, "C": "10", "scaler": "standard"}),
+        run("rf1", 4, 0.80, params={"model": "RandomForestClassifier", "max_depth": "5", "output_dir": "/tmp/a"}),
+        run("rf2", 5, 0.81, params={"model": "RandomForestClassifier", "max_depth": "9", "output_dir": "/tmp/b"}),
+        run("x1", 6, 0.50, params={"C": "3"}),
+    )
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
+    assert {a.name: a.run_ids for a in findings.approaches} == {
+        "baseline": ("base",),
+        "logistic_regression": ("lr1",),
+        "logistic_regression + scaler=standard": ("lr2", "lr3"),
+        "random_forest": ("rf1", "rf2"),
+        "unlabelled": ("x1",),
+    }
+    rf = by_name(findings)["random_forest"]
+    assert (rf.source, rf.family, rf.changed_keys) == ("inferred", "random_forest", ("max_depth", "output_dir"))

@@ -1,0 +1,264 @@
+""" "Has this been tried?": proposals read against the project's own keys and values, and the verdict."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from app.analysis.model import Approach, Direction, Findings, Noise, RunView
+from app.analysis.tried import match_proposal, same_value
+
+
+def make_findings(
+    runs: list[RunView], *, metric: str = "auc", direction: Direction = "max", approaches: tuple[Approach, ...] = ()
+) -> Findings:
+    return Findings(
+        metric=metric,
+        direction=direction,
+        metric_switches=(),
+        baseline=None,
+        baseline_value=None,
+        best=None,
+        best_value=None,
+        noise=Noise(source="min_effect", std=None, min_gain=0.005),
+        changes={},
+        approaches=approaches,
+        duplicates=(),
+        repro_gaps=(),
+        stalled=False,
+        findings=(),
+        run_order=tuple(r.key for r in runs),
+    )
+
+
+RUNS = [
+    RunView(
+        "rf20",
+        params={"model": "random_forest", "max_depth": "20", "class_weight": "balanced", "n_estimators": "500"},
+        metrics={"auc": 0.80},
+    ),
+    RunView(
+        "rf10",
+        params={"model": "random_forest", "max_depth": "10", "class_weight": "None", "n_estimators": "500"},
+        metrics={"auc": 0.82},
+    ),
+    RunView(
+        "rf20b",
+        params={"model": "random_forest", "max_depth": "20", "class_weight": "balanced", "n_estimators": "200"},
+        metrics={"auc": 0.83},
+    ),
+    RunView(
+        "lgbm-smote",
+        params={
+            "model": "lightgbm",
+            "learning_rate": "0.0003",
+            "batch_size": "64",
+            "optimizer": "AdamW",
+            "sampler": "smote",
+        },
+        metrics={"auc": 0.85},
+    ),
+    RunView(
+        "lgbm-adam",
+        params={"model": "lightgbm", "learning_rate": "0.001", "batch_size": "32", "optimizer": "adam"},
+        metrics={},  # no metric: listed last
+    ),
+    RunView(
+        "lgbm-failed",
+        params={"model": "lightgbm", "learning_rate": "0.0003", "batch_size": "64", "optimizer": "adamw"},
+        metrics={"auc": 0.99},
+        status="FAILED",  # a failed run's number is no result
+    ),
+]
+FINDINGS = make_findings(RUNS)
+
+
+@pytest.mark.parametrize(
+    ("proposal", "params", "family"),
+    [
+        (
+            "try random forest with max_depth=20 and class_weight balanced",
+            {"max_depth": "20", "class_weight": "balanced"},
+            "random_forest",
+        ),
+        (
+            "lr 3e-4, batch size 64 with adamw",
+            {"learning_rate": "3e-4", "batch_size": "64", "optimizer": "AdamW"},
+            None,
+        ),
+        ("SMOTE oversampling on lightgbm", {"sampler": "smote"}, "lightgbm"),
+        ("learningRate: 0.001 and batch-size = 32", {"learning_rate": "0.001", "batch_size": "32"}, None),
+        ("rf with 200 estimators", {"n_estimators": "200"}, "random_forest"),
+        ("max depth of 10 on an rf model", {"max_depth": "10"}, "random_forest"),
+        ("lgbm instead of random forest", {}, "lightgbm"),
+        ("depth 30", {"max_depth": "30"}, None),  # a key by its last word, a value no run has
+        ("Batch_Size 128", {"batch_size": "128"}, None),
+        ("use the adam optimizer", {"optimizer": "adam"}, None),  # a value before its key
+        ("xgboost with 1000 trees", {"n_estimators": "1000"}, "xgboost"),  # a family no run has is still one
+        ("class_weight=balanced, no smote", {"class_weight": "balanced"}, None),  # what it moves away from
+        ("adamw instead of adam", {"optimizer": "AdamW"}, None),
+    ],
+)
+def test_proposals_are_read_against_stored_keys_and_values(
+    proposal: str, params: dict[str, str], family: str | None
+) -> None:
+    config = match_proposal(proposal, RUNS, FINDINGS).proposal
+    assert (dict(config.params), config.family) == (params, family)
+
+
+def test_tried_lists_the_runs_with_every_proposed_value_best_first() -> None:
+    match = match_proposal("try random forest with max_depth=20 and class_weight balanced", RUNS, FINDINGS)
+    assert match.verdict == "tried"
+    assert [r.key for r in match.exact] == ["rf20b", "rf20"]  # 0.83 before 0.80
+    assert match.exact[0].matched == ("max_depth", "class_weight") and match.exact[0].value == 0.83
+    assert [r.key for r in match.similar] == ["rf10"]  # the family only
+    assert [(c.key, c.before, c.after) for c in match.similar[0].differing] == [
+        ("max_depth", "10", "20"),
+        ("class_weight", "None", "balanced"),
+    ]
+
+
+def test_numbers_compare_by_value_and_runs_without_the_metric_come_last() -> None:
+    match = match_proposal("lr 3e-4, batch size 64 with adamw", RUNS, FINDINGS)
+    assert match.verdict == "tried"
+    # lgbm-failed has auc 0.99 stored, but a failed run has no result: it ranks after lgbm-smote
+    assert [r.key for r in match.exact] == ["lgbm-smote", "lgbm-failed"]
+    assert [r.value for r in match.exact] == [0.85, None]
+
+
+def test_similar_ranks_by_keys_matched_then_value() -> None:
+    match = match_proposal("lightgbm with lr 0.001 and batch size 64 and sampler smote", RUNS, FINDINGS)
+    assert match.verdict == "similar"
+    # lgbm-smote: family, batch size, sampler (3); lgbm-adam: family, lr (2); lgbm-failed: family, batch size (2);
+    # the last two have no result, so history order decides; the random forests share nothing
+    assert [r.key for r in match.similar] == ["lgbm-smote", "lgbm-adam", "lgbm-failed"]
+    assert [len(r.matched) for r in match.similar] == [2, 1, 1]
+
+
+def test_nothing_in_common_is_new_and_unknown_terms_are_listed() -> None:
+    match = match_proposal("try a transformer with dropout=0.3 and mixup", RUNS, FINDINGS)
+    assert match.verdict == "new"
+    assert match.exact == () and match.similar == ()
+    assert match.proposal.unmatched == ("dropout=0.3", "transformer", "mixup")
+
+
+def test_an_unknown_key_value_pair_keeps_a_match_from_being_tried() -> None:
+    match = match_proposal("lightgbm, lr 3e-4 and warmup=100", RUNS, FINDINGS)
+    assert match.verdict == "similar"
+    assert match.proposal.unmatched == ("warmup=100",)
+
+
+def test_a_family_alone_is_tried_when_a_run_has_it() -> None:
+    match = match_proposal("what about a random forest?", RUNS, FINDINGS)
+    assert match.verdict == "tried"
+    assert [r.key for r in match.exact] == ["rf20b", "rf10", "rf20"]
+
+
+def test_direction_min_puts_the_lowest_first() -> None:
+    runs = [
+        RunView("a", params={"lr": "0.1"}, metrics={"loss": 0.5}),
+        RunView("b", params={"lr": "0.1"}, metrics={"loss": 0.3}),
+    ]
+    match = match_proposal("lr=0.1", runs, make_findings(runs, metric="loss", direction="min"))
+    assert [r.key for r in match.exact] == ["b", "a"]
+
+
+def test_key_spelled_two_ways_in_the_runs_matches_both() -> None:
+    runs = [
+        RunView("a", params={"batch_size": "64"}, metrics={"auc": 0.7}),
+        RunView("b", params={"batchSize": "64"}, metrics={"auc": 0.8}),
+    ]
+    match = match_proposal("batch size 64", runs, make_findings(runs))
+    assert [r.key for r in match.exact] == ["b", "a"]
+
+
+def test_a_key_named_without_a_value_matches_runs_where_it_is_on() -> None:
+    runs = [
+        RunView("on", params={"use_smote": "True"}, metrics={"auc": 0.7}),
+        RunView("off", params={"use_smote": "False"}, metrics={"auc": 0.8}),
+    ]
+    match = match_proposal("use smote", runs, make_findings(runs))
+    assert match.proposal.params == {"use_smote": ""}
+    assert [r.key for r in match.exact] == ["on"]
+
+
+def test_an_ambiguous_bare_value_proposes_nothing() -> None:
+    runs = [RunView("a", params={"scaler": "standard", "imputer": "standard"}, metrics={"auc": 0.7})]
+    match = match_proposal("standard", runs, make_findings(runs))
+    assert match.proposal.params == {} and match.verdict == "new"
+
+
+def test_the_approach_of_each_run_is_reported() -> None:
+    approach = Approach(
+        name="rf-balanced",
+        source="tag",
+        run_ids=("rf20", "rf20b"),
+        status="active",
+        computed_status="active",
+        reason="",
+    )
+    match = match_proposal("class_weight balanced", RUNS, make_findings(RUNS, approaches=(approach,)))
+    assert {r.approach for r in match.exact} == {"rf-balanced"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("3e-4", "0.0003", True),
+        ("64", "64.0", True),
+        ("AdamW", "adamw", True),
+        ("random_forest", "Random Forest", True),
+        ("True", "yes", True),
+        ("0.1", "0.01", False),
+        ("adam", "adamw", False),
+    ],
+)
+def test_same_value(a: str, b: str, same: bool) -> None:
+    assert same_value(a, b) is same
+
+
+def test_ten_thousand_runs_answer_fast() -> None:
+    start = datetime(2024, 1, 1)
+    runs = [
+        RunView(
+            f"r{i}",
+            params={
+                "model": ("lightgbm", "xgboost", "random_forest")[i % 3],
+                "learning_rate": str(round(0.001 * (1 + i % 50), 4)),
+                "max_depth": str(3 + i % 10),
+                "batch_size": str(2 ** (4 + i % 4)),
+                "optimizer": ("adam", "adamw", "sgd")[i % 3],
+                **{f"p{j}": str((i + j) % 7) for j in range(15)},
+            },
+            metrics={"auc": 0.7 + (i % 97) / 1000},
+            when=start + timedelta(minutes=i),
+        )
+        for i in range(10_000)
+    ]
+    findings = make_findings(runs)
+    # Speed is measured in bench/findings.py, not asserted here.
+    match = match_proposal("lgbm, lr 0.002, max depth 4, adamw, bs 32", runs, findings)
+    assert match.verdict in ("tried", "similar") and len(match.similar) == 10
+
+
+def test_with_analyze_on_ten_thousand_runs() -> None:
+    from app.analysis.findings import analyze
+    from app.analysis.model import AnalysisInput
+    from tests.analysis.builders import synthetic_history
+
+    runs = synthetic_history()
+    runs_by_key = {r.key: r for r in runs}
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
+    target = runs[42]
+    proposal = f"{target.params['model']} with p0={target.params['p0']} and p1 {target.params['p1']}"
+    match = match_proposal(proposal, runs, findings)
+    assert match.verdict == "tried" and match.proposal.family == target.params["model"]
+    assert all(
+        runs_by_key[r.key].params["p0"] == target.params["p0"]
+        and runs_by_key[r.key].params["p1"] == target.params["p1"]
+        for r in match.exact
+    )
+    assert all(r.approach for r in match.exact)  # every run has an approach once analysed
+    values = [r.value for r in match.exact if r.value is not None]
+    assert values == sorted(values, reverse=True)

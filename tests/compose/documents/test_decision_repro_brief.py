@@ -1,0 +1,111 @@
+"""selection_decision, reproduction_report and handover_brief."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.analysis.model import Criterion, CriterionScore, RankedFinalist, Ranking, Setup, SetupField
+from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
+from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
+from app.errors import InputInvalid
+from tests.compose.documents.fixtures import SWITCH, context, findings
+
+RANKING = Ranking(
+    criteria=(
+        Criterion("auc", 0.7, "max", "val_auc", why="the primary metric"),
+        Criterion("latency", 0.3, "min", "latency_ms", why="served online"),
+    ),
+    weights={"auc": 0.7, "latency": 0.3},
+    finalists=(
+        RankedFinalist("r-lr3", 1, 0.7, (CriterionScore("auc", 0.87, 1.0), CriterionScore("latency", 40.0, 0.0))),
+        RankedFinalist("r-xgb2", 2, 0.3, (CriterionScore("auc", 0.841, 0.0), CriterionScore("latency", 12.0, 1.0))),
+    ),
+    top="r-lr3",
+)
+
+
+def decide(selected: str | None, rationale: str = "") -> tuple[SelectionDecision, str]:
+    composed = compose_decision(context(), findings(), RANKING, selected=selected, rationale=rationale, title=None)
+    assert isinstance(composed.body, SelectionDecision)
+    assert check_document_grounding(composed, context(), findings()) == []
+    return composed.body, composed.markdown
+
+
+def test_decision_for_the_top_has_the_table_and_no_trade_offs_but_latency() -> None:
+    body, markdown = decide(None)
+    assert (body.selected, body.selected_is_top, body.rationale_source) == ("r-lr3", True, "ranking")
+    assert body.rationale == "Highest weighted total (0.7) across the criteria."
+    assert "| 1 | `r-lr3` ← selected | 0.87 / 1 | 40 / 0 | 0.7 |" in markdown
+    assert "- **auc** (val_auc, higher is better): weight 0.7, 0.7 normalised. the primary metric" in markdown
+    assert [t.criterion for t in body.traded] == ["latency"]
+    assert "- latency: 40 against 12 for `r-xgb2` (a gap of 28)" in markdown
+
+
+def test_selecting_below_the_top_says_so_and_lists_what_was_traded() -> None:
+    body, markdown = decide("r-xgb2", "latency matters more than 0.03 AUC online")
+    assert (body.selected, body.top, body.selected_is_top) == ("r-xgb2", "r-lr3", False)
+    assert body.rationale == "latency matters more than 0.03 AUC online"
+    assert [(t.criterion, t.best_key, t.gap) for t in body.traded] == [("auc", "r-lr3", pytest.approx(0.029))]
+    assert "Selected `r-xgb2`, **not** the top of the ranking (`r-lr3`). Traded on: auc." in markdown
+    assert "- auc: 0.841 against 0.87 for `r-lr3` (a gap of 0.029)" in markdown
+    assert body.run_ids == ["r-lr3", "r-xgb2"]
+
+
+def test_selecting_a_run_that_is_not_a_finalist_is_invalid() -> None:
+    with pytest.raises(InputInvalid, match="not one of the finalists"):
+        compose_decision(context(), findings(), RANKING, selected="r-base", rationale="", title=None)
+
+
+SETUP = Setup(
+    key="r-lr3",
+    fields=(
+        SetupField("git_commit", "abc1234", "run"),
+        SetupField("data_version", None, "missing"),
+        SetupField("seed", "42", "inferred", ("r-lr2",), "the nearest lgbm run used it"),
+        SetupField("environment", None, "missing"),
+    ),
+    params={"model": "lgbm", "lr": "0.1", "num_leaves": "63"},
+    metric="val_auc",
+    expected=0.87,
+    tolerance=0.005,
+    noise_source="min_effect",
+    gaps=("data_version", "seed", "environment"),
+)
+
+
+def test_reproduction_report_has_setup_questions_checks_and_logging_calls() -> None:
+    composed = compose_reproduction(context(), findings(), SETUP, known={"data": "the March 2024 snapshot"})
+    body, markdown = composed.body, composed.markdown
+    assert isinstance(body, ReproductionReport)
+    assert [q.field for q in body.questions] == ["data_version", "seed", "environment"]
+    assert [c.name for c in body.checks] == ["metric", "data_version", "git_commit", "environment"]
+    assert "| seed | 42 | inferred | `r-lr2` | the nearest lgbm run used it |" in markdown
+    assert "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the run's stored value) (`r-lr3`)" in markdown
+    assert "- [ ] git_commit: the same code: commit abc1234" in markdown
+    assert '- seed: `mlflow.log_param("seed", seed)`' in markdown
+    assert "mlflow.log_input(" in markdown
+    assert "- data: the March 2024 snapshot" in markdown
+    assert composed.run_ids == ["r-lr3", "r-lr2"]
+    assert check_document_grounding(composed, context(), findings()) == []
+
+
+def test_handover_brief_tells_the_story_and_the_risks() -> None:
+    facts = findings(metric_switches=(SWITCH,))
+    composed = compose_brief(context(target_value=0.9), facts, audience="the new team lead")
+    body, markdown = composed.body, composed.markdown
+    assert isinstance(body, HandoverBrief)
+    assert [(a.name, a.outcome) for a in body.approaches] == [
+        ("lgbm", "continued"),
+        ("xgb", "paused"),
+        ("logreg", "dropped"),
+    ]
+    assert body.approaches[2].why == "marked abandoned: too simple for this data (computed: active)"
+    assert [(d.entry_id, d.decision) for d in body.decisions] == [(3, "selected r-lr3")]
+    assert [r.kind for r in body.risks] == ["noise_unknown", "repro_gap", "open_question", "open_question"]
+    assert "Written for: the new team lead." in markdown
+    assert "Target: val_auc 0.9." in markdown
+    assert "- 2024-05-02: from val_acc to **val_auc** (max)" in markdown
+    assert "  - did not work: “deeper xgb trees did not help” (`r-xgb2`)" in markdown
+    assert "- 2024-05-12 (entry 3): selected r-lr3 (`r-lr3`). best AUC, latency is fine" in markdown
+    assert "- repro gap: The best run cannot be reproduced with confidence: no data_version, seed recorded." in markdown
+    assert check_document_grounding(composed, context(target_value=0.9), facts) == []

@@ -1,0 +1,117 @@
+"""next_experiments: priorities in order with why and cost, low-ROI, pivot, and what the budget and deadline drop."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from app.compose.documents import DOCUMENT_MODELS, check_document_grounding, compose_next_experiments
+from app.compose.documents.schemas import NextExperiments
+from tests.compose.documents.fixtures import LGBM, LOGREG, TODAY, XGB, context, findings
+
+
+def compose(**kwargs: object) -> tuple[NextExperiments, str]:
+    request: dict[str, object] = {"target": None, "deadline": None, "budget_runs": None, "budget_hours": None}
+    facts = findings(**kwargs.pop("f", {}))  # type: ignore[arg-type]
+    composed = compose_next_experiments(context(), facts, **(request | kwargs))  # type: ignore[arg-type]
+    assert isinstance(composed.body, NextExperiments)
+    assert check_document_grounding(composed, context(), facts) == []
+    return composed.body, composed.markdown
+
+
+def test_priorities_are_seed_repeats_then_the_converging_direction_then_a_neighbour() -> None:
+    body, markdown = compose()
+    assert [(s.rank, s.kind) for s in body.priorities] == [(1, "seed_repeats"), (2, "continue"), (3, "neighbour")]
+    step = body.priorities[1].changes[0]
+    # num_leaves 31 -> 63 raised lgbm's best: the same ratio from the best's 63 is 128 (an integer key stays one)
+    assert (step.param, step.current, step.proposed, step.rule, step.base) == (
+        "num_leaves",
+        "63",
+        "128",
+        "ratio",
+        "r-lr3",
+    )
+    assert step.from_runs == ["r-lr2", "r-lr3"]
+    assert (body.priorities[2].changes[0].param, body.priorities[2].changes[0].proposed) == ("lr", "0.05")
+    assert body.priorities[0].cost.seconds_per_run == 620.0  # median of lgbm's 600, 620, 640
+    assert "1. **Repeat the current best `r-lr3` with new seeds**" in markdown
+    assert "2. **Continue lgbm: num_leaves 63 → 128 on `r-lr3`**" in markdown
+    assert "about 10.33 min each (median of 3 similar runs)" in markdown
+
+
+def test_model_keys_are_not_small_changes() -> None:
+    body, _ = compose()
+    assert all(c.param != "model" for s in body.priorities + body.dropped for c in s.changes)
+
+
+def test_low_roi_lists_closed_approaches_duplicates_and_within_noise() -> None:
+    body, markdown = compose()
+    assert [item.subject for item in body.low_roi] == ["xgb", "logreg", "r-dup", "r-xgb2"]
+    assert "- `r-dup`: repeats the configuration of `r-xgb2` (930 s of compute)" in markdown
+    assert "- logreg: abandoned: too simple for this data" in markdown
+
+
+def test_no_pivot_while_an_approach_converges() -> None:
+    body, markdown = compose()
+    assert body.pivot.pivot is False
+    assert "## Pivot\n\n**No.** lgbm still open" in markdown
+
+
+def test_all_approaches_closed_argues_a_pivot_before_more_runs() -> None:
+    plateaued = replace(LGBM, status="plateaued")
+    body, markdown = compose(f={"approaches": (plateaued, XGB, LOGREG)})
+    assert body.pivot.pivot is True
+    assert "every approach is lgbm plateaued, xgb plateaued, logreg abandoned" in body.pivot.argument
+    assert "reframe the problem" in body.pivot.argument and "time-box" in body.pivot.argument
+    assert body.priorities[0].kind == "reframe"
+    assert "**Yes.**" in markdown
+
+
+def test_missing_baseline_comes_first() -> None:
+    body, markdown = compose(f={"baseline": None, "baseline_value": None})
+    assert body.priorities[0].kind == "baseline"
+    assert "1. **Run a simple baseline first**" in markdown
+    assert "with no baseline to compare against" in markdown
+
+
+def test_run_budget_keeps_what_fits_and_says_what_is_dropped() -> None:
+    body, markdown = compose(budget_runs=2)
+    assert [s.kind for s in body.priorities] == ["seed_repeats"]
+    assert [(s.kind, s.dropped_because) for s in body.dropped][:2] == [
+        ("continue", "over the budget of 2 runs"),
+        ("neighbour", "over the budget of 2 runs"),
+    ]
+    assert "- Budget: 2 runs." in markdown
+    assert "over the budget of 2 runs." in markdown
+
+
+def test_hours_budget_and_deadline_drop_what_costs_too_much() -> None:
+    body, markdown = compose(budget_hours=0.2, deadline=TODAY)
+    # the seed repeats need 2 x 620 s > 0.2 h = 720 s; the single change fits; the next one no longer does
+    assert [s.kind for s in body.priorities] == ["continue"]
+    assert body.dropped[0].kind == "seed_repeats"
+    assert body.dropped[0].dropped_because == "over the budget of 0.2 hours at the estimated cost"
+    assert body.request.days_left == 0
+    assert f"- Deadline {TODAY.isoformat()} (0 days left)." in markdown
+
+
+def test_a_past_deadline_drops_everything_that_costs_time() -> None:
+    body, _ = compose(deadline=date(2024, 5, 1))
+    assert body.priorities == []
+    assert {s.dropped_because for s in body.dropped} >= {"the deadline has passed"}
+
+
+def test_target_met_is_said() -> None:
+    body, markdown = compose(target=0.86)
+    assert body.target_met is True
+    assert "The best `r-lr3` (0.87) already meets the target 0.86." in markdown
+    body, markdown = compose(target=0.9)
+    assert body.target_met is False
+    assert "has not reached the target 0.9 yet" in markdown
+
+
+def test_body_validates_against_its_model() -> None:
+    body, markdown = compose()
+    assert DOCUMENT_MODELS["next_experiments"].model_validate(body.model_dump()) == body
+    assert markdown.startswith("# Next experiments: Churn 2024\n")
+    assert body.run_ids[0] == "r-lr3"

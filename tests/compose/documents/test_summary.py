@@ -1,0 +1,72 @@
+"""phase_summary: the window on run sessions and entry days, approaches with their evidence, closed and open,
+current best and why, metric switches, and the plan."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from app.compose.documents import check_document_grounding, compose_phase_summary
+from app.compose.documents.schemas import PhaseSummary
+from tests.compose.documents.fixtures import SWITCH, context, findings
+
+
+def compose(since: date | None, until: date | None, **overrides: object) -> tuple[PhaseSummary, str]:
+    facts = findings(**overrides)
+    composed = compose_phase_summary(context(), facts, since=since, until=until)
+    assert isinstance(composed.body, PhaseSummary)
+    assert check_document_grounding(composed, context(), facts) == []
+    assert composed.run_ids == composed.body.run_ids
+    return composed.body, composed.markdown
+
+
+def test_window_keeps_runs_and_entries_inside_it_inclusive() -> None:
+    body, markdown = compose(date(2024, 5, 3), date(2024, 5, 4))
+    assert [(a.name, a.run_ids) for a in body.approaches] == [("lgbm", ["r-lr2", "r-lr3"]), ("xgb", ["r-xgb2"])]
+    # entry 1 (May 3) is in; entry 2 (May 10) and its open question are not
+    assert [q.text for q in body.open_questions] == ["is lr 0.2 too high?"]
+    assert markdown.startswith("# Phase summary: Churn 2024\n\nFrom 2024-05-03 to 2024-05-04.")
+
+
+def test_key_findings_per_approach_quote_entries_citing_its_runs() -> None:
+    body, markdown = compose(date(2024, 5, 3), date(2024, 5, 4))
+    lgbm, xgb = body.approaches
+    assert [q.text for q in lgbm.conclusions] == ["num_leaves 63 helped lgbm"]
+    assert [q.text for q in xgb.did_not_work] == ["deeper xgb trees did not help"]
+    assert "- **lgbm** (converging, 2 runs (`r-lr2`, `r-lr3`))" in markdown
+    assert "Best `r-lr3` at 0.87." in markdown
+    assert "  - did not work (2024-05-03, entry 1): “deeper xgb trees did not help” (`r-xgb2`)" in markdown
+
+
+def test_closed_and_remaining() -> None:
+    body, markdown = compose(None, None)
+    assert [a.name for a in body.closed] == ["xgb", "logreg"]
+    assert [a.name for a in body.remaining] == ["lgbm"]
+    assert "- logreg: abandoned, because too simple for this data (`r-base`)" in markdown
+    assert [q.text for q in body.open_questions] == ["is lr 0.2 too high?", "does the March data drift?"]
+
+
+def test_current_best_with_gain_and_noise() -> None:
+    body, markdown = compose(None, None)
+    assert body.current_best is not None
+    assert (body.current_best.key, body.current_best.value, body.current_best.beyond_noise) == ("r-lr3", 0.87, True)
+    assert "`r-lr3` with val_auc 0.87 (approach lgbm), 0.07 better than the baseline `r-base` (0.8)" in markdown
+
+
+def test_best_as_of_the_window_end() -> None:
+    body, markdown = compose(None, date(2024, 5, 3))
+    assert body.current_best is not None and body.current_best.key == "r-lr2"
+    assert "`r-lr2` with val_auc 0.86" in markdown
+
+
+def test_metric_switches_up_to_the_window_end() -> None:
+    body, markdown = compose(None, None, metric_switches=(SWITCH,))
+    assert [s.metric for s in body.metric_switches] == ["val_auc"]
+    assert "- 2024-05-02: from val_acc to **val_auc** (max), because accuracy hides the 7% minority class" in markdown
+    body, _ = compose(None, date(2024, 5, 1), metric_switches=(SWITCH,))
+    assert body.metric_switches == []
+
+
+def test_plan_is_the_top_3_of_next_experiments() -> None:
+    body, markdown = compose(None, None)
+    assert [s.kind for s in body.plan] == ["seed_repeats", "continue", "neighbour"]
+    assert "## Plan for the next phase\n\n1. **Repeat the current best `r-lr3` with new seeds**" in markdown

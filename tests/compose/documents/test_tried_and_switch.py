@@ -1,0 +1,57 @@
+"""tried_answer and metric_switch."""
+
+from __future__ import annotations
+
+from app.analysis.model import ParamChange, ProposalConfig, TriedMatch, TriedRun
+from app.compose.documents import check_document_grounding, compose_metric_switch, compose_tried
+from app.compose.documents.schemas import MetricSwitchRecord, TriedAnswer
+from tests.compose.documents.fixtures import SWITCH, context, findings
+
+PROPOSAL = "what about lr 0.1 with 63 leaves?"
+CONFIG = ProposalConfig(params={"lr": "0.1", "num_leaves": "63"}, family="lgbm")
+
+
+def test_tried_names_the_run_its_value_and_approach_status() -> None:
+    match = TriedMatch(
+        verdict="tried",
+        proposal=CONFIG,
+        exact=(TriedRun("r-lr3", ("lr", "num_leaves"), (), 0.87, "lgbm"),),
+        similar=(TriedRun("r-lr2", ("lr",), (ParamChange("num_leaves", "31", "63"),), 0.86, "lgbm"),),
+    )
+    composed = compose_tried(context(), findings(), match, proposal=PROPOSAL)
+    body = composed.body
+    assert isinstance(body, TriedAnswer)
+    assert body.verdict == "tried"
+    assert [(n.key, n.value, n.approach_status) for n in body.exact] == [("r-lr3", 0.87, "converging")]
+    assert body.similar[0].differing[0].model_dump() == {"param": "num_leaves", "run_value": "31", "proposed": "63"}
+    assert "**Verdict: tried.** Tried: `r-lr3` ran every proposed value and scored val_auc 0.87." in composed.markdown
+    assert "| `r-lr2` | 0.86 | lgbm (converging) | lr | num_leaves: 31 (proposed 63) |" in composed.markdown
+    assert composed.run_ids == ["r-lr3", "r-lr2"]
+    assert check_document_grounding(composed, context(), findings()) == []
+
+
+def test_new_proposal() -> None:
+    match = TriedMatch(verdict="new", proposal=ProposalConfig(params={}, unmatched=("focal loss",)))
+    composed = compose_tried(context(), findings(), match, proposal="focal loss")
+    assert "**Verdict: new.** New: no stored run has any of the proposed values." in composed.markdown
+    assert "## Not recognised\n\n- focal loss" in composed.markdown
+    assert composed.run_ids == []
+    assert check_document_grounding(composed, context(), findings()) == []
+
+
+def test_metric_switch_says_from_to_when_why_and_source() -> None:
+    composed = compose_metric_switch(context(), SWITCH, source="dump", log_id=12)
+    body = composed.body
+    assert isinstance(body, MetricSwitchRecord)
+    assert (body.from_metric, body.to_metric, body.direction, body.source, body.log_id) == (
+        "val_acc",
+        "val_auc",
+        "max",
+        "dump",
+        12,
+    )
+    assert composed.markdown.startswith("# Metric switch: Churn 2024\n")
+    assert "from **val_acc** (max) to **val_auc** (max), effective 2024-05-02." in composed.markdown
+    assert "## Why\n\naccuracy hides the 7% minority class" in composed.markdown
+    assert "Recorded from a brain dump (log entry 12)." in composed.markdown
+    assert check_document_grounding(composed, context(), findings(metric_switches=(SWITCH,))) == []

@@ -1,0 +1,109 @@
+"""The analysis queries: runs as plain views in history order, baseline marks, regroupings and approach marks."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import cast
+
+import pytest
+from sqlmodel import Session
+
+from app.storage import analysis as store
+from app.storage.models import Entry, Project, Run, SessionLog
+
+
+@pytest.fixture
+def project(session: Session) -> Project:
+    project = Project(slug="churn", name="Churn", primary_metric="val_auc", metric_direction="max")
+    session.add(project)
+    session.commit()
+    return project
+
+
+def pid(project: Project) -> int:
+    return cast(int, project.id)
+
+
+def add_run(session: Session, project: Project, key: str, **fields: object) -> Run:
+    run = Run(project_id=pid(project), key=key, **fields)  # type: ignore[arg-type]
+    session.add(run)
+    session.flush()
+    return run
+
+
+def test_runs_come_as_views_in_history_order(session: Session, project: Project) -> None:
+    late = datetime(2026, 11, 3, 9, tzinfo=UTC)
+    early = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    add_run(session, project, "b", start_time=late, params={"lr": "0.1"}, metrics={"val_auc": 0.8}, seed="7")
+    add_run(session, project, "a", start_time=early, environment={"python": "3.11"}, git_commit="abc")
+    add_run(session, project, "name:t", run_name="t", source="table", created_at=datetime(2026, 11, 5, tzinfo=UTC))
+    session.commit()
+    views = store.analysis_runs(session, project_id=pid(project))
+    assert [v.key for v in views] == ["a", "b", "name:t"]
+    a, b, t = views
+    assert (a.session, a.git_commit, dict(a.environment)) == (date(2026, 11, 1), "abc", {"python": "3.11"})
+    assert (dict(b.params), dict(b.metrics), b.seed) == ({"lr": "0.1"}, {"val_auc": 0.8}, "7")
+    assert (t.name, t.session, t.when) == ("t", date(2026, 11, 5), datetime(2026, 11, 5, tzinfo=UTC))
+
+
+def test_a_table_run_takes_the_day_of_the_dump_that_brought_it(session: Session, project: Project) -> None:
+    add_run(session, project, "r1", created_at=datetime(2026, 11, 9, tzinfo=UTC))
+    log = SessionLog(project_id=pid(project), text="x", author="a", session_date=date(2026, 11, 2), received_sha256="0")
+    session.add(log)
+    session.flush()
+    entry = Entry(
+        project_id=pid(project),
+        kind="log_entry",
+        log_id=log.id,
+        markdown="",
+        run_ids=["r1"],
+        provider="offline",
+        template="log_entry",
+        template_version="1",
+        schema_version="log_entry/1",
+    )
+    session.add(entry)
+    session.commit()
+    days = store.dump_days(session, project_id=pid(project))
+    assert days == {"r1": date(2026, 11, 2)}
+    assert store.analysis_runs(session, project_id=pid(project), dump_days=days)[0].session == date(2026, 11, 2)
+    assert store.log_days(session, log_ids=[cast(int, log.id)]) == {log.id: date(2026, 11, 2)}
+    assert [e.id for e in store.entries_of_kind(session, project_id=pid(project), kinds=["log_entry"])] == [entry.id]
+    assert store.entries_of_kind(session, project_id=pid(project), kinds=["metric_switch"]) == []
+
+
+def test_one_baseline_per_project(session: Session, project: Project) -> None:
+    other = Project(slug="other", name="Other", primary_metric="auc", metric_direction="max")
+    session.add(other)
+    session.flush()
+    add_run(session, project, "a")
+    add_run(session, project, "b")
+    add_run(session, other, "a", baseline=True)
+    store.set_baseline(session, project_id=pid(project), key="a")
+    store.set_baseline(session, project_id=pid(project), key="b")
+    session.commit()
+    assert store.baseline_keys(session, project_id=pid(project)) == ["b"]
+    assert store.baseline_keys(session, project_id=pid(other)) == ["a"]
+    store.set_baseline(session, project_id=pid(project), key=None)
+    assert store.baseline_keys(session, project_id=pid(project)) == []
+
+
+def test_regrouping_replaces_and_can_be_undone(session: Session, project: Project) -> None:
+    store.assign_approach(session, project_id=pid(project), run_keys=["a", "b", "a"], approach="smote", by="ann")
+    store.assign_approach(session, project_id=pid(project), run_keys=["b"], approach="weights", by="bob")
+    session.commit()
+    assert store.approach_overrides(session, project_id=pid(project)) == {"a": "smote", "b": "weights"}
+    assert store.unassign_approach(session, project_id=pid(project), run_key="a") is True
+    assert store.unassign_approach(session, project_id=pid(project), run_key="a") is False
+    assert store.approach_overrides(session, project_id=pid(project)) == {"b": "weights"}
+
+
+def test_an_approach_mark_is_replaced_then_removed(session: Session, project: Project) -> None:
+    store.set_approach_mark(session, project_id=pid(project), name="smote", status="abandoned", reason="leaks", by="a")
+    store.set_approach_mark(session, project_id=pid(project), name="smote", status="adopted", reason="fixed", by="b")
+    session.commit()
+    [mark] = store.approach_marks(session, project_id=pid(project))
+    assert (mark.name, mark.status, mark.reason, mark.marked_by) == ("smote", "adopted", "fixed", "b")
+    assert store.delete_approach_mark(session, project_id=pid(project), name="smote") is True
+    assert store.delete_approach_mark(session, project_id=pid(project), name="smote") is False
+    assert store.approach_marks(session, project_id=pid(project)) == []
