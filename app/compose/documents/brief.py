@@ -9,7 +9,15 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from app.analysis.model import Approach, Findings
-from app.compose.documents.common import approach_evidence, best_note, body_run_ids, quotes, switch_notes
+from app.compose.documents.common import (
+    approach_evidence,
+    below_baseline,
+    best_note,
+    body_run_ids,
+    lines_of_inquiry,
+    quotes,
+    switch_notes,
+)
 from app.compose.documents.context import Composed, DocContext, EntryDigest
 from app.compose.documents.next_experiments import best_line
 from app.compose.documents.render import cite, cites, document, fmt, one_line, section, sentence, title_line
@@ -38,7 +46,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         direction=findings.direction,
         target=ctx.target_value,
         metric_switches=switch_notes(findings),
-        approaches=[_story(a, ctx.entries) for a in findings.approaches],
+        approaches=[_story(a, ctx.entries) for a in lines_of_inquiry(findings)],
         decisions=[_decision(e) for e in ctx.entries if e.kind == "selection_decision"],
         current_best=best_note(ctx, findings),
         risks=_risks(ctx, findings),
@@ -56,7 +64,8 @@ def _story(a: Approach, entries: tuple[EntryDigest, ...]) -> ApproachStory:
     return ApproachStory(
         name=a.name,
         status=a.status,
-        outcome=_OUTCOME[a.status],
+        # Too short to judge, but worse than the baseline on every scored run: in practice, dropped early.
+        outcome="dropped" if below_baseline(a) else _OUTCOME[a.status],
         why=why,
         evidence=approach_evidence(a),
         did_not_work=quotes(entries, "did_not_work", set(a.run_ids)),
@@ -95,7 +104,7 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
 
 def _markdown(title: str, body: HandoverBrief) -> str:
     blocks = [title, f"Written for: {one_line(body.audience)}." if body.audience.strip() else ""]
-    goal = [f"Goal: {one_line(body.goal) or 'not stated'}.", f"Primary metric: **{body.primary_metric}**."]
+    goal = [f"Goal: {one_line(body.goal).rstrip('.') or 'not stated'}.", f"Primary metric: **{body.primary_metric}**."]
     if body.metric != body.primary_metric:
         goal.append(f"Metric in force now: **{body.metric}** ({body.direction}).")
     if body.target is not None:

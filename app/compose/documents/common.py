@@ -77,6 +77,18 @@ def in_window(day: date | None, since: date | None, until: date | None) -> bool:
     return (since is None or day >= since) and (until is None or day <= until)
 
 
+def lines_of_inquiry(findings: Findings) -> list[Approach]:
+    """The approaches worth reporting as lines of inquiry: not the one that holds only the baseline run (the reference
+    every approach is judged against, reported as the baseline), unless a person marked it."""
+    base = findings.baseline
+    return [a for a in findings.approaches if a.mark is not None or not (base and set(a.run_ids) <= {base})]
+
+
+def below_baseline(a: Approach) -> bool:
+    """Still too short to judge, but every scored run so far is worse than the reference: not an open line."""
+    return a.status == "active" and a.gain_vs_baseline is not None and a.gain_vs_baseline < 0
+
+
 def approach_by_run(findings: Findings) -> dict[str, Approach]:
     return {key: a for a in findings.approaches for key in a.run_ids}
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from app.analysis.fmt import fmt
 from app.analysis.model import Approach, Findings
+from app.compose.documents.common import below_baseline, lines_of_inquiry
 from app.compose.documents.render import cite
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
 
@@ -47,6 +48,10 @@ def low_roi(findings: Findings) -> list[LowRoi]:
     return items
 
 
+def _state(a: Approach) -> str:
+    return "below the baseline so far" if below_baseline(a) else a.status
+
+
 def _numbers(a: Approach) -> dict[str, float]:
     values = {"best_value": a.best_value, "recent_gain": a.recent_gain, "gain_vs_baseline": a.gain_vs_baseline}
     return {k: v for k, v in values.items() if v is not None}
@@ -55,8 +60,8 @@ def _numbers(a: Approach) -> dict[str, float]:
 def pivot_of(findings: Findings) -> Pivot:
     """Yes on a stall, or when every approach is plateaued, exhausted or abandoned; the argument says why."""
     stall = findings.of_kind("stall")
-    judged = [a for a in findings.approaches if a.run_ids]
-    closed = [a for a in judged if a.status in CLOSED]
+    judged = [a for a in lines_of_inquiry(findings) if a.run_ids]
+    closed = [a for a in judged if a.status in CLOSED or below_baseline(a)]
     reasons: list[str] = []
     evidence_runs: list[str] = []
     numbers: dict[str, float] = {}
@@ -66,14 +71,15 @@ def pivot_of(findings: Findings) -> Pivot:
             evidence_runs += stall[0].run_ids
             numbers |= dict(stall[0].numbers)
     if judged and len(closed) == len(judged):
-        reasons.append("every approach is " + ", ".join(f"{a.name} {a.status}" for a in closed))
+        reasons.append("every approach is " + ", ".join(f"{a.name} {_state(a)}" for a in closed))
         evidence_runs += [a.best for a in closed if a.best]
     if not reasons:
-        moving = [a.name for a in judged if a.status in ("converging", "active")]
+        moving = [a.name for a in judged if a not in closed]
         why = f"{', '.join(moving)} still open" if moving else "nothing has been judged yet"
         return Pivot(pivot=False, argument=f"{why}; keep making single small changes.", evidence=Evidence())
+    said = "; ".join(reasons)
     argument = (
-        f"{'; '.join(reasons)}. More runs of the same kind are unlikely to pay; reframe the problem (the "
+        f"{said[:1].upper() + said[1:]}. More runs of the same kind are unlikely to pay; reframe the problem (the "
         "data, the features, the objective or the metric) or time-box the current line before adding runs."
     )
     return Pivot(

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from app.analysis.approaches import family_of
 from app.analysis.configs import normalise_config, normalise_value, seed_keys_of
 from app.analysis.fmt import fmt
 from app.analysis.model import AnalysisSettings, Approach, Findings, RunChange, RunView
@@ -239,7 +240,7 @@ def _neighbours(ctx: DocContext, findings: Findings, best: RunView, seen: Seen) 
     for key, current in best.params.items():
         if key in seeds or key.strip().lower() in FAMILY_KEYS:
             continue
-        for value, run, score in _stored_alternatives(ctx, findings, key, current):
+        for value, run, score in _stored_alternatives(ctx, findings, key, current, family=family_of(best)):
             if not _already_run(seen, best, key, value):
                 options.append((score, key, value, run))
     sign = 1.0 if findings.direction == "max" else -1.0
@@ -269,11 +270,14 @@ def _neighbours(ctx: DocContext, findings: Findings, best: RunView, seen: Seen) 
 
 
 def _stored_alternatives(
-    ctx: DocContext, findings: Findings, key: str, current: str
+    ctx: DocContext, findings: Findings, key: str, current: str, *, family: str | None
 ) -> Iterator[tuple[str, RunView, float]]:
-    """Each other value stored for `key`, with the best-scoring run that has it and its score."""
+    """Each other value stored for `key` by a run of the same model family (another family's `max_iter` or `C`
+    means something else), with the best-scoring run that has it and its score."""
     best_by_value: dict[str, tuple[str, RunView, float]] = {}
     for run in ctx.runs.values():
+        if family is not None and family_of(run) != family:
+            continue
         raw = run.params.get(key)
         score = value_of(run, findings.metric)
         if raw is None or score is None or normalise_value(raw) in ("", normalise_value(current)):

@@ -25,7 +25,9 @@ __all__ = [
 
 
 def duration(seconds: float) -> str:
-    """A compute time in minutes below 90 minutes, else in hours."""
+    """A compute time in seconds below 90 seconds, in minutes below 90 minutes, else in hours."""
+    if seconds < 90:
+        return f"{fmt(seconds)} s"
     return f"{fmt(seconds / 60)} min" if seconds < 5400 else f"{fmt(seconds / 3600)} h"
 
 

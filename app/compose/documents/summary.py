@@ -12,6 +12,7 @@ from app.compose.documents.common import (
     best_note,
     body_run_ids,
     in_window,
+    lines_of_inquiry,
     quotes,
     run_day,
     switch_notes,
@@ -33,7 +34,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
     explored = [
         approach_note(a, [k for k in a.run_ids if k in in_range], entries)
-        for a in findings.approaches
+        for a in lines_of_inquiry(findings)
         if in_range.intersection(a.run_ids)
     ]
     plan = make_plan(ctx, findings, plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None))

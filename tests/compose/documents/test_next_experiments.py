@@ -7,7 +7,7 @@ from datetime import date
 
 from app.compose.documents import DOCUMENT_MODELS, check_document_grounding, compose_next_experiments
 from app.compose.documents.schemas import NextExperiments
-from tests.compose.documents.fixtures import LGBM, LOGREG, TODAY, XGB, context, findings
+from tests.compose.documents.fixtures import LGBM, LOGREG, RUNS, TODAY, XGB, context, findings, run
 
 
 def compose(**kwargs: object) -> tuple[NextExperiments, str]:
@@ -61,7 +61,7 @@ def test_all_approaches_closed_argues_a_pivot_before_more_runs() -> None:
     plateaued = replace(LGBM, status="plateaued")
     body, markdown = compose(f={"approaches": (plateaued, XGB, LOGREG)})
     assert body.pivot.pivot is True
-    assert "every approach is lgbm plateaued, xgb plateaued, logreg abandoned" in body.pivot.argument
+    assert "Every approach is lgbm plateaued, xgb plateaued, logreg abandoned" in body.pivot.argument
     assert "reframe the problem" in body.pivot.argument and "time-box" in body.pivot.argument
     assert body.priorities[0].kind == "reframe"
     assert "**Yes.**" in markdown
@@ -115,3 +115,31 @@ def test_body_validates_against_its_model() -> None:
     assert DOCUMENT_MODELS["next_experiments"].model_validate(body.model_dump()) == body
     assert markdown.startswith("# Next experiments: Churn 2024\n")
     assert body.run_ids[0] == "r-lr3"
+
+
+def test_neighbours_take_values_only_from_runs_of_the_best_runs_family() -> None:
+    # An xgb run stored num_leaves=127: that is another model's setting, never a small change for the lgbm best.
+    other = run("r-xgb3", 5, 0.842, 900, model="xgb", eta="0.1", max_depth="8", num_leaves="127")
+    ctx = context(runs=RUNS | {other.key: other})
+    facts = findings()
+    composed = compose_next_experiments(ctx, facts, target=None, deadline=None, budget_runs=None, budget_hours=None)
+    assert isinstance(composed.body, NextExperiments)
+    proposed = [(c.param, c.proposed) for s in composed.body.priorities + composed.body.dropped for c in s.changes]
+    assert ("num_leaves", "127") not in proposed
+    assert ("lr", "0.05") in proposed  # lgbm's own stored value is still offered
+
+
+def test_the_baseline_alone_is_not_an_open_line_and_a_line_below_it_does_not_block_a_pivot() -> None:
+    base_only = replace(LOGREG, name="baseline", status="active", mark=None, gain_vs_baseline=None)
+    below = replace(LOGREG, name="knn", run_ids=("r-xgb1",), status="active", mark=None, gain_vs_baseline=-0.02)
+    closed = (replace(LGBM, status="plateaued"), XGB, base_only, below)
+    body, markdown = compose(f={"approaches": closed, "baseline": "r-base"})
+    assert body.pivot.pivot is True
+    assert "knn below the baseline so far" in body.pivot.argument
+    assert "baseline active" not in body.pivot.argument
+
+
+def test_short_runs_cost_in_seconds() -> None:
+    from app.compose.documents.render import duration
+
+    assert (duration(2.5), duration(600), duration(7200)) == ("2.5 s", "10 min", "2 h")
