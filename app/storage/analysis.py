@@ -45,6 +45,7 @@ _RUN_COLUMNS = (
     Run.source_name,
     Run.split,
     Run.owner,
+    Run.labbook_tags,
 )
 
 
@@ -61,7 +62,7 @@ def analysis_runs(session: Session, *, project_id: int, dump_days: Mapping[str, 
 
 def _view(row: Any, dump_days: Mapping[str, date]) -> RunView:
     (key, run_id, name, params, metrics, tags, start, created, status, duration, parent, source, *rest) = row
-    git_commit, data_version, datasets, seed, environment, hardware, source_name, split, owner = rest
+    git_commit, data_version, datasets, seed, environment, hardware, source_name, split, owner, ours = rest
     when: datetime = start or created
     session_day = start.date() if start else dump_days.get(key, created.date())
     return RunView(
@@ -70,7 +71,7 @@ def _view(row: Any, dump_days: Mapping[str, date]) -> RunView:
         name=name,
         params={str(k): str(v) for k, v in (params or {}).items()},
         metrics={str(k): float(v) for k, v in (metrics or {}).items() if isinstance(v, int | float)},
-        tags=dict(tags or {}),
+        tags=_own_tags(tags or {}, ours or {}),
         when=when,
         session=session_day,
         status=status,
@@ -87,6 +88,18 @@ def _view(row: Any, dump_days: Mapping[str, date]) -> RunView:
         split=split,
         owner=owner,
     )
+
+
+def _own_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+    """The run's tags without the ones Labbook wrote back to MLflow and a sync read in again: a `labbook.approach`
+    Labbook queued (a person's regrouping would otherwise stick as an explicit tag after it is undone), findings,
+    statuses and entry links. A `labbook.approach` a person set by hand in MLflow stays."""
+    return {
+        k: v
+        for k, v in tags.items()
+        if k not in ours
+        and not (k.startswith("labbook.finding.") or k in ("labbook.approach_status", "labbook.entry_ids"))
+    }
 
 
 def dump_days(session: Session, *, project_id: int) -> dict[str, date]:

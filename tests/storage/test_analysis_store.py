@@ -107,3 +107,15 @@ def test_an_approach_mark_is_replaced_then_removed(session: Session, project: Pr
     assert store.delete_approach_mark(session, project_id=pid(project), name="smote") is True
     assert store.delete_approach_mark(session, project_id=pid(project), name="smote") is False
     assert store.approach_marks(session, project_id=pid(project)) == []
+
+
+def test_tags_labbook_wrote_back_are_not_read_as_a_persons_tags(session: Session, project: Project) -> None:
+    written = {"labbook.approach": "smote", "labbook.finding.duplicate": "of r0", "labbook.entry_ids": "3"}
+    ours = {"labbook.approach": "smote", "labbook.finding.duplicate": "of r0"}
+    add_run(session, project, "r1", tags=written | {"team": "risk"}, labbook_tags=ours)
+    add_run(session, project, "r2", tags={"labbook.approach": "by-hand", "labbook.approach_status": "active"})
+    session.commit()
+    views = {v.key: v for v in store.analysis_runs(session, project_id=pid(project))}
+    assert dict(views["r1"].tags) == {"team": "risk"}
+    # a labbook.approach a person set in MLflow (Labbook never queued one for this run) still names its approach
+    assert dict(views["r2"].tags) == {"labbook.approach": "by-hand"}
