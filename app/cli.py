@@ -145,7 +145,7 @@ def _deliver_writebacks(settings: Settings) -> None:
         counts = outbox_service.drain(outbox_store.session_factory(engine), settings)
     finally:
         engine.dispose()
-    typer.echo(f"written back to MLflow: {counts.delivered} run descriptions ({counts.retried} to retry)")
+    typer.echo(f"written back to MLflow: {counts.delivered} write-backs ({counts.retried} to retry)")
 
 
 def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:

@@ -199,7 +199,7 @@ class TestDemo:
         assert re.search(r"^ready in \d+\.\d s$", output, re.MULTILINE), output
         assert "View run" not in output  # MLflow's client noise stays out of the demo's output
         # Without a server to run the worker, the entries are written back to MLflow before it stops.
-        written = re.search(r"^written back to MLflow: (\d+) run descriptions \(0 to retry\)$", output, re.MULTILINE)
+        written = re.search(r"^written back to MLflow: (\d+) write-backs \(0 to retry\)$", output, re.MULTILINE)
         assert written and int(written.group(1)) >= 10, output
         assert logs == len(DUMPS) and runs >= 35
         with api(data_dir) as client:
@@ -213,7 +213,7 @@ class TestDemo:
 
         output_again, token_again, runs_again, logs_again = demo(data_dir)
         assert (token_again, runs_again, logs_again) == (token, runs, logs)
-        assert "written back to MLflow: 0 run descriptions (0 to retry)" in output_again  # nothing new to write
+        assert "written back to MLflow: 0 write-backs (0 to retry)" in output_again  # nothing new to write
         assert list(token_rows()) == ["demo"]
 
     def test_revoked_demo_token_is_replaced(self, data_dir: Path) -> None:

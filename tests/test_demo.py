@@ -21,6 +21,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.integrations.mlflow import server as mlflow_server
 from app.integrations.mlflow.demo_runs import git_commit, story
+from app.services import analysis as analysis_service
 from app.services import demo
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
@@ -150,6 +151,28 @@ class TestFirstStart:
     def test_entries_find_no_wrong_numbers(self, entries: list[Entry]) -> None:
         codes = [w["code"] for e in entries for w in e.body["warnings"]]
         assert not [c for c in codes if "mismatch" in c or "unresolved" in c or "ambiguous" in c], codes
+
+    def test_findings_tell_the_story(self, db: Session, project: Project, runs: dict[str, Run]) -> None:
+        findings = analysis_service.project_findings(db, project=project)
+        key = {cast(str, r.run_name): r.key for r in runs.values()}
+        assert findings.baseline == key["baseline-logreg"]
+        assert findings.noise.source == "seed_repeats"  # the forest's and boosting's seed repeats
+        statuses = {a.name: a.status for a in findings.approaches}
+        assert statuses["random-forest"] == "exhausted" and statuses["logreg-scaled"] == "plateaued"
+        best = next(a for a in findings.approaches if a.name == "logreg-scaled")
+        assert findings.best in best.run_ids
+        gaps = {g.key: g.missing for g in findings.repro_gaps}
+        assert "git_commit" in gaps[key["hgb-all-features"]]
+        assert {f.subject for f in findings.of_kind("multi_change")} >= {key["rf-balanced-maxfeat0.5"]}
+
+    def test_the_choice_of_model_is_recorded_once(self, db: Session, project: Project, runs: dict[str, Run]) -> None:
+        decisions = entry_store.list_entries(
+            db, project_id=cast(int, project.id), kind="selection_decision", after_id=0, limit=10
+        )
+        assert len(decisions) == 1  # the second start adds none
+        body = decisions[0].body
+        assert body["selected"] == runs["logreg-scaled-C1"].key
+        assert set(decisions[0].run_ids) == {runs[n].key for n in demo.FINALISTS}
 
 
 class TestSecondStart:

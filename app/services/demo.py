@@ -22,9 +22,10 @@ from sqlmodel import Session
 from app.config import Settings
 from app.errors import LabbookError
 from app.integrations.mlflow.server import INSTALL_HINT, LocalMlflowServer, MlflowServerError
-from app.services import auth, logs, projects, sync
+from app.services import auth, documents, logs, projects, sync
 from app.services.auth import Principal
-from app.services.schemas import LogCreate, ProjectCreate, TokenCreate
+from app.services.schemas import CriterionCreate, DecisionCreate, LogCreate, ProjectCreate, TokenCreate
+from app.storage import analysis as analysis_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
 from app.storage import runs as run_store
@@ -65,6 +66,8 @@ def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today:
     project_id = cast(int, project.id)
     if not log_store.list_logs(session, project_id=project_id, after_id=0, limit=1):
         _post_dumps(session, project=project)
+    if not analysis_store.entries_of_kind(session, project_id=project_id, kinds=["selection_decision"]):
+        _record_decision(session, project=project, settings=settings)
     return DemoSeeded(
         slug=DEMO_SLUG,
         runs=len(run_store.list_runs(session, project_id=project_id, after_id=0, limit=10_000)),
@@ -211,6 +214,38 @@ def _post_dumps(session: Session, *, project: Project) -> None:
         text = _PLACEHOLDER.sub(lambda m: _fill(m, runs, figures), template)
         body = LogCreate(text=text, author=AUTHOR, session_date=_day_of(runs[anchor]))
         logs.create_log(session, project=project, principal=principal, body=body)
+
+
+# The team's choice among the three finalists whose models were logged (and registered): the weights and why are
+# theirs; every value in the comparison is read from the synced runs. Selecting the run also tags its registered
+# model version with the decision, so the deployed model traces back to why it was chosen.
+FINALISTS = ("logreg-scaled-C1", "rf-n200-d8", "hgb-lr0.1")
+DECISION = DecisionCreate(
+    title="Model for the pathologist-review pilot",
+    finalists=list(FINALISTS),
+    criteria=[
+        CriterionCreate(name="validation AUC", metric="val_auc", weight=3, why="the project's primary metric"),
+        CriterionCreate(
+            name="recall", metric="val_recall", weight=2, why="a missed malignancy costs far more than a second look"
+        ),
+        CriterionCreate(
+            name="training time", metric="train_seconds", direction="min", weight=1, why="retrained weekly"
+        ),
+        CriterionCreate(
+            name="explainability",
+            weight=2,
+            why="pathologists must see why a biopsy was flagged",
+            scores={"logreg-scaled-C1": 1.0, "rf-n200-d8": 0.4, "hgb-lr0.1": 0.3},
+        ),
+    ],
+    selected="logreg-scaled-C1",
+    rationale="Best AUC of the finalists and the only one whose coefficients a pathologist can read; it meets the "
+    "0.995 target.",
+)
+
+
+def _record_decision(session: Session, *, project: Project, settings: Settings) -> None:
+    documents.create_decision(session, project=project, body=DECISION, public_url=settings.public_url)
 
 
 def _figures(runs: dict[str, Run]) -> dict[str, str]:

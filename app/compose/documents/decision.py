@@ -87,7 +87,8 @@ def _trade_offs(rows: list[FinalistRow], chosen: str, ranking: Ranking) -> list[
 def _markdown(heading: str, body: SelectionDecision) -> str:
     criteria = [
         f"- **{c.name}** ({c.metric or 'scored by a person'}, {'higher' if c.direction == 'max' else 'lower'} is "
-        f"better): weight {fmt(c.weight)}, {fmt(c.normalised_weight)} normalised. {one_line(c.why)}".rstrip()
+        f"better): weight {fmt(c.weight)}, {fmt(c.normalised_weight)} normalised"
+        + (f". Why: {one_line(c.why)}" if c.why.strip() else "")
         for c in body.criteria
     ]
     blocks = [heading, f"**{one_line(body.title)}**"]

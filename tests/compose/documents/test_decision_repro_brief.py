@@ -36,7 +36,7 @@ def test_decision_for_the_top_has_the_table_and_no_trade_offs_but_latency() -> N
     assert (body.selected, body.selected_is_top, body.rationale_source) == ("r-lr3", True, "ranking")
     assert body.rationale == "Highest weighted total (0.7) across the criteria."
     assert "| 1 | `r-lr3` ← selected | 0.87 / 1 | 40 / 0 | 0.7 |" in markdown
-    assert "- **auc** (val_auc, higher is better): weight 0.7, 0.7 normalised. the primary metric" in markdown
+    assert "- **auc** (val_auc, higher is better): weight 0.7, 0.7 normalised. Why: the primary metric" in markdown
     assert [t.criterion for t in body.traded] == ["latency"]
     assert "- latency: 40 against 12 for `r-xgb2` (a gap of 28)" in markdown
 
