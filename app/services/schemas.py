@@ -60,6 +60,11 @@ def _normalize_aliases(value: dict[str, str] | None) -> dict[str, str] | None:
     return {normalize_metric_name(k): normalize_metric_name(v) for k, v in value.items()}
 
 
+MinEffect = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
+RecentRuns = Annotated[int, Field(ge=1, le=100)]
+StallSessions = Annotated[int, Field(ge=1, le=1000)]
+
+
 class ProjectFields(Strict):
     goal: str = Field(default="", max_length=10_000)
     target_value: float | None = Field(
@@ -80,6 +85,17 @@ class ProjectFields(Strict):
     )
     writeback: bool = Field(
         default=True, description="Write entries back to the cited MLflow runs (description and labbook.* tags)."
+    )
+    min_effect: MinEffect | None = Field(
+        default=None,
+        description="The smallest change of the primary metric worth believing when no seed repeats measure the "
+        "noise (absolute, in the metric's units); null: 0.005.",
+    )
+    recent_runs: RecentRuns | None = Field(
+        default=None, description="An approach's progress is judged over its last N runs; null: 3."
+    )
+    stall_sessions: StallSessions | None = Field(
+        default=None, description="N recent sessions without a gain beyond the noise make a stall; null: 3."
     )
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
@@ -105,6 +121,9 @@ class ProjectUpdate(Strict):
     metric_aliases: dict[str, str] | None = None
     tracking_uri: TrackingUri | None = None
     writeback: bool | None = None
+    min_effect: MinEffect | None = None
+    recent_runs: RecentRuns | None = None
+    stall_sessions: StallSessions | None = None
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -128,6 +147,9 @@ class ProjectPublic(BaseModel):
     metric_aliases: dict[str, str]
     tracking_uri: str | None
     writeback: bool
+    min_effect: float | None = None
+    recent_runs: int | None = None
+    stall_sessions: int | None = None
     created_at: datetime
     updated_at: datetime
 

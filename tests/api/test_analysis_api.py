@@ -205,3 +205,21 @@ class TestDumpDeclarations:
         assert log["log_entry"] is not None
         assert client.get(f"/v1/logs/{log['id']}").status_code == 200
         assert findings(client)["metric"] == "val_auc"
+
+
+@pytest.mark.usefixtures("history")
+class TestProjectAnalysisSettings:
+    def test_min_effect_is_the_noise_threshold_when_no_seed_repeats_exist(self, client: TestClient) -> None:
+        # smote's best-so-far rose 0.003 over its last 3 runs: below the default 0.005, above 0.001
+        assert approaches(client)["smote"]["computed_status"] == "plateaued"
+        response = client.patch("/v1/projects/churn", json={"min_effect": 0.001})
+        assert response.status_code == 200, response.text
+        assert response.json()["min_effect"] == 0.001
+        assert findings(client)["noise"] == {"source": "min_effect", "std": None, "min_gain": 0.001}
+        assert approaches(client)["smote"]["computed_status"] == "converging"
+
+    @pytest.mark.parametrize(
+        ("field", "value"), [("min_effect", 0), ("min_effect", -1), ("recent_runs", 0), ("stall_sessions", 10_000)]
+    )
+    def test_bad_settings_are_refused_naming_the_field(self, client: TestClient, field: str, value: float) -> None:
+        assert error(client.patch("/v1/projects/churn", json={field: value}))["field"] == field
