@@ -168,3 +168,15 @@ def test_an_ungrounded_document_is_logged_and_still_stored(
         "documents.grounding.failed"
     ]
     assert client.get(f"/v1/entries/{entry['id']}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("resource", "kind"),
+    [("summaries", "phase_summary"), ("next-experiments", "next_experiments"), ("briefs", "handover_brief")],
+)
+def test_documents_whose_fields_are_all_optional_need_no_body(client: TestClient, resource: str, kind: str) -> None:
+    response = client.post(f"/v1/projects/churn/{resource}")
+    assert response.status_code == 201, response.text
+    assert response.json()["kind"] == kind
+    markdown = client.post(f"/v1/projects/churn/{resource}", headers={"Accept": "text/markdown"})
+    assert markdown.status_code == 201 and markdown.text.startswith("# ")

@@ -128,11 +128,16 @@ def list_metric_switches(project: ProjectDep, session: SessionDep) -> list[Entry
 
 @router.post("/summaries", status_code=201, response_model=EntryPublic, operation_id="create_summary", responses=_MD201)
 def create_summary(
-    body: SummaryCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    markdown: PrefersMarkdownDep,
+    body: SummaryCreate | None = None,
 ) -> EntryPublic | Response:
     """Write a phase summary (kind `phase_summary`) of the sessions between `since` and `until`: approaches and
     their status with evidence, what was closed and why, the current best, metric switches, open questions and the
     plan. Stored as an entry. With `Accept: text/markdown`, answers with the Markdown alone."""
+    body = body or SummaryCreate()  # no body: the whole history
     entry = documents_service.create_summary(session, project=project, body=body, public_url=settings.public_url)
     return _document(markdown, entry)
 
@@ -145,17 +150,17 @@ def create_summary(
     responses=_MD201,
 )
 def create_next_experiments(
-    body: NextExperimentsCreate,
     project: ProjectDep,
     session: SessionDep,
     settings: SettingsDep,
     markdown: PrefersMarkdownDep,
+    body: NextExperimentsCreate | None = None,
 ) -> EntryPublic | Response:
     """Propose the next experiments (kind `next_experiments`), ranked toward the target within the deadline and
     budget, each with its evidence and cost; low-return lines and whether to reframe. With `Accept: text/markdown`,
     answers with the Markdown alone."""
     entry = documents_service.create_next_experiments(
-        session, project=project, body=body, public_url=settings.public_url
+        session, project=project, body=body or NextExperimentsCreate(), public_url=settings.public_url
     )
     return _document(markdown, entry)
 
@@ -205,9 +210,14 @@ def create_reproduction(
 
 @router.post("/briefs", status_code=201, response_model=EntryPublic, operation_id="create_brief", responses=_MD201)
 def create_brief(
-    body: BriefCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    markdown: PrefersMarkdownDep,
+    body: BriefCreate | None = None,
 ) -> EntryPublic | Response:
     """Write a handover brief (kind `handover_brief`) for someone taking over: the goal, approaches and why they
     stopped, decisions, the current best and the risks. With `Accept: text/markdown`, the Markdown alone."""
+    body = body or BriefCreate()
     entry = documents_service.create_brief(session, project=project, body=body, public_url=settings.public_url)
     return _document(markdown, entry)
