@@ -52,14 +52,17 @@ def record_metric_switch(
     source: Literal["dump", "api"],
     log_id: int | None,
     public_url: str,
+    target_value: float | None = None,
 ) -> Entry:
-    """Store the switch as an entry, make its metric the project's, and queue the tags the new findings imply."""
+    """Store the switch as an entry, make its metric the project's, and queue the tags the new findings imply. The
+    project's target was a value of the old metric: it becomes `target_value` (None unless the switch names one)."""
     analysed = documents_service.analysed(session, project=project, public_url=public_url)
     composed = compose_metric_switch(analysed.ctx, switch, source=source, log_id=log_id)
     entry = documents_service.store_composed(
         session, project=project, composed=composed, analysed=analysed, log_id=log_id, queue_tags=False
     )
     project.primary_metric, project.metric_direction = switch.metric, switch.direction
+    project.target_value = target_value
     project.updated_at = utcnow()
     session.add(project)
     session.flush()
@@ -67,6 +70,22 @@ def record_metric_switch(
     outbox_service.queue_labbook_tags(session, project=project, findings=findings)
     logger.info("metric.switched", extra={"project": project.slug, "metric": switch.metric, "source": source})
     return entry
+
+
+_SPLIT_PREFIXES = ("val_", "valid_", "validation_", "eval_", "dev_", "test_", "train_")
+
+
+def recorded_metric(metric: str, known: list[str]) -> str:
+    """The stored metric a dump means: "recall" is `val_recall` when the runs record that and no other `*_recall`
+    of a validation split. Kept as written when no run records anything like it, or when it stays ambiguous."""
+    if metric in known:
+        return metric
+    split_variants = [k for k in dict.fromkeys(known) if k.startswith(_SPLIT_PREFIXES) and k.split("_", 1)[1] == metric]
+    validation = [k for k in split_variants if not k.startswith(("test_", "train_"))]
+    for candidates in (validation, split_variants):
+        if len(candidates) == 1:
+            return candidates[0]
+    return metric
 
 
 def create_metric_switch(
@@ -82,7 +101,13 @@ def create_metric_switch(
         raise InputInvalid(f"effective_date {effective} is in the future", field="effective_date")
     switch = _switch(project, metric=metric, direction=direction, effective=effective, reason=body.reason)
     entry = record_metric_switch(
-        session, project=project, switch=switch, source="api", log_id=None, public_url=public_url
+        session,
+        project=project,
+        switch=switch,
+        source="api",
+        log_id=None,
+        public_url=public_url,
+        target_value=body.target_value,
     )
     return entries_service.to_public_with_writeback(session, entry, project=project)
 
@@ -110,7 +135,7 @@ def apply_dump_declarations(
     known = [project.primary_metric, *analysis_store.metric_names(session, project_id=cast(int, project.id))]
     announced = announced_metric_switch(log.text, known_metrics=known, aliases=project.metric_aliases)
     if announced is not None:
-        metric = project.metric_aliases.get(announced.metric, announced.metric)
+        metric = recorded_metric(project.metric_aliases.get(announced.metric, announced.metric), known)
         direction = announced.direction or default_direction(metric)
         if (metric, direction) != (project.primary_metric, project.metric_direction):
             switch = _switch(

@@ -530,6 +530,12 @@ class MetricSwitchCreate(Strict):
     )
     reason: NonBlank
     effective_date: date | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
+    target_value: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        description="The target on the new metric. A target is a value of one metric, so the old one is cleared "
+        "when this is omitted.",
+    )
 
     _metric = field_validator("metric")(normalize_metric_name)
 

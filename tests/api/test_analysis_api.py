@@ -160,6 +160,14 @@ class TestMetricSwitches:
         by_kind = client.get("/v1/projects/churn/entries", params={"kind": "metric_switch"}).json()["items"]
         assert [e["id"] for e in by_kind] == [entry["id"]]
 
+    def test_a_switch_sets_the_target_on_the_new_metric_or_clears_it(self, client: TestClient) -> None:
+        assert client.get("/v1/projects/churn").json()["target_value"] == 0.9
+        body = {"metric": "val_f1", "reason": "positives matter", "target_value": 0.8}
+        assert client.post("/v1/projects/churn/metric-switches", json=body).status_code == 201
+        assert client.get("/v1/projects/churn").json()["target_value"] == 0.8
+        assert client.post("/v1/projects/churn/metric-switches", json={"metric": "val_auc", "reason": "back"}).json()
+        assert client.get("/v1/projects/churn").json()["target_value"] is None
+
     @pytest.mark.parametrize(("metric", "direction"), [("val_loss", "min"), ("rmse", "min"), ("precision", "max")])
     def test_direction_defaults_from_the_name(self, client: TestClient, metric: str, direction: str) -> None:
         entry = client.post("/v1/projects/churn/metric-switches", json={"metric": metric, "reason": "r"}).json()
@@ -184,6 +192,13 @@ class TestDumpDeclarations:
         ]
         assert switches[0]["body"]["effective"] == "2026-11-08"
         assert findings(client)["metric"] == "val_f1"
+
+    def test_a_dump_names_the_metric_as_people_say_it(self, client: TestClient) -> None:
+        seed_history(client)  # the runs record val_auc and val_f1, and the project's target (0.9) is an AUC
+        post_log(client, text="Primary metric is F1 from today, because the clinic ships a yes/no flag.")
+        project = client.get("/v1/projects/churn").json()
+        assert (project["primary_metric"], project["target_value"]) == ("val_f1", None)
+        assert findings(client)["best"] == SMOTE_D
 
     def test_a_dump_declaring_a_baseline_marks_it_unless_one_is_marked(self, client: TestClient) -> None:
         seed_history(client)
@@ -223,3 +238,17 @@ class TestProjectAnalysisSettings:
     )
     def test_bad_settings_are_refused_naming_the_field(self, client: TestClient, field: str, value: float) -> None:
         assert error(client.patch("/v1/projects/churn", json={field: value}))["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("said", "known", "meant"),
+    [
+        ("recall", ["val_auc", "val_recall", "test_recall"], "val_recall"),  # the validation split wins
+        ("recall", ["test_recall"], "test_recall"),
+        ("recall", ["val_recall", "valid_recall"], "recall"),  # ambiguous: kept as said
+        ("f1", ["val_auc"], "f1"),  # no run records it yet
+        ("val_f1", ["val_f1", "f1"], "val_f1"),
+    ],
+)
+def test_a_metric_said_in_a_dump_is_the_recorded_one_it_means(said: str, known: list[str], meant: str) -> None:
+    assert metric_switches.recorded_metric(said, known) == meant
