@@ -16,7 +16,6 @@ problem sentences naming the number or run; [] means grounded.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -44,7 +43,7 @@ def check_document_grounding(composed: Composed, ctx: DocContext, findings: Find
     cited = _check_runs(composed, body, ctx, problems)
     allowed = _Allowed()
     allowed.add_many(_stored_numbers(ctx, cited))
-    allowed.add_many(_findings_numbers(findings))
+    allowed.add_many(_findings_numbers(findings, cited))
     allowed.add_many(_metric_gaps(ctx, findings, cited))
     allowed.add_many(_person_numbers(ctx, findings, body))
     allowed.add_many(_verified(ctx, body, problems))
@@ -70,7 +69,7 @@ class _Allowed:
         self._keys: set[float] = set()
 
     def add_many(self, values: Iterable[float]) -> None:
-        for value in values:
+        for value in set(values):
             value = abs(value)
             self._keys.add(_key(value))
             self._keys.add(_key(float(fmt(value))))
@@ -129,13 +128,15 @@ def _strip_code(line: str) -> str:
 
 
 def _stored_numbers(ctx: DocContext, cited: set[str]) -> Iterator[float]:
+    texts: set[str] = set()  # runs share most of their texts (a commit, a data version): each is read once
     for key in cited:
         run = ctx.runs[key]
         yield from run.metrics.values()
         if run.duration_s is not None:
             yield from (run.duration_s, run.duration_s / 60, run.duration_s / 3600)
-        for text in _run_texts(run):
-            yield from _numbers_in(text)
+        texts.update(_run_texts(run))
+    for text in texts:
+        yield from _numbers_in(text)
 
 
 def _run_texts(run: RunView) -> Iterator[str]:
@@ -148,29 +149,35 @@ def _run_texts(run: RunView) -> Iterator[str]:
         yield from _strings(dataset)
 
 
-def _findings_numbers(findings: Findings) -> Iterator[float]:
-    """Every number in the findings: their floats, and the numbers written in their messages and reasons."""
-    yield from _walk_numbers(findings)
-    if findings.noise.std is not None:
-        yield 2 * findings.noise.std  # a reproduction's tolerance
-
-
-def _walk_numbers(value: Any) -> Iterator[float]:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            yield from _walk_numbers(getattr(value, f.name))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _walk_numbers(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _walk_numbers(item)
-    elif isinstance(value, bool):
-        return
-    elif isinstance(value, int | float):
-        yield float(value)
-    elif isinstance(value, str):
-        yield from _numbers_in(value)
+def _findings_numbers(findings: Findings, cited: set[str]) -> Iterator[float]:
+    """Every number the findings computed, read from their fields, never parsed back out of their messages: the
+    analysis puts every number a message states into its `numbers` (tests/analysis checks that), and parsing
+    thousands of messages made a 10,000-run document take seconds. People's words in reasons are read as text."""
+    noise = findings.noise
+    for value in (findings.baseline_value, findings.best_value, noise.std, noise.min_gain):
+        if value is not None:
+            yield value
+    if noise.std is not None:
+        yield 2 * noise.std  # a reproduction's tolerance
+    for group in noise.groups:
+        yield from (group.mean, group.std)
+    for f in findings.findings:
+        yield from f.numbers.values()
+    for a in findings.approaches:
+        yield from (v for v in (a.best_value, a.gain_vs_baseline, a.recent_gain) if v is not None)
+        yield from (value for _, value in a.best_so_far)
+        yield from _numbers_in(a.reason)
+        if a.mark is not None:
+            yield from _numbers_in(a.mark.reason)
+    for d in findings.duplicates:
+        if d.compute_s is not None:
+            yield d.compute_s
+    for switch in findings.metric_switches:
+        yield from _numbers_in(switch.reason)
+    for key in cited:  # the parameter changes of the runs a document cites
+        change = findings.changes.get(key)
+        for c in (*change.vs_baseline, *change.vs_closest) if change else ():
+            yield from (n for text in (c.before, c.after) if text for n in _numbers_in(text))
 
 
 def _metric_gaps(ctx: DocContext, findings: Findings, cited: set[str]) -> Iterator[float]:
@@ -222,6 +229,14 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def _numbers_in(text: str) -> Iterator[float]:
+    try:  # most parameter values are one plain number: skip the parser for them
+        value = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(value) and text.strip() == text and "_" not in text:
+            yield value
+            return
     for mention in extract_numbers(_DATE_RE.sub(" ", text)):
         yield from mention.values
 

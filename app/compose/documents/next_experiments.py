@@ -99,6 +99,8 @@ def _cost_text(s: Suggestion) -> str:
 
 def _low_roi_line(item: LowRoi) -> str:
     subject = cite(item.subject) if item.subject in item.evidence.run_ids else item.subject
+    if not subject:
+        return f"- {item.reason}"
     return f"- {subject}: {item.reason}{cites(r for r in item.evidence.run_ids if r != item.subject)}"
 
 

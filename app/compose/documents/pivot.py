@@ -16,6 +16,10 @@ CLOSED = frozenset({"plateaued", "exhausted", "abandoned"})
 # -- low return and pivot ----------------------------------------------------------------------------------------------
 
 
+# At most this many duplicates and within-noise gains are listed one by one (the most recent); the rest are counted.
+LISTED = 10
+
+
 def low_roi(findings: Findings) -> list[LowRoi]:
     items = [
         LowRoi(
@@ -35,17 +39,29 @@ def low_roi(findings: Findings) -> list[LowRoi]:
                 run_ids=[d.key, d.of], numbers={"compute_s": d.compute_s} if d.compute_s is not None else {}
             ),
         )
-        for d in findings.duplicates
+        for d in findings.duplicates[-LISTED:]
     ]
+    items += _more(len(findings.duplicates), "runs repeat an earlier configuration")
     items += [
         LowRoi(
             subject=f.subject or "",
             reason=f.message,
             evidence=Evidence(run_ids=list(f.run_ids), numbers=dict(f.numbers)),
         )
-        for f in findings.of_kind("within_noise")
+        for f in findings.of_kind("within_noise")[-LISTED:]
     ]
+    items += _more(len(findings.of_kind("within_noise")), "gains are within the noise")
     return items
+
+
+def _more(total: int, what: str) -> list[LowRoi]:
+    if total <= LISTED:
+        return []
+    return [
+        LowRoi(
+            subject="", reason=f"{total - LISTED} earlier {what} (GET .../findings lists them all)", evidence=Evidence()
+        )
+    ]
 
 
 def _state(a: Approach) -> str:

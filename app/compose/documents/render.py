@@ -43,10 +43,17 @@ def cite(key: str) -> str:
     return f"{fence} {key} {fence}"
 
 
-def cites(keys: Iterable[str]) -> str:
-    """` (`a`, `b`)` or "" when there is nothing to cite."""
-    keys = list(keys)
-    return f" ({', '.join(cite(k) for k in keys)})" if keys else ""
+CITE_LIMIT = 8
+
+
+def cites(keys: Iterable[str], limit: int = CITE_LIMIT) -> str:
+    """` (`a`, `b`)` or "" when there is nothing to cite; past `limit` keys, "and N more" (the body's evidence keeps
+    them all), so an approach of 500 runs stays one readable line."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return ""
+    shown = ", ".join(cite(k) for k in keys[:limit])
+    return f" ({shown} and {len(keys) - limit} more)" if len(keys) > limit else f" ({shown})"
 
 
 def one_line(text: str) -> str:

@@ -143,3 +143,18 @@ def test_short_runs_cost_in_seconds() -> None:
     from app.compose.documents.render import duration
 
     assert (duration(2.5), duration(600), duration(7200)) == ("2.5 s", "10 min", "2 h")
+
+
+def test_long_lists_stay_readable() -> None:
+    from app.analysis.model import Duplicate
+    from app.compose.documents.pivot import LISTED, low_roi
+    from app.compose.documents.render import cites
+
+    keys = [f"r{i}" for i in range(30)]
+    assert cites(keys[:3]) == " (`r0`, `r1`, `r2`)"
+    assert cites(keys) == " (`r0`, `r1`, `r2`, `r3`, `r4`, `r5`, `r6`, `r7` and 22 more)"
+    many = findings(duplicates=tuple(Duplicate(k, "r-xgb2", 60.0) for k in keys))
+    items = low_roi(many)
+    duplicates = [i for i in items if "repeats the configuration" in i.reason]
+    assert [i.subject for i in duplicates] == keys[-LISTED:]  # the most recent, one by one
+    assert any(i.reason.startswith("20 earlier runs repeat an earlier configuration") for i in items)
