@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from app.analysis.configs import is_numeric
@@ -90,13 +91,21 @@ def family_of(run: RunView) -> str | None:
     """The run's model family from a model parameter or tag ("RandomForestClassifier" -> "random_forest"), or
     None when no run parameter or tag names one."""
     for source in (run.params, run.tags):
-        by_key = {key.strip().lower(): value for key, value in source.items()}
-        for key in FAMILY_KEYS:
-            if (value := by_key.get(key, "").strip()) and value.lower() not in ("none", "null", "nan"):
+        for key in _named_keys(tuple(source), FAMILY_KEYS):
+            if (value := source[key].strip()) and value.lower() not in ("none", "null", "nan"):
                 return canonical_family(value)
     return None
 
 
+@lru_cache(maxsize=4096)
+def _named_keys(keys: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys matching `names` (stripped, case-insensitively), in the order of `names`; where several keys match
+    one name, the last. Cached per key list: a project's runs share a handful of them."""
+    by_name = {key.strip().lower(): key for key in keys}
+    return tuple(by_name[name] for name in names if name in by_name)
+
+
+@lru_cache(maxsize=4096)
 def canonical_family(value: str) -> str:
     name = value.split("(")[0].strip()
     if "." in name and " " not in name:
@@ -108,10 +117,9 @@ def canonical_family(value: str) -> str:
 
 
 def tag_approach(run: RunView) -> str | None:
-    by_key = {key.strip().lower(): value.strip() for key, value in run.tags.items()}
-    for key in APPROACH_TAGS:
-        if by_key.get(key):
-            return by_key[key]
+    for key in _named_keys(tuple(run.tags), APPROACH_TAGS):
+        if value := run.tags[key].strip():
+            return value
     return None
 
 
@@ -142,23 +150,34 @@ def _inferred(steps: Sequence[Step]) -> list[tuple[str, ApproachSource, tuple[st
         settings = _setting_keys(members)
         first = members[0].config
         for step in members:
-            keys = tuple(k for k in settings if k in step.config and step.config[k] != first.get(k))
-            name = " + ".join([family, *(f"{k}={step.config[k]}" for k in keys)])
+            config = step.config
+            keys = tuple([k for k in settings if k in config and config[k] != first.get(k)])
+            name = " + ".join([family, *[f"{k}={config[k]}" for k in keys]]) if keys else family
             out[step.index] = (name, "inferred", keys)
     return out
 
 
 def _setting_keys(members: Sequence[Step]) -> list[str]:
     """Keys whose values in this family are all categorical and few: the settings that make an approach."""
-    values: dict[str, set[str]] = {}
-    for step in members:
-        for key, value in step.config.items():
-            values.setdefault(key, set()).add(value)
+    keys: set[str] = set().union(*[step.config.keys() for step in members])
     return sorted(
         key
-        for key, seen in values.items()
+        for key in keys
         if key.strip().lower() not in _FAMILY_KEYSET
         and not _NOT_STRUCTURAL_RE.search(key)
-        and len(seen) <= MAX_SETTING_VALUES
-        and not any(is_numeric(value) for value in seen)
+        and _categorical_and_few(key, members)
     )
+
+
+def _categorical_and_few(key: str, members: Sequence[Step]) -> bool:
+    """Whether the key's values are all non-numeric and at most `MAX_SETTING_VALUES`, stopping at the first value
+    that rules it out (in most families a numeric one, in the first run)."""
+    seen: set[str] = set()
+    for step in members:
+        value = step.config.get(key)
+        if value is None or value in seen:
+            continue
+        if is_numeric(value) or len(seen) == MAX_SETTING_VALUES:
+            return False
+        seen.add(value)
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 
 from app.analysis.fmt import fmt
 from app.analysis.history import Step
@@ -14,9 +15,13 @@ TRUTHY = frozenset({"true", "1", "yes", "y"})
 
 def is_tagged_baseline(run: RunView) -> bool:
     """A `baseline` or `labbook.baseline` tag (key matched case-insensitively) with a truthy value."""
-    return any(
-        key.strip().lower() in BASELINE_TAGS and value.strip().lower() in TRUTHY for key, value in run.tags.items()
-    )
+    return any(run.tags[key].strip().lower() in TRUTHY for key in _baseline_keys(tuple(run.tags)))
+
+
+@lru_cache(maxsize=4096)
+def _baseline_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached per key list: a project's runs share a handful of them."""
+    return tuple(key for key in keys if key.strip().lower() in BASELINE_TAGS)
 
 
 def find_baseline(steps: Sequence[Step], declared: Collection[str]) -> Step | None:

@@ -7,26 +7,57 @@ configuration but another seed is a seed repeat, which measures noise, not a dup
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from app.analysis.configs import Config, diff_normalised, normalise_value
+from app.analysis.configs import changed_keys
 from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.model import Duplicate, Finding, ParamChange, RunChange
 
 
 def run_changes(steps: Sequence[Step], baseline: Step | None) -> dict[str, RunChange]:
+    """Each run's changes against the baseline and against its closest earlier configuration. The changes against
+    the baseline share their `ParamChange`s (see `_AgainstBaseline`); those against the closest run are built afresh,
+    as most pairs there occur once."""
+    against_baseline = _AgainstBaseline()
     changes: dict[str, RunChange] = {}
     for step in steps:
         vs_baseline: tuple[ParamChange, ...] = ()
         if baseline is not None and baseline is not step:
-            vs_baseline = diff_normalised(baseline.run.params, baseline.config, step.run.params, step.config)
+            vs_baseline = against_baseline(baseline, step)
         closest = steps[step.closest] if step.closest is not None else None
         vs_closest: tuple[ParamChange, ...] = ()
-        if closest is not None and closest.items != step.items:
-            vs_closest = diff_normalised(closest.run.params, closest.config, step.run.params, step.config)
+        if closest is not None and closest.signature != step.signature:
+            vs_closest = _diff(closest, step)
         changes[step.key] = RunChange(step.key, vs_baseline, closest.key if closest else None, vs_closest)
     return changes
+
+
+def _diff(before: Step, after: Step) -> tuple[ParamChange, ...]:
+    """`diff_normalised` between two steps."""
+    raw_before, raw_after = before.run.params, after.run.params
+    return tuple(ParamChange(k, raw_before.get(k), raw_after.get(k)) for k in changed_keys(before.config, after.config))
+
+
+class _AgainstBaseline:
+    """`_diff` from the baseline, building each distinct `ParamChange` once: across thousands of runs the same few
+    changes from the baseline recur, and the frozen dataclasses are immutable, so they can be shared (fewer objects
+    for the garbage collector to walk). Against each run's closest earlier configuration, by contrast, a random search
+    changes fresh values every run, and a cache there would only grow."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str | None], ParamChange] = {}  # (key, value after) -> change
+
+    def __call__(self, baseline: Step, after: Step) -> tuple[ParamChange, ...]:
+        raw_before, raw_after, made = baseline.run.params, after.run.params, self.made
+        out = []
+        for key in changed_keys(baseline.config, after.config):
+            pair = (key, raw_after.get(key))
+            if (change := made.get(pair)) is None:
+                change = made[pair] = ParamChange(key, raw_before.get(key), pair[1])
+            out.append(change)
+        return tuple(out)
 
 
 def multi_change_findings(steps: Sequence[Step], changes: Mapping[str, RunChange]) -> list[Finding]:
@@ -34,18 +65,20 @@ def multi_change_findings(steps: Sequence[Step], changes: Mapping[str, RunChange
     switches model family starts a new line of inquiry (its hyperparameters change with the model), so it is not
     flagged; its changes are still listed in `changes`."""
     found = []
+    shown: dict[str | None, tuple[str, float | None]] = {}  # shared by the runs: most values recur
     for step in steps:
         change = changes[step.key]
-        if change.closest is None or change.n_changed < 2 or _switches_family(step, steps):
+        if step.closest is None or change.n_changed < 2 or _switches_family(step, steps):
             continue
-        described, numbers = describe_changes(change.vs_closest)
+        closest = steps[step.closest]
+        described, numbers = describe_changes(change.vs_closest, closest.config, step.config, shown)
         numbers["n_changed"] = change.n_changed
         found.append(
             Finding(
                 "multi_change",
                 f"Run {change.key} changed {change.n_changed} parameters at once relative to its closest earlier "
-                f"configuration, {change.closest}: {described}. Its effect cannot be attributed to any one change.",
-                run_ids=(change.key, change.closest),
+                f"configuration, {closest.key}: {described}. Its effect cannot be attributed to any one change.",
+                run_ids=(change.key, closest.key),
                 numbers=numbers,
                 subject=change.key,
             )
@@ -58,38 +91,51 @@ def _switches_family(step: Step, steps: Sequence[Step]) -> bool:
     return closest is not None and step.family is not None and closest.family != step.family
 
 
-def describe_changes(changes: Sequence[ParamChange]) -> tuple[str, dict[str, float]]:
-    """ "C 0.1 → 1, solver lbfgs → saga", with numeric values written by `fmt` and kept in the numbers."""
+def describe_changes(
+    changes: Sequence[ParamChange],
+    before_config: Mapping[str, str],
+    after_config: Mapping[str, str],
+    shown: dict[str | None, tuple[str, float | None]],
+) -> tuple[str, dict[str, float]]:
+    """ "C 0.1 → 1, solver lbfgs → saga", with numeric values written by `fmt` and kept in the numbers. The configs
+    are the two sides' normalised configurations; `shown` remembers how each stored value is written, across calls."""
     numbers: dict[str, float] = {}
     parts = []
     for c in changes:
-        before = _shown(c.before, f"{c.key}.before", numbers)
-        after = _shown(c.after, f"{c.key}.after", numbers)
-        parts.append(f"{c.key} {before} → {after}")
+        if (before := shown.get(c.before)) is None:
+            before = shown[c.before] = _displayed(c.before, before_config.get(c.key))
+        if (after := shown.get(c.after)) is None:
+            after = shown[c.after] = _displayed(c.after, after_config.get(c.key))
+        if before[1] is not None:
+            numbers[f"{c.key}.before"] = before[1]
+        if after[1] is not None:
+            numbers[f"{c.key}.after"] = after[1]
+        parts.append(f"{c.key} {before[0]} → {after[0]}")
     return ", ".join(parts), numbers
 
 
-def _shown(raw: str | None, name: str, numbers: dict[str, float]) -> str:
-    if raw is None:
-        return "unset"
-    value = normalise_value(raw)
-    if value == "":
-        return "unset"
+def _displayed(raw: str | None, value: str | None) -> tuple[str, float | None]:
+    """How a stored value is written, and its number when it is a finite one; `value` is its normalised form (None
+    when unset)."""
+    if raw is None or not value:
+        return "unset", None
     try:
         number = float(value)
     except ValueError:
-        return raw.strip()
+        return raw.strip(), None
     if not math.isfinite(number):
-        return raw.strip()
-    numbers[name] = number
-    return fmt(number)
+        return raw.strip(), None
+    return fmt(number), number
 
 
 def find_duplicates(steps: Sequence[Step]) -> list[Duplicate]:
-    first: dict[tuple[Config, str | None], Step] = {}
+    counts = Counter(step.signature for step in steps)
+    first: dict[tuple[int, str | None], Step] = {}
     duplicates = []
     for step in steps:
-        original = first.setdefault((step.items, step.seed), step)
+        if counts[step.signature] == 1:  # a configuration no other run has: no repeat (most runs)
+            continue
+        original = first.setdefault((step.signature, step.seed), step)
         if original is not step:
             duplicates.append(Duplicate(step.key, original.key, step.run.duration_s))
     return duplicates

@@ -6,8 +6,9 @@ stripped, booleans lowercased, numbers canonical ("0.10" == "0.1" == "1e-1"); di
 
 The closest earlier configuration is the earlier run differing in the fewest keys (a key one run lacks counts as a
 difference; ties go to the most recent). Exact matches come from one hash map. Runs one change away come from
-leave-one-out maps: each earlier configuration is also stored once per key with that key left out, so a neighbour
-differing in one value, one extra key or one missing key is found in about `params` lookups. Only when nothing is
+leave-one-out maps: each earlier configuration is also stored once per key with that key's value wildcarded (and,
+where another run's keys are one more or one fewer, with that key left out), so a neighbour differing in one value,
+one extra key or one missing key is found in about `params` lookups. Only when nothing is
 within one change is a bounded search run over the last `SEARCH_WINDOW` runs of the same group (model family), most
 recent first, then the last `SEARCH_WINDOW` earlier runs of any group: an older run two or more changes away may be
 missed, by design, and among runs two or more changes away a tie goes to the same family before a more recent run.
@@ -16,10 +17,9 @@ missed, by design, and among runs two or more changes away a tie goes to the sam
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
 from functools import lru_cache
-from hashlib import blake2b
-from itertools import chain
+from itertools import chain, repeat
 
 from app.analysis.model import AnalysisSettings, ParamChange
 
@@ -53,23 +53,21 @@ def is_numeric(value: str) -> bool:
 
 def seed_keys_of(params: Mapping[str, str], settings: AnalysisSettings) -> frozenset[str]:
     """The keys of `params` that name a seed (`settings.seed_keys`, matched case-insensitively)."""
-    names = _lowered(settings.seed_keys)
-    return frozenset(key for key in params if key.strip().lower() in names)
+    return _seed_keys(tuple(params), settings.seed_keys)
 
 
-@lru_cache(maxsize=16)
-def _lowered(keys: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(key.lower() for key in keys)
+@lru_cache(maxsize=4096)
+def _seed_keys(keys: tuple[str, ...], seed_keys: tuple[str, ...]) -> frozenset[str]:
+    """Cached per key list: a project's runs share a handful of them."""
+    names = {key.lower() for key in seed_keys}
+    return frozenset(key for key in keys if key.strip().lower() in names)
 
 
 def normalise_config(params: Mapping[str, str], seed_keys: Collection[str]) -> dict[str, str]:
     """`params` without `seed_keys` and unset values, values normalised."""
     config: dict[str, str] = {}
     for key, raw in params.items():
-        if key in seed_keys:
-            continue
-        value = normalise_value(raw)
-        if value:
+        if key not in seed_keys and (value := normalise_value(raw)):
             config[key] = value
     return config
 
@@ -89,9 +87,15 @@ def diff_normalised(
     after: Mapping[str, str],
 ) -> tuple[ParamChange, ...]:
     """`config_diff` over configurations already normalised (the raw mappings give the stored values)."""
+    return tuple(ParamChange(key, raw_before.get(key), raw_after.get(key)) for key in changed_keys(before, after))
+
+
+def changed_keys(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The keys whose values differ between two normalised configurations (a key one lacks differs), sorted."""
     changed = [key for key, value in before.items() if after.get(key) != value]
     changed += [key for key in after if key not in before]
-    return tuple(ParamChange(key, raw_before.get(key), raw_after.get(key)) for key in sorted(changed))
+    changed.sort()
+    return changed
 
 
 def distance(a: Config, b: Config) -> int:
@@ -102,88 +106,178 @@ def distance(a: Config, b: Config) -> int:
 def closest_earlier(configs: Sequence[Config], groups: Sequence[Hashable]) -> list[int | None]:
     """For each configuration, the index of its closest earlier one (None for the first). `groups` (one per
     configuration, e.g. its model family) widen the bounded search; see the module docstring."""
-    finder = _ClosestFinder()
-    return [finder.add(i, config, group) for i, (config, group) in enumerate(zip(configs, groups, strict=True))]
+    finder = ClosestFinder()
+    return [finder.add(config, group)[0] for config, group in zip(configs, groups, strict=True)]
 
 
-class _ClosestFinder:
-    """Configurations are hashed as the sum of their items' 64-bit digests, so leaving a key out is one subtraction
-    instead of a new set. Digests come from blake2b (not `hash()`, which changes between processes) and every hit is
-    verified against the stored configuration, so a hash collision can cost time but never a wrong answer."""
+# An item's number, its key's number, its digest, and its key's wildcard digest minus its digest.
+_Item = tuple[int, int, int, int]
+
+
+class ClosestFinder:
+    """Finds each configuration's closest earlier one as configurations are added in history order.
+
+    A configuration (one value per key) is kept as a frozenset of item numbers (one number per distinct (key, value)
+    pair seen) and a frozenset of key numbers shared by all configurations with those keys, so a run costs memory in
+    proportion to its own parameters, however many distinct values the project has (a random search gives every run
+    fresh ones). As a changed key differs in two items and a key only one has in one, the distance is the items only
+    one has plus the keys only one has, halved; for configurations with the same keys (most pairs) it is the keys
+    minus the items they share. `add` returns a signature, the index of the first configuration equal to this one,
+    for the callers' comparisons.
+
+    Configurations are also hashed as the sum of their items' 64-bit digests, so leaving a key out is one
+    subtraction, and wildcarding its value (adding the key's own digest instead) one more addition, instead of a new
+    set. A digest is its item's (or key's) number through splitmix64, a bijection: no string hashing, and unlike
+    `hash()` the same in every process. Every hit is verified against the stored sets, so a hash collision can cost
+    time but never a wrong answer. A run one key away has another key set, so those maps are only consulted, or
+    built, for key sets that occur: most histories have one or a few."""
 
     def __init__(self) -> None:
-        self.configs: list[Config] = []
-        self.ids: list[frozenset[int]] = []  # each configuration as item numbers: cheap to compare in the search
-        self.items: dict[tuple[str, str], tuple[int, int]] = {}  # item -> (number, digest)
-        self.keys: list[str] = []  # item number -> its key
+        self.ids: list[frozenset[int]] = []  # per configuration, its item numbers
+        self.key_sets: list[frozenset[int]] = []  # per configuration, its key numbers (shared between equal sets)
+        self.wholes: list[int] = []  # per configuration, its hash
+        self.entries: list[tuple[_Item, ...]] = []  # per configuration, its items
+        self.items: dict[tuple[str, str], _Item] = {}
+        self.keys: dict[str, tuple[int, int]] = {}  # key -> (number, wildcard digest)
+        self.first: dict[frozenset[int], int] = {}  # item numbers -> first configuration with them (the signature)
         self.exact: dict[int, int] = {}  # configuration hash -> most recent run with it
-        self.one_out: dict[tuple[str, int], int] = {}  # (key, hash without that key) -> most recent run
-        self.plus_one: dict[int, int] = {}  # hash with any one key left out -> most recent run
+        self.one_out: dict[int, int] = {}  # hash with one key's value wildcarded -> most recent run
+        self.by_keys: dict[frozenset[int], tuple[frozenset[int], list[int]]] = {}  # key set -> (shared copy, runs)
+        # key set -> (key set, key) pairs: the seen key sets that are this one plus that key
+        self.grown: dict[frozenset[int], list[tuple[frozenset[int], int]]] = {}
+        self.shrunk: dict[frozenset[int], list[int]] = {}  # key set -> keys that, left out, make a key set seen
+        # key set -> key -> hash with that key left out -> most recent run with that key set; built when first
+        # needed, then kept up to date
+        self.plus_one: dict[frozenset[int], dict[int, dict[int, int]]] = {}
         self.by_group: dict[Hashable, list[int]] = {}
 
-    def add(self, i: int, config: Config, group: Hashable) -> int | None:
-        novel = sum(item not in self.items for item in config)  # values no earlier run has: differences from all
-        parts = [(item[0], *self._item(item)) for item in config]
-        whole = sum(d for _, _, d in parts) & _MASK
-        rests = [(key, (whole - d) & _MASK) for key, _, d in parts]
-        ids = frozenset(n for _, n, _ in parts)
-        found = self._nearest(i, config, whole, rests, group, ids, novel)
-        self.configs.append(config)
+    def add(self, config: Collection[tuple[str, str]], group: Hashable) -> tuple[int | None, int]:
+        """The index of the closest earlier configuration (None for the first), and the configuration's signature."""
+        i, known, get = len(self.ids), len(self.items), self.items.get
+        items = tuple([get(item) or self._new_item(item) for item in config])
+        numbers, key_numbers, digests, swaps = zip(*items, strict=True) if items else ((), (), (), ())
+        ids, whole = frozenset(numbers), sum(digests)
+        key_set = frozenset(key_numbers)
+        if (same_keys := self.by_keys.get(key_set)) is None:
+            same_keys = self._new_key_set(key_set)
+        key_set = same_keys[0]  # the shared copy, so equal key sets are the same object
+        wildcards = [whole + s for s in swaps]
+        found = self._nearest(i, ids, key_set, whole, items, wildcards, group, known)
         self.ids.append(ids)
+        self.key_sets.append(key_set)
+        self.wholes.append(whole)
+        self.entries.append(items)
         self.exact[whole] = i
-        for key_rest in rests:
-            self.one_out[key_rest] = i
-            self.plus_one[key_rest[1]] = i
+        one_out = self.one_out
+        for wildcard in wildcards:
+            one_out[wildcard] = i
+        same_keys[1].append(i)
+        for key, table in self.plus_one.get(key_set, {}).items():
+            table[whole - digests[key_numbers.index(key)]] = i
         self.by_group.setdefault(group, []).append(i)
-        return found
+        return found, self.first.setdefault(ids, i)
 
-    def _item(self, item: tuple[str, str]) -> tuple[int, int]:
-        if (known := self.items.get(item)) is None:
-            raw = blake2b(f"{item[0]}\x00{item[1]}".encode(), digest_size=8).digest()
-            known = self.items[item] = (len(self.keys), int.from_bytes(raw, "big"))
-            self.keys.append(item[0])
+    def _new_key_set(self, key_set: frozenset[int]) -> tuple[frozenset[int], list[int]]:
+        same_keys: tuple[frozenset[int], list[int]] = (key_set, [])
+        self.by_keys[key_set] = same_keys
+        self.shrunk.clear()
+        for key in key_set:
+            self.grown.setdefault(key_set - {key}, []).append((key_set, key))
+        return same_keys
+
+    def _new_item(self, item: tuple[str, str]) -> _Item:
+        if (known_key := self.keys.get(item[0])) is None:
+            known_key = self.keys[item[0]] = (len(self.keys), _digest(2 * len(self.keys) + 1))
+        number = len(self.items)
+        digest = _digest(2 * number)
+        known = self.items[item] = (number, known_key[0], digest, known_key[1] - digest)
         return known
 
     def _nearest(
         self,
         i: int,
-        config: Config,
-        whole: int,
-        rests: list[tuple[str, int]],
-        group: Hashable,
         ids: frozenset[int],
-        novel: int,
+        key_set: frozenset[int],
+        whole: int,
+        items: tuple[_Item, ...],
+        wildcards: list[int],
+        group: Hashable,
+        known: int,
     ) -> int | None:
         if i == 0:
             return None
+        if len(self.items) - known > 1:  # two values no earlier run has: nothing is within one change
+            return self._search(i, ids, key_set, group, known)
         same = self.exact.get(whole)
-        if same is not None and self.configs[same] == config:
+        if same is not None and self.ids[same] == ids:
             return same
-        hits = {self.plus_one.get(whole, -1)}  # an earlier run with one more key
-        for key_rest in rests:  # one value changed, or one key missing
-            hits.update((self.one_out.get(key_rest, -1), self.exact.get(key_rest[1], -1)))
-        for j in sorted(hits - {-1}, reverse=True):  # the most recent first; more than one check means a collision
-            if distance(config, self.configs[j]) == 1:
+        hits = set(map(self.one_out.get, wildcards, repeat(-1)))  # one value changed
+        for key in self._shrunk(key_set, items):  # one key missing
+            digest = next(d for _, k, d, _ in items if k == key)
+            hits.add(self.exact.get(whole - digest, -1))
+        for larger, key in self.grown.get(key_set, ()):  # one key more
+            hits.add(self._without(larger, key).get(whole, -1))
+        hits.discard(-1)
+        for j in sorted(hits, reverse=True):  # the most recent first; more than one check means a collision
+            if self._distance(j, ids, key_set) == 1:
                 return j
-        return self._search(i, ids, group, max(2, novel))
+        return self._search(i, ids, key_set, group, known)
 
-    def _search(self, i: int, ids: frozenset[int], group: Hashable, floor: int) -> int:
+    def _shrunk(self, key_set: frozenset[int], items: tuple[_Item, ...]) -> list[int]:
+        """The keys that, left out, make a key set seen (cached until a new key set is seen)."""
+        if (keys := self.shrunk.get(key_set)) is None:
+            keys = self.shrunk[key_set] = [k for _, k, _, _ in items if key_set - {k} in self.by_keys]
+        return keys
+
+    def _without(self, key_set: frozenset[int], key: int) -> dict[int, int]:
+        """Hash with `key` left out -> most recent run, over the runs with `key_set`."""
+        tables = self.plus_one.setdefault(key_set, {})
+        if (table := tables.get(key)) is None:
+            table = tables[key] = {}
+            for j in self.by_keys[key_set][1]:
+                table[self.wholes[j] - next(d for _, k, d, _ in self.entries[j] if k == key)] = j
+        return table
+
+    def _distance(self, j: int, ids: frozenset[int], key_set: frozenset[int]) -> int:
+        other = self.key_sets[j]
+        return (len(ids ^ self.ids[j]) + (0 if other is key_set else len(key_set ^ other))) >> 1
+
+    def _search(self, i: int, ids: frozenset[int], key_set: frozenset[int], group: Hashable, known: int) -> int:
         """The closest among the group's last runs (most recent first), then the last runs of any group; a tie
-        keeps the first found, so a run of the same family wins over a more recent run of another. `floor` is a
-        distance no earlier run can beat (nothing is within one change, and a value no earlier run has differs from
-        all of them), so the search stops at the first run that close."""
+        keeps the first found, so a run of the same family wins over a more recent run of another.
+
+        Items numbered `known` or more are values no earlier run has, so the items a run shares with an earlier one
+        are among the `old` rest. `floor` is a distance no earlier run can beat (nothing is within one change, and a
+        novel value differs from all), so the search stops at the first run that close."""
+        novel = len(self.items) - known
+        floor, old = max(2, novel), frozenset([n for n in ids if n < known]) if novel else ids
         family = self.by_group.get(group, [])[-SEARCH_WINDOW:]
-        seen = set(family)
-        recent = (j for j in range(i - 1, max(-1, i - 1 - SEARCH_WINDOW), -1) if j not in seen)
-        best, best_d = i - 1, len(ids) + len(self.ids[i - 1]) + 1
-        keys = self.keys
-        for j in chain(reversed(family), recent):
-            differing = ids ^ self.ids[j]
-            if (len(differing) + 1) // 2 >= best_d:  # a changed key contributes two items, a missing one one item
-                continue
-            d = len({keys[n] for n in differing})
+        all_ids, key_sets, n = self.ids, self.key_sets, len(ids)
+        best, best_d = i - 1, n + len(all_ids[i - 1]) + 1
+        for j in chain(reversed(family), _others(i, family)):
+            if (other := key_sets[j]) is key_set:
+                d = n - len(old & all_ids[j])
+            else:
+                d = (n + len(all_ids[j]) - 2 * len(old & all_ids[j]) + len(key_set ^ other)) >> 1
             if d < best_d:
                 best, best_d = j, d
                 if d <= floor:
                     break
         return best
+
+
+def _others(i: int, family: list[int]) -> Iterator[int]:
+    """The last `SEARCH_WINDOW` runs before `i` not in `family`, most recent first (lazily: the search often stops
+    within the family)."""
+    seen = set(family)
+    for j in range(i - 1, max(-1, i - 1 - SEARCH_WINDOW), -1):
+        if j not in seen:
+            yield j
+
+
+def _digest(n: int) -> int:
+    """splitmix64 of `n`: item numbers are even, key numbers odd, so their digests differ."""
+    z = (n + 1) * 0x9E3779B97F4A7C15 & _MASK
+    z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9 & _MASK
+    z = (z ^ z >> 27) * 0x94D049BB133111EB & _MASK
+    return z ^ z >> 31

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from app.analysis.approaches import family_of
-from app.analysis.configs import Config, closest_earlier, normalise_config, normalise_value, seed_keys_of
+from app.analysis.configs import ClosestFinder, normalise_config, normalise_value, seed_keys_of
 from app.analysis.metric import value_of
 from app.analysis.model import AnalysisSettings, RunView
 
@@ -16,13 +16,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One run in history order. `config` is normalised without seeds; `value` is the metric in force (None: not
-    scored, because the run failed, was killed or lacks the metric); `closest` indexes the closest earlier step."""
+    """One run in history order. `config` is normalised without seeds; `signature` is equal for equal configurations
+    (and only for them) within one history; `value` is the metric in force (None: not scored, because the run failed,
+    was killed or lacks the metric); `closest` indexes the closest earlier step."""
 
     index: int
     run: RunView
     config: dict[str, str]
-    items: Config
+    signature: int
     seed: str | None
     session: date | None
     family: str | None
@@ -49,26 +50,24 @@ def _instant(when: datetime | None) -> float:
 
 
 def build_history(runs: Sequence[RunView], metric: str, settings: AnalysisSettings) -> list[Step]:
-    ordered = history_order(runs)
-    configs, seeds, families = [], [], []
-    for run in ordered:
+    finder = ClosestFinder()
+    steps = []
+    for i, run in enumerate(history_order(runs)):
         seed_keys = seed_keys_of(run.params, settings)
-        configs.append(normalise_config(run.params, seed_keys))
-        seeds.append(seed_of(run, seed_keys))
-        families.append(family_of(run))
-    items = [frozenset(config.items()) for config in configs]
-    closest = closest_earlier(items, families)
-    return [
-        Step(i, run, configs[i], items[i], seeds[i], session_of(run), families[i], value_of(run, metric), closest[i])
-        for i, run in enumerate(ordered)
-    ]
+        config = normalise_config(run.params, seed_keys)
+        family = family_of(run)
+        closest, signature = finder.add(config.items(), family)
+        seed, session, value = seed_of(run, seed_keys), session_of(run), value_of(run, metric)
+        steps.append(Step(i, run, config, signature, seed, session, family, value, closest))
+    return steps
 
 
 def seed_of(run: RunView, seed_keys: frozenset[str]) -> str | None:
     """The run's seed, normalised: its `seed` field, else the first seed parameter (by key); None when unset."""
-    candidates = [run.seed or ""] + [run.params[key] for key in sorted(seed_keys)]
-    for raw in candidates:
-        if value := normalise_value(raw):
+    if value := normalise_value(run.seed or ""):
+        return value
+    for key in sorted(seed_keys):
+        if value := normalise_value(run.params[key]):
             return value
     return None
 

@@ -12,9 +12,9 @@ minimum effect) to count as more than noise.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 
-from app.analysis.configs import Config
 from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.metric import gain
@@ -41,10 +41,13 @@ def status_threshold(noise: Noise) -> float:
 
 def seed_groups(steps: Sequence[Step]) -> list[SeedGroup]:
     """Scored runs sharing a configuration, one run per distinct seed (the first), where there are two seeds or more."""
-    by_config: dict[Config, dict[str, Step]] = {}
+    repeated = _repeated(steps)
+    by_config: dict[int, dict[str, Step]] = {}
     for step in steps:
-        if step.value is not None and step.seed is not None:
-            by_config.setdefault(step.items, {}).setdefault(step.seed, step)
+        if step.value is not None and step.seed is not None and step.signature in repeated:
+            if (seeds := by_config.get(step.signature)) is None:
+                seeds = by_config[step.signature] = {}
+            seeds.setdefault(step.seed, step)
     groups = []
     for members in by_config.values():
         if len(members) >= 2:
@@ -53,6 +56,12 @@ def seed_groups(steps: Sequence[Step]) -> list[SeedGroup]:
             std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
             groups.append(SeedGroup(tuple(s.key for s in members.values()), mean, std))
     return groups
+
+
+def _repeated(steps: Sequence[Step]) -> set[int]:
+    """Signatures of the configurations more than one run has (most have one run, which needs no group)."""
+    counts = Counter(step.signature for step in steps)
+    return {signature for signature, n in counts.items() if n > 1}
 
 
 def noise_finding(noise: Noise, metric: str, best: Step | None) -> Finding:
@@ -103,7 +112,7 @@ def within_noise_findings(steps: Sequence[Step], noise: Noise, direction: Direct
         if step.value is None:
             continue
         closest = steps[step.closest] if step.closest is not None else None
-        if closest is not None and closest.items == step.items:
+        if closest is not None and closest.signature == step.signature:
             best = _better(step, best, direction)
             continue
         reference = closest if closest is not None and closest.value is not None else best

@@ -102,15 +102,16 @@ def _recent_gain(curve: Sequence[tuple[str, float]], judge: Judge) -> float | No
 
 
 def _varied_keys(steps: Sequence[Step]) -> tuple[str, ...]:
-    """Parameters (seeds aside) whose values differ between the approach's runs: what it swept."""
-    seen: dict[str, set[str]] = {}
+    """Parameters (seeds aside) whose values differ between the approach's runs (a run lacking one differs from
+    those that have it): what it swept."""
+    if not steps:
+        return ()
+    same = set(steps[0].config.items())  # the (key, value) pairs every run so far has
+    keys: set[str] = set()
     for step in steps:
-        for key in step.config:
-            seen.setdefault(key, set())
-    for step in steps:
-        for key, values in seen.items():
-            values.add(step.config.get(key, ""))
-    return tuple(sorted(key for key, values in seen.items() if len(values) > 1))
+        same.intersection_update(step.config.items())
+        keys.update(step.config)
+    return tuple(sorted(keys - {key for key, _ in same}))
 
 
 def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[ApproachStatus, str, dict[str, float]]:

@@ -7,6 +7,7 @@ an environment only when it is a non-empty mapping.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from app.analysis.history import Step
 from app.analysis.model import REPRO_FIELDS, Finding, ReproGap, RunView
@@ -31,8 +32,14 @@ def _set(value: str | None) -> bool:
 
 
 def repro_gaps(steps: Sequence[Step]) -> list[ReproGap]:
-    gaps = (ReproGap(step.key, missing_fields(step.run, step.seed)) for step in steps)
-    return [gap for gap in gaps if gap.missing]
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # most runs lack the same fields: one tuple each
+    gaps = ((step.key, missing_fields(step.run, step.seed)) for step in steps)
+    return [ReproGap(key, shared.setdefault(missing, missing)) for key, missing in gaps if missing]
+
+
+@lru_cache(maxsize=256)
+def _listed(missing: tuple[str, ...]) -> str:
+    return ", ".join(_LABELS[name] for name in missing)
 
 
 _LABELS = {
@@ -48,11 +55,11 @@ _LABELS = {
 
 
 def repro_gap_finding(gap: ReproGap) -> Finding:
-    listed = ", ".join(_LABELS[name] for name in gap.missing)
+    n = len(gap.missing)
     return Finding(
         "repro_gap",
-        f"Run {gap.key} lacks {len(gap.missing)} of {len(REPRO_FIELDS)} reproducibility fields: {listed}.",
+        f"Run {gap.key} lacks {n} of {len(REPRO_FIELDS)} reproducibility fields: {_listed(gap.missing)}.",
         run_ids=(gap.key,),
-        numbers={"missing": len(gap.missing), "fields": len(REPRO_FIELDS)},
+        numbers={"missing": n, "fields": len(REPRO_FIELDS)},
         subject=gap.key,
     )
