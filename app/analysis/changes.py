@@ -91,6 +91,9 @@ def _switches_family(step: Step, steps: Sequence[Step]) -> bool:
     return closest is not None and step.family is not None and closest.family != step.family
 
 
+LISTED_CHANGES = 6
+
+
 def describe_changes(
     changes: Sequence[ParamChange],
     before_config: Mapping[str, str],
@@ -98,10 +101,12 @@ def describe_changes(
     shown: dict[str | None, tuple[str, float | None]],
 ) -> tuple[str, dict[str, float]]:
     """ "C 0.1 → 1, solver lbfgs → saga", with numeric values written by `fmt` and kept in the numbers. The configs
-    are the two sides' normalised configurations; `shown` remembers how each stored value is written, across calls."""
+    are the two sides' normalised configurations; `shown` remembers how each stored value is written, across calls.
+    Past `LISTED_CHANGES` changes (a random-search run changes everything) the rest are counted, not spelled out:
+    the run's `RunChange` keeps them all."""
     numbers: dict[str, float] = {}
     parts = []
-    for c in changes:
+    for c in changes[:LISTED_CHANGES]:
         if (before := shown.get(c.before)) is None:
             before = shown[c.before] = _displayed(c.before, before_config.get(c.key))
         if (after := shown.get(c.after)) is None:
@@ -111,6 +116,9 @@ def describe_changes(
         if after[1] is not None:
             numbers[f"{c.key}.after"] = after[1]
         parts.append(f"{c.key} {before[0]} → {after[0]}")
+    if len(changes) > LISTED_CHANGES:
+        numbers["unlisted_changes"] = float(len(changes) - LISTED_CHANGES)
+        parts.append(f"and {len(changes) - LISTED_CHANGES} more")
     return ", ".join(parts), numbers
 
 

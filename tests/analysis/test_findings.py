@@ -290,3 +290,16 @@ def test_naive_times_sort_as_utc_among_aware_ones() -> None:
     naive = RunView("naive", when=aware.when.replace(tzinfo=None, hour=8) if aware.when else None, metrics={"auc": 0.4})
     findings = analyze(AnalysisInput(runs=(aware, naive), primary_metric="auc"))
     assert findings.run_order == ("naive", "aware")
+
+
+def test_a_run_that_changed_everything_names_six_changes_and_counts_the_rest() -> None:
+    first = {"model": "lgbm", **{f"p{j}": f"0.{j + 1}" for j in range(8)}}
+    after = {"model": "lgbm", **{f"p{j}": f"0.{j + 2}" for j in range(8)}}
+    found = analyze(
+        AnalysisInput(runs=(run("a", 0, 0.8, params=first), run("b", 1, 0.81, params=after)), primary_metric="auc")
+    )
+    (flag,) = [f for f in found.findings if f.kind == "multi_change"]
+    assert "changed 8 parameters at once" in flag.message
+    assert flag.message.count("→") == 6 and "and 2 more" in flag.message
+    assert len(found.changes["b"].vs_closest) == 8  # the RunChange keeps every change
+    assert unstated_numbers(flag) == []
