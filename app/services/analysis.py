@@ -13,15 +13,18 @@ from typing import Any, cast
 from sqlmodel import Session
 
 from app.analysis.findings import analyze
+from app.analysis.metric import value_of
 from app.analysis.model import (
     AnalysisInput,
     AnalysisSettings,
     Approach,
     ApproachMark,
     Direction,
+    Finding,
     Findings,
     MarkStatus,
     MetricSwitch,
+    ParamChange,
     RunView,
 )
 from app.compose.documents.context import DocContext, EntryDigest
@@ -32,6 +35,8 @@ from app.services.schemas import (
     FindingsPublic,
     MetricSwitchPublic,
     NoisePublic,
+    ParamChangePublic,
+    RunChangesPublic,
 )
 from app.storage import analysis as analysis_store
 from app.storage.models import Entry, Project
@@ -172,17 +177,18 @@ def findings_public(findings: Findings) -> FindingsPublic:
         stalled=findings.stalled,
         metric_switches=[MetricSwitchPublic(**_switch_fields(s)) for s in findings.metric_switches],
         approaches=[approach_public(a) for a in findings.approaches],
-        findings=[
-            FindingPublic(
-                kind=f.kind,
-                message=f.message,
-                run_ids=list(f.run_ids),
-                numbers=dict(f.numbers),
-                subject=f.subject,
-                severity=f.severity,
-            )
-            for f in findings.findings
-        ],
+        findings=[finding_public(f) for f in findings.findings],
+    )
+
+
+def finding_public(f: Finding) -> FindingPublic:
+    return FindingPublic(
+        kind=f.kind,
+        message=f.message,
+        run_ids=list(f.run_ids),
+        numbers=dict(f.numbers),
+        subject=f.subject,
+        severity=f.severity,
     )
 
 
@@ -218,3 +224,28 @@ def findings_markdown(project: Project, findings: Findings) -> str:
     if not findings.findings:
         lines.append("- no findings: no runs stored yet")
     return "\n".join(lines) + "\n"
+
+
+def run_changes_public(inp: AnalysisInput, findings: Findings, key: str) -> RunChangesPublic:
+    """What a run changed against the baseline and its closest earlier configuration, and what was found about it."""
+    runs = {r.key: r for r in inp.runs}
+    change = findings.changes.get(key)
+    closest = change.closest if change else None
+    approach = next((a.name for a in findings.approaches if key in a.run_ids), None)
+    return RunChangesPublic(
+        run=key,
+        metric=findings.metric,
+        value=value_of(runs[key], findings.metric),
+        approach=approach,
+        baseline=findings.baseline,
+        baseline_value=findings.baseline_value,
+        vs_baseline=[_param_change(c) for c in (change.vs_baseline if change else ())],
+        closest=closest,
+        closest_value=value_of(runs[closest], findings.metric) if closest else None,
+        vs_closest=[_param_change(c) for c in (change.vs_closest if change else ())],
+        findings=[finding_public(f) for f in findings.findings if f.subject == key],
+    )
+
+
+def _param_change(change: ParamChange) -> ParamChangePublic:
+    return ParamChangePublic(key=change.key, before=change.before, after=change.after)

@@ -10,6 +10,7 @@ from typing import cast
 
 from sqlmodel import Session
 
+from app.analysis.findings import analyze
 from app.analysis.model import Approach, Findings, RunView
 from app.compose.facts import RunFacts
 from app.compose.refs import MIN_PREFIX, RunIndex
@@ -17,7 +18,13 @@ from app.errors import ApproachNotFound, InputInvalid, RunNotFound
 from app.services import analysis as analysis_service
 from app.services import outbox as outbox_service
 from app.services.auth import Principal
-from app.services.schemas import ApproachMarkCreate, ApproachPublic, ApproachRunsAssign, BaselinePublic
+from app.services.schemas import (
+    ApproachMarkCreate,
+    ApproachPublic,
+    ApproachRunsAssign,
+    BaselinePublic,
+    RunChangesPublic,
+)
 from app.storage import analysis as analysis_store
 from app.storage import runs as run_store
 from app.storage.models import Project
@@ -49,6 +56,14 @@ def resolve_ref(index: RunIndex, ref: str, *, field: str) -> str:
         shown = ", ".join(candidates[:3])
         raise InputInvalid(f"'{ref}' matches {len(candidates)} runs ({shown}); send more of the ID", field=field)
     raise InputInvalid(f"'{ref}' is not a stored run of this project", field=field)
+
+
+def run_changes(session: Session, *, project: Project, run_ref: str) -> RunChangesPublic:
+    """One run's place in the history: what it changed against the baseline and against its closest earlier
+    configuration, its approach, and the findings about it. `run_ref`: a key, a 6+ hex ID prefix or a name."""
+    inp = analysis_service.load_input(session, project=project)
+    key = resolve_ref(_index(inp.runs), run_ref, field="run_key")
+    return analysis_service.run_changes_public(inp, analyze(inp), key)
 
 
 def list_approaches(session: Session, *, project: Project) -> list[ApproachPublic]:

@@ -592,3 +592,28 @@ class BaselinePublic(BaseModel):
     baseline: str | None = Field(description="The project's baseline run now (marked, tagged or declared), if any.")
     baseline_value: float | None = Field(description="Its value on the metric in force.")
     unmarked: list[str] = Field(description="Runs whose baseline mark this request removed.")
+
+
+# -- one run's place in the history ------------------------------------------------------------------------------------
+
+
+class ParamChangePublic(BaseModel):
+    key: str
+    before: str | None = Field(description="The value in the run compared against; null: the key was not set.")
+    after: str | None = Field(description="The value in this run; null: the key is not set.")
+
+
+class RunChangesPublic(BaseModel):
+    run: str
+    metric: str = Field(description="The metric in force.")
+    value: float | None = Field(description="The run's value on it; null when not recorded (or the run failed).")
+    approach: str | None
+    baseline: str | None
+    baseline_value: float | None
+    vs_baseline: list[ParamChangePublic] = Field(description="What differs from the baseline's configuration.")
+    closest: str | None = Field(
+        description="The earlier run whose configuration differs in the fewest parameters (seeds ignored)."
+    )
+    closest_value: float | None
+    vs_closest: list[ParamChangePublic]
+    findings: list[FindingPublic] = Field(description="The findings about this run: multi-change, duplicate, ...")

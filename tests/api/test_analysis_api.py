@@ -252,3 +252,28 @@ class TestProjectAnalysisSettings:
 )
 def test_a_metric_said_in_a_dump_is_the_recorded_one_it_means(said: str, known: list[str], meant: str) -> None:
     assert metric_switches.recorded_metric(said, known) == meant
+
+
+@pytest.mark.usefixtures("history")
+class TestRunChanges:
+    def test_a_run_against_its_closest_earlier_configuration(self, client: TestClient) -> None:
+        response = client.get(f"/v1/projects/churn/runs/{SMOTE_D[:8]}/changes")  # a prefix resolves
+        assert response.status_code == 200, response.text
+        data = response.json()
+        assert (data["run"], data["approach"], data["value"]) == (SMOTE_D, "smote", 0.853)
+        assert (data["closest"], data["closest_value"]) == (SMOTE_C, 0.853)
+        assert data["vs_closest"] == [{"key": "num_leaves", "before": "63", "after": "127"}]
+        assert data["baseline"] is None and data["vs_baseline"] == []  # this history has no baseline
+        assert {f["kind"] for f in data["findings"]} <= {"multi_change", "within_noise", "duplicate", "repro_gap"}
+
+    def test_against_the_baseline_once_one_is_marked(self, client: TestClient) -> None:
+        assert client.put(f"/v1/projects/churn/runs/{BASE}/baseline").status_code == 200
+        data = client.get(f"/v1/projects/churn/runs/{WEIGHTS_B}/changes").json()
+        assert data["baseline"] == BASE and data["baseline_value"] == 0.8
+        assert {c["key"]: (c["before"], c["after"]) for c in data["vs_baseline"]} == {
+            "model": ("logreg", "xgboost"),
+            "lr": (None, "0.05"),
+        }
+
+    def test_an_unknown_run_is_refused_naming_it(self, client: TestClient) -> None:
+        assert error(client.get("/v1/projects/churn/runs/no-such-run/changes"))["field"] == "run_key"

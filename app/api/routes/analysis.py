@@ -25,6 +25,7 @@ from app.services.schemas import (
     MetricSwitchCreate,
     NextExperimentsCreate,
     ReproductionCreate,
+    RunChangesPublic,
     SummaryCreate,
     TriedCreate,
 )
@@ -95,6 +96,14 @@ def mark_approach(
 def unmark_approach(name: ApproachPath, project: ProjectDep, session: SessionDep) -> ApproachPublic:
     """Remove a person's mark from an approach: its computed status applies again."""
     return approaches_service.unmark_approach(session, project=project, name=name)
+
+
+@router.get("/runs/{run_key:path}/changes", response_model=RunChangesPublic, operation_id="get_run_changes")
+def get_run_changes(run_key: str, project: ProjectDep, session: SessionDep) -> RunChangesPublic:
+    """What one run changed: its parameter diff against the baseline and against its closest earlier configuration
+    (the earlier run differing in the fewest parameters, seeds ignored, not merely the previous run), its approach,
+    and the findings about it (more than one change at once, duplicate, within noise, reproduction gaps)."""
+    return approaches_service.run_changes(session, project=project, run_ref=run_key)
 
 
 @router.put("/runs/{run_key:path}/baseline", response_model=BaselinePublic, operation_id="mark_baseline")
