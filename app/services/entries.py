@@ -21,6 +21,7 @@ from app.compose.tables import TableFormat, parse_run_table
 from app.errors import EntryNotFound, InputInvalid, LabbookError
 from app.llm.prompts import template_version
 from app.services import outbox as outbox_service
+from app.services import outbox_status
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page, WritebackStatus
@@ -141,7 +142,7 @@ def to_public_with_writeback(session: Session, entry: Entry, *, project: Project
 
 def _with_writeback(session: Session, public: EntryPublic) -> EntryPublic:
     """The entry with where its write-back to each cited MLflow run stands."""
-    writeback = outbox_service.entry_writeback(session, [public.id]).get(public.id, [])
+    writeback = outbox_status.entry_writeback(session, [public.id]).get(public.id, [])
     return public.model_copy(update={"writeback": writeback})
 
 
@@ -151,7 +152,7 @@ def list_entries(
     entries = entry_store.list_entries(
         session, project_id=cast(int, project.id), kind=kind, after_id=decode_cursor(cursor), limit=limit
     )
-    writeback = outbox_service.entry_writeback(session, [cast(int, e.id) for e in entries])
+    writeback = outbox_status.entry_writeback(session, [cast(int, e.id) for e in entries])
     return Page[EntryPublic](
         items=[_with(e, project, writeback) for e in entries],
         next_cursor=next_cursor([e.id or 0 for e in entries], limit),

@@ -23,6 +23,7 @@ from app.config import Settings
 from app.errors import TrackingRunNotFound
 from app.integrations.mlflow import writeback
 from app.services import outbox as outbox_service
+from app.services import outbox_status
 from app.services import sync as sync_service
 from app.services.auth import Principal
 from app.storage.models import Entry, OutboxItem, Project, Run
@@ -256,7 +257,7 @@ class TestDecisionModelTags:
             "labbook.decision_id": str(entry.id),
             "labbook.decision_url": f"{PUBLIC_URL}/v1/entries/{entry.id}",
         }
-        page = outbox_service.list_outbox(
+        page = outbox_status.list_outbox(
             session,
             principal=Principal("admin"),
             state=None,
@@ -280,7 +281,7 @@ class TestDecisionModelTags:
         (item,) = items(engine)
         assert item.state == "delivered" and item.payload["outcome"].startswith("no registered model version")
         # The entry's own write-back status lists run notes only: this item is not one.
-        assert outbox_service.entry_writeback(session, [cast(int, entry.id)]) == {}
+        assert outbox_status.entry_writeback(session, [cast(int, entry.id)]) == {}
 
 
 # -- an outage ---------------------------------------------------------------------------------------------------------

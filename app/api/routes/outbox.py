@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, SessionDep
-from app.services import outbox as outbox_service
+from app.services import outbox_status
 from app.services.schemas import OutboxItemPublic, OutboxPage, OutboxState
 
 router = APIRouter(prefix="/outbox", tags=["outbox"])
@@ -28,7 +28,7 @@ def list_outbox(
     """List write-backs to MLflow (each cited run's description and labbook.* tags), oldest first: pending ones
     (queued or retrying after an error, with `last_error` and `next_attempt_at`), delivered and dead ones, and
     how many items are in each state."""
-    return outbox_service.list_outbox(
+    return outbox_status.list_outbox(
         session, principal=principal, state=state, project_slug=project, entry_id=entry_id, limit=limit, cursor=cursor
     )
 
@@ -36,4 +36,4 @@ def list_outbox(
 @router.post("/{item_id}/retry", response_model=OutboxItemPublic, operation_id="retry_outbox_item")
 def retry_outbox_item(item_id: int, principal: PrincipalDep, session: SessionDep) -> OutboxItemPublic:
     """Deliver a pending or dead write-back at the next poll instead of waiting for its backoff."""
-    return outbox_service.retry_item(session, principal=principal, item_id=item_id)
+    return outbox_status.retry_item(session, principal=principal, item_id=item_id)
