@@ -68,7 +68,7 @@ StallSessions = Annotated[int, Field(ge=1, le=1000)]
 class ProjectFields(Strict):
     goal: str = Field(default="", max_length=10_000)
     target_value: float | None = Field(
-        default=None, description="The value of the primary metric that would be enough."
+        default=None, allow_inf_nan=False, description="The value of the primary metric that would be enough."
     )
     deadline: date | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
@@ -115,7 +115,7 @@ class ProjectUpdate(Strict):
     goal: str | None = Field(default=None, max_length=10_000)
     primary_metric: MetricName | None = None
     metric_direction: Direction | None = None
-    target_value: float | None = None
+    target_value: float | None = Field(default=None, allow_inf_nan=False)
     deadline: date | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = None
     metric_aliases: dict[str, str] | None = None
@@ -546,7 +546,9 @@ class SummaryCreate(Strict):
 
 
 class NextExperimentsCreate(Strict):
-    target: float | None = Field(default=None, description="The value of the primary metric to reach.")
+    target: float | None = Field(
+        default=None, allow_inf_nan=False, description="The value of the primary metric to reach."
+    )
     deadline: date | None = None
     budget_runs: int | None = Field(default=None, ge=1, le=100_000)
     budget_hours: float | None = Field(default=None, gt=0, le=100_000)
@@ -579,8 +581,10 @@ class DecisionCreate(Strict):
 
 class ReproductionCreate(Strict):
     run: RunRef = Field(description="The run to reproduce: key, 6+ hex prefix or name.")
-    known: dict[str, str] = Field(
-        default_factory=dict, description="Setup fields you know that the run did not record, e.g. data_version."
+    known: dict[str, Annotated[str, StringConstraints(max_length=2_000)]] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Setup fields you know that the run did not record, e.g. data_version.",
     )
 
 

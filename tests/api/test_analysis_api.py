@@ -277,3 +277,11 @@ class TestRunChanges:
 
     def test_an_unknown_run_is_refused_naming_it(self, client: TestClient) -> None:
         assert error(client.get("/v1/projects/churn/runs/no-such-run/changes"))["field"] == "run_key"
+
+
+@pytest.mark.usefixtures("history")
+def test_a_target_must_be_a_finite_number(client: TestClient) -> None:
+    for body in ('{"target_value": NaN}', '{"target_value": -Infinity}'):
+        response = client.patch("/v1/projects/churn", content=body, headers={"Content-Type": "application/json"})
+        assert error(response)["field"] == "target_value"
+    assert client.get("/v1/projects/churn").json()["target_value"] == 0.9

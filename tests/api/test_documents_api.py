@@ -180,3 +180,19 @@ def test_documents_whose_fields_are_all_optional_need_no_body(client: TestClient
     assert response.json()["kind"] == kind
     markdown = client.post(f"/v1/projects/churn/{resource}", headers={"Accept": "text/markdown"})
     assert markdown.status_code == 201 and markdown.text.startswith("# ")
+
+
+@pytest.mark.parametrize(
+    ("resource", "body", "field"),
+    [
+        ("next-experiments", '{"target": NaN}', "target"),
+        ("next-experiments", '{"target": Infinity}', "target"),
+        ("reproductions", '{"run": "smote-a", "known": {"seed": "' + "x" * 3000 + '"}}', "known.seed"),
+    ],
+)
+def test_numbers_json_cannot_carry_and_oversized_answers_are_refused(
+    client: TestClient, resource: str, body: str, field: str
+) -> None:
+    response = client.post(f"/v1/projects/churn/{resource}", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
