@@ -33,7 +33,7 @@ def render_log_entry(entry: LogEntry, *, title: str) -> str:
     for name, heading in _ITEM_SECTIONS:
         blocks += _section(heading, _items(getattr(entry, name)))
     blocks += _section("Warnings", _warnings(entry.warnings))
-    blocks += _section("Runs cited", [", ".join(_code(r) for r in entry.run_ids)] if entry.run_ids else [])
+    blocks += _section("Runs cited", [", ".join(inline_code(r) for r in entry.run_ids)] if entry.run_ids else [])
     return "\n\n".join(blocks) + "\n"
 
 
@@ -69,7 +69,7 @@ def _quote(item: Item) -> str:
 
 
 def _cites(run_ids: Sequence[str]) -> str:
-    return f" ({', '.join(_code(r) for r in run_ids)})" if run_ids else ""
+    return f" ({', '.join(inline_code(r) for r in run_ids)})" if run_ids else ""
 
 
 def _experiments(experiments: Sequence[Experiment]) -> list[str]:
@@ -82,7 +82,7 @@ def _experiments(experiments: Sequence[Experiment]) -> list[str]:
 
 def _run_cell(experiment: Experiment) -> str:
     if experiment.run_id is not None:
-        return _code(experiment.run_id)
+        return inline_code(experiment.run_id)
     if experiment.ref is not None:
         return f"{_cell(experiment.ref)} (not a stored run)"
     return "—"
@@ -115,7 +115,7 @@ def _cell(text: str) -> str:
     return _one_line(text).replace("|", "\\|")
 
 
-def _code(text: str) -> str:
+def inline_code(text: str) -> str:
     """Inline code that survives backticks inside the text (CommonMark: a longer fence, padded with spaces)."""
     ticks = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     if ticks == 0:

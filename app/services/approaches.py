@@ -35,11 +35,11 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 def resolve_refs(runs: Iterable[RunView], refs: Sequence[str], *, field: str) -> list[str]:
     """Each reference as a stored run key: a key, a unique 6+ hex ID prefix or a run name; 422 naming
     `field[i]` for one that matches no run, or several."""
-    index = _index(runs)
+    index = run_index(runs)
     return [resolve_ref(index, ref, field=f"{field}[{i}]") for i, ref in enumerate(refs)]
 
 
-def _index(runs: Iterable[RunView]) -> RunIndex:
+def run_index(runs: Iterable[RunView]) -> RunIndex:
     return RunIndex(RunFacts(r.key, r.run_id, r.name) for r in runs)
 
 
@@ -62,7 +62,7 @@ def run_changes(session: Session, *, project: Project, run_ref: str) -> RunChang
     """One run's place in the history: what it changed against the baseline and against its closest earlier
     configuration, its approach, and the findings about it. `run_ref`: a key, a 6+ hex ID prefix or a name."""
     inp = analysis_service.load_input(session, project=project)
-    key = resolve_ref(_index(inp.runs), run_ref, field="run_key")
+    key = resolve_ref(run_index(inp.runs), run_ref, field="run_key")
     return analysis_service.run_changes_public(inp, analyze(inp), key)
 
 
@@ -89,7 +89,7 @@ def regroup_runs(
 def ungroup_run(session: Session, *, project: Project, name: str, run_key: str) -> ApproachPublic | None:
     """Give the run back to its tag or inference; the approach as it is now (None when it has no runs left)."""
     runs = analysis_service.load_runs(session, project=project)
-    key = resolve_ref(_index(runs), run_key, field="run_key")
+    key = resolve_ref(run_index(runs), run_key, field="run_key")
     overrides = analysis_store.approach_overrides(session, project_id=cast(int, project.id))
     if overrides.get(key) != name:
         raise InputInvalid(f"run '{key}' was not regrouped into approach '{name}'", field="run_key")

@@ -6,7 +6,6 @@ document offline, checks that every number and run it cites is grounded in the i
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import cast
@@ -14,7 +13,7 @@ from typing import cast
 from sqlmodel import Session
 
 from app.analysis.findings import analyze
-from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings, RunView
+from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings
 from app.analysis.ranking import rank_finalists
 from app.analysis.setup import likely_setup
 from app.analysis.tried import match_proposal
@@ -29,14 +28,13 @@ from app.compose.documents import (
     compose_reproduction,
     compose_tried,
 )
-from app.compose.facts import RunFacts
 from app.compose.refs import RunIndex
 from app.errors import InputInvalid, PromptInvalid
 from app.llm.prompts import template_version
 from app.services import analysis as analysis_service
 from app.services import entries as entries_service
 from app.services import outbox as outbox_service
-from app.services.approaches import resolve_ref, resolve_refs
+from app.services.approaches import resolve_ref, resolve_refs, run_index
 from app.services.schemas import (
     BriefCreate,
     CriterionCreate,
@@ -48,7 +46,7 @@ from app.services.schemas import (
     TriedCreate,
 )
 from app.storage import entries as entry_store
-from app.storage.models import Entry, EntryVersion, Project
+from app.storage.models import Entry, Project
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +108,7 @@ def create_decision(session: Session, *, project: Project, body: DecisionCreate,
     """A selection decision record: the finalists ranked by weighted criteria, the choice and its trade-offs."""
     a = analysed(session, project=project, public_url=public_url)
     keys = resolve_refs(a.inp.runs, body.finalists, field="finalists")
-    index = _index(a.inp.runs)
+    index = run_index(a.inp.runs)
     criteria = [_criterion(index, c, field=f"criteria[{i}]") for i, c in enumerate(body.criteria)]
     selected = resolve_ref(index, body.selected, field="selected") if body.selected else None
     if selected is not None and selected not in keys:
@@ -144,7 +142,7 @@ def create_reproduction(
         if name not in REPRO_FIELDS:
             raise InputInvalid(f"'{name}' is not a setup field ({', '.join(REPRO_FIELDS)})", field=f"known.{name}")
     a = analysed(session, project=project, public_url=public_url)
-    key = resolve_ref(_index(a.inp.runs), body.run, field="run")
+    key = resolve_ref(run_index(a.inp.runs), body.run, field="run")
     setup = likely_setup(key, a.inp.runs, a.findings, body.known)
     composed = compose_reproduction(a.ctx, a.findings, setup, known=body.known)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
@@ -184,23 +182,10 @@ def store_composed(
         schema_version=composed.schema_version,
     )
     entry_store.add_entry(session, entry)
-    entry_store.add_version(session, _version_1(entry))
+    entry_store.add_version(session, entries_service.current_version(entry, edited_by=COMPOSER, reason="composed"))
     if queue_tags:
         outbox_service.queue_labbook_tags(session, project=project, findings=analysed.findings)
     return entry
-
-
-def _version_1(entry: Entry) -> EntryVersion:
-    return EntryVersion(
-        entry_id=cast(int, entry.id),
-        version=1,
-        body=entry.body,
-        markdown=entry.markdown,
-        run_ids=entry.run_ids,
-        provider=entry.provider,
-        edited_by=COMPOSER,
-        reason="composed",
-    )
 
 
 def _template_version(kind: str) -> str:
@@ -209,10 +194,6 @@ def _template_version(kind: str) -> str:
         return template_version(kind)
     except PromptInvalid:
         return "none"
-
-
-def _index(runs: Iterable[RunView]) -> RunIndex:
-    return RunIndex(RunFacts(r.key, r.run_id, r.name) for r in runs)
 
 
 def _public(session: Session, project: Project, entry: Entry) -> EntryPublic:

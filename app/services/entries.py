@@ -54,7 +54,7 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> 
         schema_version=composed.schema_version,
     )
     entry_store.add_entry(session, entry)
-    entry_store.add_version(session, _current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
+    entry_store.add_version(session, current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
     # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     return entry
@@ -98,7 +98,7 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
         _apply(entry, composed, markdown=render_log_entry(composed, title=_title(project, log)))
         entry.provider = OFFLINE
         reason = "composed again against the project's current runs"
-        entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=reason))
+        entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=reason))
         # Runs no longer cited are written too: their section drops this entry.
         outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
     return _with_writeback(session, to_public(entry, project=project))
@@ -189,7 +189,7 @@ def update_entry(session: Session, *, principal: Principal, entry_id: int, body:
     corrected = _corrected(session, entry=entry, project=project, body=body)
     cited_before = list(entry.run_ids)
     _apply(entry, corrected, markdown=render_log_entry(corrected, title=_entry_title(session, entry, project)))
-    entry_store.add_version(session, _current_version(entry, edited_by=principal.name, reason=body.reason))
+    entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=body.reason))
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
     return _with_writeback(session, to_public(entry, project=project))
 
@@ -209,7 +209,7 @@ def _entry_title(session: Session, entry: Entry, project: Project) -> str:
     return _title(project, log) if log is not None else project.name
 
 
-def _current_version(entry: Entry, *, edited_by: str, reason: str) -> EntryVersion:
+def current_version(entry: Entry, *, edited_by: str, reason: str) -> EntryVersion:
     return EntryVersion(
         entry_id=cast(int, entry.id),
         version=entry.version,

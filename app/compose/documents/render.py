@@ -3,10 +3,10 @@ sections, bullet lists and tables. Pure string building."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from app.analysis.fmt import fmt
+from app.compose.markdown import inline_code
 
 __all__ = [
     "plural",
@@ -31,16 +31,9 @@ def duration(seconds: float) -> str:
     return f"{fmt(seconds / 60)} min" if seconds < 5400 else f"{fmt(seconds / 3600)} h"
 
 
-_BACKTICKS = re.compile(r"`+")
-
-
 def cite(key: str) -> str:
-    """A run key as inline code, surviving backticks inside it (CommonMark: a longer fence, padded)."""
-    ticks = max((len(run) for run in _BACKTICKS.findall(key)), default=0)
-    if ticks == 0:
-        return f"`{key}`"
-    fence = "`" * (ticks + 1)
-    return f"{fence} {key} {fence}"
+    """A run key as inline code, surviving backticks inside it (the log entries' rendering)."""
+    return inline_code(key)
 
 
 CITE_LIMIT = 8
