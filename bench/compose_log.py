@@ -18,8 +18,8 @@ import re
 import time
 from collections.abc import Callable
 
-from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
-from app.compose.grounding import check_grounding
+from app.compose.log_entry.composer import ProjectFacts, RunFacts, compose_log_entry
+from app.compose.log_entry.grounding import check_grounding
 
 LINES = [
     "- tried {ref} with lr 0.05 -> auc .8{d}ish, didn't help vs {other}",

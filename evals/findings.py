@@ -22,8 +22,8 @@ from app.analysis.model import AnalysisInput, Criterion, Findings, RunView
 from app.analysis.ranking import rank_finalists
 from app.analysis.setup import likely_setup
 from app.analysis.tried import match_proposal
+from app.compose.contract import Composed, DocContext, EntryDigest
 from app.compose.documents.brief import compose_brief
-from app.compose.documents.context import Composed, DocContext, EntryDigest
 from app.compose.documents.decision import compose_decision
 from app.compose.documents.grounding import check_document_grounding
 from app.compose.documents.metric_switch import compose_metric_switch

@@ -19,12 +19,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from app.compose.composer import compose_log_entry
-from app.compose.entry_schema import SCHEMA_VERSION, LogEntry
-from app.compose.facts import ProjectFacts, RunFacts
-from app.compose.grounding import GroundingReport
-from app.compose.tables import parse_run_table
+from app.compose.log_entry.composer import compose_log_entry
+from app.compose.log_entry.facts import ProjectFacts, RunFacts
+from app.compose.log_entry.grounding import GroundingReport
+from app.compose.log_entry.schema import SCHEMA_VERSION, LogEntry
 from app.errors import LabbookError
+from app.parsing.tables import parse_run_table
 from evals import scorers
 
 TASK = "log_entry"

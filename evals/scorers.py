@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from app.compose.entry_schema import Item, LogEntry, StatedMetric, WarningCode
-from app.compose.facts import RunFacts
-from app.compose.grounding import GroundingReport, check_grounding, extract_numbers, numbers_match
+from app.compose.log_entry.facts import RunFacts
+from app.compose.log_entry.grounding import GroundingReport, check_grounding
+from app.compose.log_entry.schema import Item, LogEntry, StatedMetric, WarningCode
+from app.parsing.mentions import extract_numbers, numbers_match
 
 PHRASE_SECTIONS = ("did_not_work", "open_questions", "next_steps", "conclusions", "hypothesis")
 COVERAGE_SECTIONS = ("runs", "numbers", *PHRASE_SECTIONS)

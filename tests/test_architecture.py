@@ -160,9 +160,9 @@ def calls_in(path: str, tree: ast.AST) -> Iterator[Call]:
 
 # -- the rules ---------------------------------------------------------------------------------------------------------
 
-LOWER_LAYERS = ("analysis", "compose", "llm", "retrieval", "storage", "integrations")
+LOWER_LAYERS = ("parsing", "analysis", "compose", "llm", "retrieval", "storage", "integrations")
 # Everyone may import the plain types (dataclasses, schemas) of these two pure layers.
-SHARED_TYPES = ("app.analysis", "app.compose")
+SHARED_TYPES = ("app.analysis", "app.compose", "app.parsing")
 SERVICES_MAY_IMPORT = ("app.services", *(f"app.{layer}" for layer in LOWER_LAYERS), "app.config", "app.errors")
 # Inbound adapters call services; the session and the settings are their only other imports from below. The ORM
 # models are allowed for the type annotations of dependencies (ProjectDep). Schemas reach api/ through
@@ -359,7 +359,7 @@ def test_rule_ids_are_unique() -> None:
         ("app/storage/runs.py", "from app.errors import RunNotFound", set()),
         ("app/llm/client.py", "from app.retrieval import index", {"layer-llm"}),
         ("app/llm/client.py", "import app.storage.models", {"layer-llm"}),
-        ("app/llm/client.py", "from app.compose.tables import ParsedTable", set()),
+        ("app/llm/client.py", "from app.parsing.tables import ParsedTable", set()),
         ("app/integrations/mlflow/client.py", "from app.analysis import baseline", set()),
         ("app/integrations/slack/blocks.py", "from app.main import create_app", {"layer-integrations"}),
         ("app/services/logs.py", "from app.api.deps import SessionDep", {"services-call-lower-layers"}),
@@ -367,7 +367,7 @@ def test_rule_ids_are_unique() -> None:
         ("app/services/logs.py", "from app.storage import logs\nfrom app.config import Settings", set()),
         ("app/api/routes/runs.py", "from app.storage import runs", {"api-calls-services"}),
         ("app/api/routes/runs.py", "from app.storage.runs import MetricFilter", {"api-calls-services"}),
-        ("app/api/routes/runs.py", "from app.compose.tables import parse_run_table", {"api-calls-services"}),
+        ("app/api/routes/runs.py", "from app.parsing.tables import parse_run_table", {"api-calls-services"}),
         ("app/api/routes/runs.py", "from app import __version__", set()),
         ("app/api/routes/runs.py", "from app import config", set()),
         ("app/api/routes/runs.py", "from ..deps import SessionDep\nfrom app.storage.models import Run", set()),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from functools import lru_cache
 
-from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.model import Finding, RunView
+from app.parsing.fmt import fmt
 
 BASELINE_TAGS = ("baseline", "labbook.baseline")
 TRUTHY = frozenset({"true", "1", "yes", "y"})

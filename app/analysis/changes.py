@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from app.analysis.configs import changed_keys
-from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.model import Duplicate, Finding, ParamChange, RunChange
+from app.parsing.fmt import fmt
 
 
 def run_changes(steps: Sequence[Step], baseline: Step | None) -> dict[str, RunChange]:

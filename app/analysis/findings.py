@@ -12,13 +12,13 @@ from collections.abc import Sequence
 
 from app.analysis.baseline import baseline_finding, find_baseline, missing_baseline_finding
 from app.analysis.changes import duplicate_findings, find_duplicates, multi_change_findings, run_changes
-from app.analysis.fmt import fmt
 from app.analysis.history import Step, build_history
 from app.analysis.metric import gain, metric_in_force, value_of
 from app.analysis.model import AnalysisInput, Direction, Finding, Findings, MetricSwitch
 from app.analysis.noise import estimate_noise, noise_finding, status_threshold, within_noise_findings
 from app.analysis.progress import Judge, approach_finding, find_stall, summarise_approaches
 from app.analysis.repro import repro_gap_finding, repro_gaps
+from app.parsing.fmt import fmt
 
 
 def analyze(inp: AnalysisInput) -> Findings:

@@ -15,10 +15,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.metric import gain
 from app.analysis.model import AnalysisSettings, Direction, Finding, Noise, SeedGroup
+from app.parsing.fmt import fmt
 
 NOISE_FACTOR = 2.0  # min_gain = NOISE_FACTOR x pooled seed std
 SUGGESTED_REPEATS = 3

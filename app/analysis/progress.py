@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.analysis.approaches import assign_approaches
-from app.analysis.fmt import fmt
 from app.analysis.history import Step
 from app.analysis.metric import gain
 from app.analysis.model import (
@@ -27,6 +26,7 @@ from app.analysis.model import (
     Direction,
     Finding,
 )
+from app.parsing.fmt import fmt
 
 _SOURCE_RANK: dict[ApproachSource, int] = {"override": 0, "tag": 1, "inferred": 2}
 

@@ -27,7 +27,7 @@ from app.analysis.model import (
     ParamChange,
     RunView,
 )
-from app.compose.documents.context import DocContext, EntryDigest
+from app.compose.contract import DocContext, EntryDigest
 from app.services.schemas import (
     ApproachMarkPublic,
     ApproachPublic,

@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from app.analysis.findings import analyze
 from app.analysis.model import Approach, Findings, RunView
-from app.compose.facts import RunFacts
-from app.compose.refs import MIN_PREFIX, RunIndex
+from app.compose.log_entry.facts import RunFacts
+from app.compose.log_entry.refs import MIN_PREFIX, RunIndex
 from app.errors import ApproachNotFound, InputInvalid, RunNotFound
 from app.services import analysis as analysis_service
 from app.services import outbox as outbox_service

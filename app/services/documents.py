@@ -5,10 +5,8 @@ document offline, checks that every number and run it cites is grounded in the i
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import cast
 
 from sqlmodel import Session
 
@@ -17,10 +15,8 @@ from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings
 from app.analysis.ranking import rank_finalists
 from app.analysis.setup import likely_setup
 from app.analysis.tried import match_proposal
+from app.compose.contract import Composed, DocContext, Sources
 from app.compose.documents import (
-    Composed,
-    DocContext,
-    check_document_grounding,
     compose_brief,
     compose_decision,
     compose_next_experiments,
@@ -28,9 +24,8 @@ from app.compose.documents import (
     compose_reproduction,
     compose_tried,
 )
-from app.compose.refs import RunIndex
-from app.errors import InputInvalid, PromptInvalid
-from app.llm.prompts import template_version
+from app.compose.log_entry.refs import RunIndex
+from app.errors import InputInvalid
 from app.services import analysis as analysis_service
 from app.services import entries as entries_service
 from app.services import outbox as outbox_service
@@ -45,13 +40,7 @@ from app.services.schemas import (
     SummaryCreate,
     TriedCreate,
 )
-from app.storage import entries as entry_store
 from app.storage.models import Entry, Project
-
-logger = logging.getLogger(__name__)
-
-OFFLINE = "offline"
-COMPOSER = "labbook"
 
 
 @dataclass(frozen=True)
@@ -165,35 +154,11 @@ def store_composed(
     queue_tags: bool = True,
 ) -> Entry:
     """Store the document as an entry (version 1) and, unless told not to, queue the runs' labbook.* tags."""
-    problems = check_document_grounding(composed, analysed.ctx, analysed.findings)
-    if problems:
-        # The offline composer only quotes stored values: this is a bug to fix, but never a lost document.
-        logger.error("documents.grounding.failed", extra={"kind": composed.kind, "problems": problems})
-    entry = Entry(
-        project_id=cast(int, project.id),
-        kind=composed.kind,
-        log_id=log_id,
-        body=composed.body.model_dump(mode="json"),
-        markdown=composed.markdown,
-        run_ids=list(dict.fromkeys(composed.run_ids)),
-        provider=OFFLINE,
-        template=composed.kind,
-        template_version=_template_version(composed.kind),
-        schema_version=composed.schema_version,
-    )
-    entry_store.add_entry(session, entry)
-    entry_store.add_version(session, entries_service.current_version(entry, edited_by=COMPOSER, reason="composed"))
+    sources = Sources(ctx=analysed.ctx, findings=analysed.findings)
+    entry = entries_service.store_entry(session, project=project, composed=composed, sources=sources, log_id=log_id)
     if queue_tags:
         outbox_service.queue_labbook_tags(session, project=project, findings=analysed.findings)
     return entry
-
-
-def _template_version(kind: str) -> str:
-    """The version of the kind's prompt template; "none" for a kind that has no template yet."""
-    try:
-        return template_version(kind)
-    except PromptInvalid:
-        return "none"
 
 
 def _public(session: Session, project: Project, entry: Entry) -> EntryPublic:

@@ -7,21 +7,26 @@ or a made-up stored metric into an entry. Earlier versions are never rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.compose.composer import ProjectFacts, RunFacts, compose_log_entry
+from app.compose import kinds
+from app.compose.contract import Composed, Sources
 from app.compose.documents import DOCUMENT_MODELS
-from app.compose.entry_schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
-from app.compose.markdown import render_log_entry
-from app.compose.tables import TableFormat, parse_run_table
-from app.errors import EntryNotFound, InputInvalid, LabbookError
+from app.compose.log_entry import kind as log_entry_kind
+from app.compose.log_entry.facts import ProjectFacts, RunFacts
+from app.compose.log_entry.markdown import render_log_entry
+from app.compose.log_entry.schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
+from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid
 from app.llm.prompts import template_version
+from app.parsing.tables import TableFormat
 from app.services import outbox as outbox_service
 from app.services import outbox_status
+from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page, WritebackStatus
@@ -32,57 +37,108 @@ from app.storage import runs as run_store
 from app.storage.models import Entry, EntryVersion, Project, Run, SessionLog
 from app.storage.types import utcnow
 
-LOG_ENTRY = "log_entry"
+logger = logging.getLogger(__name__)
+
+LOG_ENTRY = log_entry_kind.KIND
 OFFLINE = "offline"
 COMPOSER = "labbook"  # `edited_by` of a version the composer wrote
 
 
-def create_log_entry(session: Session, *, project: Project, log: SessionLog) -> Entry:
-    """Compose the dump against the project's stored runs, render it, and store it as version 1."""
-    composed = _compose(session, project=project, log=log)
-    markdown = render_log_entry(composed, title=_title(project, log))
+def store_entry(
+    session: Session,
+    *,
+    project: Project,
+    composed: Composed,
+    sources: Sources,
+    log_id: int | None = None,
+    reason: str = "composed",
+) -> Entry:
+    """Store a composed entry of any kind as version 1, after its grounding check.
+
+    Every kind passes through here, so this is where a model-written draft is held to the same check as the
+    offline composer's. The offline composer only quotes stored values: a failed check is a composer bug, logged
+    as an error, and never a lost entry. A log entry is stored with a `grounding_failed` warning per problem."""
+    composed = checked(composed, sources)
     entry = Entry(
         project_id=cast(int, project.id),
-        kind=LOG_ENTRY,
-        log_id=log.id,
-        body=composed.model_dump(mode="json"),
-        markdown=markdown,
-        run_ids=list(composed.run_ids),
+        kind=composed.kind,
+        log_id=log_id,
+        body=composed.body.model_dump(mode="json"),
+        markdown=composed.markdown,
+        run_ids=list(dict.fromkeys(composed.run_ids)),
         provider=OFFLINE,
-        template=LOG_ENTRY,
-        template_version=template_version(LOG_ENTRY),
+        template=composed.kind,
+        template_version=_template_version(composed.kind),
         schema_version=composed.schema_version,
     )
     entry_store.add_entry(session, entry)
-    entry_store.add_version(session, current_version(entry, edited_by=COMPOSER, reason=f"composed from log {log.id}"))
+    entry_store.add_version(session, current_version(entry, edited_by=COMPOSER, reason=reason))
+    return entry
+
+
+def checked(composed: Composed, sources: Sources) -> Composed:
+    """The composed entry after its grounding check: unchanged when grounded; otherwise the failure is logged as an
+    error and a log entry carries a `grounding_failed` warning per problem (a document's body has no warnings)."""
+    problems = kinds.check(composed, sources)
+    if problems:
+        logger.error("entries.grounding.failed", extra={"kind": composed.kind, "problems": problems})
+        composed = log_entry_kind.with_grounding_warnings(composed, problems)
+    return composed
+
+
+def _template_version(kind: str) -> str:
+    """The version of the kind's prompt template; "none" for a kind that has no template yet."""
+    try:
+        return template_version(kind)
+    except PromptInvalid:
+        return "none"
+
+
+def create_log_entry(session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str] = ()) -> Entry:
+    """Compose the dump against the project's stored runs and store it as version 1; `table_keys` are the runs of
+    the table pasted with it (the session's experiments, even where the text does not name them)."""
+    composed, sources = _compose(session, project=project, log=log, table_keys=table_keys)
+    entry = store_entry(
+        session,
+        project=project,
+        composed=composed,
+        sources=sources,
+        log_id=log.id,
+        reason=f"composed from log {log.id}",
+    )
     # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     return entry
 
 
-def _compose(session: Session, *, project: Project, log: SessionLog) -> LogEntry:
+def _compose(
+    session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str]
+) -> tuple[Composed, Sources]:
     rows = run_store.run_rows(session, project_id=cast(int, project.id))
     runs = [RunFacts(key, run_id, name, metrics, params) for key, run_id, name, metrics, params in rows]
-    facts = _project_facts(project)
-    table_keys = _table_keys(log, project)
-    return compose_log_entry(log.text, runs=runs, project=facts, run_ids=log.run_refs, table_run_ids=table_keys)
+    composed = log_entry_kind.compose_entry(
+        log.text,
+        runs=runs,
+        project=_project_facts(project),
+        title=_title(project, log),
+        run_ids=log.run_refs,
+        table_run_ids=table_keys,
+    )
+    return composed, Sources(dump=log.text, runs=runs)
 
 
 def _table_keys(log: SessionLog, project: Project) -> list[str]:
-    """The runs of the table pasted with the dump: the session's experiments, even where the text does not name
-    them. A table that cannot be read was refused when it was posted; it adds nothing here."""
+    """The runs of the table stored with the dump. A table that cannot be read was refused when it was posted; it
+    adds nothing here."""
     if not (log.run_table and log.run_table.strip()):
         return []
     try:
-        parsed = parse_run_table(
-            log.run_table,
-            format=cast(TableFormat | None, log.run_table_format),
-            metric_aliases=project.metric_aliases,
-            known_metrics=[project.primary_metric],
+        parsed = runs_service.parse_table(
+            project, text=log.run_table, format=cast(TableFormat | None, log.run_table_format)
         )
     except LabbookError:
         return []
-    return list(dict.fromkeys(row.run_id or f"name:{row.run_name}" for row in parsed.rows))
+    return list(dict.fromkeys(row.key for row in parsed.rows))
 
 
 def recompose_entry(session: Session, *, principal: Principal, entry_id: int) -> EntryPublic:
@@ -92,10 +148,12 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
     log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
     if entry.kind != LOG_ENTRY or log is None:
         raise InputInvalid(f"entry {entry_id} was not composed from a brain dump", field="entry_id")
-    composed = _compose(session, project=project, log=log)
-    if composed.model_dump(mode="json") != entry.body:
+    composed, sources = _compose(session, project=project, log=log, table_keys=_table_keys(log, project))
+    composed = checked(composed, sources)
+    body = cast(LogEntry, composed.body)
+    if body.model_dump(mode="json") != entry.body:
         cited_before = list(entry.run_ids)
-        _apply(entry, composed, markdown=render_log_entry(composed, title=_title(project, log)))
+        _apply(entry, body, markdown=composed.markdown)
         entry.provider = OFFLINE
         reason = "composed again against the project's current runs"
         entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=reason))

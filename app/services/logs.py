@@ -10,6 +10,7 @@ from typing import cast
 from sqlmodel import Session
 
 from app.errors import InputInvalid, LabbookError, LogNotFound
+from app.parsing.tables import ParsedTable
 from app.services import entries as entries_service
 from app.services import metric_switches
 from app.services import runs as runs_service
@@ -43,18 +44,20 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
     has_table = bool(log.run_table and log.run_table.strip())
-    run_import = _import_table(session, project=project, log=log) if has_table else None
-    entry = _compose_entry(session, project=project, log=log)
+    table = _import_table(session, project=project, log=log) if has_table else None
+    table_keys = list(dict.fromkeys(row.key for row in table[0].rows)) if table else []
+    entry = _compose_entry(session, project=project, log=log, table_keys=table_keys)
     _apply_declarations(session, project=project, log=log, entry=entry)
+    run_import = table[1] if table else None
     return _public(session, log, project=project, run_import=run_import, log_entry=entry)
 
 
-def _compose_entry(session: Session, *, project: Project, log: SessionLog) -> EntryPublic | None:
+def _compose_entry(session: Session, *, project: Project, log: SessionLog, table_keys: list[str]) -> EntryPublic | None:
     """The composed entry, or None when composing fails: a bug there must not turn a stored dump into a 500."""
     try:
         # A savepoint, so a failed insert leaves the transaction (and the imported table) usable.
         with session.begin_nested():
-            entry = entries_service.create_log_entry(session, project=project, log=log)
+            entry = entries_service.create_log_entry(session, project=project, log=log, table_keys=table_keys)
     except Exception:
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
         return None
@@ -89,14 +92,13 @@ def _new_log(project: Project, principal: Principal, body: LogCreate) -> Session
     )
 
 
-def _import_table(session: Session, *, project: Project, log: SessionLog) -> RunImportResult:
+def _import_table(session: Session, *, project: Project, log: SessionLog) -> tuple[ParsedTable, RunImportResult]:
+    """The pasted table, read once: its rows are imported and cited as the session's experiments."""
     try:
-        return runs_service.import_table(
-            session,
-            project=project,
-            text=cast(str, log.run_table),
-            format=cast(TableFormat | None, log.run_table_format),
+        parsed = runs_service.parse_table(
+            project, text=cast(str, log.run_table), format=cast(TableFormat | None, log.run_table_format)
         )
+        return parsed, runs_service.import_parsed(session, project=project, parsed=parsed)
     except LabbookError as exc:
         # The dump itself is already stored: tell the caller where it is, so the table can be fixed and re-sent.
         exc.extra["log_id"] = log.id

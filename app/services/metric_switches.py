@@ -14,9 +14,9 @@ from typing import Literal, cast
 from sqlmodel import Session
 
 from app.analysis.model import Direction, MetricSwitch
-from app.compose.declarations import announced_metric_switch, declared_baselines
 from app.compose.documents import compose_metric_switch
-from app.compose.entry_schema import LogEntry
+from app.compose.log_entry.declarations import announced_metric_switch, declared_baselines
+from app.compose.log_entry.schema import LogEntry
 from app.errors import InputInvalid
 from app.services import analysis as analysis_service
 from app.services import documents as documents_service

@@ -28,8 +28,8 @@ from typing import Any, cast
 from sqlmodel import Session
 
 from app.analysis.model import Findings
-from app.compose.run_note import NOTE_KEY, NoteEntry, entry_url, run_tags
-from app.compose.run_tags import is_managed, labbook_tags
+from app.compose.writeback.note import NOTE_KEY, NoteEntry, entry_url, run_tags
+from app.compose.writeback.tags import is_managed, labbook_tags
 from app.config import Settings
 from app.errors import (
     InputInvalid,

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 from sqlmodel import Session
 
-from app.compose.tables import ParsedRow, ParsedTable, normalize_metric_name, parse_run_table
 from app.errors import ConcurrentWrite, FilterInvalid, RunNotFound
+from app.parsing.tables import ParsedRow, ParsedTable, normalize_metric_name, parse_run_table
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import (
     ImportedColumn,
@@ -34,9 +34,18 @@ def import_table(
     session: Session, *, project: Project, text: str, format: TableFormat | None, source: str = "table"
 ) -> RunImportResult:
     """Create or update one run per row; a run ID seen before updates that run, never duplicates it."""
-    parsed = parse_run_table(
+    return import_parsed(session, project=project, parsed=parse_table(project, text=text, format=format), source=source)
+
+
+def parse_table(project: Project, *, text: str, format: TableFormat | None) -> ParsedTable:
+    """The pasted table read with the project's metric names; `RunTableInvalid` names the line at fault."""
+    return parse_run_table(
         text, format=format, metric_aliases=project.metric_aliases, known_metrics=[project.primary_metric]
     )
+
+
+def import_parsed(session: Session, *, project: Project, parsed: ParsedTable, source: str = "table") -> RunImportResult:
+    """Store the rows of a table read once by `parse_table`."""
     try:
         return _apply(session, cast(int, project.id), parsed, source)
     except ConcurrentWrite:
@@ -57,12 +66,8 @@ def _apply(session: Session, project_id: int, parsed: ParsedTable, source: str) 
     return _result(parsed, rows)
 
 
-def row_key(row: ParsedRow) -> str:
-    return row.run_id if row.run_id else f"name:{row.run_name}"
-
-
 def _candidate_keys(rows: Sequence[ParsedRow]) -> list[str]:
-    keys = [row_key(row) for row in rows]
+    keys = [row.key for row in rows]
     return keys + [f"name:{row.run_name}" for row in rows if row.run_id and row.run_name]
 
 
@@ -70,7 +75,7 @@ def _upsert(
     project_id: int, row: ParsedRow, existing: dict[str, Run], source: str, new_runs: list[dict[str, Any]]
 ) -> ImportedRow:
     """Update the stored run in place (the session tracks it) or queue a new one."""
-    key = row_key(row)
+    key = row.key
     # A run first pasted by name only is re-keyed to its ID when a later table gives both.
     run = existing.get(key) or (existing.get(f"name:{row.run_name}") if row.run_id else None)
     warnings = [ImportWarning(line=w.line, column=w.column, message=w.message) for w in row.warnings]

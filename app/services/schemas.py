@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.compose.entry_schema import Experiment, Item
-from app.compose.tables import normalize_metric_name
+from app.compose.log_entry.schema import Experiment, Item
+from app.parsing.tables import normalize_metric_name
 
 T = TypeVar("T")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")

@@ -7,8 +7,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from app.analysis.fmt import fmt
 from app.analysis.model import Finding, RunView
+from app.parsing.fmt import fmt
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 FULL_REPRO: dict[str, Any] = {

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from app.analysis.fmt import fmt
 from app.analysis.metric import gain, metric_in_force, value_of
 from app.analysis.model import MetricSwitch, RunView
+from app.parsing.fmt import fmt
 
 SWITCHES = (
     MetricSwitch("f1", "max", date(2024, 3, 5), "ships a yes/no flag"),

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.services import documents as documents_service
+from app.compose import kinds
 from tests.factories import hist_id, seed_history
 
 BASE, SMOTE_B, SMOTE_C, SMOTE_D, WEIGHTS_B = (hist_id(d) for d in "13457")
@@ -161,12 +161,11 @@ class TestRefusals:
 def test_an_ungrounded_document_is_logged_and_still_stored(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(documents_service, "check_document_grounding", lambda *_: ["0.42 is in no input"])
+    """Fault injection: the documents' grounding check reports a problem."""
+    monkeypatch.setattr(kinds, "check_document_grounding", lambda *_: ["0.42 is in no input"])
     with caplog.at_level(logging.ERROR):
         entry = created(client, "briefs", {})
-    assert [r.getMessage() for r in caplog.records if r.name == "app.services.documents"] == [
-        "documents.grounding.failed"
-    ]
+    assert [r.getMessage() for r in caplog.records if r.name == "app.services.entries"] == ["entries.grounding.failed"]
     assert client.get(f"/v1/entries/{entry['id']}").status_code == 200
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.compose.entry_schema import LogEntry
-from app.services import entries as entries_service
+from app.compose.log_entry import kind as log_entry_kind
+from app.compose.log_entry.schema import LogEntry
 from app.storage import entries as entry_store
 from tests.factories import (
     FULL_ID_DUMP,
@@ -94,7 +94,7 @@ class TestCreateLogComposesAnEntry:
         def crash(*_args: object, **_kwargs: object) -> LogEntry:
             raise RuntimeError("composer bug")
 
-        monkeypatch.setattr(entries_service, "compose_log_entry", crash)
+        monkeypatch.setattr(log_entry_kind, "compose_log_entry", crash)
         create_project(client)
         with caplog.at_level(logging.ERROR):
             data = post_log(client, text=FULL_ID_DUMP, run_table=FULL_ID_TABLE)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.compose.entry_schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
+from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
 from evals import run, scorers
 
 ISSUE_CASE = "issue_example_churn_smote"

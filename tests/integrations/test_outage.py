@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from app.compose.run_note import BEGIN, END, ENTRY_IDS_KEY, NOTE_KEY
+from app.compose.writeback.note import BEGIN, END, ENTRY_IDS_KEY, NOTE_KEY
 from app.config import Settings
 from app.main import create_app
 from app.services import outbox as outbox_service

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.analysis.model import Approach, Duplicate, Findings, Noise, ReproGap
-from app.compose.run_note import ENTRY_IDS_KEY
+from app.compose.writeback.note import ENTRY_IDS_KEY
 from app.config import Settings
 from app.errors import TrackingRunNotFound
 from app.integrations.mlflow import writeback

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from app.compose.run_note import BEGIN, END, ENTRY_IDS_KEY, NOTE_KEY
+from app.compose.writeback.note import BEGIN, END, ENTRY_IDS_KEY, NOTE_KEY
 from app.config import Settings
 from app.errors import TrackingAuthFailed, TrackingError, TrackingRunNotFound, TrackingUnavailable
 from app.integrations.mlflow import writeback

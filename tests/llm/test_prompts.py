@@ -12,7 +12,7 @@ import jinja2
 import jinja2.meta
 import pytest
 
-from app.compose.entry_schema import Experiment, Item, LogEntry, StatedMetric, log_entry_json_schema
+from app.compose.log_entry.schema import Experiment, Item, LogEntry, StatedMetric, log_entry_json_schema
 from app.errors import PromptInvalid, PromptVariableMissing
 from app.llm import prompts
 from app.llm.prompts import (

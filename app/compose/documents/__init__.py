@@ -2,8 +2,8 @@
 their body models (`DOCUMENT_MODELS`, kind -> model; the kind is also the prompt template's name), and the grounding
 check every document, composed offline or by a model, is held to."""
 
+from app.compose.contract import Composed, DocContext, EntryDigest
 from app.compose.documents.brief import compose_brief
-from app.compose.documents.context import Composed, DocContext, EntryDigest
 from app.compose.documents.decision import compose_decision
 from app.compose.documents.grounding import check_document_grounding
 from app.compose.documents.metric_switch import compose_metric_switch

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from app.analysis.model import Approach, Findings
+from app.compose.contract import Composed, DocContext, EntryDigest
 from app.compose.documents.common import (
     approach_evidence,
     below_baseline,
@@ -18,7 +19,6 @@ from app.compose.documents.common import (
     quotes,
     switch_notes,
 )
-from app.compose.documents.context import Composed, DocContext, EntryDigest
 from app.compose.documents.next_experiments import best_line
 from app.compose.documents.render import cite, cites, document, fmt, one_line, section, sentence, title_line
 from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Risk
@@ -100,6 +100,11 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
         for q in quotes(ctx.entries, "open_questions")
     ]
     return risks
+
+
+def render_markdown(body: HandoverBrief, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(title: str, body: HandoverBrief) -> str:

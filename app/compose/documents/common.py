@@ -10,7 +10,7 @@ from typing import Any
 from app.analysis.metric import gain
 from app.analysis.metric import value_of as _value_of
 from app.analysis.model import Approach, Direction, Findings, RunView
-from app.compose.documents.context import DocContext, EntryDigest
+from app.compose.contract import DocContext, EntryDigest
 from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, Quote, SwitchNote
 
 

@@ -5,8 +5,8 @@ accepted where the selected run is not the best on a criterion."""
 from __future__ import annotations
 
 from app.analysis.model import Findings, Ranking
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.render import cite, document, fmt, one_line, section, table, title_line
 from app.compose.documents.schemas import CriterionNote, FinalistRow, ScoreCell, SelectionDecision, TradeOff
 from app.errors import InputInvalid
@@ -82,6 +82,11 @@ def _trade_offs(rows: list[FinalistRow], chosen: str, ranking: Ranking) -> list[
             TradeOff(criterion=c.name, selected_value=own.value, best_key=best_row.key, best_value=best.value, gap=gap)
         )
     return traded
+
+
+def render_markdown(body: SelectionDecision, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(heading: str, body: SelectionDecision) -> str:

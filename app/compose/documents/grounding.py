@@ -22,12 +22,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from app.analysis.fmt import fmt
 from app.analysis.model import Findings, RunView
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids, value_of
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.planning import median_duration, next_value
-from app.compose.grounding import extract_numbers
+from app.parsing.fmt import fmt
+from app.parsing.mentions import extract_numbers
 
 __all__ = ["check_document_grounding"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from app.analysis.model import MetricSwitch
-from app.compose.documents.context import Composed, DocContext
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.render import document, one_line, title_line
 from app.compose.documents.schemas import MetricSwitchRecord
 
@@ -28,10 +28,19 @@ def compose_metric_switch(
         log_id=log_id,
     )
     title = title_line(TITLE, ctx.project_name)
-    was = f"from **{body.from_metric}** ({body.from_direction or ctx.direction}) " if body.from_metric else ""
-    where = "a brain dump" if source == "dump" else "the API"
-    if log_id is not None:
-        where += f" (log entry {log_id})"
+    return Composed(KIND, body, _markdown(title, body), [], title.removeprefix("# "), body.schema_version)
+
+
+def render_markdown(body: MetricSwitchRecord, title: str) -> str:
+    """The record's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
+
+
+def _markdown(title: str, body: MetricSwitchRecord) -> str:
+    was = f"from **{body.from_metric}** ({body.from_direction or body.direction}) " if body.from_metric else ""
+    where = "a brain dump" if body.source == "dump" else "the API"
+    if body.log_id is not None:
+        where += f" (log entry {body.log_id})"
     blocks = [
         title,
         f"The primary metric changes {was}to **{body.to_metric}** ({body.direction}), effective "
@@ -40,4 +49,4 @@ def compose_metric_switch(
         f"## Source\n\nRecorded from {where}. Runs are judged on the new metric from this date on: the best run, "
         "the approach statuses and the noise follow it.",
     ]
-    return Composed(KIND, body, document(blocks), [], title.removeprefix("# "), body.schema_version)
+    return document(blocks)

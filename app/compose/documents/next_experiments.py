@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.analysis.fmt import fmt
 from app.analysis.metric import gain
 from app.analysis.model import Findings
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import best_note, body_run_ids
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import cite, cites, document, duration, section, title_line
 from app.compose.documents.schemas import BestNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+from app.parsing.fmt import fmt
 
 KIND = "next_experiments"
 TITLE = "Next experiments"
@@ -48,6 +48,11 @@ def compose_next_experiments(
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+
+
+def render_markdown(body: NextExperiments, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(title: str, body: NextExperiments) -> str:

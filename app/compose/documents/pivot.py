@@ -4,11 +4,11 @@ time box as well as more runs."""
 
 from __future__ import annotations
 
-from app.analysis.fmt import fmt
 from app.analysis.model import Approach, Findings
 from app.compose.documents.common import below_baseline, lines_of_inquiry
 from app.compose.documents.render import cite
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
+from app.parsing.fmt import fmt
 
 CLOSED = frozenset({"plateaued", "exhausted", "abandoned"})
 

@@ -19,10 +19,9 @@ from datetime import date
 
 from app.analysis.approaches import family_of
 from app.analysis.configs import normalise_config, normalise_value, seed_keys_of
-from app.analysis.fmt import fmt
 from app.analysis.model import AnalysisSettings, Approach, Findings, RunChange, RunView
+from app.compose.contract import DocContext
 from app.compose.documents.common import approach_by_run, value_of
-from app.compose.documents.context import DocContext
 from app.compose.documents.pivot import low_roi, pivot_of
 from app.compose.documents.render import cite
 from app.compose.documents.schemas import (
@@ -35,6 +34,7 @@ from app.compose.documents.schemas import (
     PlanRequest,
     Suggestion,
 )
+from app.parsing.fmt import fmt
 
 TOP = 3
 SIMILAR_RUNS = 20  # the cost estimate looks at this many of the most recent similar runs

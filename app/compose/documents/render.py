@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from app.analysis.fmt import fmt
 from app.compose.markdown import inline_code
+from app.parsing.fmt import fmt
 
 __all__ = [
     "plural",

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.analysis.fmt import fmt
 from app.analysis.model import Findings, Setup
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.render import cite, cites, document, one_line, section, table, title_line
 from app.compose.documents.schemas import Check, DocAction, Evidence, FieldNote, Question, ReproductionReport
+from app.parsing.fmt import fmt
 
 KIND = "reproduction_report"
 TITLE = "Reproduction report"
@@ -94,6 +94,11 @@ def _checks(setup: Setup) -> list[Check]:
             Check(name=name, what=what.format(value=value), evidence=Evidence(run_ids=list(dict.fromkeys(runs))))
         )
     return checks
+
+
+def render_markdown(body: ReproductionReport, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(title: str, body: ReproductionReport) -> str:

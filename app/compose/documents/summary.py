@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from app.analysis.model import Findings
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import (
     approach_note,
     best_note,
@@ -18,7 +19,6 @@ from app.compose.documents.common import (
     switch_notes,
     value_of,
 )
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.next_experiments import best_line, suggestion_lines
 from app.compose.documents.planning import TOP, make_plan, plan_request
 from app.compose.documents.render import cite, cites, document, fmt, one_line, plural, section, sentence, title_line
@@ -72,6 +72,11 @@ def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> Best
     pick = max if findings.direction == "max" else min
     _, key = pick(scored)
     return best_note(ctx, findings, key)
+
+
+def render_markdown(body: PhaseSummary, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(title: str, body: PhaseSummary) -> str:

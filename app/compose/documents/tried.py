@@ -4,8 +4,8 @@ metric in force and their approach's status, and how the near matches differ."""
 from __future__ import annotations
 
 from app.analysis.model import Findings, TriedMatch, TriedRun
+from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import approach_by_run, body_run_ids
-from app.compose.documents.context import Composed, DocContext
 from app.compose.documents.render import cite, document, fmt, one_line, section, table, title_line
 from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedRunNote
 
@@ -52,6 +52,11 @@ def _answer(match: TriedMatch, findings: Findings) -> str:
     if match.verdict == "similar":
         return f"Similar: {len(match.similar)} runs share some of the proposed values, none all of them."
     return "New: no stored run has any of the proposed values."
+
+
+def render_markdown(body: TriedAnswer, title: str) -> str:
+    """The document's Markdown from its body and its title (without the leading `# `)."""
+    return _markdown(f"# {title}", body)
 
 
 def _markdown(title: str, body: TriedAnswer) -> str:

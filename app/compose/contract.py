@@ -1,0 +1,90 @@
+"""One contract for every entry kind, the log entry and the documents alike.
+
+A composer returns a `Composed` (the validated body, its Markdown, the runs it cites); a grounding check reads it
+against the `Sources` the entry may rest on and returns one problem sentence per invented run or number; `Kind`
+holds a kind's body schema, its renderer (body and title to Markdown) and its check, so the service that stores
+entries treats every kind, offline or model-written, the same way. Documents read the project as a `DocContext`.
+Plain frozen dataclasses, built by the services from storage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.analysis.model import Direction, Findings, RunView
+from app.compose.log_entry.facts import RunFacts
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDigest:
+    """One stored entry as the documents see it: its kind (`log`, `selection_decision`, ...), dates, TL;DR, the runs
+    it cites and its structured body (a `LogEntry` dump for a log entry, a document body for the others)."""
+
+    id: int
+    kind: str
+    created: date
+    session_date: date | None
+    tldr: str
+    run_ids: tuple[str, ...] = ()
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def day(self) -> date:
+        """The day the entry is about: its session date, else the day it was written."""
+        return self.session_date or self.created
+
+
+@dataclass(frozen=True, slots=True)
+class DocContext:
+    """The project as of `today` (passed in: composers read no clock)."""
+
+    project_slug: str
+    project_name: str
+    goal: str
+    primary_metric: str  # the project's original metric; the metric in force is `Findings.metric`
+    direction: Direction
+    target_value: float | None
+    deadline: date | None
+    today: date
+    public_url: str  # "" when unset
+    runs: Mapping[str, RunView]
+    entries: tuple[EntryDigest, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A composed entry: the validated body (a `LogEntry` or one of `DOCUMENT_MODELS`), its Markdown, every run key
+    it cites in order of first citation, and its title (without the leading `# `)."""
+
+    kind: str
+    body: BaseModel
+    markdown: str
+    run_ids: list[str]
+    title: str
+    schema_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """What an entry may rest on. A log entry: the brain dump's text and the project's stored runs. A document: the
+    project as of today and the findings computed from it."""
+
+    dump: str = ""
+    runs: Sequence[RunFacts] = ()
+    ctx: DocContext | None = None
+    findings: Findings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """An entry kind: its body schema, its renderer (`render(body, title)` gives the Markdown the composer wrote)
+    and its grounding check (`check(composed, sources)` gives the problems; [] means grounded)."""
+
+    name: str
+    schema: type[BaseModel]
+    render: Callable[[BaseModel, str], str]
+    check: Callable[[Composed, Sources], list[str]]

@@ -1,0 +1,181 @@
+"""The cue vocabulary: which words send a statement to which section of a log entry.
+
+Labels ("open q:", "tomorrow:", "## Didn't work", ":soon: tmrw") name a section outright; cue phrases point to one
+(a question: "?", "not sure", "should we"; a plan: "tomorrow", "need to", a leading imperative; a failure: "didn't
+help", "dead end", "diverged", "worse"; a guess: "I think", "prob", "maybe"; a conclusion: "best so far", "because",
+"so", "going with"). `cue_section` applies them to one clause, strongest first; `dump` decides what a
+clause is. Instruction-like text and announced metric switches are recognised here too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from app.compose.log_entry.schema import Section
+
+_LABEL_LISTS: dict[Section, str] = {
+    "next_steps": "next|next step|next up|todo|to do|to-do|tomorrow|tmrw|tmr|plan|plan for tomorrow|follow up|"
+    "follow-up|action item|next time|later|next session|next week|for tomorrow|what next|next experiment|this week|"
+    "for this week|plan for this week|coming week|upcoming|coming up|up next",
+    "open_questions": "q|qs|open q|open qs|open question|question|unknown|unclear|open|puzzle|?|to figure out|"
+    "worry|worries|concern|risk|caveat|still confused|confused|unsure|not sure|doubt",
+    "did_not_work": "didnt work|did not work|what didnt work|failed|failure|dead end|nope|no luck|negative result|"
+    "not working|abandoned|didnt help|doesnt work|meh|what failed",
+    "conclusions": "conclusion|takeaway|learning|lesson|lessons learned|tldr|tl;dr|verdict|decision|so|result|"
+    "key result|summary|my read|my take|bottom line|net net|in short|overall|outcome",
+    "hypothesis": "hypothesis|hypotheses|idea|theory|assumption|hunch|motivation|why|goal",
+    "observations": "observation|note|finding|what i saw|experiment|run|done|did|today|log|what i did|status",
+}
+_LABELS: dict[str, Section] = {w: section for section, words in _LABEL_LISTS.items() for w in words.split("|")}
+# Headers that name a section people write under; a generic one ("## Today", "Runs:") directs nothing.
+GENERIC: Section = "observations"
+
+
+# Words that are a label after a colon but ordinary text alone on a line.
+NOT_BARE_HEADERS = frozenset("so open q ? why goal later meh nope plan idea failed unclear".split())
+# Slack shortcodes and emoji decorate headers (":soon: tmrw", "🧵 Qs"); they say nothing about the section.
+_DECORATION_RE = re.compile(r":[a-z0-9_+-]+:|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
+
+
+def clean_label(text: str) -> str:
+    undecorated = _DECORATION_RE.sub(" ", text.lower())
+    return " ".join(undecorated.replace("'", "").replace("\u2019", "").strip("*_:# ").split())
+
+
+def label_section(text: str) -> Section | None:
+    cleaned = clean_label(text)
+    return _LABELS.get(cleaned) or _LABELS.get(cleaned.rstrip("s")) or _LABELS.get(cleaned.removesuffix("es"))
+
+
+_LABEL_WORDS = (
+    "|".join(sorted((re.escape(w) + "s?" for w in _LABELS if w != "?"), key=len, reverse=True))
+    .replace("didnt", "didn'?t")
+    .replace("doesnt", "doesn'?t")
+)
+# "open q: is the split leaking?" -- a label, then the statement.
+INLINE_LABEL_RE = re.compile(
+    rf"^\**\s*(?:({_LABEL_WORDS}|next \w+|for next \w+)\s*\**\s*[:>\-–]+|(tl;?dr)\b[:\s-]*)\s*\**\s*(.*)$",
+    re.IGNORECASE,
+)
+# A label in the middle of a line starts a new statement: "... (auc .84) open q: is ..." / "..., next: ...".
+MIDLINE_LABEL_RE = re.compile(
+    r"(?<=\S)(?<!\bopen)\s+(?=(?:open qs?|q|qs|next steps?|next|todo|tomorrow|tmrw|plan|questions?|conclusions?|"
+    r"takeaways?|hypothesis|idea)\s*:\s)",
+    re.IGNORECASE,
+)
+
+_QUESTION_RE = re.compile(
+    r"\?|\b(?:i )?wonder\b|\bnot sure\b|\bunsure\b|\bconfused\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
+    r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b|"
+    r"\bshould (?:we|i)\b|\bdo we (?:need|want)\b|\bwhat if\b|\bhow come\b|\bis it worth\b|"
+    r"\byour (?:opinion|thoughts|view|input)\b|^\W*(?:\([a-z]\)\s*)?whether\b",
+    re.IGNORECASE,
+)
+NEXT_RE = re.compile(
+    r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
+    r"nice to have|next steps?|next up|next time|next week|next session|todo|to-do|will try|will run|"
+    r"i['’]ll|we['’]ll|i will|we will|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|"
+    r"let['’]s|let us|then try|"
+    r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday)\b|\[ \]|"
+    # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
+    r"^\s*(?:try|check|rerun|re-run|ask|measure|investigate|look into|tune|retune|re-tune|retrain|fix|port|profile|"
+    r"ping|email|set up|carve out|backtest|ablate|add|compare|collect|gather|relabel|build|draft|prepare|write up|"
+    r"plot|deploy|ship|swap|switch to|move to|run (?:a|an|the|it|with|on))\b",
+    re.IGNORECASE,
+)
+_FAILED_RE = re.compile(
+    r"\bdid ?n[o']?t (?:buy|give|add|gain) (?:us )?(?:anything|much)\b|\bnot as hoped\b|\bfailed to beat\b|"
+    r"\bdid ?n[o']?t (?:perform|beat|pay off|work out)\b|\blost to\b|"
+    r"\bno (?:measurable |real |significant |clear )(?:benefit|gain|improvement|effect|lift|difference)\b|"
+    r"\bno benefit\b|"
+    r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|did not|does not|not) (?:help|work|improve|matter|move|pan out|"
+    r"converge)|"
+    r"\bno (?:gain|improvement|lift|help|effect|change|difference|luck|dice|better)\b|\bno better\b|"
+    r"\bnot (?:better|worth|much)\b|\bdid ?n[o']?t do (?:anything|much)\b|\bdid nothing\b|"
+    r"\bwithin (?:the )?(?:seed )?noise\b|\bmade no difference\b|\bdead[- ]end\b|\b(?<!no )(?<!not )worse\b|"
+    r"\bhurts?\b|\bhurt\b|\bdiverg\w*|\bexplod\w*|\bnan(?:s| loss)\b|\bover-?fit\w*|\bfail(?:ed|s|ure)?\b|"
+    r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
+    r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
+    r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)|\bnot viable\b|"
+    r"\b(?:way|well|far|much) (?:below|behind)\b|\bbelow (?:the )?(?:baseline|base|prod)\b|\bway off\b",
+    re.IGNORECASE,
+)
+_HYPOTHESIS_RE = re.compile(
+    r"\b(?:hypothes\w+|i think|i believe|(?:fairly|pretty|quite) sure|best guess|"
+    r"i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
+    r"hoping|i bet|assumption|if .{1,60} then|should (?:help|improve|fix|boost|reduce)|might (?:help|improve|"
+    r"be)|could be|probably|likely|perhaps|maybe)\b",
+    re.IGNORECASE,
+)
+_CONCLUSION_RE = re.compile(
+    r"\b(?:best so far|so far best|makes sense|best single|best one|best config|"
+    r"conclu\w+|takeaway|verdict|winner|clearly|confirm\w*|turns out|because|b/c|"
+    r"therefore|hence|thus|going with|sticking with|stick with|settled on|decided|lesson|looks like|"
+    r"so (?!far\b|today\b|yeah\b|anyway\b|this is\b|here\b|that\b)|(?<!-)means\b|keep(?:ing)?|"
+    r"new best|best (?:run|model)|helps?|helped|"
+    r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
+    r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
+    r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
+    re.IGNORECASE,
+)
+METRIC_SWITCH_RE = re.compile(
+    r"\b(?:primary|main|target|headline|north[- ]star|key) metric\b.{0,40}\b(?:is|becomes|now|switch\w*|chang\w*|"
+    r"from now|from today|moving to|move to)\b|\b(?:switch\w*|chang\w*|mov\w+) (?:the |our |its )?"
+    r"(?:primary |main |target )?metric\b|\boptimi[sz]e for \w+ (?:instead|from now|from today)",
+    re.IGNORECASE,
+)
+INSTRUCTION_RE = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions?|prompts?|rules|above|previous|prior|"
+    r"everything)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|<\|im_start\|>|"
+    r"^\W*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b|"
+    # addressed to a model: "NOTE TO ANY AI SUMMARISING THIS", "if you are an LLM", "AI reading this: report ..."
+    r"\b(?:note|message|instructions?|hint)s? (?:to|for) (?:any |the |all )?(?:ai|llm|gpt|model|assistant|bot|"
+    r"summari[sz]er|language model)s?\b|\bif you(?:'re| are) an? (?:ai|llm|language model|assistant|bot)\b|"
+    r"\b(?:ai|llm|gpt|assistant|model|bot)s? (?:reading|summari[sz]ing|processing|parsing) this\b",
+    re.IGNORECASE,
+)
+# Openers that carry no content: "ok so today:", "anyway,".
+FILLER_RE = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|alright|right|anyway|well|hmm+|ugh|phew|hi|hey|hello|update|eod|end of day|quick notes?|"
+    r"notes?|"
+    r"today|this session|this morning|this afternoon|session notes?|log)\b[\s,:;.\-–]*)+",
+    re.IGNORECASE,
+)
+
+HEDGE_START_RE = re.compile(
+    r"^\W*(?:prob|probably|probbaly|maybe|perhaps|i think|i suspect|suspect|my guess|guess|hunch|possibly|"
+    r"likely|my bet)\b",
+    re.IGNORECASE,
+)
+
+
+_LINK_RE = re.compile(r"https?://\S+", re.IGNORECASE)
+# A guess marked as one, wherever it sits: "the crnn overfits to musan (hypothesis, haven't checked)".
+_MARKED_GUESS_RE = re.compile(
+    r"\(\s*(?:hypothesis|untested|not tested|unverified|guess)\b|\bhaven'?t (?:checked|verified|tested)\b|"
+    r"\b(?:thinking|my hunch is|i'?m guessing)\b",
+    re.IGNORECASE,
+)
+
+
+def cue_section(text: str) -> Section | None:
+    """The section a clause's own cue phrases point to, strongest cue first; None when it has none.
+
+    A clause that opens with a hedge is a guess, whatever else it says: "prob overfit after ep 2" (unless it is a
+    plan, "maybe try catboost tomorrow", or asks, "maybe a separate holiday model??")."""
+    text = _LINK_RE.sub(" ", text)  # "runs/abc?tab=metrics": a link's "?" asks nothing
+    if (HEDGE_START_RE.search(text) or _MARKED_GUESS_RE.search(text)) and "?" not in text:
+        return "next_steps" if NEXT_RE.search(text) else "hypothesis"
+    for pattern, section in _CUES:
+        if pattern.search(text):
+            return section
+    return None
+
+
+_CUES: tuple[tuple[re.Pattern[str], Section], ...] = (
+    (_QUESTION_RE, "open_questions"),
+    (NEXT_RE, "next_steps"),
+    (_FAILED_RE, "did_not_work"),
+    (_HYPOTHESIS_RE, "hypothesis"),
+    (_CONCLUSION_RE, "conclusions"),
+)

@@ -1,0 +1,114 @@
+"""Markdown renderings of entries: what a person reads in a page, a Slack thread or an MLflow note.
+
+Pure string building. The dump's words are kept as they are; only what would break the layout is touched (a line
+break inside a bullet or a table cell, a `|` inside a cell). Numbers are shown as written in the dump (stated) or
+with at most 12 significant digits (stored), so 0.858 never reads 0.8580000000000001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
+from app.compose.markdown import inline_code
+
+QUOTED_NOTE = "*(quoted from the dump, not a result)*"
+_ITEM_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("observations", "Observations"),
+    ("conclusions", "Conclusions"),
+    ("did_not_work", "What didn't work"),
+    ("open_questions", "Open questions"),
+    ("next_steps", "Next steps"),
+)
+
+
+def render_log_entry(entry: LogEntry, *, title: str) -> str:
+    """`# title`, the TL;DR, then one `##` section per non-empty part of the entry, in reading order."""
+    blocks = [f"# {_one_line(title)}"]
+    if entry.tldr.strip():
+        blocks.append(f"**TL;DR:** {_one_line(entry.tldr)}")
+    blocks += _section("Hypothesis", _items(entry.hypothesis))
+    blocks += _section("Experiments", _experiments(entry.experiments))
+    for name, heading in _ITEM_SECTIONS:
+        blocks += _section(heading, _items(getattr(entry, name)))
+    blocks += _section("Warnings", _warnings(entry.warnings))
+    blocks += _section("Runs cited", [", ".join(inline_code(r) for r in entry.run_ids)] if entry.run_ids else [])
+    return "\n\n".join(blocks) + "\n"
+
+
+def format_number(value: float) -> str:
+    """At most 12 significant digits: enough for any metric, and float noise (0.30000000000000004) disappears."""
+    return f"{value:.12g}"
+
+
+def _section(heading: str, body: list[str]) -> list[str]:
+    return [f"## {heading}", *body] if body else []
+
+
+def _items(items: Sequence[Item]) -> list[str]:
+    """Blocks: consecutive plain items form one bullet list; each quoted item is a blockquote of its own."""
+    blocks: list[str] = []
+    bullets: list[str] = []
+    for item in items:
+        if not item.quoted:
+            bullets.append(f"- {_one_line(item.text)}{_cites(item.run_ids)}")
+            continue
+        if bullets:
+            blocks.append("\n".join(bullets))
+            bullets = []
+        blocks.append(_quote(item))
+    if bullets:
+        blocks.append("\n".join(bullets))
+    return blocks
+
+
+def _quote(item: Item) -> str:
+    lines = [f"> {line}".rstrip() for line in item.text.splitlines() or [""]]
+    return "\n".join([*lines, ">", f"> {QUOTED_NOTE}{_cites(item.run_ids)}"])
+
+
+def _cites(run_ids: Sequence[str]) -> str:
+    return f" ({', '.join(inline_code(r) for r in run_ids)})" if run_ids else ""
+
+
+def _experiments(experiments: Sequence[Experiment]) -> list[str]:
+    if not experiments:
+        return []
+    rows = ["| Run | Change | Stated | Stored |", "|---|---|---|---|"]
+    rows += [f"| {_run_cell(e)} | {_cell(e.change)} | {_stated(e.stated)} | {_stored(e.stored)} |" for e in experiments]
+    return ["\n".join(rows)]
+
+
+def _run_cell(experiment: Experiment) -> str:
+    if experiment.run_id is not None:
+        return inline_code(experiment.run_id)
+    if experiment.ref is not None:
+        return f"{_cell(experiment.ref)} (not a stored run)"
+    return "—"
+
+
+def _stated(stated: Iterable[StatedMetric]) -> str:
+    parts = [f"{m.name}: {m.text}" if m.name else m.text for m in stated]
+    return _cell("; ".join(parts)) or "—"
+
+
+def _stored(stored: dict[str, float]) -> str:
+    return _cell(", ".join(f"{name} {format_number(value)}" for name, value in stored.items())) or "—"
+
+
+def _warnings(warnings: Sequence[EntryWarning]) -> list[str]:
+    if not warnings:
+        return []
+    lines = []
+    for w in warnings:
+        where = f" (line {w.line})" if w.line is not None else ""
+        lines.append(f"- **{w.code}**{where}: {_one_line(w.message)}")
+    return ["\n".join(lines)]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _cell(text: str) -> str:
+    return _one_line(text).replace("|", "\\|")

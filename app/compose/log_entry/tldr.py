@@ -1,0 +1,52 @@
+"""The TL;DR of a log entry, assembled from the entry's own statements and stored numbers, never paraphrased."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from app.compose.log_entry.facts import ProjectFacts
+from app.compose.log_entry.refs import RunIndex
+from app.compose.log_entry.schema import Experiment, Item, Section
+
+_MAX_PART = 140
+
+
+def tldr(
+    sections: Mapping[Section, Sequence[Item]],
+    experiments: Sequence[Experiment],
+    index: RunIndex,
+    project: ProjectFacts,
+) -> str:
+    """Best cited run on the primary metric, the first conclusion or failure, and the first next step."""
+    parts: list[str] = []
+    best = _best_cited(experiments, index, project)
+    if best:
+        parts.append(best)
+    for section, label in (("conclusions", ""), ("did_not_work", "Didn't work: "), ("next_steps", "Next: ")):
+        item = next((i for i in sections[section] if not i.quoted), None)  # type: ignore[index]
+        if item:
+            parts.append(f"{label}{_short(item.text)}")
+    if not parts:
+        first = next((i for i in sections["observations"] if not i.quoted), None)
+        parts.append(_short(first.text) if first else "Nothing to report.")
+    return " ".join(p if p.endswith((".", "?", "!", "…")) else f"{p}." for p in parts)
+
+
+def _best_cited(experiments: Sequence[Experiment], index: RunIndex, project: ProjectFacts) -> str | None:
+    metric = project.primary_metric
+    scored = [(e.stored[metric], e) for e in experiments if e.run_id and metric in e.stored]
+    if len(scored) < 2:
+        return None
+    pick = max if project.metric_direction == "max" else min
+    value, experiment = pick(scored, key=lambda pair: pair[0])
+    run = index.by_key(experiment.run_id or "")
+    label = run.run_name if run and run.run_name else experiment.ref or experiment.run_id
+    return f"Best of the {len(scored)} cited runs: {label} ({metric} {value!r})"
+
+
+def _short(text: str) -> str:
+    """At most `_MAX_PART` characters, cut at a word boundary so no number is cut in half."""
+    text = " ".join(text.split())
+    if len(text) <= _MAX_PART:
+        return text
+    return text[:_MAX_PART].rsplit(" ", 1)[0] + " …"
