@@ -13,12 +13,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from app.analysis.findings import analyze
 from app.analysis.model import AnalysisInput, Criterion, Findings, RunView
+from app.analysis.options import next_options
 from app.analysis.ranking import rank_finalists
 from app.analysis.setup import likely_setup
 from app.analysis.tried import match_proposal
@@ -102,6 +103,7 @@ def doc_context(history: History, entries: tuple[EntryDigest, ...] = ()) -> DocC
 def compose_all(history: History, findings: Findings) -> list[tuple[str, list[str]]]:
     """Every document kind composed on the history, each with its grounding problems."""
     ctx = doc_context(history)
+    ctx = replace(ctx, options=next_options(ctx.runs, findings, history.inp.settings))
     out: list[tuple[str, list[str]]] = []
     entries: list[EntryDigest] = []
     for i, switch in enumerate(history.inp.metric_switches, start=1):

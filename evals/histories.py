@@ -3,7 +3,7 @@
 Each history is an `AnalysisInput` (runs with model-family, numeric and categorical parameters, seeds, start times over
 several sessions, durations and reproducibility fields) plus the `Truth` the generator meant to put in it. The truth
 is the generator's intent; every run's value is placed with margins well away from any threshold, and each attempt is
-checked against the brute-force reference in `evals.findings_scorers` (retried on a fresh sub-seed if a margin is
+checked against the brute-force reference in `evals.reference` (retried on a fresh sub-seed if a margin is
 violated), so the truth does not hinge on one reading of a definition:
 
 - values are "goodness" in units of the noise threshold `thr` (the pooled seed std where repeats exist, else the
@@ -36,7 +36,7 @@ from app.analysis.model import (
     MetricSwitch,
     RunView,
 )
-from evals import findings_scorers as ref
+from evals import reference as ref
 
 LOW = ref.LOW
 HIGH = ref.HIGH

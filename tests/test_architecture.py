@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "app"
+EVALS = REPO / "evals"
 
 
 # -- the checker -------------------------------------------------------------------------------------------------------
@@ -35,6 +36,7 @@ class Import:
     line: int
     target: str
     statement: str
+    name: str = ""  # the name bound from the target: "b" for `from a import b`, "" for `import a`
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,24 @@ class CallRule:
         return covered and any(fnmatch.fnmatchcase(call.name, p) for p in self.calls)
 
 
+@dataclass(frozen=True)
+class TypesOnlyRule:
+    """Files under `files` may import from `source` only plain types (classes, constants), never a function or a
+    whole module (whose functions would come with it)."""
+
+    id: str
+    why: str
+    files: tuple[str, ...]
+    source: str
+
+    def violated_by(self, imp: Import) -> bool:
+        if not _under(imp.path, self.files) or not _matches(imp.target, self.source):
+            return False
+        if not imp.name or imp.target.endswith(f".{imp.name}"):
+            return True  # `import app.analysis.x` or `from app.analysis import x`: a module
+        return imp.name in top_level_functions(imp.target)
+
+
 def _module_name(path: str) -> str:
     parts = path.removesuffix(".py").split("/")
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -113,8 +133,20 @@ def _module_name(path: str) -> str:
 
 @cache
 def app_modules() -> frozenset[str]:
-    """Every module and package under app/, so `from app.storage import runs` resolves to `app.storage.runs`."""
-    return frozenset(_module_name(p.relative_to(REPO).as_posix()) for p in APP.rglob("*.py"))
+    """Every module and package under app/ and evals/, so `from app.storage import runs` resolves to
+    `app.storage.runs`."""
+    files = [*APP.rglob("*.py"), *EVALS.rglob("*.py")]
+    return frozenset(_module_name(p.relative_to(REPO).as_posix()) for p in files)
+
+
+@cache
+def top_level_functions(module: str) -> frozenset[str]:
+    """The functions a module defines at its top level (what `from module import name` could call)."""
+    path = REPO / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = REPO / module.replace(".", "/") / "__init__.py"
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return frozenset(n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))
 
 
 def _resolve_from(path: str, node: ast.ImportFrom) -> str:
@@ -139,7 +171,7 @@ def imports_in(path: str, tree: ast.AST) -> Iterator[Import]:
             for alias in node.names:
                 submodule = f"{module}.{alias.name}"
                 target = submodule if submodule in app_modules() else module
-                yield Import(path, node.lineno, target, f"from {written} import {alias.name}")
+                yield Import(path, node.lineno, target, f"from {written} import {alias.name}", alias.name)
 
 
 def _dotted(node: ast.expr) -> str:
@@ -161,8 +193,12 @@ def calls_in(path: str, tree: ast.AST) -> Iterator[Call]:
 # -- the rules ---------------------------------------------------------------------------------------------------------
 
 LOWER_LAYERS = ("parsing", "analysis", "compose", "llm", "retrieval", "storage", "integrations")
-# Everyone may import the plain types (dataclasses, schemas) of these two pure layers.
+# Everyone below services may import the plain types (dataclasses, schemas) of these pure layers, and parsing's
+# functions (reading numbers and metric names).
 SHARED_TYPES = ("app.analysis", "app.compose", "app.parsing")
+# What each pure layer may import besides itself and app.errors: parsing nothing; analysis parsing, never compose;
+# compose parsing and the plain types of analysis (`compose-takes-only-types-from-analysis`).
+PURE_LAYER_IMPORTS = {"parsing": (), "analysis": ("app.parsing",), "compose": ("app.parsing", "app.analysis")}
 SERVICES_MAY_IMPORT = ("app.services", *(f"app.{layer}" for layer in LOWER_LAYERS), "app.config", "app.errors")
 # Inbound adapters call services; the session and the settings are their only other imports from below. The ORM
 # models are allowed for the type annotations of dependencies (ProjectDep). Schemas reach api/ through
@@ -188,13 +224,30 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
     *(
         ImportRule(
             id=f"layer-{layer}",
+            why=f"{layer}/ imports only itself, {', '.join(allowed) or 'no other layer'} and app.errors",
+            files=(f"app/{layer}/",),
+            forbidden=("app",),
+            allowed=(f"app.{layer}", *allowed, "app.errors"),
+        )
+        for layer, allowed in PURE_LAYER_IMPORTS.items()
+    ),
+    *(
+        ImportRule(
+            id=f"layer-{layer}",
             # Settings are passed in, so the lower layers never read app.config.
-            why=f"{layer}/ imports only itself, the plain types of analysis/ and compose/, and app.errors",
+            why=f"{layer}/ imports only itself, the plain types of analysis/ and compose/, parsing/ and app.errors",
             files=(f"app/{layer}/",),
             forbidden=("app",),
             allowed=(f"app.{layer}", *SHARED_TYPES, "app.errors"),
         )
         for layer in LOWER_LAYERS
+        if layer not in PURE_LAYER_IMPORTS
+    ),
+    ImportRule(
+        id="analysis-never-imports-compose",
+        why="analysis/ computes the facts the documents arrange; it never depends on how they are written",
+        files=("app/analysis/",),
+        forbidden=("app.compose",),
     ),
     # STYLE.md also says llm/ never imports the offline composer; enforce it once compose/ has one.
     ImportRule(
@@ -247,8 +300,8 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
     ),
     ImportRule(
         id="pure-layers-import-no-io",
-        why="analysis/ and compose/ do no I/O, read no clock and use no unseeded randomness",
-        files=("app/analysis/", "app/compose/"),
+        why="parsing/, analysis/ and compose/ do no I/O, read no clock and use no unseeded randomness",
+        files=("app/parsing/", "app/analysis/", "app/compose/"),
         forbidden=(
             *("os", "pathlib", "shutil", "tempfile", "glob"),  # files
             *("socket", "subprocess", "requests", "httpx", "urllib.request", "http.client", "sqlite3"),  # the world
@@ -257,17 +310,27 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
     ),
 )
 
+TYPES_RULES: tuple[TypesOnlyRule, ...] = (
+    TypesOnlyRule(
+        id="compose-takes-only-types-from-analysis",
+        why="compose/ arranges what analysis/ computed: services call the analysis and pass its results in, so only "
+        "plain types (dataclasses, enums) cross from analysis/ into compose/, never its functions",
+        files=("app/compose/",),
+        source="app.analysis",
+    ),
+)
+
 CALL_RULES: tuple[CallRule, ...] = (
     CallRule(
         id="pure-layers-open-no-files",
-        why="analysis/ and compose/ do no I/O: no open()",
-        files=("app/analysis/", "app/compose/"),
+        why="parsing/, analysis/ and compose/ do no I/O: no open()",
+        files=("app/parsing/", "app/analysis/", "app/compose/"),
         calls=("open",),
     ),
     CallRule(
         id="pure-layers-read-no-clock",
-        why="analysis/ and compose/ never read the clock: pass `now` in",
-        files=("app/analysis/", "app/compose/"),
+        why="parsing/, analysis/ and compose/ never read the clock: pass `now` in",
+        files=("app/parsing/", "app/analysis/", "app/compose/"),
         calls=("*.now", "*.utcnow", "*.today", "time.time"),
     ),
     CallRule(
@@ -285,6 +348,9 @@ def _violations(path: str, tree: ast.AST) -> Iterator[Violation]:
         for rule in IMPORT_RULES:
             if rule.violated_by(imp):
                 yield Violation(rule.id, path, imp.line, imp.statement)
+        for t_rule in TYPES_RULES:
+            if t_rule.violated_by(imp):
+                yield Violation(t_rule.id, path, imp.line, imp.statement)
     for call in calls_in(path, tree):
         for c_rule in CALL_RULES:
             if c_rule.violated_by(call):
@@ -322,6 +388,12 @@ def test_call_rule(rule: CallRule) -> None:
     assert not violations, "\n".join(violations)
 
 
+@pytest.mark.parametrize("rule", TYPES_RULES, ids=lambda rule: rule.id)
+def test_types_only_rule(rule: TypesOnlyRule) -> None:
+    violations = _report(rule.id, rule.why)
+    assert not violations, "\n".join(violations)
+
+
 def test_the_checker_sees_all_of_app() -> None:
     paths = {path for path, _ in app_trees()}
     assert {"app/main.py", "app/cli.py", "app/config.py", "app/api/deps.py", "app/storage/db.py"} <= paths
@@ -340,7 +412,7 @@ def test_every_exception_is_still_needed(rule: ImportRule, where: str, statement
 
 
 def test_rule_ids_are_unique() -> None:
-    ids = [rule.id for rule in (*IMPORT_RULES, *CALL_RULES)]
+    ids = [rule.id for rule in (*IMPORT_RULES, *TYPES_RULES, *CALL_RULES)]
     assert len(ids) == len(set(ids))
 
 
@@ -373,6 +445,25 @@ def test_rule_ids_are_unique() -> None:
         ("app/api/routes/runs.py", "from ..deps import SessionDep\nfrom app.storage.models import Run", set()),
         ("app/errors.py", "from app.config import Settings", {"foundation-imports-nothing-above"}),
         ("app/config.py", "from app.errors import InputInvalid", set()),
+        # the pure layers: parsing imports no layer, analysis never compose, compose only analysis's plain types
+        ("app/parsing/tables.py", "from app.analysis.model import RunView", {"layer-parsing"}),
+        ("app/parsing/tables.py", "from app.compose.markdown import inline_code", {"layer-parsing"}),
+        ("app/parsing/tables.py", "from app.errors import RunTableInvalid\nfrom . import numbers", set()),
+        ("app/parsing/tables.py", "import os", {"pure-layers-import-no-io"}),
+        ("app/analysis/noise.py", "from app.parsing.fmt import fmt", set()),
+        (
+            "app/analysis/noise.py",
+            "from app.compose.contract import Composed",
+            {"layer-analysis", "analysis-never-imports-compose"},
+        ),
+        ("app/analysis/noise.py", "from app.storage.models import Run", {"layer-analysis"}),
+        ("app/compose/markdown.py", "from app.parsing.numbers import parse_number", set()),
+        ("app/compose/markdown.py", "from app.analysis.model import Findings, RunView", set()),
+        ("app/compose/markdown.py", "from app.analysis.metric import gain", {"compose-takes-only-types-from-analysis"}),
+        ("app/compose/markdown.py", "from app.analysis import configs", {"compose-takes-only-types-from-analysis"}),
+        ("app/compose/markdown.py", "import app.analysis.noise", {"compose-takes-only-types-from-analysis"}),
+        ("app/compose/markdown.py", "from app.storage.models import Run", {"layer-compose"}),
+        ("app/services/runs.py", "from app.analysis.metric import gain", set()),
         # third-party packages
         ("app/services/runs.py", "from fastapi import HTTPException", {"fastapi-only-in-api"}),
         ("app/storage/db.py", "from starlette.requests import Request", {"fastapi-only-in-api"}),
@@ -441,3 +532,80 @@ def test_a_failing_rule_reports_every_offender() -> None:
         "from app.services import demo",
         "import app.api.deps",
     ]
+
+
+# -- no circles: every import counts, those under TYPE_CHECKING too ----------------------------------------------------
+
+
+def import_graph(trees: Iterable[tuple[str, ast.AST]]) -> dict[str, set[str]]:
+    """Module -> the modules of app/ and evals/ it imports (ast.walk: imports under `if TYPE_CHECKING:` and inside
+    functions count, since a circle through them is still a circle in the design)."""
+    graph: dict[str, set[str]] = {}
+    for path, tree in trees:
+        own = _module_name(path)
+        graph.setdefault(own, set())
+        for imp in imports_in(path, tree):
+            if imp.target.split(".")[0] in ("app", "evals") and imp.target != own:
+                graph[own].add(imp.target)
+    return graph
+
+
+def import_cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan), each sorted: every one is a circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+@cache
+def evals_trees() -> tuple[tuple[str, ast.AST], ...]:
+    files = sorted(EVALS.rglob("*.py"))
+    return tuple((p.relative_to(REPO).as_posix(), ast.parse(p.read_text(), filename=str(p))) for p in files)
+
+
+def test_no_import_cycles_in_app_or_evals() -> None:
+    cycles = import_cycles(import_graph([*app_trees(), *evals_trees()]))
+    assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_finds_a_circle_through_type_checking_imports() -> None:
+    sources = {
+        "app/analysis/approaches.py": "if TYPE_CHECKING:\n    from app.analysis.history import Step\n",
+        "app/analysis/history.py": "from app.analysis.family import family_of\n",
+        "app/analysis/family.py": "from app.analysis import approaches\n",
+        "app/analysis/noise.py": "from app.analysis.model import Findings\n",
+    }
+    trees = [(path, ast.parse(source)) for path, source in sources.items()]
+    assert import_cycles(import_graph(trees)) == [
+        ["app.analysis.approaches", "app.analysis.family", "app.analysis.history"]
+    ]
+    del sources["app/analysis/approaches.py"]
+    assert import_cycles(import_graph([(p, ast.parse(s)) for p, s in sources.items()])) == []

@@ -1,4 +1,4 @@
-"""Lines of inquiry: which approach each run belongs to, and its model family.
+"""Lines of inquiry: which approach each run belongs to.
 
 Precedence: a person's regrouping through the API (`approach_overrides`), then an approach tag (`approach`, then
 `labbook.approach`, keys matched case-insensitively), then inference. An inferred approach is the run's model family
@@ -11,113 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from app.analysis.configs import is_numeric
+from app.analysis.family import FAMILY_KEYSET, named_keys
+from app.analysis.history import Step
 from app.analysis.model import ApproachSource, RunView
-
-if TYPE_CHECKING:
-    from app.analysis.history import Step
 
 UNLABELLED = "unlabelled"
 BASELINE_APPROACH = "baseline"
 APPROACH_TAGS = ("approach", "labbook.approach")
-# Parameter or tag keys naming the model family, in order of preference (MLflow autologging writes the last two).
-FAMILY_KEYS = (
-    "model_family",
-    "model_type",
-    "model",
-    "model_name",
-    "model_class",
-    "estimator",
-    "algorithm",
-    "algo",
-    "classifier",
-    "regressor",
-    "learner",
-    "arch",
-    "architecture",
-    "estimator_name",
-    "estimator_class",
-)
-_FAMILY_KEYSET = frozenset(FAMILY_KEYS)
-# Family spellings (lowercase, separators removed) -> one name.
-FAMILY_ALIASES = {
-    "rf": "random_forest",
-    "randomforest": "random_forest",
-    "lr": "logistic_regression",
-    "logreg": "logistic_regression",
-    "logistic": "logistic_regression",
-    "logisticregression": "logistic_regression",
-    "xgb": "xgboost",
-    "xgboost": "xgboost",
-    "lgb": "lightgbm",
-    "lgbm": "lightgbm",
-    "lightgbm": "lightgbm",
-    "lightgbmboost": "lightgbm",
-    "cat": "catboost",
-    "catboost": "catboost",
-    "gb": "gradient_boosting",
-    "gbm": "gradient_boosting",
-    "gbdt": "gradient_boosting",
-    "gradientboosting": "gradient_boosting",
-    "histgb": "hist_gradient_boosting",
-    "histgbm": "hist_gradient_boosting",
-    "histgradientboosting": "hist_gradient_boosting",
-    "svc": "svm",
-    "svr": "svm",
-    "svm": "svm",
-    "linearsvc": "linear_svm",
-    "knn": "k_neighbors",
-    "kneighbors": "k_neighbors",
-    "dt": "decision_tree",
-    "decisiontree": "decision_tree",
-    "et": "extra_trees",
-    "extratrees": "extra_trees",
-    "nb": "naive_bayes",
-    "gaussiannb": "naive_bayes",
-    "mlp": "mlp",
-    "dummy": "dummy",
-}
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_SUFFIX_RE = re.compile(r"_?(?:classifier|regressor|clf)$")
 # Categorical keys that name files, runs or times rather than a way of modelling; never approach-defining.
 _NOT_STRUCTURAL_RE = re.compile(r"(?:path|dir|file|uri|url|name|_id|^id|date|time|tag|note|comment)", re.IGNORECASE)
 MAX_SETTING_VALUES = 8  # a categorical key with more distinct values in a family is an identifier, not a setting
 
 
-def family_of(run: RunView) -> str | None:
-    """The run's model family from a model parameter or tag ("RandomForestClassifier" -> "random_forest"), or
-    None when no run parameter or tag names one."""
-    for source in (run.params, run.tags):
-        for key in _named_keys(tuple(source), FAMILY_KEYS):
-            if (value := source[key].strip()) and value.lower() not in ("none", "null", "nan"):
-                return canonical_family(value)
-    return None
-
-
-@lru_cache(maxsize=4096)
-def _named_keys(keys: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...]:
-    """The keys matching `names` (stripped, case-insensitively), in the order of `names`; where several keys match
-    one name, the last. Cached per key list: a project's runs share a handful of them."""
-    by_name = {key.strip().lower(): key for key in keys}
-    return tuple(by_name[name] for name in names if name in by_name)
-
-
-@lru_cache(maxsize=4096)
-def canonical_family(value: str) -> str:
-    name = value.split("(")[0].strip()
-    if "." in name and " " not in name:
-        name = name.rsplit(".", 1)[-1]  # sklearn.ensemble.RandomForestClassifier
-    snake = _CAMEL_RE.sub("_", name).lower()
-    snake = re.sub(r"[^a-z0-9]+", "_", snake).strip("_")
-    snake = _SUFFIX_RE.sub("", snake) or snake
-    return FAMILY_ALIASES.get(snake.replace("_", ""), snake)
-
-
 def tag_approach(run: RunView) -> str | None:
-    for key in _named_keys(tuple(run.tags), APPROACH_TAGS):
+    for key in named_keys(tuple(run.tags), APPROACH_TAGS):
         if value := run.tags[key].strip():
             return value
     return None
@@ -163,7 +72,7 @@ def _setting_keys(members: Sequence[Step]) -> list[str]:
     return sorted(
         key
         for key in keys
-        if key.strip().lower() not in _FAMILY_KEYSET
+        if key.strip().lower() not in FAMILY_KEYSET
         and not _NOT_STRUCTURAL_RE.search(key)
         and _categorical_and_few(key, members)
     )

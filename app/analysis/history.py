@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.analysis.approaches import family_of
 from app.analysis.configs import ClosestFinder, normalise_config, normalise_value, seed_keys_of
+from app.analysis.family import family_of
 from app.analysis.metric import value_of
 from app.analysis.model import AnalysisSettings, RunView
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import date
 
-from app.analysis.model import Direction, MetricSwitch, RunView
+from app.analysis.model import UNSCORED_STATUSES, Direction, MetricSwitch, RunView
 
-# MLflow's words for runs that produced no result worth ranking.
-UNSCORED_STATUSES = frozenset({"FAILED", "KILLED"})
+__all__ = ["UNSCORED_STATUSES", "gain", "metric_in_force", "value_of"]
 
 
 def metric_in_force(
@@ -33,9 +31,4 @@ def gain(a: float, b: float, direction: Direction) -> float:
 
 def value_of(run: RunView, metric: str) -> float | None:
     """The run's value on `metric`, or None when the run failed, was killed, or has no finite value for it."""
-    if run.status is not None and run.status.strip().upper() in UNSCORED_STATUSES:
-        return None
-    value = run.metrics.get(metric)
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
+    return run.score(metric)

@@ -8,6 +8,7 @@ stored values (a standard deviation, a gain, a sum of durations), and every find
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -48,6 +49,9 @@ REPRO_FIELDS: tuple[str, ...] = (
     "owner",
 )
 
+# MLflow's words for runs that produced no result worth ranking.
+UNSCORED_STATUSES = frozenset({"FAILED", "KILLED"})
+
 
 @dataclass(frozen=True, slots=True)
 class RunView:
@@ -78,6 +82,15 @@ class RunView:
     source_name: str | None = None  # entry point
     split: str | None = None
     owner: str | None = None
+
+    def score(self, metric: str) -> float | None:
+        """The run's value on `metric`, or None when the run failed, was killed, or has no finite value for it."""
+        if self.status is not None and self.status.strip().upper() in UNSCORED_STATUSES:
+            return None
+        value = self.metrics.get(metric)
+        if value is None or not math.isfinite(value):
+            return None
+        return float(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from app.analysis.approaches import FAMILY_ALIASES, FAMILY_KEYS, family_of
+from app.analysis.family import FAMILY_ALIASES, FAMILY_KEYS, family_of
 from app.analysis.metric import value_of
 from app.analysis.model import Findings, ParamChange, ProposalConfig, RunView, TriedMatch, TriedRun, TriedVerdict
 

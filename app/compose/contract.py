@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.analysis.model import Direction, Findings, RunView
+from app.analysis.options import NextOptions
 from app.compose.log_entry.facts import RunFacts
 
 
@@ -53,6 +54,8 @@ class DocContext:
     public_url: str  # "" when unset
     runs: Mapping[str, RunView]
     entries: tuple[EntryDigest, ...] = ()
+    # What a next run could change, computed by the analysis; the plans of summaries and next experiments read it.
+    options: NextOptions = field(default_factory=NextOptions)
 
 
 @dataclass(frozen=True, slots=True)

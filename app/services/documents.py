@@ -5,13 +5,14 @@ document offline, checks that every number and run it cites is grounded in the i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
 from app.analysis.findings import analyze
 from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings
+from app.analysis.options import next_options
 from app.analysis.ranking import rank_finalists
 from app.analysis.setup import likely_setup
 from app.analysis.tried import match_proposal
@@ -52,11 +53,16 @@ class Analysed:
     ctx: DocContext
 
 
-def analysed(session: Session, *, project: Project, public_url: str, today: date | None = None) -> Analysed:
+def analysed(
+    session: Session, *, project: Project, public_url: str, today: date | None = None, plan: bool = False
+) -> Analysed:
+    """The project analysed; with `plan`, also what a next run could change (for the documents that plan)."""
     inp = analysis_service.load_input(session, project=project)
     findings = analyze(inp)
     today = today or datetime.now(UTC).date()
     ctx = analysis_service.doc_context(session, project=project, today=today, public_url=public_url, inp=inp)
+    if plan:
+        ctx = replace(ctx, options=next_options(ctx.runs, findings, inp.settings))
     return Analysed(inp, findings, ctx)
 
 
@@ -64,7 +70,7 @@ def create_summary(session: Session, *, project: Project, body: SummaryCreate, p
     """A phase summary of the sessions between `since` and `until`."""
     if body.since and body.until and body.since > body.until:
         raise InputInvalid(f"until ({body.until}) is before since ({body.since})", field="until")
-    a = analysed(session, project=project, public_url=public_url)
+    a = analysed(session, project=project, public_url=public_url, plan=True)
     composed = compose_phase_summary(a.ctx, a.findings, since=body.since, until=body.until)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 
@@ -73,7 +79,7 @@ def create_next_experiments(
     session: Session, *, project: Project, body: NextExperimentsCreate, public_url: str
 ) -> EntryPublic:
     """Ranked next experiments toward the target, within the deadline and budget."""
-    a = analysed(session, project=project, public_url=public_url)
+    a = analysed(session, project=project, public_url=public_url, plan=True)
     composed = compose_next_experiments(
         a.ctx,
         a.findings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.analysis.approaches import family_of
+from app.analysis.family import family_of
 from app.analysis.findings import analyze
 from app.analysis.model import AnalysisInput, AnalysisSettings, Approach, ApproachMark, Findings, RunView
 from tests.analysis.builders import run

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from app.analysis.metric import gain
-from app.analysis.metric import value_of as _value_of
 from app.analysis.model import Approach, Direction, Findings, RunView
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, Quote, SwitchNote
@@ -61,9 +59,14 @@ def better(a: float, b: float, direction: Direction) -> bool:
     return gain(a, b, direction) > 0
 
 
+def gain(a: float, b: float, direction: Direction) -> float:
+    """How much better `a` is than `b`: positive when `a` is better, whichever way the metric points."""
+    return a - b if direction == "max" else b - a
+
+
 def value_of(run: RunView | None, metric: str) -> float | None:
     """The run's value on `metric`; None for no run, a failed run or no finite value."""
-    return None if run is None else _value_of(run, metric)
+    return None if run is None else run.score(metric)
 
 
 def run_day(run: RunView) -> date | None:

@@ -25,7 +25,7 @@ from typing import Any
 from app.analysis.model import Findings, RunView
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids, value_of
-from app.compose.documents.planning import median_duration, next_value
+from app.compose.documents.planning import median_duration
 from app.parsing.fmt import fmt
 from app.parsing.mentions import extract_numbers
 
@@ -297,12 +297,11 @@ def _verify_proposal(ctx: DocContext, node: Mapping[str, Any], problems: list[st
     if rule == "stored_value":
         ok = bool(runs) and runs[0] is not None and runs[0].params.get(param) == proposed
     else:
-        ok = (
-            base is not None
-            and len(runs) == 2
-            and all(r is not None and param in r.params for r in runs)
-            and next_value(base.params.get(param, ""), runs[0].params[param], runs[1].params[param])  # type: ignore[union-attr]
-            == proposed
+        # A step is grounded when the analysis computed it: the same key, base run, value and runs it follows.
+        named = list(node.get("from_runs", []))
+        ok = base is not None and any(
+            (s.key, s.base, s.proposed, [s.closest, s.change]) == (param, base.key, proposed, named)
+            for s in ctx.options.steps
         )
     if not ok:
         problems.append(f"proposed {param} = {proposed} does not follow from the stored values of the runs it names")

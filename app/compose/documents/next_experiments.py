@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.analysis.metric import gain
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
-from app.compose.documents.common import best_note, body_run_ids
+from app.compose.documents.common import best_note, body_run_ids, gain
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import cite, cites, document, duration, section, title_line
 from app.compose.documents.schemas import BestNote, LowRoi, NextExperiments, PlanRequest, Suggestion

@@ -4,9 +4,11 @@ XGBoost line with a duplicate, and an abandoned logistic regression. The finding
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from app.analysis.model import (
+    AnalysisSettings,
     Approach,
     ApproachMark,
     Duplicate,
@@ -19,6 +21,7 @@ from app.analysis.model import (
     RunChange,
     RunView,
 )
+from app.analysis.options import next_options
 from app.compose.documents import DocContext, EntryDigest
 
 TODAY = date(2024, 5, 20)
@@ -99,6 +102,11 @@ def context(**overrides: object) -> DocContext:
         "entries": (LOG_1, LOG_2, DECISION),
     }
     return DocContext(**(values | overrides))  # type: ignore[arg-type]
+
+
+def planned(ctx: DocContext, facts: Findings) -> DocContext:
+    """The context with the analysis's options for a next run, as the service builds it for documents that plan."""
+    return replace(ctx, options=next_options(ctx.runs, facts, AnalysisSettings()))
 
 
 LGBM = Approach(

@@ -25,6 +25,7 @@ from app.compose.documents import (
     compose_reproduction,
     compose_tried,
 )
+from tests.compose.documents.fixtures import planned
 
 START = datetime(2024, 5, 1, 9, 0)
 SWITCH = MetricSwitch("val_auc", "max", date(2024, 5, 2), "accuracy hides the minority class", "val_acc", "max")
@@ -89,7 +90,7 @@ def setting() -> tuple[DocContext, Findings]:
         runs={r.key: r for r in runs},
         entries=(entry,),
     )
-    return ctx, findings
+    return planned(ctx, findings), findings
 
 
 def all_documents(ctx: DocContext, findings: Findings) -> list[Composed]:

@@ -7,15 +7,16 @@ from datetime import date
 
 from app.compose.documents import DOCUMENT_MODELS, check_document_grounding, compose_next_experiments
 from app.compose.documents.schemas import NextExperiments
-from tests.compose.documents.fixtures import LGBM, LOGREG, RUNS, TODAY, XGB, context, findings, run
+from tests.compose.documents.fixtures import LGBM, LOGREG, RUNS, TODAY, XGB, context, findings, planned, run
 
 
 def compose(**kwargs: object) -> tuple[NextExperiments, str]:
     request: dict[str, object] = {"target": None, "deadline": None, "budget_runs": None, "budget_hours": None}
     facts = findings(**kwargs.pop("f", {}))  # type: ignore[arg-type]
-    composed = compose_next_experiments(context(), facts, **(request | kwargs))  # type: ignore[arg-type]
+    ctx = planned(context(), facts)
+    composed = compose_next_experiments(ctx, facts, **(request | kwargs))  # type: ignore[arg-type]
     assert isinstance(composed.body, NextExperiments)
-    assert check_document_grounding(composed, context(), facts) == []
+    assert check_document_grounding(composed, ctx, facts) == []
     return composed.body, composed.markdown
 
 
@@ -120,8 +121,8 @@ def test_body_validates_against_its_model() -> None:
 def test_neighbours_take_values_only_from_runs_of_the_best_runs_family() -> None:
     # An xgb run stored num_leaves=127: that is another model's setting, never a small change for the lgbm best.
     other = run("r-xgb3", 5, 0.842, 900, model="xgb", eta="0.1", max_depth="8", num_leaves="127")
-    ctx = context(runs=RUNS | {other.key: other})
     facts = findings()
+    ctx = planned(context(runs=RUNS | {other.key: other}), facts)
     composed = compose_next_experiments(ctx, facts, target=None, deadline=None, budget_runs=None, budget_hours=None)
     assert isinstance(composed.body, NextExperiments)
     proposed = [(c.param, c.proposed) for s in composed.body.priorities + composed.body.dropped for c in s.changes]

@@ -7,14 +7,15 @@ from datetime import date
 
 from app.compose.documents import check_document_grounding, compose_phase_summary
 from app.compose.documents.schemas import PhaseSummary
-from tests.compose.documents.fixtures import SWITCH, context, findings
+from tests.compose.documents.fixtures import SWITCH, context, findings, planned
 
 
 def compose(since: date | None, until: date | None, **overrides: object) -> tuple[PhaseSummary, str]:
     facts = findings(**overrides)
-    composed = compose_phase_summary(context(), facts, since=since, until=until)
+    ctx = planned(context(), facts)
+    composed = compose_phase_summary(ctx, facts, since=since, until=until)
     assert isinstance(composed.body, PhaseSummary)
-    assert check_document_grounding(composed, context(), facts) == []
+    assert check_document_grounding(composed, ctx, facts) == []
     assert composed.run_ids == composed.body.run_ids
     return composed.body, composed.markdown
 
