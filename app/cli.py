@@ -199,7 +199,7 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The id shown by `
     typer.echo(f"token {revoked.id} '{revoked.name}' revoked")
 
 
-# --- User commands: they call a running server's HTTP API. ------------------------------------------------------
+# --- User commands: they call a running server's HTTP API. ------------------------------------------------------------
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="LABBOOK_URL", help="The Labbook server.")]
 TokenOpt = Annotated[
@@ -275,7 +275,7 @@ def _echo_import(result: dict[str, Any]) -> None:
         typer.echo(f"  line {warning['line']}{column}: {warning['message']}")
 
 
-# --- Documents from the analysis (helper D): each prints the document's Markdown. ---------------------------------
+# --- Documents from the analysis: each prints the document's Markdown. ------------------------------------------------
 
 ProjectArg = Annotated[str, typer.Argument(help="The project's slug.")]
 DayOpt = Annotated[str | None, typer.Option(help="A day, YYYY-MM-DD.", show_default=False)]

@@ -39,7 +39,7 @@ class LabbookClient:
     def create_log(self, project: str, *, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", f"/v1/projects/{project}/logs", json=body)
 
-    # --- Documents (helper D): answered as Markdown, ready to print. ---
+    # --- Documents: answered as Markdown, ready to print. ---
 
     def create_document(self, project: str, *, resource: str, body: dict[str, Any]) -> str:
         """POST /v1/projects/{project}/{resource} (summaries, next-experiments, tried, reproductions, briefs)."""

@@ -162,7 +162,7 @@ class TrackingRunNotFound(TrackingError):
     status_code = 404
 
 
-# --- Analysis (helper D) ----------------------------------------------------------------------------------------------
+# --- Analysis and approaches ------------------------------------------------------------------------------------------
 
 
 class ApproachNotFound(NotFound):

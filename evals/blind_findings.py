@@ -2,10 +2,11 @@
 
     python -m evals.blind_findings [-v] [--check] [--case NAME] [--json PATH]
 
-The cases were written and labelled from the issue's definitions only, without reading `app/analysis/` and without
+The cases were written and labelled from the definitions only (docs/definitions.md), without reading `app/analysis/`,
+and without
 running the analyzer first. Prints precision and recall per finding type (micro over cases), approach-status and
 best-run accuracy, then the JSON summary; `-v` adds every disagreement per case. `--check` exits 1 below the
-issue's targets. Offline, no model, deterministic.
+quality targets. Offline, no model, deterministic.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ CASES_DIR = Path(__file__).parent / "cases" / "findings"
 Analyzer = Callable[[AnalysisInput], Findings]
 Scalar = str | int | float | bool
 
-# (finding type, precision floor, recall floor); None: reported, not gated. The issue's targets.
+# (finding type, precision floor, recall floor); None: reported, not gated. The quality targets.
 TARGETS: dict[str, tuple[float | None, float | None]] = {
     "duplicate": (0.95, 0.95),
     "multi_change": (0.95, 0.95),

@@ -77,7 +77,7 @@ def duplicates_of(params: Sequence[Mapping[str, str]]) -> dict[int, int]:
 
 
 def status_of(values: Sequence[float], baseline: float, thr: float, recent: int = 3) -> ApproachStatus | None:
-    """The approach status by the issue's definitions, or None where a reading of them could go either way."""
+    """The approach status by docs/definitions.md, or None where a reading of them could go either way."""
     if len(values) <= 2:
         return "active"
     lead = max(values) - baseline

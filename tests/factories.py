@@ -77,7 +77,7 @@ def make_token(client: TestClient, name: str, projects: list[str] | None = None)
     return token
 
 
-# --- A seeded history for the analysis and documents (helper D) -------------------------------------------------------
+# --- A seeded history for the analysis and documents ------------------------------------------------------------------
 # A logistic-regression baseline, a SMOTE line that plateaus (four runs, the best-so-far rising by 0.003 over the last
 # three), and a class-weights line that is best on val_auc; on val_f1 the last SMOTE run is best instead.
 

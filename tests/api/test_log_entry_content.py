@@ -1,4 +1,4 @@
-"""The issue's example through the HTTP API: the table is imported, the dump posted, the entry read back."""
+"""The churn/SMOTE example dump through the HTTP API: the table is imported, the dump posted, the entry read back."""
 
 from __future__ import annotations
 

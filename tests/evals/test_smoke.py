@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
 from evals import run, scorers
 
-ISSUE_CASE = "issue_example_churn_smote"
+EXAMPLE_CASE = "churn_smote_example"
 INJECTION_CASE = "churn_prompt_injection"
 CASES = run.load_cases()
 
@@ -20,7 +20,7 @@ def _stated_runs(case: run.Case) -> set[str]:
     return set(case.labels.runs) | {number.run for number in case.labels.numbers if number.run is not None}
 
 
-@pytest.mark.parametrize("name", [ISSUE_CASE, INJECTION_CASE])
+@pytest.mark.parametrize("name", [EXAMPLE_CASE, INJECTION_CASE])
 def test_case_runs_end_to_end_grounded(name: str) -> None:
     result = run.run_case(*run.load_cases(only=name))
     summary = run.summarize([result])
@@ -46,12 +46,12 @@ def test_injected_number_is_not_a_result() -> None:
 
 def test_main_writes_the_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "summary.json"
-    assert run.main(["--case", ISSUE_CASE, "--json", str(target)]) == 0
+    assert run.main(["--case", EXAMPLE_CASE, "--json", str(target)]) == 0
     assert json.loads(target.read_text())["cases"] == 1
     assert "coverage" in capsys.readouterr().out
 
 
-# --- The case files -----------------------------------------------------------------------------------------------
+# --- The case files ---------------------------------------------------------------------------------------------------
 
 
 def test_there_are_enough_varied_cases() -> None:
@@ -60,7 +60,7 @@ def test_there_are_enough_varied_cases() -> None:
     assert sum(named.case.run_table is not None for named in CASES) >= 2
     assert len({name.lower() for name in names}) == len(names)
     assert len({named.case.why for named in CASES}) == len(CASES)
-    assert {ISSUE_CASE, INJECTION_CASE} <= set(names)
+    assert {EXAMPLE_CASE, INJECTION_CASE} <= set(names)
 
 
 @pytest.mark.parametrize("named", CASES, ids=[named.name for named in CASES])
@@ -90,7 +90,7 @@ def test_case_format_is_strict(document: dict[str, object]) -> None:
         run.Case.model_validate(document)
 
 
-# --- Scorer rules -------------------------------------------------------------------------------------------------
+# --- Scorer rules -----------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -146,11 +146,11 @@ def test_detection_and_injection() -> None:
     assert scorers.injection(LogEntry(tldr="best auc is 0.861"), labels)
 
 
-# --- The quality gate (the issue's "done when") -------------------------------------------------------------------
+# --- The quality gate: both smoke cases recover every labelled fact ---------------------------------------------------
 
 
 def test_the_two_smoke_cases_recover_every_labelled_fact() -> None:
-    summary = run.summarize([run.run_case(*run.load_cases(only=name)) for name in (ISSUE_CASE, INJECTION_CASE)])
+    summary = run.summarize([run.run_case(*run.load_cases(only=name)) for name in (EXAMPLE_CASE, INJECTION_CASE)])
     assert summary["coverage_overall"]["ratio"] == 1.0
 
 

@@ -1,7 +1,7 @@
 """Checking that a composed document invents nothing.
 
-`check_document_grounding` holds a document (the offline composer's or, later, a model's) to the rule the issue
-states: every run key it cites is a stored run, and every number its Markdown prints (or its body's evidence
+`check_document_grounding` holds a document (the offline composer's or a model's) to one
+rule: every run key it cites is a stored run, and every number its Markdown prints (or its body's evidence
 carries) is one of
 - a stored metric, parameter or duration of a run it cites (or a number inside a stored text field of one);
 - a number the findings computed (every float in `Findings`, and the numbers in its messages and reasons);

@@ -31,7 +31,7 @@ def codes(entry: LogEntry) -> list[str]:
     return [w.code for w in entry.warnings]
 
 
-class TestIssueExample:
+class TestChurnSmoteExample:
     def test_cites_the_three_runs(self) -> None:
         entry = compose_log_entry(EXAMPLE, runs=example_runs(), project=PROJECT)
         assert entry.run_ids == ["5c6d70a1", "9b22c4f0", "0d81ee3b"]

@@ -52,7 +52,7 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
 
 
-def test_the_issue_example_sorts_into_sections() -> None:
+def test_the_churn_smote_example_sorts_into_sections() -> None:
     text = (
         "ok so today: smote (5c6d70a1) vs none (9b22c4f0) -> smote didnt help at all, .858 vs .861. xgb 0d81ee3b "
         "about the same as lgbm but 2x slower to train. tried lr 0.1 on lgbm too, diverged-ish (auc .84). open q: "
