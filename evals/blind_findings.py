@@ -3,9 +3,9 @@
     python -m evals.blind_findings [-v] [--check] [--case NAME] [--json PATH]
 
 The cases were written and labelled from the definitions only (docs/definitions.md), without reading `app/analysis/`,
-and without running the analyzer first. Prints precision and recall per finding type (micro over cases), approach-status and
-best-run accuracy, then the JSON summary; `-v` adds every disagreement per case. `--check` exits 1 below the
-quality targets. Offline, no model, deterministic.
+and without running the analyzer first. Prints precision and recall per finding type (micro over cases),
+approach-status and best-run accuracy, then the JSON summary; `-v` adds every disagreement per case. `--check` exits
+1 below the quality targets. Offline, no model, deterministic.
 """
 
 from __future__ import annotations
