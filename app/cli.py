@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.client import LabbookClient
 from app.config import Settings, get_settings
-from app.errors import LabbookError
+from app.errors import LabbookError, field_name
 from app.services import auth, demo
 from app.services import outbox as outbox_service
 from app.services.schemas import TokenCreate
@@ -348,6 +348,6 @@ def main() -> None:
         raise SystemExit(1) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
+        where = field_name(first["loc"], empty="")
         typer.echo(f"error: {where}: {first['msg']}", err=True)
         raise SystemExit(1) from exc

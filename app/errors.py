@@ -8,6 +8,7 @@ This module imports nothing from the app, so every layer may raise these errors.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -98,6 +99,23 @@ class RunTableInvalid(InputInvalid):
 
 class FilterInvalid(InputInvalid):
     pass
+
+
+def field_name(loc: Sequence[int | str], *, brackets: bool = False, empty: str = "body", request: bool = False) -> str:
+    """A pydantic error location as the field name an error shows: ('experiments', 0, 'run_id') is
+    'experiments.0.run_id', or 'experiments[0].run_id' with `brackets`; an empty location is `empty`.
+
+    `request`: a location from FastAPI's request validation, which starts with where the value came from: a body
+    field drops that 'body' (('body', 'name') is 'name'), a query or path parameter keeps it ('query.limit')."""
+    parts = list(loc)
+    if request and len(parts) > 1 and parts[0] == "body":
+        parts = parts[1:]
+    if not brackets:
+        return ".".join(str(part) for part in parts) or empty
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name or empty
 
 
 class BodyInvalid(LabbookError):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from app import __version__
 from app.api import handlers
 from app.api.middleware import BodyGuard
-from app.api.routes import analysis, entries, health, logs, outbox, projects, runs, tokens
+from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (projects, analysis, runs, logs, entries, tokens, outbox):
+    for module in (projects, findings, approaches, documents, runs, logs, entries, tokens, outbox):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.errors import LabbookError, UnsupportedMediaType
+from app.errors import LabbookError, UnsupportedMediaType, field_name
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 def _validation_body(loc: list[str], first: dict[str, Any]) -> dict[str, Any]:
-    field = ".".join(loc[1:]) if loc and loc[0] == "body" and len(loc) > 1 else ".".join(loc)
+    field = field_name(loc, request=True, empty="")
     message = first.get("msg", "invalid value")
     if first.get("type") == "extra_forbidden":
         message = f"unknown field '{loc[-1]}'"

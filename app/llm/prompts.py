@@ -24,7 +24,7 @@ import jinja2.meta
 import yaml  # type: ignore[import-untyped]  # types-PyYAML is not a dev dependency; the result is validated below
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.errors import PromptInvalid, PromptVariableMissing
+from app.errors import PromptInvalid, PromptVariableMissing, field_name
 
 TEMPLATE_NAMES = (
     "log_entry",
@@ -148,7 +148,7 @@ def _validate_meta(path: Path, source: str) -> Template:
     except yaml.YAMLError as exc:
         raise PromptInvalid(f"{path}: front matter is not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'front matter'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{field_name(e['loc'], empty='front matter')}: {e['msg']}" for e in exc.errors())
         raise PromptInvalid(f"{path}: invalid front matter: {problems}") from exc
     stem = path.name.removesuffix(SUFFIX)
     if meta.name != stem:

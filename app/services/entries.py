@@ -21,7 +21,7 @@ from app.compose.log_entry import kind as log_entry_kind
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.markdown import render_log_entry
 from app.compose.log_entry.schema import SECTIONS, Experiment, LogEntry, log_entry_json_schema
-from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid
+from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid, field_name
 from app.llm.prompts import template_version
 from app.parsing.tables import TableFormat
 from app.services import outbox as outbox_service
@@ -334,16 +334,8 @@ def _validated(body: dict[str, Any]) -> LogEntry:
         return LogEntry.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = _field_name(first["loc"])
+        field = field_name(first["loc"], brackets=True)
         raise InputInvalid(f"{field}: {first['msg']}", field=field) from exc
-
-
-def _field_name(loc: tuple[int | str, ...]) -> str:
-    """('experiments', 0, 'run_id') -> 'experiments[0].run_id', the way the 422s of this module name fields."""
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
-    return name or "body"
 
 
 def _apply(entry: Entry, corrected: LogEntry, *, markdown: str) -> None:

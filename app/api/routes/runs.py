@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from app.api.deps import CursorQuery, LimitQuery, ProjectDep, SessionDep, SettingsDep
-from app.errors import BodyInvalid, InputInvalid, UnsupportedMediaType
+from app.errors import BodyInvalid, InputInvalid, UnsupportedMediaType, field_name
 from app.services import runs as runs_service
 from app.services import sync as sync_service
 from app.services.schemas import Page, RunImportResult, RunPublic, RunTableImport, SyncResult
@@ -47,7 +47,7 @@ async def read_table_body(request: Request) -> RunTableImport:
 def _json_error(exc: ValueError) -> Exception:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "body"
+        field = field_name(first["loc"])
         if first["type"] == "json_invalid":
             return BodyInvalid(f"malformed JSON: {first['msg']}", field="body")
         message = f"unknown field '{field}'" if first["type"] == "extra_forbidden" else f"{field}: {first['msg']}"

@@ -1,0 +1,135 @@
+"""The API contract: request bodies (unknown fields are refused) and response shapes, shared by HTTP, CLI and MCP.
+
+One module per resource; every name is re-exported here, so `from app.services.schemas import X` is the way in.
+"""
+
+from __future__ import annotations
+
+from app.services.schemas.approaches import (
+    ApproachMarkCreate,
+    ApproachMarkPublic,
+    ApproachName,
+    ApproachPublic,
+    ApproachRunsAssign,
+    BaselinePublic,
+)
+from app.services.schemas.common import (
+    SLUG_RE,
+    Direction,
+    MetricName,
+    Name,
+    NonBlank,
+    Page,
+    RunRef,
+    Slug,
+    Strict,
+    T,
+    TableFormat,
+)
+from app.services.schemas.documents import (
+    BriefCreate,
+    CriterionCreate,
+    DecisionCreate,
+    MetricSwitchCreate,
+    NextExperimentsCreate,
+    ReproductionCreate,
+    SummaryCreate,
+    TriedCreate,
+)
+from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
+from app.services.schemas.findings import (
+    FindingPublic,
+    FindingsPublic,
+    MetricSwitchPublic,
+    NoisePublic,
+    ParamChangePublic,
+    RunChangesPublic,
+)
+from app.services.schemas.health import Health
+from app.services.schemas.logs import LogCreate, LogPublic, RedactionCreate, RedactionPublic
+from app.services.schemas.outbox import OutboxItemPublic, OutboxPage, OutboxState, WritebackStatus
+from app.services.schemas.projects import (
+    MinEffect,
+    ProjectCreate,
+    ProjectFields,
+    ProjectPublic,
+    ProjectUpdate,
+    RecentRuns,
+    StallSessions,
+    TrackingUri,
+)
+from app.services.schemas.runs import (
+    ImportedColumn,
+    ImportedRow,
+    ImportWarning,
+    RunImportResult,
+    RunPublic,
+    RunTableImport,
+)
+from app.services.schemas.sync import SyncedExperiment, SyncResult
+from app.services.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
+
+__all__ = [
+    "ApproachMarkCreate",
+    "ApproachMarkPublic",
+    "ApproachName",
+    "ApproachPublic",
+    "ApproachRunsAssign",
+    "BaselinePublic",
+    "BriefCreate",
+    "CriterionCreate",
+    "DecisionCreate",
+    "Direction",
+    "EntryPublic",
+    "EntryUpdate",
+    "EntryVersionPublic",
+    "FindingPublic",
+    "FindingsPublic",
+    "Health",
+    "ImportWarning",
+    "ImportedColumn",
+    "ImportedRow",
+    "LogCreate",
+    "LogPublic",
+    "MetricName",
+    "MetricSwitchCreate",
+    "MetricSwitchPublic",
+    "MinEffect",
+    "Name",
+    "NextExperimentsCreate",
+    "NoisePublic",
+    "NonBlank",
+    "OutboxItemPublic",
+    "OutboxPage",
+    "OutboxState",
+    "Page",
+    "ParamChangePublic",
+    "ProjectCreate",
+    "ProjectFields",
+    "ProjectPublic",
+    "ProjectUpdate",
+    "RecentRuns",
+    "RedactionCreate",
+    "RedactionPublic",
+    "ReproductionCreate",
+    "RunChangesPublic",
+    "RunImportResult",
+    "RunPublic",
+    "RunRef",
+    "RunTableImport",
+    "SLUG_RE",
+    "Slug",
+    "StallSessions",
+    "Strict",
+    "SummaryCreate",
+    "SyncResult",
+    "SyncedExperiment",
+    "T",
+    "TableFormat",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenPublic",
+    "TrackingUri",
+    "TriedCreate",
+    "WritebackStatus",
+]

@@ -1,0 +1,55 @@
+"""Approaches (lines of inquiry) and the baseline: an approach as computed or marked, regrouping runs into one, a
+person's abandoned/adopted mark, and the baseline mark."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.services.schemas.common import NonBlank, RunRef, Strict
+
+ApproachName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ApproachMarkPublic(BaseModel):
+    status: Literal["abandoned", "adopted"]
+    reason: str
+    by: str
+    at: datetime | None
+
+
+class ApproachPublic(BaseModel):
+    name: str
+    source: Literal["tag", "inferred", "override"] = Field(
+        description="tag: the runs' approach tag; inferred: model family and changed keys; override: regrouped."
+    )
+    status: str = Field(description="The mark's status when marked, else the computed one.")
+    computed_status: str = Field(description="active, converging, plateaued or exhausted, from the runs.")
+    reason: str
+    run_ids: list[str] = Field(description="The approach's runs, in history order.")
+    best: str | None
+    best_value: float | None
+    gain_vs_baseline: float | None = Field(description="Signed so that positive is better.")
+    recent_gain: float | None = Field(description="Best-so-far rise over the approach's last runs.")
+    family: str | None
+    changed_keys: list[str]
+    mark: ApproachMarkPublic | None
+
+
+class ApproachRunsAssign(Strict):
+    run_keys: list[RunRef] = Field(
+        min_length=1, max_length=1_000, description="Runs to put in this approach: keys, 6+ hex ID prefixes or names."
+    )
+
+
+class ApproachMarkCreate(Strict):
+    status: Literal["abandoned", "adopted"]
+    reason: NonBlank = Field(description="Why; shown wherever the approach's status is.")
+
+
+class BaselinePublic(BaseModel):
+    baseline: str | None = Field(description="The project's baseline run now (marked, tagged or declared), if any.")
+    baseline_value: float | None = Field(description="Its value on the metric in force.")
+    unmarked: list[str] = Field(description="Runs whose baseline mark this request removed.")

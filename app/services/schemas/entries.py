@@ -1,0 +1,64 @@
+"""Entries: a composed document (a `log_entry` and every other kind), its versions, and a human correction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.compose.log_entry.schema import Experiment, Item
+from app.services.schemas.common import Strict
+from app.services.schemas.outbox import WritebackStatus
+
+
+class EntryPublic(BaseModel):
+    id: int
+    project: str = Field(description="The project's slug.")
+    kind: str = Field(description="`log_entry` (a structured brain dump); more kinds follow.")
+    log_id: int | None = Field(description="The brain dump it was composed from, if any.")
+    version: int = Field(description="The version shown; every correction adds one, none is ever rewritten.")
+    body: dict[str, Any] = Field(description="The document as JSON, in the schema of its kind (`schema_version`).")
+    markdown: str = Field(description="The same document rendered as Markdown.")
+    run_ids: list[str] = Field(description="Every stored run the entry cites, in order.")
+    provider: str = Field(description="What phrased it: `offline` (the built-in composer) or a model's name.")
+    template: str
+    template_version: str
+    schema_version: str
+    created_at: datetime
+    updated_at: datetime
+    writeback: list[WritebackStatus] = Field(
+        default_factory=list,
+        description="Write-back to each cited MLflow run: pending, delivered or dead, with attempts and last error.",
+    )
+
+
+class EntryVersionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+    provider: str
+    edited_by: str = Field(description="Who made this version: `labbook` for the composed one, else a token's name.")
+    reason: str = Field(description="Why this version was made.")
+    run_ids: list[str]
+    body: dict[str, Any]
+    markdown: str
+    created_at: datetime
+
+
+class EntryUpdate(Strict):
+    """A human correction: the fields sent replace the current ones; the rest are kept."""
+
+    tldr: str | None = Field(default=None, max_length=600)
+    hypothesis: list[Item] | None = None
+    experiments: list[Experiment] | None = Field(
+        default=None, description="`stored` and `run_name` are always refreshed from the stored run."
+    )
+    observations: list[Item] | None = None
+    conclusions: list[Item] | None = None
+    did_not_work: list[Item] | None = None
+    open_questions: list[Item] | None = None
+    next_steps: list[Item] | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)] = Field(
+        description="Why the entry is being corrected; kept with the new version."
+    )
