@@ -41,7 +41,7 @@ class OutboxItemPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None
-    # Write-back of labbook.* tags (issue 5): what a delivered item did, where there is something to say.
+    # Write-back of labbook.* tags: what a delivered item did, where there is something to say.
     outcome: str | None = Field(
         default=None,
         description="What a delivered item did, when worth saying: the model versions it tagged, or that the run "
