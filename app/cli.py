@@ -21,8 +21,9 @@ from sqlmodel import Session
 
 from app.client import LabbookClient
 from app.config import Settings, get_settings
+from app.demo import seed as demo
 from app.errors import LabbookError, field_name
-from app.services import auth, demo
+from app.services import auth
 from app.services import outbox as outbox_service
 from app.services.schemas import TokenCreate
 from app.storage import outbox as outbox_store

@@ -24,11 +24,8 @@ import pstats
 import random
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,12 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from mlflow import MlflowClient
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from app.integrations.mlflow.server import LocalMlflowServer, MlflowServerError
 from app.services import projects
 from app.services import sync as sync_service
 from app.services.auth import Principal
@@ -184,53 +181,15 @@ def _bulk_insert(db_path: Path, experiment_id: int, artifact_location: str, coun
 @contextmanager
 def mlflow_server(store: Path, timeout: float = 120) -> Iterator[str]:
     """`mlflow server --workers 1` on the store, a free loopback port; yields its URL, stops its process group."""
-    mlflow = shutil.which("mlflow", path=str(Path(sys.executable).parent))
-    if mlflow is None:
-        sys.exit("full mlflow must be installed next to this interpreter (the demo extra)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        mlflow,
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{store / 'mlflow.db'}",
-        "--artifacts-destination",
-        str(store / "artifacts"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_")}
-    log_path = store / "server.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = LocalMlflowServer(store)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                sys.exit(f"mlflow server exited:\n{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit(f"mlflow server not healthy after {timeout} s; see {log_path}")
-            time.sleep(0.25)
-        yield url
+        server.start(timeout=timeout)
+    except MlflowServerError as exc:
+        sys.exit(f"{exc}\n(see {server.log_path})")
+    try:
+        yield server.url
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        server.stop()
 
 
 # --- baseline -----------------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from app.cli import cli, main
 from app.config import Settings, get_settings
+from app.demo.seed import DEMO_SLUG, DUMPS, TOKEN_FILE, ensure_demo_token
 from app.main import create_app
-from app.services.demo import DEMO_SLUG, DUMPS, TOKEN_FILE, ensure_demo_token
 from app.storage.db import make_engine, migrate
 
 

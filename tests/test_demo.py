@@ -19,10 +19,11 @@ import pytest
 from sqlmodel import Session
 
 from app.config import Settings
+from app.demo import seed as demo
+from app.demo.runs import git_commit
+from app.demo.story import story
 from app.integrations.mlflow import server as mlflow_server
-from app.integrations.mlflow.demo_runs import git_commit, story
 from app.services import analysis as analysis_service
-from app.services import demo
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.services.demo import DEMO_SLUG
+from app.demo.seed import DEMO_SLUG
 from tests.live import free_port, live_server
 
 TOKEN = "serve-test-token-abcdef"

@@ -1,6 +1,8 @@
-"""A local MLflow tracking server for the demo: `mlflow server` as a child process on a free loopback port.
+"""A local MLflow tracking server: `mlflow server` as a child process, for the demo, the tests and bench/.
 
-SQLite store and artifacts under one folder, one worker (the default four crowd a 2-core laptop). It runs the
+SQLite store, artifacts and the server's log under one folder, one worker by default (the default four crowd a
+2-core laptop), on a free loopback port or a given one. Extra arguments and environment start other MLflow apps
+(the tests' `--app-name basic-auth`). It can be stopped and started again on the same store and port. It runs the
 `mlflow` executable installed next to the interpreter, which only full mlflow provides (the `demo` extra), so this
 module needs no `import mlflow`.
 """
@@ -16,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -27,12 +29,12 @@ from app.errors import LabbookError
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'labbook[demo]'"
-# MLflow's own variables would point the child (and its health check) elsewhere or at credentials it does not use.
-_SCRUBBED_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+# MLflow's client variables would point the child (and its health check) elsewhere or at credentials it does not use.
+_SCRUBBED_ENV_PREFIX = "MLFLOW_TRACKING_"
 
 
 class MlflowServerError(LabbookError):
-    """The local MLflow server could not be started: not installed, exited, or never became healthy."""
+    """The local MLflow server could not be started: not installed, port taken, exited, or never became healthy."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -44,6 +46,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
+        # As the server binds: a port left in TIME_WAIT by a stopped server (a restart) is free, a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -56,17 +60,23 @@ def find_mlflow() -> str:
     executable = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     # Only full mlflow brings Flask; mlflow-skinny installs the same executable, whose `server` crashes without it.
     if executable is None or importlib.util.find_spec("flask") is None:
-        raise MlflowServerError(f"the demo needs a local MLflow server, which needs full mlflow: {INSTALL_HINT}")
+        raise MlflowServerError(f"a local MLflow server needs full mlflow: {INSTALL_HINT}")
     return executable
 
 
 @dataclass
 class LocalMlflowServer:
-    """`with LocalMlflowServer(root) as server:` starts it and waits for /health; leaving stops the process group."""
+    """`with LocalMlflowServer(root) as server:` starts it and waits for /health; leaving stops the process group.
+
+    `start()` again after `stop()` restarts it on the same store and port.
+    """
 
     root: Path
     host: str = "127.0.0.1"
-    port: int = 0  # 0: a free port, chosen at start
+    port: int = 0  # 0: a free port, chosen at the first start
+    workers: int = 1
+    extra_args: tuple[str, ...] = ()
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,15 +84,24 @@ class LocalMlflowServer:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def store_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    @property
+    def artifacts_path(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
     def log_path(self) -> Path:
         return self.root / "server.log"
 
     def start(self, *, timeout: float = 120) -> LocalMlflowServer:
         command = self._command(find_mlflow())
-        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_ENV_PREFIX)}
         # MLflow 3's job execution (GenAI scorers, trace roll-ups) starts a job runner and several huey consumers,
         # each a full mlflow import: seconds of start-up and hundreds of MB that tracking runs never use.
         env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+        env |= self.extra_env
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             # A new session: stop() signals the whole group (the server and its uvicorn worker).
@@ -94,7 +113,7 @@ class LocalMlflowServer:
         return self
 
     def stop(self) -> None:
-        """SIGTERM the process group, SIGKILL it if it lingers."""
+        """SIGTERM the process group, SIGKILL it if it lingers, then wait until the port no longer answers."""
         if self.process is None or self.process.poll() is not None:
             return
         self._signal(signal.SIGTERM)
@@ -103,9 +122,12 @@ class LocalMlflowServer:
         except subprocess.TimeoutExpired:
             self._signal(signal.SIGKILL)
             self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self._answers(timeout=0.5):  # a worker may outlive its parent briefly
+            time.sleep(0.2)
         logger.info("mlflow.server.stopped", extra={"url": self.url})
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_tail(self, lines: int = 40) -> str:
         if not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -124,9 +146,10 @@ class LocalMlflowServer:
             raise MlflowServerError(f"port {self.port} is in use: pick another --mlflow-port, or 0 for a free one")
         return [
             *(executable, "server"),
-            *("--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"),
-            *("--artifacts-destination", str(self.root / "artifacts")),
-            *("--host", self.host, "--port", str(self.port), "--workers", "1"),
+            *("--backend-store-uri", self.store_uri),
+            *("--artifacts-destination", str(self.artifacts_path)),
+            *("--host", self.host, "--port", str(self.port), "--workers", str(self.workers)),
+            *self.extra_args,
         ]
 
     def _signal(self, signum: int) -> None:
@@ -155,3 +178,10 @@ class LocalMlflowServer:
             return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
+
+    def _answers(self, *, timeout: float) -> bool:
+        try:
+            httpx.get(f"{self.url}/health", timeout=timeout)
+        except httpx.TransportError:
+            return False
+        return True

@@ -1,5 +1,6 @@
-"""The demo: a breast-cancer (WDBC) classifier's three working sessions, trained for real and logged to a local
-MLflow server, synced into a project, with the data scientist's end-of-day brain dumps.
+"""The demo's Labbook side: a breast-cancer (WDBC) classifier's three working sessions, trained for real and logged
+to a local MLflow server (`app.demo.runs`), synced into a project, with the data scientist's end-of-day brain dumps
+and the team's choice of model.
 
 Seeding is idempotent: a second start finds the MLflow runs, the project (whose tracking URI it points at the new
 server), the brain dumps and the token, and reuses them all. scikit-learn and full mlflow come with the `demo`
@@ -33,7 +34,7 @@ from app.storage.models import Project, Run
 from app.storage.types import utcnow
 
 DEMO_SLUG = "breast-cancer-demo"
-EXPERIMENT = "breast-cancer-demo"  # demo_runs.EXPERIMENT, repeated so importing this module needs no scikit-learn
+EXPERIMENT = "breast-cancer-demo"  # story.EXPERIMENT, repeated so importing this module needs no scikit-learn
 TOKEN_FILE = "demo-token"
 AUTHOR = "Maya Chen"
 TARGET = 0.995
@@ -60,7 +61,7 @@ def mlflow_server(settings: Settings, *, port: int = 0) -> LocalMlflowServer:
 
 def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today: date | None = None) -> DemoSeeded:
     """Log the story to MLflow unless it is there, create or repoint the project, sync it, post the dumps once."""
-    story = _demo_runs().log_story(tracking_uri, today=today or datetime.now(UTC).date(), experiment=EXPERIMENT)
+    story = _runs().log_story(tracking_uri, today=today or datetime.now(UTC).date(), experiment=EXPERIMENT)
     project, created = _ensure_project(session, tracking_uri=tracking_uri)
     _sync(session, project=project, settings=settings)
     project_id = cast(int, project.id)
@@ -78,12 +79,12 @@ def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today:
     )
 
 
-def _demo_runs() -> ModuleType:
+def _runs() -> ModuleType:
     try:
-        from app.integrations.mlflow import demo_runs
+        from app.demo import runs
     except ImportError as exc:  # scikit-learn or full mlflow missing: the base install has neither
         raise MlflowServerError(f"the demo trains scikit-learn models and needs full mlflow: {INSTALL_HINT}") from exc
-    return demo_runs
+    return runs
 
 
 def _ensure_project(session: Session, *, tracking_uri: str) -> tuple[Project, bool]:
