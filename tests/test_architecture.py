@@ -1,11 +1,12 @@
 """STYLE.md's import rules, enforced by parsing every module under app/ with `ast` (nothing is imported).
 
-The rules are data: `IMPORT_RULES` and `CALL_RULES` below, one row per rule, and one parametrized test runs each row
-over every file. `check_source` is the same checker applied to one source string, so the self-tests at the bottom can
-feed it synthetic violations and prove the rules can fail.
+The rules are data: `IMPORT_RULES`, `TYPES_RULES` and `CALL_RULES` below, one row per rule, and one parametrized test
+runs each row over every file. `check_source` is the same checker applied to one source string, so the self-tests can
+feed it synthetic violations and prove the rules can fail. A last check finds import cycles in app/ and evals/.
 
-Layers, top to bottom: `api/`, `main.py`, `cli.py` → `services/` → `analysis/ compose/ llm/ retrieval/ storage/
-integrations/`. `errors.py` and `config.py` sit underneath everything and import nothing from above.
+Layers, top to bottom: `api/`, `main.py`, `cli.py` (and `demo/`, which only the CLI imports) → `services/` →
+`storage/ integrations/ llm/ retrieval/` and the pure layers `compose/` → `analysis/` → `parsing/` (compose takes only
+plain types from analysis). `errors.py` and `config.py` sit underneath everything and import nothing from above.
 """
 
 from __future__ import annotations
