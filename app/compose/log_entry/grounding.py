@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from app.compose.log_entry.facts import RunFacts
 from app.compose.log_entry.schema import SECTIONS, Experiment, Item, LogEntry, StatedMetric
@@ -113,7 +114,7 @@ def _sources(entry: LogEntry, text: str, runs: Sequence[RunFacts]) -> _Sources:
     for run in runs:
         stored.extend(run.metrics.values())
         for value in run.params.values():
-            stored.extend(v for mention in extract_masked(value, NO_MASKS) for v in mention.values)
+            stored.extend(_param_numbers(value))
     quoted = frozenset(item.line for _, item in _items(entry) if item.quoted and item.line is not None)
     identifiers = _run_identifiers(runs)
     masks = mask_sets(identifiers)
@@ -133,6 +134,12 @@ def _sources(entry: LogEntry, text: str, runs: Sequence[RunFacts]) -> _Sources:
         unquoted_keys=_keys(v for m in mentions if m.line not in quoted for v in m.values),
         other_keys=_keys([*stored, *counts]),
     )
+
+
+@lru_cache(maxsize=65_536)
+def _param_numbers(value: str) -> tuple[float, ...]:
+    """The numbers in one stored parameter value; values repeat across runs (a sweep's "0.05"), so read each once."""
+    return tuple(v for mention in extract_masked(value, NO_MASKS) for v in mention.values)
 
 
 def _keys(values: Iterable[float]) -> frozenset[float]:
