@@ -34,10 +34,22 @@ free_port() {
   "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Where a throw-away cluster lives: in memory (/dev/shm) when it has room, else /tmp. On a disk, the database created
+# and dropped for every test can cost ten times as long (file creation and deletion, discard on the file system).
+pg_parent_dir() {
+  local free_kb
+  free_kb=$(df --output=avail -k /dev/shm 2>/dev/null | tail -1 | tr -d ' ') || free_kb=0
+  if [ -d /dev/shm ] && [ -w /dev/shm ] && [ "${free_kb:-0}" -gt $((2 * 1024 * 1024)) ]; then
+    echo /dev/shm
+  else
+    echo /tmp
+  fi
+}
+
 # A throw-away cluster on a free loopback port, stopped when the calling script exits. Sets PG_URL.
 start_postgres() {
   ensure_postgres
-  PG_DIR=$(mktemp -d /tmp/labbook-pg.XXXXXX)
+  PG_DIR=$(mktemp -d "$(pg_parent_dir)/labbook-pg.XXXXXX")
   PG_PORT=$(free_port)
   PG_USER=$(id -un)
   if [ "$(id -u)" = 0 ]; then
