@@ -87,19 +87,22 @@ def database_url(tmp_path: Path, template_database: str) -> Iterator[str]:
         admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def _postgres_url(database: str, driver: str = "postgresql") -> str:
+def _postgres_url(database: str | None = None, *, driver: str | None = None) -> str:
+    """`LABBOOK_TEST_POSTGRES_URL`, on another database or with another driver."""
     from sqlalchemy.engine import make_url
 
-    url = make_url(str(POSTGRES_URL)).set(drivername=driver, database=database)
+    url = make_url(str(POSTGRES_URL))
+    url = url.set(database=database or url.database, drivername=driver or url.drivername)
     return url.render_as_string(hide_password=False)
 
 
 @contextmanager
 def _postgres_admin() -> Iterator[Connection]:
-    """A connection to the server's own database, outside any transaction (CREATE/DROP DATABASE need that)."""
+    """A connection to the database `LABBOOK_TEST_POSTGRES_URL` names, outside any transaction (CREATE and DROP
+    DATABASE need that)."""
     from sqlalchemy import create_engine
 
-    engine = create_engine(_postgres_url("postgres", driver="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    engine = create_engine(_postgres_url(driver="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             yield conn
