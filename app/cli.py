@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -21,13 +21,17 @@ from sqlmodel import Session
 
 from app.client import LabbookClient
 from app.config import Settings, get_settings
-from app.demo import seed as demo
 from app.errors import LabbookError, field_name
 from app.services import auth
-from app.services import outbox as outbox_service
 from app.services.schemas import TokenCreate
 from app.storage import outbox as outbox_store
 from app.storage.db import make_engine, migrate, session_scope
+
+if TYPE_CHECKING:
+    from app.demo.seed import DemoSeeded
+
+# The outbox, the demo and the app import MLflow (about 2 s): the server-side commands that need them import them
+# when they run, so the user commands, which only call the HTTP API, start in well under a second.
 
 _HELP = {"help_option_names": ["-h", "--help"]}
 # pretty_exceptions off: LabbookError reaches main(), which prints its message and exits 1.
@@ -92,6 +96,8 @@ def worker_cmd(
 ) -> None:
     """Deliver the write-back outbox to MLflow (run descriptions, labbook.* tags) with retries, until Ctrl-C or
     SIGTERM. Run it beside services started with LABBOOK_OUTBOX_WORKER=off."""
+    from app.services import outbox as outbox_service
+
     settings = get_settings()
     _configure_logging(settings)
     engine = make_engine(settings.sqlalchemy_url)
@@ -122,6 +128,8 @@ def demo_cmd(
 ) -> None:
     """Start a local MLflow server, log a real experiment's history to it (scikit-learn on the bundled breast-cancer
     data), sync it into a demo project with three brain dumps, and serve Labbook. A second start reuses it all."""
+    from app.demo import seed as demo
+
     started = time.monotonic()
     # SIGTERM unwinds like Ctrl-C, so the MLflow server is stopped too: uvicorn re-raises the signal after its graceful
     # shutdown, which with the default handler would end the process on the spot.
@@ -141,6 +149,8 @@ def demo_cmd(
 
 def _deliver_writebacks(settings: Settings) -> None:
     """What serving would do in the background: write the entries back to MLflow before its server stops."""
+    from app.services import outbox as outbox_service
+
     engine = make_engine(settings.sqlalchemy_url)
     try:
         counts = outbox_service.drain(outbox_store.session_factory(engine), settings)
@@ -157,7 +167,7 @@ def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
     return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
 
 
-def _echo_demo(seeded: demo.DemoSeeded, *, token: str, url: str, seconds: float) -> None:
+def _echo_demo(seeded: DemoSeeded, *, token: str, url: str, seconds: float) -> None:
     typer.echo(f"Labbook demo: project '{seeded.slug}' ({seeded.runs} runs, {seeded.logs} brain dumps)")
     typer.echo(f"  MLflow UI: {seeded.tracking_uri}")
     typer.echo(f"  Labbook:   {url}  (API docs at {url}/docs)")
