@@ -132,6 +132,12 @@ class UnsupportedMediaType(LabbookError):
     status_code = 415
 
 
+class Overloaded(LabbookError):
+    """The service is at capacity: the request was not started. Sent with `Retry-After`."""
+
+    status_code = 503
+
+
 class ConfigInvalid(LabbookError):
     """Settings that cannot work together; raised at start-up, before serving."""
 

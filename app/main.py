@@ -6,29 +6,45 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from app import __version__
 from app.api import handlers
+from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
 from app.services.outbox import OutboxWorker
-from app.storage.db import make_engine, migrate
+from app.storage.db import make_engine, migrate, writer
 from app.storage.outbox import session_factory
 
 logger = logging.getLogger(__name__)
+
+# An admitted request always finds a connection (app/api/load.py); a wait this long means the database itself is
+# stuck, and the request fails instead of waiting for ever.
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
+    limits = capacity(settings.max_concurrency)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.sqlalchemy_url)
+        # Threads and connections sized with the admission limit (app/api/load.py says why).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = limits.threads
+        engine = make_engine(
+            settings.sqlalchemy_url,
+            pool_size=limits.pool_size,
+            max_overflow=limits.max_overflow,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
+        )
         if settings.auto_migrate:
             migrate(engine)
         app.state.engine = engine
+        app.state.writer_engine = writer(engine)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = OutboxWorker(session_factory(engine), settings) if settings.outbox_worker == "inprocess" else None
         if worker is not None:
@@ -46,6 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    # Outermost: a request over capacity is answered 503 before its body is read.
+    admission = Admission(limit=limits.requests, queue=settings.max_queue, wait_seconds=settings.queue_wait_seconds)
+    app.state.admission = admission
+    app.add_middleware(LoadGate, admission=admission)
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (projects, findings, approaches, documents, runs, logs, entries, tokens, outbox):

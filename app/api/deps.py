@@ -23,8 +23,13 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.engine)
+    """The request's transaction; a request that may write takes the write lock up front (`writer`)."""
+    engine = request.app.state.engine if request.method in _READS else request.app.state.writer_engine
+    yield from session_scope(engine)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -13,7 +13,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -22,24 +22,53 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite, creates the folder and turns on WAL, foreign keys and a busy timeout."""
+# An execution option: a transaction on a connection with it set is a writer's. On SQLite it begins with
+# `BEGIN IMMEDIATE`, taking the write lock up front (waiting up to the busy timeout for it), so a transaction that
+# reads and then writes can never fail with "database is locked" on the upgrade: in WAL mode a reader whose snapshot
+# is older than another writer's commit cannot become a writer, and SQLite reports that at once, without waiting.
+WRITER = "labbook_writer"
+# Seconds a SQLite writer waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT = 30
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30) -> Engine:
+    """An engine for `url`; for SQLite, creates the folder and turns on WAL, foreign keys and a busy timeout, and
+    lets the caller mark writers (`writer`). The pool figures default to SQLAlchemy's; the service sizes them with
+    its admission limit (`app.api.load.capacity`)."""
     parsed = make_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **pool)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    else:
+        pool = {}  # an in-memory database lives in one connection (SQLAlchemy's SingletonThreadPool)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}, **pool)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) whose transactions are a writer's: `BEGIN IMMEDIATE` on SQLite, no change on
+    PostgreSQL, whose row locks and constraints already settle concurrent writers."""
+    return engine.execution_options(**{WRITER: True})
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, begins transactions (`_sqlite_begin`): the module's own implicit BEGIN
+    # is deferred and skips statements it does not recognise, which breaks savepoints.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -56,7 +85,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error. Used by requests and CLI commands alike."""
+    """One transaction: commit on success, roll back on any error. Used by requests and CLI commands alike (a
+    request that writes passes `writer(engine)`)."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -66,7 +96,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def ping(session: Session) -> str:
-    """Round-trip to the database; returns the backend's name (sqlite, postgresql)."""
-    session.execute(text("SELECT 1"))
-    return session.get_bind().dialect.name
+def ping(engine: Engine) -> str:
+    """Round-trip to the database on a connection of its own; returns the backend's name (sqlite, postgresql)."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return engine.dialect.name

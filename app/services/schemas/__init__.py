@@ -45,7 +45,7 @@ from app.services.schemas.findings import (
     ParamChangePublic,
     RunChangesPublic,
 )
-from app.services.schemas.health import Health
+from app.services.schemas.health import Health, LoadPublic
 from app.services.schemas.logs import LogCreate, LogPublic, RedactionCreate, RedactionPublic
 from app.services.schemas.outbox import OutboxItemPublic, OutboxPage, OutboxState, WritebackStatus
 from app.services.schemas.projects import (
@@ -86,6 +86,7 @@ __all__ = [
     "FindingPublic",
     "FindingsPublic",
     "Health",
+    "LoadPublic",
     "ImportWarning",
     "ImportedColumn",
     "ImportedRow",
