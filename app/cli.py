@@ -25,7 +25,7 @@ from app.errors import LabbookError, field_name
 from app.services import auth
 from app.services.schemas import TokenCreate
 from app.storage import outbox as outbox_store
-from app.storage.db import make_engine, migrate, session_scope
+from app.storage.db import make_engine, migrate, session_scope, writer
 
 if TYPE_CHECKING:
     from app.demo.seed import DemoSeeded
@@ -57,7 +57,7 @@ def _session(settings: Settings) -> Iterator[Session]:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
-        yield from session_scope(engine)
+        yield from session_scope(writer(engine))
     finally:
         engine.dispose()
 
@@ -97,18 +97,19 @@ def worker_cmd(
     """Deliver the write-back outbox to MLflow (run descriptions, labbook.* tags) with retries, until Ctrl-C or
     SIGTERM. Run it beside services started with LABBOOK_OUTBOX_WORKER=off."""
     from app.services import outbox as outbox_service
+    from app.services.logs import OUTBOX_WRITERS
 
     settings = get_settings()
     _configure_logging(settings)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
-        sessions = outbox_store.session_factory(engine)
+        sessions = outbox_store.session_factory(writer(engine))
         if once:
-            counts = outbox_service.drain(sessions, settings)
+            counts = outbox_service.drain(sessions, settings, extra_writers=OUTBOX_WRITERS)
             typer.echo(f"outbox: {counts.delivered} delivered, {counts.retried} to retry, {counts.dead} dead")
             return
-        worker = outbox_service.OutboxWorker(sessions, settings)
+        worker = outbox_service.OutboxWorker(sessions, settings, extra_writers=OUTBOX_WRITERS)
         signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
         typer.echo(f"outbox worker: polling every {settings.outbox_poll_seconds:g} s (Ctrl-C stops)")
         try:

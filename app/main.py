@@ -15,6 +15,7 @@ from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
+from app.services.logs import OUTBOX_WRITERS
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate, writer
 from app.storage.outbox import session_factory
@@ -46,7 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.writer_engine = writer(engine)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
-        worker = OutboxWorker(session_factory(engine), settings) if settings.outbox_worker == "inprocess" else None
+        worker = (
+            OutboxWorker(session_factory(writer(engine)), settings, extra_writers=OUTBOX_WRITERS)
+            if settings.outbox_worker == "inprocess"
+            else None
+        )
         if worker is not None:
             worker.start()
         yield

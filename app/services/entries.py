@@ -127,7 +127,7 @@ def _compose(
     return composed, Sources(dump=log.text, runs=runs)
 
 
-def _table_keys(log: SessionLog, project: Project) -> list[str]:
+def table_keys(log: SessionLog, project: Project) -> list[str]:
     """The runs of the table stored with the dump. A table that cannot be read was refused when it was posted; it
     adds nothing here."""
     if not (log.run_table and log.run_table.strip()):
@@ -148,7 +148,7 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
     log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
     if entry.kind != LOG_ENTRY or log is None:
         raise InputInvalid(f"entry {entry_id} was not composed from a brain dump", field="entry_id")
-    composed, sources = _compose(session, project=project, log=log, table_keys=_table_keys(log, project))
+    composed, sources = _compose(session, project=project, log=log, table_keys=table_keys(log, project))
     composed = checked(composed, sources)
     body = cast(LogEntry, composed.body)
     if body.model_dump(mode="json") != entry.body:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from sqlmodel import Session
 
+from app.config import Settings
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
 from app.services import entries as entries_service
 from app.services import metric_switches
+from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
@@ -29,27 +32,46 @@ from app.services.schemas import (
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
-from app.storage.models import Project, Redaction, SessionLog
+from app.storage.models import Entry, OutboxItem, Project, Redaction, SessionLog
 
 logger = logging.getLogger(__name__)
 
 REDACTED = "[REDACTED]"
+# How long a dump's `compose_entry` job waits before the worker may compose its entry: longer than any request.
+COMPOSE_RETRY = timedelta(seconds=60)
 _REDACTABLE = ("text", "run_table")
 
 
 def create_log(session: Session, *, project: Project, principal: Principal, body: LogCreate) -> LogPublic:
     """Store the dump, commit it, import its run table (if any) in the request's own transaction, then compose
-    its `log_entry` against the runs now stored."""
+    its `log_entry` against the runs now stored. A `compose_entry` job is committed with the dump and settled with
+    the entry, so an entry that could not be composed now (or a process that died first) is composed later by the
+    outbox worker, after `COMPOSE_RETRY`."""
     log = log_store.add_log(session, _new_log(project, principal, body))
+    project_id, log_id = cast(int, project.id), cast(int, log.id)
+    outbox_service.queue_compose(session, project_id=project_id, log_id=log_id, due_in=COMPOSE_RETRY)
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
     has_table = bool(log.run_table and log.run_table.strip())
     table = _import_table(session, project=project, log=log) if has_table else None
     table_keys = list(dict.fromkeys(row.key for row in table[0].rows)) if table else []
-    entry = _compose_entry(session, project=project, log=log, table_keys=table_keys)
-    _apply_declarations(session, project=project, log=log, entry=entry)
+    entry = _compose_and_declare(session, project=project, log=log, table_keys=table_keys)
     run_import = table[1] if table else None
     return _public(session, log, project=project, run_import=run_import, log_entry=entry)
+
+
+def _compose_and_declare(
+    session: Session, *, project: Project, log: SessionLog, table_keys: list[str]
+) -> EntryPublic | None:
+    """Compose the dump's entry and apply what it declares; settle its `compose_entry` job, or leave it due now."""
+    entry = _compose_entry(session, project=project, log=log, table_keys=table_keys)
+    log_id = cast(int, log.id)
+    if entry is None:
+        outbox_service.retry_compose_soon(session, log_id=log_id, error="composing the entry failed; see the log")
+        return None
+    _apply_declarations(session, project=project, log=log, entry=entry)
+    outbox_service.settle_compose(session, log_id=log_id)
+    return entry
 
 
 def _compose_entry(session: Session, *, project: Project, log: SessionLog, table_keys: list[str]) -> EntryPublic | None:
@@ -62,6 +84,54 @@ def _compose_entry(session: Session, *, project: Project, log: SessionLog, table
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
         return None
     return entries_service.to_public_with_writeback(session, entry, project=project)
+
+
+def compose_log(session: Session, *, principal: Principal, log_id: int) -> tuple[LogPublic, bool]:
+    """`POST /v1/logs/{id}/compose`: compose the dump's entry if it has none yet (True), else return it as it is
+    (False). A failure to compose is an error here: a person asked."""
+    log, project = _visible_log(session, principal=principal, log_id=log_id)
+    entry, composed = _compose_missing(session, project=project, log=log)
+    outbox_service.settle_compose(session, log_id=log_id)
+    return _public(session, log, project=project, log_entry=entry), composed
+
+
+def _compose_missing(session: Session, *, project: Project, log: SessionLog) -> tuple[EntryPublic | None, bool]:
+    """The log's entry, composed now unless it exists (its `compose_entry` items are the caller's to settle). The
+    log row is locked first (PostgreSQL; SQLite's writer
+    already holds the database's write lock), so the worker and a person can never both compose it."""
+    log_id = cast(int, log.id)
+    log_store.lock_log(session, log_id)
+    existing = entry_store.entry_ids_by_log(session, [log_id]).get(log_id)
+    if existing is not None:
+        stored = cast(Entry, entry_store.get_entry(session, existing))
+        return entries_service.to_public_with_writeback(session, stored, project=project), False
+    entry = entries_service.create_log_entry(
+        session, project=project, log=log, table_keys=entries_service.table_keys(log, project)
+    )
+    public = entries_service.to_public_with_writeback(session, entry, project=project)
+    _apply_declarations(session, project=project, log=log, entry=public)
+    return public, True
+
+
+def compose_writer(
+    sessions: outbox_service.SessionFactory,
+    settings: Settings,
+    *,
+    project_id: int,
+    run_id: str,
+    items: Sequence[OutboxItem],
+) -> outbox_service.Delivery:
+    """The outbox writer of `compose_entry` items: compose the dump's entry unless it exists by now."""
+    log_id = int(items[0].payload["log_id"])
+    with sessions() as session:
+        log = log_store.get_log(session, log_id)
+        project = project_store.get_project(session, project_id)
+        if log is None or project is None:
+            raise LogNotFound(f"log {log_id} no longer exists", field="log_id")
+        entry, composed = _compose_missing(session, project=project, log=log)
+        session.commit()
+    entry_id = entry.id if entry is not None else None
+    return 0, f"composed entry {entry_id}" if composed else f"entry {entry_id} already composed"
 
 
 def _apply_declarations(session: Session, *, project: Project, log: SessionLog, entry: EntryPublic | None) -> None:
@@ -185,3 +255,7 @@ def _public(
         entry_id=entry_ids.get(log_id),
         log_entry=log_entry,
     )
+
+
+# The outbox kinds this module delivers, for the worker (`OutboxWorker(..., extra_writers=OUTBOX_WRITERS)`).
+OUTBOX_WRITERS: dict[str, outbox_service.Writer] = {outbox_service.COMPOSE_ENTRY: compose_writer}

@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
@@ -183,7 +183,48 @@ def _writeback_uri(session: Session, settings: Settings, *, project_id: int) -> 
 Writer = Callable[..., Delivery]
 
 
-def _writer(kind: str) -> Writer:
+# --- composing a brain dump's entry later -------------------------------------------------------------------------
+#
+# `compose_entry`: a stored brain dump whose log entry is still to be composed. Queued with the dump, in the
+# transaction that commits it, due only after `compose_retry_seconds`: the request composes the entry at once and
+# settles the item in the entry's own transaction. If that fails (or the process dies first) the item stays, and the
+# worker composes the entry later, with the same retries and backoff as a write-back. Its writer lives with the logs
+# (`app.services.logs.compose_writer`) and reaches the worker through `extra_writers`, which keeps this module free of
+# the services that compose.
+
+COMPOSE_ENTRY = "compose_entry"
+
+
+def compose_key(log_id: int) -> str:
+    """The item's `run_id` column: the dump it composes (one group per dump)."""
+    return f"log:{log_id}"
+
+
+def queue_compose(session: Session, *, project_id: int, log_id: int, due_in: timedelta) -> OutboxItem:
+    item = OutboxItem(project_id=project_id, kind=COMPOSE_ENTRY, run_id=compose_key(log_id))
+    item.payload = {"log_id": log_id}
+    item.next_attempt_at = utcnow() + due_in
+    return outbox_store.add_item(session, item)
+
+
+def settle_compose(session: Session, *, log_id: int) -> int:
+    """The dump's entry exists now (composed by the request, or by a person): its pending `compose_entry` items
+    are done, and leave the outbox, which lists write-backs people wait for. Returns how many."""
+    items = outbox_store.pending_items(session, kind=COMPOSE_ENTRY, run_id=compose_key(log_id))
+    for item in items:
+        session.delete(item)
+    session.flush()
+    return len(items)
+
+
+def retry_compose_soon(session: Session, *, log_id: int, error: str) -> None:
+    """The request could not compose the entry: let the worker try at its next poll instead of after the grace."""
+    now = utcnow()
+    for item in outbox_store.pending_items(session, kind=COMPOSE_ENTRY, run_id=compose_key(log_id)):
+        outbox_store.reschedule(session, cast(int, item.id), now=now, next_attempt_at=now, error=error)
+
+
+def _writer(kind: str, extra: Mapping[str, Writer] | None = None) -> Writer:
     writers: dict[str, Writer] = {
         RUN_NOTE: lambda sessions, settings, *, project_id, run_id, items: (
             write_run_note(sessions, settings, project_id=project_id, run_id=run_id),
@@ -194,6 +235,7 @@ def _writer(kind: str) -> Writer:
             None,
         ),
         MODEL_VERSION_TAGS: write_decision_model_tags,
+        **(extra or {}),
     }
     if kind not in writers:
         raise InputInvalid(f"unknown outbox item kind {kind!r}", field="kind")
@@ -228,8 +270,15 @@ def backoff(attempts: int, *, settings: Settings, rng: random.Random | None = No
     return timedelta(seconds=min(cap, seconds + jitter))
 
 
-def deliver_due(sessions: SessionFactory, settings: Settings, *, limit: int = BATCH) -> DeliveryCounts:
-    """Claim the due items (a lease, committed at once), deliver them one run at a time, settle each item."""
+def deliver_due(
+    sessions: SessionFactory,
+    settings: Settings,
+    *,
+    limit: int = BATCH,
+    extra_writers: Mapping[str, Writer] | None = None,
+) -> DeliveryCounts:
+    """Claim the due items (a lease, committed at once), deliver them one run at a time, settle each item.
+    `extra_writers` deliver kinds of other services (`compose_entry`)."""
     with sessions() as session:
         claimed = outbox_store.claim_due(session, now=utcnow(), lease=LEASE, limit=limit)
         session.commit()
@@ -238,16 +287,31 @@ def deliver_due(sessions: SessionFactory, settings: Settings, *, limit: int = BA
         groups[(item.project_id, item.run_id, item.kind)].append(item)
     counts = DeliveryCounts()
     for (project_id, run_id, kind), items in groups.items():
-        _deliver_group(sessions, settings, project_id=project_id, run_id=run_id, kind=kind, items=items, counts=counts)
+        _deliver_group(
+            sessions,
+            settings,
+            project_id=project_id,
+            run_id=run_id,
+            kind=kind,
+            items=items,
+            counts=counts,
+            extra_writers=extra_writers,
+        )
     return counts
 
 
-def drain(sessions: SessionFactory, settings: Settings, *, max_rounds: int = 1000) -> DeliveryCounts:
+def drain(
+    sessions: SessionFactory,
+    settings: Settings,
+    *,
+    max_rounds: int = 1000,
+    extra_writers: Mapping[str, Writer] | None = None,
+) -> DeliveryCounts:
     """Deliver pass after pass until a pass claims nothing (an item that failed waits for its backoff, which is
     normally longer than a pass, so an outage ends the call rather than spinning)."""
     total = DeliveryCounts()
     for _ in range(max_rounds):
-        counts = deliver_due(sessions, settings)
+        counts = deliver_due(sessions, settings, extra_writers=extra_writers)
         for name in ("delivered", "retried", "dead", "writes"):
             setattr(total, name, getattr(total, name) + getattr(counts, name))
         total.errors += counts.errors
@@ -265,9 +329,11 @@ def _deliver_group(
     kind: str,
     items: list[OutboxItem],
     counts: DeliveryCounts,
+    extra_writers: Mapping[str, Writer] | None = None,
 ) -> None:
     try:
-        writes, outcome = _writer(kind)(sessions, settings, project_id=project_id, run_id=run_id, items=items)
+        writer = _writer(kind, extra_writers)
+        writes, outcome = writer(sessions, settings, project_id=project_id, run_id=run_id, items=items)
         counts.writes += writes
     except Exception as exc:  # every failure settles the items: retried or dead, never lost in a crashed loop
         _failed(sessions, settings, items=items, exc=exc, counts=counts)
@@ -341,9 +407,12 @@ class OutboxWorker:
     """Delivers the outbox every `outbox_poll_seconds` on its own thread (`start`/`stop`), or on the caller's
     (`run`, which the `labbook worker` command uses). An error is logged and the loop goes on."""
 
-    def __init__(self, sessions: SessionFactory, settings: Settings) -> None:
+    def __init__(
+        self, sessions: SessionFactory, settings: Settings, *, extra_writers: Mapping[str, Writer] | None = None
+    ) -> None:
         self._sessions = sessions
         self._settings = settings
+        self._extra_writers = extra_writers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -372,7 +441,10 @@ class OutboxWorker:
     def tick(self) -> None:
         """Deliver what is due, batch after batch, until nothing is due or the worker is asked to stop."""
         try:
-            while not self._stop.is_set() and deliver_due(self._sessions, self._settings).claimed:
+            while (
+                not self._stop.is_set()
+                and deliver_due(self._sessions, self._settings, extra_writers=self._extra_writers).claimed
+            ):
                 pass
         except Exception:
             logger.exception("mlflow.outbox.worker.error")

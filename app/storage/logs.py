@@ -17,6 +17,11 @@ def get_log(session: Session, log_id: int) -> SessionLog | None:
     return session.get(SessionLog, log_id)
 
 
+def lock_log(session: Session, log_id: int) -> None:
+    """Lock the log's row until the transaction ends (PostgreSQL; SQLite's writers hold the write lock already)."""
+    session.exec(select(SessionLog.id).where(SessionLog.id == log_id).with_for_update()).first()
+
+
 def list_logs(session: Session, *, project_id: int, after_id: int, limit: int) -> list[SessionLog]:
     query = select(SessionLog).where(SessionLog.project_id == project_id, col(SessionLog.id) > after_id)
     return list(session.exec(query.order_by(col(SessionLog.id)).limit(limit)))

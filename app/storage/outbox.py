@@ -54,6 +54,11 @@ def has_waiting(session: Session, *, entry_id: int | None, run_id: str, kind: st
     return session.exec(query.limit(1)).first() is not None
 
 
+def pending_items(session: Session, *, kind: str, run_id: str) -> list[OutboxItem]:
+    query = select(OutboxItem).where(OutboxItem.kind == kind, OutboxItem.run_id == run_id, OutboxItem.state == PENDING)
+    return list(session.exec(query.order_by(col(OutboxItem.id))))
+
+
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
     return or_(col(OutboxItem.claimed_until).is_(None), col(OutboxItem.claimed_until) < now)
 

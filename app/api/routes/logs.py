@@ -47,6 +47,22 @@ def get_log(log_id: int, principal: PrincipalDep, session: SessionDep) -> LogPub
     return logs_service.get_log(session, principal=principal, log_id=log_id)
 
 
+@router.post(
+    "/logs/{log_id}/compose",
+    response_model=LogPublic,
+    operation_id="compose_log",
+    responses={201: {"model": LogPublic, "description": "The entry was composed now."}},
+)
+def compose_log(log_id: int, principal: PrincipalDep, session: SessionDep, response: Response) -> LogPublic:
+    """Compose the dump's log entry now if it has none (answers 201), e.g. one that could not be composed when it was
+    posted; a dump that has its entry is answered as it is (200). The outbox worker does the same on its own, with
+    retries, for every dump left without an entry."""
+    log, composed = logs_service.compose_log(session, principal=principal, log_id=log_id)
+    if composed:
+        response.status_code = 201
+    return log
+
+
 @router.post("/logs/{log_id}/redactions", response_model=LogPublic, operation_id="redact_log")
 def redact_log(log_id: int, body: RedactionCreate, principal: PrincipalDep, session: SessionDep) -> LogPublic:
     """Remove pasted secrets from a stored brain dump. The dump is otherwise never edited; each redaction keeps an
