@@ -39,16 +39,19 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(data_dir: Path, *, token: str, database_url: str | None = None) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, *, token: str, database_url: str | None = None, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """`env`: more settings for the server (e.g. LABBOOK_MAX_CONCURRENCY)."""
     labbook = shutil.which("labbook", path=str(Path(sys.executable).parent))
     assert labbook, "the labbook console script is installed next to the interpreter"
     port = free_port()
-    env = {**os.environ, "LABBOOK_DATA_DIR": str(data_dir), "LABBOOK_API_TOKENS": token}
-    env.pop("DATABASE_URL", None)
+    environ = {**os.environ, "LABBOOK_DATA_DIR": str(data_dir), "LABBOOK_API_TOKENS": token, **(env or {})}
+    environ.pop("DATABASE_URL", None)
     if database_url:
-        env["DATABASE_URL"] = database_url
+        environ["DATABASE_URL"] = database_url
     command = [labbook, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, data_dir=data_dir)
     try:
         _wait_healthy(server)
