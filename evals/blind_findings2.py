@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -440,6 +441,8 @@ class DumpResult:
 def _database() -> Iterator[Any]:
     from app.storage.db import make_engine, migrate
 
+    # The service's own log lines (a grounding error, a recorded switch) would interleave with the table.
+    logging.disable(logging.CRITICAL)
     with tempfile.TemporaryDirectory(prefix="labbook-evals-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'evals.db'}")
         migrate(engine)
@@ -447,6 +450,7 @@ def _database() -> Iterator[Any]:
             yield engine
         finally:
             engine.dispose()
+            logging.disable(logging.NOTSET)
 
 
 def post_dumps(cases: Mapping[str, SwitchCase]) -> list[DumpResult]:
