@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from app import __version__
 from app.api import handlers
-from app.api.middleware import BodyGuard
+from app.api.middleware import BodyGuard, SecurityHeaders
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
 from app.services.outbox import OutboxWorker
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the body guard's refusals carry the headers too
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (projects, findings, approaches, documents, runs, logs, entries, tokens, outbox):

@@ -10,8 +10,10 @@ carries) is one of
   applied to its base run), a selection table (raw values are the finalists' stored values, totals are the sum of
   normalised weight x score), a gap between two values of the same metric among the cited runs;
 - a date, a small count or ordinal, or a value the person gave (target, budget, weights, their own text).
-Numbers are compared after rendering with `fmt`, so 0.86123 stored and 0.8612 printed agree. The result is a list of
-problem sentences naming the number or run; [] means grounded.
+Numbers are compared after rendering with `fmt`, so 0.86123 stored and 0.8612 printed agree. The Markdown is read as
+a person reads it: the escaping of people's words (`app.compose.escape`) is undone first, so an escaped name still
+masks its digits and an escaped backtick opens no code span. The result is a list of problem sentences naming the
+number or run; [] means grounded.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from app.analysis.model import Findings, RunView
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids, value_of
 from app.compose.documents.planning import median_duration
+from app.compose.escape import md_plain
 from app.parsing.fmt import fmt
 from app.parsing.mentions import extract_numbers
 
 __all__ = ["check_document_grounding"]
 
 _DATE_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_CODE_RE = re.compile(r"(`+)\s?(.+?)\s?\1")
+_CODE_RE = re.compile(r"(?<!\\)(`+)\s?(.+?)\s?\1")  # not from an escaped backtick: a person's, shown as typed
 _PERSON_FIELDS = ("proposal", "audience", "known", "params", "unmatched", "reason")
 _MIN_COUNT_BOUND = 12
 
@@ -50,7 +53,7 @@ def check_document_grounding(composed: Composed, ctx: DocContext, findings: Find
     bound = max(len(ctx.runs), len(ctx.entries), _MIN_COUNT_BOUND)
     masks = _identifiers(ctx, findings, cited)
     for line_number, line in enumerate(composed.markdown.splitlines(), start=1):
-        for mention in extract_numbers(_DATE_RE.sub(" ", _strip_code(line)), mask=masks):
+        for mention in extract_numbers(_DATE_RE.sub(" ", md_plain(_strip_code(line))), mask=masks):
             if not any(allowed.has(v) or _is_count(v, bound) for v in mention.values):
                 problems.append(
                     f"number {mention.text} in the Markdown (line {line_number}) is neither a stored value of a "
