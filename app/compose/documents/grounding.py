@@ -101,12 +101,18 @@ def _check_runs(composed: Composed, body: dict[str, Any], ctx: DocContext, probl
     """Every run key in the body, `run_ids` and the Markdown's code spans is stored; returns the cited keys."""
     in_body = body_run_ids(body)
     code = set(_code_values(body))
-    in_markdown = [m[2] for m in _CODE_RE.finditer(composed.markdown) if m[2] not in code]
+    in_markdown = [_span_key(m[2], ctx) for m in _CODE_RE.finditer(composed.markdown) if m[2] not in code]
     for where, keys in (("the body", in_body), ("run_ids", composed.run_ids), ("the Markdown", in_markdown)):
         for key in dict.fromkeys(keys):
             if key not in ctx.runs:
                 problems.append(f"run `{key}` cited in {where} is not a stored run")
     return {k for k in (*in_body, *composed.run_ids, *in_markdown) if k in ctx.runs}
+
+
+def _span_key(span: str, ctx: DocContext) -> str:
+    """The run key a code span shows: in a table row, a `|` in the key is written `\\|` (GFM splits the row first)."""
+    unescaped = span.replace("\\|", "|")
+    return unescaped if span not in ctx.runs and unescaped in ctx.runs else span
 
 
 def _code_values(body: Any) -> Iterator[str]:
