@@ -8,8 +8,9 @@ One function per destination:
   HTML (`<script>`, `<img onerror>`, `<iframe>`, comments) arrives as entities, so it shows as text; links and
   images (`[x](javascript:...)`), emphasis, code spans and, at the start, block markers (`#`, `-`, `1.`) are
   backslash-escaped, so they show as the characters typed. Line breaks and control characters become spaces, so
-  nothing can end a bullet or a table row. Digits and the `.`, `-` and `%` around them are never escaped, so a
-  grounding check reads the same numbers (`md_plain` undoes the escaping for it).
+  nothing can end a bullet or a table row. Digits and the `.`, `-`, `+` and `%` of a number are left as they are
+  (only a leading `1.` or `- ` that would open a list is escaped), so a grounding check reads the same numbers, and
+  `md_plain` undoes the escaping for it.
 - Slack mrkdwn (`slack_text`) and HTML (`html_text`): the characters each of them treats as markup.
 - MLflow tag values (`tag_value`): plain text, no escaping (a search filter must match the value as written), on one
   line without control characters, within MLflow's length limit.
