@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from app import __version__
 from app.api import handlers
 from app.api.load import Admission, LoadGate, capacity
-from app.api.middleware import BodyGuard
+from app.api.middleware import BodyGuard, SecurityHeaders
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
 from app.services.logs import OUTBOX_WRITERS
@@ -67,10 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
-    # Outermost: a request over capacity is answered 503 before its body is read.
+    # A request over capacity is answered 503 before its body is read.
     admission = Admission(limit=limits.requests, queue=settings.max_queue, wait_seconds=settings.queue_wait_seconds)
     app.state.admission = admission
     app.add_middleware(LoadGate, admission=admission)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: the body guard's and the gate's refusals carry it
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
     for module in (projects, findings, approaches, documents, runs, logs, entries, tokens, outbox):

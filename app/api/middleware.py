@@ -1,6 +1,9 @@
 """Body guard: refuse bodies over the limit (413), text that is not UTF-8 (400, naming the line) and text holding a
 NUL character (which PostgreSQL cannot store: 400 naming the line, or 422 naming the JSON field) before any route
-sees them, so no handler ever works on a truncated, undecodable or unstorable body."""
+sees them, so no handler ever works on a truncated, undecodable or unstorable body.
+
+Security headers: every answer carries `X-Content-Type-Options: nosniff`, so a browser shows a Markdown answer (which
+holds people's text) as the text/markdown it is declared as, never sniffed into HTML that would run."""
 
 from __future__ import annotations
 
@@ -16,6 +19,32 @@ from app.errors import BodyInvalid, BodyTooLarge, InputInvalid, LabbookError
 _TEXTUAL = ("application/json", "text/", "application/x-www-form-urlencoded")
 # A JSON "\u0000" escape (an odd number of backslashes before "u0000": "\\u0000" is a backslash and "u0000").
 _JSON_NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"x-content-type-options", b"nosniff"),)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP answer (the body guard's and the error handlers' too) that does not set
+    them itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class BodyGuard:

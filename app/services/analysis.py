@@ -28,6 +28,7 @@ from app.analysis.model import (
     RunView,
 )
 from app.compose.contract import DocContext, EntryDigest
+from app.compose.findings import render_findings
 from app.services.schemas import (
     ApproachMarkPublic,
     ApproachPublic,
@@ -216,14 +217,8 @@ def approach_public(approach: Approach) -> ApproachPublic:
 
 
 def findings_markdown(project: Project, findings: Findings) -> str:
-    """The findings as a Markdown list, each with the runs it comes from."""
-    lines = [f"# {project.name} — findings on {findings.metric} ({findings.direction})", ""]
-    for f in findings.findings:
-        runs = f" (runs: {', '.join(f.run_ids)})" if f.run_ids else ""
-        lines.append(f"- **{f.kind}**: {f.message}{runs}")
-    if not findings.findings:
-        lines.append("- no findings: no runs stored yet")
-    return "\n".join(lines) + "\n"
+    """The findings as a Markdown list, each with the runs it comes from (people's text escaped)."""
+    return render_findings(project.name, findings)
 
 
 def run_changes_public(inp: AnalysisInput, findings: Findings, key: str) -> RunChangesPublic:

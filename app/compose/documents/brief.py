@@ -20,7 +20,19 @@ from app.compose.documents.common import (
     switch_notes,
 )
 from app.compose.documents.next_experiments import best_line
-from app.compose.documents.render import cite, cites, document, fmt, one_line, section, sentence, title_line
+from app.compose.documents.render import (
+    cite,
+    cites,
+    document,
+    fmt,
+    heading,
+    md_prose,
+    md_text,
+    one_line,
+    section,
+    sentence,
+    title_line,
+)
 from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Risk
 from app.compose.documents.summary import switch_line
 
@@ -54,7 +66,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def _story(a: Approach, entries: tuple[EntryDigest, ...]) -> ApproachStory:
@@ -104,35 +116,38 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
 
 def render_markdown(body: HandoverBrief, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
 def _markdown(title: str, body: HandoverBrief) -> str:
-    blocks = [title, f"Written for: {one_line(body.audience)}." if body.audience.strip() else ""]
-    goal = [f"Goal: {one_line(body.goal).rstrip('.') or 'not stated'}.", f"Primary metric: **{body.primary_metric}**."]
+    blocks = [title, f"Written for: {md_text(body.audience)}." if body.audience.strip() else ""]
+    goal = [
+        f"Goal: {md_text(one_line(body.goal).rstrip('.')) or 'not stated'}.",
+        f"Primary metric: **{md_text(body.primary_metric)}**.",
+    ]
     if body.metric != body.primary_metric:
-        goal.append(f"Metric in force now: **{body.metric}** ({body.direction}).")
+        goal.append(f"Metric in force now: **{md_text(body.metric)}** ({body.direction}).")
     if body.target is not None:
-        goal.append(f"Target: {body.metric} {fmt(body.target)}.")
+        goal.append(f"Target: {md_text(body.metric)} {fmt(body.target)}.")
     blocks += section("Goal", goal)
     blocks += section("Metric changes", [switch_line(s) for s in body.metric_switches])
     blocks += section("Approaches", [_story_line(s) for s in body.approaches], empty="No runs yet.")
     decisions = [
-        f"- {d.day.isoformat()} (entry {d.entry_id}): {one_line(d.decision)}{cites(d.run_ids)}. "
-        f"{one_line(d.rationale)}".rstrip()
+        f"- {d.day.isoformat()} (entry {d.entry_id}): {md_text(d.decision)}{cites(d.run_ids)}. "
+        f"{md_prose(d.rationale)}".rstrip()
         for d in body.decisions
     ]
     blocks += section("Decisions", decisions, empty="No selection decision recorded.")
     blocks += section("Current best", [best_line(body.current_best)] if body.current_best else [], empty="None yet.")
-    risks = [f"- {r.kind.replace('_', ' ')}: {one_line(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
+    risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")
     return document(blocks)
 
 
 def _story_line(s: ApproachStory) -> str:
     best = s.evidence.run_ids[0] if s.evidence.run_ids else None
-    line = f"- **{s.name}**: {s.outcome} ({s.status}), {sentence(s.why)}"
+    line = f"- **{md_text(s.name)}**: {s.outcome} ({s.status}), {sentence(s.why)}"
     if best and "best_value" in s.evidence.numbers:
         line += f" Best {cite(best)} at {fmt(s.evidence.numbers['best_value'])}."
-    lines = [line] + [f"  - did not work: “{one_line(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
+    lines = [line] + [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from app.analysis.model import Findings, Ranking
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
-from app.compose.documents.render import cite, document, fmt, one_line, section, table, title_line
+from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
 from app.compose.documents.schemas import CriterionNote, FinalistRow, ScoreCell, SelectionDecision, TradeOff
 from app.errors import InputInvalid
 
@@ -53,8 +53,8 @@ def compose_decision(
         run_ids=[],
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
-    heading = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(heading, body), body.run_ids, heading.removeprefix("# "), body.schema_version)
+    title = title_line(TITLE, ctx.project_name)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def _ranking_rationale(rows: list[FinalistRow], chosen: str) -> str:
@@ -86,23 +86,23 @@ def _trade_offs(rows: list[FinalistRow], chosen: str, ranking: Ranking) -> list[
 
 def render_markdown(body: SelectionDecision, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
-def _markdown(heading: str, body: SelectionDecision) -> str:
+def _markdown(title: str, body: SelectionDecision) -> str:
     criteria = [
-        f"- **{c.name}** ({c.metric or 'scored by a person'}, {'higher' if c.direction == 'max' else 'lower'} is "
-        f"better): weight {fmt(c.weight)}, {fmt(c.normalised_weight)} normalised"
-        + (f". Why: {one_line(c.why)}" if c.why.strip() else "")
+        f"- **{md_text(c.name)}** ({md_text(c.metric or '') or 'scored by a person'}, "
+        f"{'higher' if c.direction == 'max' else 'lower'} is better): weight {fmt(c.weight)}, "
+        f"{fmt(c.normalised_weight)} normalised" + (f". Why: {md_text(c.why)}" if c.why.strip() else "")
         for c in body.criteria
     ]
-    blocks = [heading, f"**{one_line(body.title)}**"]
+    blocks = [title, f"**{md_text(body.title)}**"]
     blocks += section("Criteria", criteria)
     blocks += section("Comparison", [_table(body)])
     blocks += section("Decision", _decision(body))
-    blocks += section("Rationale", [one_line(body.rationale)])
+    blocks += section("Rationale", [_rationale(body)])
     traded = [
-        f"- {t.criterion}: {_value(t.selected_value)} against {_value(t.best_value)} for {cite(t.best_key)}"
+        f"- {md_text(t.criterion)}: {_value(t.selected_value)} against {_value(t.best_value)} for {cite(t.best_key)}"
         + (f" (a gap of {fmt(t.gap)})" if t.gap is not None else "")
         for t in body.traded
     ]
@@ -114,12 +114,12 @@ def _markdown(heading: str, body: SelectionDecision) -> str:
 def _decision(body: SelectionDecision) -> list[str]:
     if body.selected_is_top:
         return [f"Selected {cite(body.selected)}, the top of the ranking."]
-    traded = ", ".join(t.criterion for t in body.traded) or "no criterion"
+    traded = ", ".join(md_text(t.criterion) for t in body.traded) or "no criterion"
     return [f"Selected {cite(body.selected)}, **not** the top of the ranking ({cite(body.top)}). Traded on: {traded}."]
 
 
 def _table(body: SelectionDecision) -> str:
-    header = ["Rank", "Run", *(f"{c.name} (value / score)" for c in body.criteria), "Weighted total"]
+    header = ["Rank", "Run", *(f"{md_text(c.name)} (value / score)" for c in body.criteria), "Weighted total"]
     rows = [
         [
             str(r.rank),
@@ -130,6 +130,11 @@ def _table(body: SelectionDecision) -> str:
         for r in body.table
     ]
     return table(header, rows)
+
+
+def _rationale(body: SelectionDecision) -> str:
+    """A person's rationale is their words; the ranking's names the top run as a code span."""
+    return md_text(body.rationale) if body.rationale_source == "person" else md_prose(body.rationale)
 
 
 def _value(value: float | None) -> str:

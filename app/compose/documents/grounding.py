@@ -10,8 +10,10 @@ carries) is one of
   applied to its base run), a selection table (raw values are the finalists' stored values, totals are the sum of
   normalised weight x score), a gap between two values of the same metric among the cited runs;
 - a date, a small count or ordinal, or a value the person gave (target, budget, weights, their own text).
-Numbers are compared after rendering with `fmt`, so 0.86123 stored and 0.8612 printed agree. The result is a list of
-problem sentences naming the number or run; [] means grounded.
+Numbers are compared after rendering with `fmt`, so 0.86123 stored and 0.8612 printed agree. The Markdown is read as
+a person reads it: the escaping of people's words (`app.compose.escape`) is undone first, so an escaped name still
+masks its digits and an escaped backtick opens no code span. The result is a list of problem sentences naming the
+number or run; [] means grounded.
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from app.analysis.model import Findings, RunView
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids, value_of
 from app.compose.documents.planning import median_duration
+from app.compose.escape import md_plain
 from app.parsing.fmt import fmt
 from app.parsing.mentions import extract_numbers
 
 __all__ = ["check_document_grounding"]
 
 _DATE_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
-_CODE_RE = re.compile(r"(`+)\s?(.+?)\s?\1")
+_CODE_RE = re.compile(r"(?<!\\)(`+)\s?(.+?)\s?\1")  # not from an escaped backtick: a person's, shown as typed
 _PERSON_FIELDS = ("proposal", "audience", "known", "params", "unmatched", "reason")
 _MIN_COUNT_BOUND = 12
 
@@ -50,7 +53,7 @@ def check_document_grounding(composed: Composed, ctx: DocContext, findings: Find
     bound = max(len(ctx.runs), len(ctx.entries), _MIN_COUNT_BOUND)
     masks = _identifiers(ctx, findings, cited)
     for line_number, line in enumerate(composed.markdown.splitlines(), start=1):
-        for mention in extract_numbers(_DATE_RE.sub(" ", _strip_code(line)), mask=masks):
+        for mention in extract_numbers(_DATE_RE.sub(" ", md_plain(_strip_code(line))), mask=masks):
             if not any(allowed.has(v) or _is_count(v, bound) for v in mention.values):
                 problems.append(
                     f"number {mention.text} in the Markdown (line {line_number}) is neither a stored value of a "
@@ -98,12 +101,18 @@ def _check_runs(composed: Composed, body: dict[str, Any], ctx: DocContext, probl
     """Every run key in the body, `run_ids` and the Markdown's code spans is stored; returns the cited keys."""
     in_body = body_run_ids(body)
     code = set(_code_values(body))
-    in_markdown = [m[2] for m in _CODE_RE.finditer(composed.markdown) if m[2] not in code]
+    in_markdown = [_span_key(m[2], ctx) for m in _CODE_RE.finditer(composed.markdown) if m[2] not in code]
     for where, keys in (("the body", in_body), ("run_ids", composed.run_ids), ("the Markdown", in_markdown)):
         for key in dict.fromkeys(keys):
             if key not in ctx.runs:
                 problems.append(f"run `{key}` cited in {where} is not a stored run")
     return {k for k in (*in_body, *composed.run_ids, *in_markdown) if k in ctx.runs}
+
+
+def _span_key(span: str, ctx: DocContext) -> str:
+    """The run key a code span shows: in a table row, a `|` in the key is written `\\|` (GFM splits the row first)."""
+    unescaped = span.replace("\\|", "|")
+    return unescaped if span not in ctx.runs and unescaped in ctx.runs else span
 
 
 def _code_values(body: Any) -> Iterator[str]:

@@ -9,7 +9,17 @@ from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import best_note, body_run_ids, gain
 from app.compose.documents.planning import make_plan, plan_request
-from app.compose.documents.render import cite, cites, document, duration, section, title_line
+from app.compose.documents.render import (
+    cite,
+    cites,
+    document,
+    duration,
+    heading,
+    md_prose,
+    md_text,
+    section,
+    title_line,
+)
 from app.compose.documents.schemas import BestNote, LowRoi, NextExperiments, PlanRequest, Suggestion
 from app.parsing.fmt import fmt
 
@@ -46,30 +56,30 @@ def compose_next_experiments(
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def render_markdown(body: NextExperiments, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
 def _markdown(title: str, body: NextExperiments) -> str:
-    blocks = [title, f"Metric in force: **{body.metric}** ({body.direction})."]
+    blocks = [title, f"Metric in force: **{md_text(body.metric)}** ({body.direction})."]
     blocks += section("Current best", [best_line(body.best)] if body.best else [], empty="No scored run yet.")
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
-    blocks += section("Dropped", [f"- {s.title}: {s.dropped_because}." for s in body.dropped])
+    blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
     blocks += section("Low return on investment", [_low_roi_line(item) for item in body.low_roi], empty="Nothing.")
-    blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {body.pivot.argument}"])
+    blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
     blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
     return document(blocks)
 
 
 def best_line(best: BestNote) -> str:
-    line = f"{cite(best.key)} with {best.metric} {fmt(best.value)}"
+    line = f"{cite(best.key)} with {md_text(best.metric)} {fmt(best.value)}"
     if best.approach:
-        line += f" (approach {best.approach})"
+        line += f" (approach {md_text(best.approach)})"
     if best.baseline and best.gain_vs_baseline is not None and best.baseline_value is not None:
         line += (
             f", {fmt(best.gain_vs_baseline)} better than the baseline {cite(best.baseline)} "
@@ -86,7 +96,10 @@ def best_line(best: BestNote) -> str:
 
 
 def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:
-    return [f"{s.rank or i}. **{s.title}**. {s.why}{_cost_text(s)}" for i, s in enumerate(suggestions, start=1)]
+    return [
+        f"{s.rank or i}. **{md_prose(s.title)}**. {md_prose(s.why)}{_cost_text(s)}"
+        for i, s in enumerate(suggestions, start=1)
+    ]
 
 
 def _cost_text(s: Suggestion) -> str:
@@ -102,10 +115,10 @@ def _cost_text(s: Suggestion) -> str:
 
 
 def _low_roi_line(item: LowRoi) -> str:
-    subject = cite(item.subject) if item.subject in item.evidence.run_ids else item.subject
+    subject = cite(item.subject) if item.subject in item.evidence.run_ids else md_text(item.subject)
     if not subject:
-        return f"- {item.reason}"
-    return f"- {subject}: {item.reason}{cites(r for r in item.evidence.run_ids if r != item.subject)}"
+        return f"- {md_prose(item.reason)}"
+    return f"- {subject}: {md_prose(item.reason)}{cites(r for r in item.evidence.run_ids if r != item.subject)}"
 
 
 def _target_lines(body: NextExperiments) -> list[str]:
@@ -113,7 +126,7 @@ def _target_lines(body: NextExperiments) -> list[str]:
     if target is None:
         return []
     if body.best is None:
-        return [f"Target {body.metric} {fmt(target)}: no scored run yet."]
+        return [f"Target {md_text(body.metric)} {fmt(target)}: no scored run yet."]
     if body.target_met:
         return [f"The best {cite(body.best.key)} ({fmt(body.best.value)}) already meets the target {fmt(target)}."]
     return [f"The best {cite(body.best.key)} ({fmt(body.best.value)}) has not reached the target {fmt(target)} yet."]

@@ -1,11 +1,15 @@
 """Markdown building blocks shared by the documents: numbers at 4 significant digits, run keys as inline code,
-sections, bullet lists and tables. Pure string building."""
+sections, bullet lists and tables. Pure string building.
+
+Every text that did not come from Labbook itself (names, a person's words, values from MLflow or a pasted table)
+goes through `md_text` (`app.compose.escape`), and every sentence Labbook composed around such text through
+`md_prose`, so nothing a person typed becomes markup; `table` and `cell` take cells already rendered."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from app.compose.markdown import inline_code
+from app.compose.escape import inline_code, md_prose, md_text, one_line
 from app.parsing.fmt import fmt
 
 __all__ = [
@@ -17,6 +21,9 @@ __all__ = [
     "document",
     "duration",
     "fmt",
+    "heading",
+    "md_prose",
+    "md_text",
     "one_line",
     "section",
     "table",
@@ -49,26 +56,31 @@ def cites(keys: Iterable[str], limit: int = CITE_LIMIT) -> str:
     return f" ({shown} and {len(keys) - limit} more)" if len(keys) > limit else f" ({shown})"
 
 
-def one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def sentence(text: str) -> str:
-    """One line ending in a full stop (or the question or exclamation mark it has)."""
+    """A person's or the analysis's words as one escaped line (`md_text`) ending in a full stop (or the question or
+    exclamation mark it has)."""
     text = one_line(text)
-    return text if not text or text.endswith((".", "?", "!", "…")) else f"{text}."
+    return md_text(text if not text or text.endswith((".", "?", "!", "…")) else f"{text}.")
 
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def cell(text: str) -> str:
-    return one_line(text).replace("|", "\\|")
+def cell(markdown: str) -> str:
+    """A table cell from Markdown already rendered (its words through `md_text`): one line, with `|` escaped, in code
+    spans too (GFM splits the row before it reads the spans)."""
+    return one_line(markdown).replace("|", "\\|")
 
 
 def title_line(kind_title: str, project_name: str) -> str:
-    return f"# {kind_title}: {one_line(project_name)}"
+    """A document's title as plain text (the entry's `title`); `heading` renders it."""
+    return f"{kind_title}: {one_line(project_name)}"
+
+
+def heading(title: str) -> str:
+    """The document's `# ` heading: its title, escaped (the project's name is a person's text)."""
+    return f"# {md_text(title)}"
 
 
 def section(heading: str, lines: Sequence[str], *, empty: str | None = None) -> list[str]:
@@ -79,7 +91,7 @@ def section(heading: str, lines: Sequence[str], *, empty: str | None = None) -> 
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from app.analysis.model import Findings, Setup
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
-from app.compose.documents.render import cite, cites, document, one_line, section, table, title_line
+from app.compose.documents.render import cite, cites, document, heading, md_prose, md_text, section, table, title_line
 from app.compose.documents.schemas import Check, DocAction, Evidence, FieldNote, Question, ReproductionReport
 from app.parsing.fmt import fmt
 
@@ -66,7 +66,7 @@ def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, k
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def _checks(setup: Setup) -> list[Check]:
@@ -98,21 +98,28 @@ def _checks(setup: Setup) -> list[Check]:
 
 def render_markdown(body: ReproductionReport, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
 def _markdown(title: str, body: ReproductionReport) -> str:
-    blocks = [title, f"Run {cite(body.key)}, judged on **{body.metric}**."]
+    blocks = [title, f"Run {cite(body.key)}, judged on **{md_text(body.metric)}**."]
     rows = [
-        [f.name, f.value or "—", f.source, ", ".join(cite(r) for r in f.evidence) or "—", one_line(f.note) or "—"]
+        [
+            md_text(f.name),
+            md_text(f.value or "") or "—",
+            f.source,
+            ", ".join(cite(r) for r in f.evidence) or "—",
+            md_text(f.note) or "—",
+        ]
         for f in body.fields
     ]
     blocks += section("Most likely setup", [table(["Field", "Value", "Source", "From runs", "Note"], rows)])
-    params = [f"- {k} = {v}" for k, v in body.params.items()]
+    params = [f"- {md_text(k)} = {md_text(v)}" for k, v in body.params.items()]
     blocks += section("Parameters", params, empty="No parameters recorded.")
-    blocks += section("What the person knows", [f"- {k}: {one_line(v)}" for k, v in body.known.items()])
-    blocks += section("Questions to answer", [f"- {q.field}: {q.question}" for q in body.questions], empty="None.")
-    checks = [f"- [ ] {c.name}: {c.what}{cites(c.evidence.run_ids)}" for c in body.checks]
+    blocks += section("What the person knows", [f"- {md_text(k)}: {md_text(v)}" for k, v in body.known.items()])
+    questions = [f"- {md_text(q.field)}: {md_prose(q.question)}" for q in body.questions]
+    blocks += section("Questions to answer", questions, empty="None.")
+    checks = [f"- [ ] {md_text(c.name)}: {md_text(c.what)}{cites(c.evidence.run_ids)}" for c in body.checks]
     blocks += section("Checks for a reproduction", checks)
     docs = [f"- {d.field}: `{d.code}` ({d.why})" for d in body.documentation]
     blocks += section("Documentation to add", docs, empty="Nothing: every field is recorded.")

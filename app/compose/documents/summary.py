@@ -21,7 +21,18 @@ from app.compose.documents.common import (
 )
 from app.compose.documents.next_experiments import best_line, suggestion_lines
 from app.compose.documents.planning import TOP, make_plan, plan_request
-from app.compose.documents.render import cite, cites, document, fmt, one_line, plural, section, sentence, title_line
+from app.compose.documents.render import (
+    cite,
+    cites,
+    document,
+    fmt,
+    heading,
+    md_text,
+    plural,
+    section,
+    sentence,
+    title_line,
+)
 from app.compose.documents.schemas import ApproachNote, BestNote, PhaseSummary, Quote, SwitchNote
 
 KIND = "phase_summary"
@@ -54,7 +65,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> BestNote | None:
@@ -76,14 +87,14 @@ def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> Best
 
 def render_markdown(body: PhaseSummary, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
 def _markdown(title: str, body: PhaseSummary) -> str:
-    blocks = [title, f"{_window(body)}. Metric in force: **{body.metric}** ({body.direction})."]
+    blocks = [title, f"{_window(body)}. Metric in force: **{md_text(body.metric)}** ({body.direction})."]
     blocks += section("Approaches explored", [_approach_block(a) for a in body.approaches], empty="No runs.")
     blocks += section("Closed", [_closed_line(a) for a in body.closed], empty="Nothing closed in this window.")
-    remaining = [f"- {a.name} ({a.status}): {one_line(a.reason)}" for a in body.remaining]
+    remaining = [f"- {md_text(a.name)} ({a.status}): {md_text(a.reason)}" for a in body.remaining]
     remaining += [_quote_line(q, "open question") for q in body.open_questions]
     blocks += section("What remains", remaining, empty="Nothing open.")
     best = [best_line(body.current_best)] if body.current_best else []
@@ -100,7 +111,8 @@ def _window(body: PhaseSummary) -> str:
 
 
 def _approach_block(a: ApproachNote) -> str:
-    head = f"- **{a.name}** ({a.status}, {plural(len(a.run_ids), 'run')}{cites(a.run_ids)}): {sentence(a.reason)}"
+    runs = plural(len(a.run_ids), "run")
+    head = f"- **{md_text(a.name)}** ({a.status}, {runs}{cites(a.run_ids)}): {sentence(a.reason)}"
     if a.best and "best_value" in a.evidence.numbers:
         head += f" Best {cite(a.best)} at {fmt(a.evidence.numbers['best_value'])}."
     lines = [head]
@@ -110,13 +122,13 @@ def _approach_block(a: ApproachNote) -> str:
 
 
 def _closed_line(a: ApproachNote) -> str:
-    return f"- {a.name}: {a.status}, because {one_line(a.reason)}{cites([a.best] if a.best else [])}"
+    return f"- {md_text(a.name)}: {a.status}, because {md_text(a.reason)}{cites([a.best] if a.best else [])}"
 
 
 def _quote_line(q: Quote, label: str) -> str:
-    return f"- {label} ({q.day.isoformat()}, entry {q.entry_id}): “{one_line(q.text)}”{cites(q.run_ids)}"
+    return f"- {label} ({q.day.isoformat()}, entry {q.entry_id}): “{md_text(q.text)}”{cites(q.run_ids)}"
 
 
 def switch_line(s: SwitchNote) -> str:
-    was = f"from {s.previous_metric} " if s.previous_metric else ""
-    return f"- {s.effective.isoformat()}: {was}to **{s.metric}** ({s.direction}), because {one_line(s.reason)}"
+    was = f"from {md_text(s.previous_metric)} " if s.previous_metric else ""
+    return f"- {s.effective.isoformat()}: {was}to **{md_text(s.metric)}** ({s.direction}), because {md_text(s.reason)}"

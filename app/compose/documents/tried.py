@@ -6,7 +6,7 @@ from __future__ import annotations
 from app.analysis.model import Findings, TriedMatch, TriedRun
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import approach_by_run, body_run_ids
-from app.compose.documents.render import cite, document, fmt, one_line, section, table, title_line
+from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
 from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedRunNote
 
 KIND = "tried_answer"
@@ -28,7 +28,7 @@ def compose_tried(ctx: DocContext, findings: Findings, match: TriedMatch, *, pro
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
-    return Composed(KIND, body, _markdown(title, body), body.run_ids, title.removeprefix("# "), body.schema_version)
+    return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
 def _note(t: TriedRun, findings: Findings) -> TriedRunNote:
@@ -56,18 +56,19 @@ def _answer(match: TriedMatch, findings: Findings) -> str:
 
 def render_markdown(body: TriedAnswer, title: str) -> str:
     """The document's Markdown from its body and its title (without the leading `# `)."""
-    return _markdown(f"# {title}", body)
+    return _markdown(heading(title), body)
 
 
 def _markdown(title: str, body: TriedAnswer) -> str:
-    asked = ", ".join(f"{k} = {v}" if v else k for k, v in body.params.items()) or "no known parameter"
-    blocks = [title, f"Proposal: “{one_line(body.proposal)}”", f"Read as: {asked}."]
+    asked = ", ".join(f"{md_text(k)} = {md_text(v)}" if v else md_text(k) for k, v in body.params.items())
+    asked = asked or "no known parameter"
+    blocks = [title, f"Proposal: “{md_text(body.proposal)}”", f"Read as: {asked}."]
     if body.family:
-        blocks[-1] += f" Model family: {body.family}."
-    blocks.append(f"**Verdict: {body.verdict}.** {body.answer}")
+        blocks[-1] += f" Model family: {md_text(body.family)}."
+    blocks.append(f"**Verdict: {body.verdict}.** {md_prose(body.answer)}")
     blocks += section("Runs with every proposed value", [_table(body.exact, body.metric)] if body.exact else [])
     blocks += section("Similar runs", [_table(body.similar, body.metric)] if body.similar else [])
-    blocks += section("Not recognised", [f"- {one_line(u)}" for u in body.unmatched])
+    blocks += section("Not recognised", [f"- {md_text(u)}" for u in body.unmatched])
     return document(blocks)
 
 
@@ -76,11 +77,18 @@ def _table(notes: list[TriedRunNote], metric: str) -> str:
         [
             cite(n.key),
             fmt(n.value) if n.value is not None else "—",
-            f"{n.approach} ({n.approach_status})" if n.approach and n.approach_status else n.approach or "—",
-            ", ".join(n.matched) or "—",
-            "; ".join(f"{d.param}: {d.run_value or 'unset'} (proposed {d.proposed or 'unset'})" for d in n.differing)
+            f"{md_text(n.approach)} ({n.approach_status})" if n.approach and n.approach_status else _text(n.approach),
+            ", ".join(md_text(m) for m in n.matched) or "—",
+            "; ".join(
+                f"{md_text(d.param)}: {_text(d.run_value, 'unset')} (proposed {_text(d.proposed, 'unset')})"
+                for d in n.differing
+            )
             or "—",
         ]
         for n in notes
     ]
-    return table(["Run", metric, "Approach", "Matched", "Differs"], rows)
+    return table(["Run", md_text(metric), "Approach", "Matched", "Differs"], rows)
+
+
+def _text(value: str | None, missing: str = "—") -> str:
+    return md_text(value) if value else missing

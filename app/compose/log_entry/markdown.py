@@ -1,7 +1,9 @@
 """Markdown renderings of entries: what a person reads in a page, a Slack thread or an MLflow note.
 
-Pure string building. The dump's words are kept as they are; only what would break the layout is touched (a line
-break inside a bullet or a table cell, a `|` inside a cell). Numbers are shown as written in the dump (stated) or
+Pure string building. The dump's words (and run names, table cells, warnings quoting them) show as they were typed
+and never as markup: each goes through `app.compose.escape` (`md_text` inline, `md_cell` in a table, `md_prose`
+for a warning Labbook wrote around run keys in code spans), which also keeps a line break from ending a bullet or a
+row. A quoted item keeps its lines, each escaped. Numbers are shown as written in the dump (stated) or
 with at most 12 significant digits (stored), so 0.858 never reads 0.8580000000000001.
 """
 
@@ -9,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from app.compose.escape import inline_code, md_cell, md_prose, md_text
 from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
-from app.compose.markdown import inline_code
 
 QUOTED_NOTE = "*(quoted from the dump, not a result)*"
 _ITEM_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -24,9 +26,9 @@ _ITEM_SECTIONS: tuple[tuple[str, str], ...] = (
 
 def render_log_entry(entry: LogEntry, *, title: str) -> str:
     """`# title`, the TL;DR, then one `##` section per non-empty part of the entry, in reading order."""
-    blocks = [f"# {_one_line(title)}"]
+    blocks = [f"# {md_text(title)}"]
     if entry.tldr.strip():
-        blocks.append(f"**TL;DR:** {_one_line(entry.tldr)}")
+        blocks.append(f"**TL;DR:** {md_text(entry.tldr)}")
     blocks += _section("Hypothesis", _items(entry.hypothesis))
     blocks += _section("Experiments", _experiments(entry.experiments))
     for name, heading in _ITEM_SECTIONS:
@@ -51,7 +53,7 @@ def _items(items: Sequence[Item]) -> list[str]:
     bullets: list[str] = []
     for item in items:
         if not item.quoted:
-            bullets.append(f"- {_one_line(item.text)}{_cites(item.run_ids)}")
+            bullets.append(f"- {md_text(item.text)}{_cites(item.run_ids)}")
             continue
         if bullets:
             blocks.append("\n".join(bullets))
@@ -63,7 +65,7 @@ def _items(items: Sequence[Item]) -> list[str]:
 
 
 def _quote(item: Item) -> str:
-    lines = [f"> {line}".rstrip() for line in item.text.splitlines() or [""]]
+    lines = [f"> {md_text(line)}".rstrip() for line in item.text.splitlines() or [""]]
     return "\n".join([*lines, ">", f"> {QUOTED_NOTE}{_cites(item.run_ids)}"])
 
 
@@ -75,25 +77,27 @@ def _experiments(experiments: Sequence[Experiment]) -> list[str]:
     if not experiments:
         return []
     rows = ["| Run | Change | Stated | Stored |", "|---|---|---|---|"]
-    rows += [f"| {_run_cell(e)} | {_cell(e.change)} | {_stated(e.stated)} | {_stored(e.stored)} |" for e in experiments]
+    rows += [
+        f"| {_run_cell(e)} | {md_cell(e.change)} | {_stated(e.stated)} | {_stored(e.stored)} |" for e in experiments
+    ]
     return ["\n".join(rows)]
 
 
 def _run_cell(experiment: Experiment) -> str:
     if experiment.run_id is not None:
-        return inline_code(experiment.run_id)
+        return inline_code(experiment.run_id).replace("|", "\\|")  # GFM splits the row before it reads the span
     if experiment.ref is not None:
-        return f"{_cell(experiment.ref)} (not a stored run)"
+        return f"{md_cell(experiment.ref)} (not a stored run)"
     return "—"
 
 
 def _stated(stated: Iterable[StatedMetric]) -> str:
     parts = [f"{m.name}: {m.text}" if m.name else m.text for m in stated]
-    return _cell("; ".join(parts)) or "—"
+    return md_cell("; ".join(parts)) or "—"
 
 
 def _stored(stored: dict[str, float]) -> str:
-    return _cell(", ".join(f"{name} {format_number(value)}" for name, value in stored.items())) or "—"
+    return md_cell(", ".join(f"{name} {format_number(value)}" for name, value in stored.items())) or "—"
 
 
 def _warnings(warnings: Sequence[EntryWarning]) -> list[str]:
@@ -102,13 +106,5 @@ def _warnings(warnings: Sequence[EntryWarning]) -> list[str]:
     lines = []
     for w in warnings:
         where = f" (line {w.line})" if w.line is not None else ""
-        lines.append(f"- **{w.code}**{where}: {_one_line(w.message)}")
+        lines.append(f"- **{md_text(w.code)}**{where}: {md_prose(w.message)}")
     return ["\n".join(lines)]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _cell(text: str) -> str:
-    return _one_line(text).replace("|", "\\|")

@@ -16,6 +16,9 @@ to the project's full list), then the TL;DR of the one remaining entry is shorte
 every entry shown is always kept. The human's text is never cut: a human note that alone fills the budget gets the
 minimal section (the newest entry's date and link, and the "more" line), even if the note then exceeds the budget.
 A section whose end marker is missing (a server truncated it) runs to the end of the note and is replaced whole.
+
+The MLflow UI renders the note as Markdown, so a TL;DR (a person's words) is escaped like every Markdown answer
+(`md_text`): HTML shows as text, and no TL;DR can open or close the comments that mark the section.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from app.compose.escape import md_text, one_line
 
 BEGIN = "<!-- labbook:begin -->"
 END = "<!-- labbook:end -->"
@@ -113,7 +118,7 @@ def render_section(entries: Sequence[NoteEntry], *, public_url: str, project_slu
 
 def _shortened(entry: NoteEntry, rest: int, *, public_url: str, more_url: str, budget: int) -> str | None:
     """The section with the longest prefix of the entry's TL;DR (and "…") that fits; None if not even one char."""
-    tldr = _one_line(entry.tldr)
+    tldr = one_line(entry.tldr)  # cut as written, then escaped whole by `_line`: no escape is cut in half
     low, high, best = 1, len(tldr), None
     while low <= high:
         mid = (low + high) // 2
@@ -135,14 +140,9 @@ def _section(entries: Sequence[NoteEntry], more: int, *, public_url: str, more_u
 
 
 def _line(entry: NoteEntry, public_url: str) -> str:
-    tldr = _one_line(entry.tldr)
+    tldr = md_text(entry.tldr)
     parts = [entry.day.isoformat(), *([tldr] if tldr else []), f"[entry {entry.id}]({entry_url(public_url, entry.id)})"]
     return "- " + " · ".join(parts)
-
-
-def _one_line(text: str) -> str:
-    """A TL;DR on one line, unable to open or close an HTML comment (which would hide or break the section)."""
-    return " ".join(text.split()).replace("<!--", "&lt;!--").replace("-->", "--&gt;")
 
 
 def entry_ids_value(entry_ids: Iterable[int], *, max_bytes: int = MAX_VALUE_BYTES) -> str:

@@ -12,7 +12,9 @@ without opening Labbook. Pure: findings in, {run key: {tag: value}} out.
     labbook.finding.repro_gap        missing git_commit, seed
 
 Numbers are the stored values (or the analysis's computed ones) to 12 significant digits, so a tag says what the
-finding says. A run with nothing to say gets no entry; a value is cut to MLflow's 5000-byte limit.
+finding says. A run with nothing to say gets no entry. A value is plain text, never Markdown-escaped, so a search
+filter matches it as the approach or parameter was named; it is put on one line without control characters and cut
+to MLflow's 5000-byte limit (`app.compose.escape.tag_value`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from app.analysis.model import Finding, Findings
+from app.compose.escape import MAX_TAG_VALUE_BYTES, tag_value
 
 APPROACH_KEY = "labbook.approach"
 STATUS_KEY = "labbook.approach_status"
@@ -27,8 +30,7 @@ FINDING_PREFIX = "labbook.finding."
 # The finding kinds that are about one run, in the order their tags are written.
 RUN_FINDING_KINDS = ("baseline", "current_best", "duplicate", "multi_change", "within_noise", "repro_gap")
 MAX_KEY_CHARS = 250
-MAX_VALUE_BYTES = 5000
-_ELLIPSIS = "…"
+MAX_VALUE_BYTES = MAX_TAG_VALUE_BYTES
 
 
 def finding_key(kind: str) -> str:
@@ -46,8 +48,9 @@ def labbook_tags(findings: Findings) -> dict[str, dict[str, str]]:
     per_run: dict[str, dict[str, str]] = {}
 
     def put(key: str | None, tag: str, value: str) -> None:
+        value = tag_value(value)
         if key is not None and value:
-            per_run.setdefault(key, {})[tag] = _clip(value)
+            per_run.setdefault(key, {})[tag] = value
 
     for approach in findings.approaches:
         for key in approach.run_ids:
@@ -102,12 +105,3 @@ def _num(value: float) -> str:
     """The value to 12 significant digits: every digit a person logged, without float noise from arithmetic
     (0.8200000000000001 reads 0.82); whole numbers without ".0"."""
     return f"{value:.12g}"
-
-
-def _clip(value: str) -> str:
-    """`value` within MAX_VALUE_BYTES of UTF-8, cut on a character boundary with "…" when it was longer."""
-    data = value.encode("utf-8")
-    if len(data) <= MAX_VALUE_BYTES:
-        return value
-    room = MAX_VALUE_BYTES - len(_ELLIPSIS.encode("utf-8"))
-    return data[:room].decode("utf-8", errors="ignore") + _ELLIPSIS

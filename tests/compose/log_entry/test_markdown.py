@@ -7,6 +7,7 @@ import pytest
 
 from app.compose.log_entry.markdown import QUOTED_NOTE, format_number, render_log_entry
 from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
+from tests.markdown_reader import assert_shows_as_text
 
 RUN = "5c6d70a1e2f34b6a8c9d0e1f2a3b4c5d"
 
@@ -157,3 +158,32 @@ def test_warnings_name_their_code_and_line() -> None:
 def test_rendering_is_deterministic() -> None:
     entry = LogEntry(tldr="x", experiments=[experiment(stored={"b": 1.0, "a": 2.0})], run_ids=[RUN])
     assert render_log_entry(entry, title="t") == render_log_entry(entry.model_copy(), title="t")
+
+
+HOSTILE = "<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1)) <iframe src=y></iframe>"
+
+
+def test_a_hostile_dump_shows_as_text_in_every_part_of_the_entry() -> None:
+    entry = LogEntry(
+        tldr=f"TL;DR {HOSTILE}",
+        hypothesis=[Item(text=f"# not a heading {HOSTILE}")],
+        experiments=[
+            experiment(
+                change=f"change | {HOSTILE}", stated=[StatedMetric(name="a|<b>", value=0.8, text="0.8", line=1)]
+            ),
+            experiment(run_id=None, ref=f"ref `x` | {HOSTILE}"),
+            experiment(run_id="name:odd`|<i>id</i>\n# x"),
+        ],
+        observations=[Item(text=f"- not a list {HOSTILE}"), Item(text=f"quoted\n{HOSTILE}\n> deeper", quoted=True)],
+        warnings=[EntryWarning(code="unknown_run_ref", message=f"no run `{HOSTILE}` stored")],
+        run_ids=[RUN],
+    )
+    markdown = render_log_entry(entry, title=f"Churn {HOSTILE}")
+    rendered = assert_shows_as_text(markdown, f"Churn {HOSTILE}", f"TL;DR {HOSTILE}", f"- not a list {HOSTILE}")
+    assert rendered.tags.count("h1") == 1 and rendered.tags.count("table") == 1
+    assert [len(row) for row in rendered.rows] == [4, 4, 4, 4]
+    assert rendered.rows[1][1:3] == [f"change | {HOSTILE}", "a|<b>: 0.8"]
+    assert rendered.rows[2][0] == f"ref `x` | {HOSTILE} (not a stored run)"
+    assert rendered.rows[3][0] == "name:odd`|<i>id</i> # x"
+    assert f"# not a heading {HOSTILE}" in rendered.text and f"{HOSTILE}\n> deeper" in rendered.text
+    assert rendered.code.count(HOSTILE) == 1  # the warning's own code span (Labbook wrote it), shown as code

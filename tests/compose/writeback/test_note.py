@@ -22,6 +22,7 @@ from app.compose.writeback.note import (
     run_tags,
     utf8_len,
 )
+from tests.markdown_reader import assert_shows_as_text
 
 URL = "https://labbook.example"
 E1 = NoteEntry(1, date(2026, 11, 20), "SMOTE did not help: 0.858 vs 0.861.")
@@ -198,3 +199,22 @@ class TestTags:
     def test_check_tags_accepts_the_limits(self) -> None:
         tags = {"k" * 250: "v" * 5000}
         assert check_tags(tags) == tags
+
+
+class TestHostileTldr:
+    """The MLflow UI renders the note as Markdown: a TL;DR is a person's words and shows as text."""
+
+    TLDR = "<script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1)) **b** `c` <!-- x"
+
+    def test_the_section_shows_it_as_text_with_only_the_entry_link(self) -> None:
+        text = note("Written by hand.", [NoteEntry(5, date(2026, 1, 2), self.TLDR)])
+        rendered = assert_shows_as_text(text, self.TLDR, links=(f"{URL}/v1/entries/",))
+        assert rendered.tags.count("a") == 1
+        assert text.count("<!--") == 2 and text.count("-->") == 2
+
+    def test_a_shortened_tldr_is_cut_before_it_is_escaped(self) -> None:
+        full = note(None, [NoteEntry(5, date(2026, 1, 2), self.TLDR)])
+        text = note(None, [NoteEntry(5, date(2026, 1, 2), self.TLDR)], max_bytes=utf8_len(full) - 40)
+        rendered = assert_shows_as_text(text, links=(f"{URL}/v1/entries/",))
+        shown = rendered.text.split("2026-01-02 · ")[1].split(" · ")[0]
+        assert shown.endswith("…") and self.TLDR.startswith(shown.removesuffix("…"))

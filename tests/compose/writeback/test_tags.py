@@ -173,3 +173,17 @@ def test_numbers_keep_every_logged_digit_without_float_noise(value: float, text:
     assert (
         labbook_tags(findings(best="r1", best_value=value))["r1"]["labbook.finding.current_best"] == f"val_auc={text}"
     )
+
+
+def test_values_are_plain_one_line_text_a_search_filter_can_match() -> None:
+    """People name approaches (the `labbook.approach` tag, a table's approach column): the value keeps the name's
+    characters, Markdown and HTML included, but loses line breaks and control characters."""
+    name = "smote <script>alert(1)</script>\n*v2*\x1b[0m | [x](javascript:y)\u202e"
+    tags = labbook_tags(findings(approaches=(approach(name, "r1"),)))
+    assert tags["r1"]["labbook.approach"] == "smote <script>alert(1)</script> *v2* [0m | [x](javascript:y)"
+
+
+def test_a_value_left_empty_by_its_control_characters_is_not_written() -> None:
+    assert labbook_tags(findings(approaches=(approach("\n\t\x07", "r1"),))) == {
+        "r1": {"labbook.approach_status": "plateaued"}
+    }
