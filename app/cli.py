@@ -7,6 +7,7 @@ log) call a running server's HTTP API, so they work the same against a laptop's 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -66,18 +67,40 @@ def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from app.main import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    log_level = settings.log_level.lower()
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    # Several processes on one port: each builds its app from the environment (`create_app()`), so the settings
+    # must come from there, and the schema is brought up to date once, here, before any of them starts.
+    if settings.auto_migrate:
+        engine = make_engine(settings.sqlalchemy_url)
+        migrate(engine)
+        engine.dispose()
+    os.environ["LABBOOK_AUTO_MIGRATE"] = "false"
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+
+
+WorkersOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        max=64,
+        help="Processes serving the port (each with LABBOOK_MAX_CONCURRENCY requests at once and its own outbox "
+        "worker). More than one needs the settings in the environment.",
+    ),
+]
 
 
 @cli.command()
-def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000, workers: WorkersOpt = 1) -> None:
     """Start the HTTP service (migrates the database first)."""
     settings = get_settings()
     _configure_logging(settings)
-    _serve(settings, host, port)
+    _serve(settings, host, port, workers)
 
 
 @cli.command("migrate")
