@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from app import __version__
 from app.api import handlers
+from app.api.idempotency import Idempotency, declare_header
 from app.api.middleware import BodyGuard
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
@@ -18,6 +19,9 @@ from app.storage.db import make_engine, migrate
 from app.storage.outbox import session_factory
 
 logger = logging.getLogger(__name__)
+
+# POSTs that take no Idempotency-Key: a token's secret is shown once and never stored, so no answer could be replayed.
+NO_IDEMPOTENCY = ("/v1/tokens",)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             migrate(engine)
         app.state.engine = engine
+        app.state.sessions = session_factory(engine)  # short transactions outside a request's (idempotency keys)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = OutboxWorker(session_factory(engine), settings) if settings.outbox_worker == "inprocess" else None
         if worker is not None:
@@ -45,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(Idempotency, refused=NO_IDEMPOTENCY)  # inside BodyGuard: the body is bounded and checked
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
@@ -52,4 +58,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    declare_header(app, refused=NO_IDEMPOTENCY)
     return app

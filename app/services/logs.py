@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
 from app.services import entries as entries_service
-from app.services import metric_switches
+from app.services import idempotency, metric_switches
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
@@ -41,6 +41,7 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     """Store the dump, commit it, import its run table (if any) in the request's own transaction, then compose
     its `log_entry` against the runs now stored."""
     log = log_store.add_log(session, _new_log(project, principal, body))
+    idempotency.link(session, f"/v1/logs/{log.id}")  # with the dump: a retry after a crash answers with this dump
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
     has_table = bool(log.run_table and log.run_table.strip())
