@@ -176,6 +176,16 @@ class TestAfterACrash:
         assert response.status_code == 201 and "idempotent-replayed" not in response.headers
         assert len(logs_of(churn)) == 2
 
+    def test_expired_keys_are_purged_by_a_later_keyed_request(
+        self, churn: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        old = utcnow() - timedelta(hours=25)
+        session.add(IdempotencyKey(scope="s" * 64, key="old", fingerprint="f" * 64, created_at=old, claimed_at=old))
+        session.commit()
+        monkeypatch.setattr(idempotency, "_last_purge", 0.0)  # the purge runs at most once a minute per process
+        assert churn.post(LOGS, json=DUMP, headers=key()).status_code == 201
+        assert [record.key for record in stored_keys(session)] == ["retry-1"]
+
 
 class TestFailures:
     def test_a_500_releases_the_key_so_the_retry_runs(
