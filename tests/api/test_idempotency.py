@@ -211,6 +211,27 @@ class TestFailures:
         retried = lenient.post("/v1/projects", json=body, headers=key())
         assert retried.status_code == 201 and "idempotent-replayed" not in retried.headers
         assert lenient.post("/v1/projects", json=body, headers=key()).headers["idempotent-replayed"] == "true"
+        assert [record.replay_path for record in stored_keys(session)] == ["/v1/projects/other"]
+
+    def test_a_500_after_the_dump_was_committed_keeps_the_key(
+        self, churn: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Fault injection: building the answer fails after the dump's commit; the retry gets that dump, not a
+        second one."""
+        from app.services import logs as logs_service
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("injected")
+
+        monkeypatch.setattr(logs_service, "_public", failing)
+        lenient = TestClient(churn.app, raise_server_exceptions=False, headers=bearer(ADMIN_TOKEN))
+        assert lenient.post(LOGS, json=DUMP, headers=key()).status_code == 500
+        monkeypatch.undo()
+        [log] = logs_of(churn)
+        retried = churn.post(LOGS, json=DUMP, headers=key())
+        assert retried.status_code == 201 and retried.headers["idempotent-replayed"] == "true"
+        assert retried.json()["id"] == log["id"]
+        assert len(logs_of(churn)) == 1
 
     def test_a_project_created_then_died_retry_answers_with_the_project(
         self, churn: TestClient, session: Session
