@@ -84,8 +84,7 @@ class Idempotency:
             with idempotency.bound(record_id):
                 await self.app(scope, receive, answer.send)
         except BaseException:
-            with anyio.CancelScope(shield=True):  # also when the request was cancelled: a retry must run again
-                await anyio.to_thread.run_sync(idempotency.release, sessions, record_id)
+            await _release(sessions, record_id)
             raise
         settle = partial(idempotency.settle, sessions, record_id, status=answer.status, media_type=answer.media_type)
         try:
@@ -108,6 +107,16 @@ class Idempotency:
             answer.status = outcome.status
         answer.headers.append(REPLAYED_HEADER)
         await answer.replay(send)
+
+
+async def _release(sessions: idempotency.SessionFactory, record_id: int) -> None:
+    """Free the key of a request that failed, also when it was cancelled: a retry must run again. A failure here
+    is logged, not raised, so the request's own error is the one reported."""
+    with anyio.CancelScope(shield=True):
+        try:
+            await anyio.to_thread.run_sync(idempotency.release, sessions, record_id)
+        except Exception:
+            logger.exception("idempotency.release.failed", extra={"record_id": record_id})
 
 
 class _Answer:
