@@ -191,3 +191,18 @@ class TrackingRunNotFound(TrackingError):
 
 class ApproachNotFound(NotFound):
     """No approach of that name among the project's current approaches (or no mark to remove)."""
+
+
+# --- Idempotency keys -------------------------------------------------------------------------------------------------
+
+
+class IdempotencyKeyInvalid(InputInvalid):
+    """An `Idempotency-Key` header that is empty, too long or not visible ASCII, or sent where it is not taken."""
+
+
+class IdempotencyKeyReused(InputInvalid):
+    """An `Idempotency-Key` sent again with another request (another body, path, query, Content-Type or Accept)."""
+
+
+class IdempotencyKeyInUse(Conflict):
+    """The first request with this `Idempotency-Key` is still running: retry in a moment."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from app import __version__
 from app.api import handlers
+from app.api.idempotency import Idempotency, declare_header
 from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard, SecurityHeaders
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 # An admitted request always finds a connection (app/api/load.py); a wait this long means the database itself is
 # stuck, and the request fails instead of waiting for ever.
 POOL_TIMEOUT_SECONDS = 10.0
+# POSTs that take no Idempotency-Key: a token's secret is shown once and never stored, so no answer could be replayed.
+NO_IDEMPOTENCY = ("/v1/tokens",)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             migrate(engine)
         app.state.engine = engine
         app.state.writer_engine = writer(engine)
+        # Short transactions outside a request's (idempotency keys); they write, so they take the write lock up front.
+        app.state.sessions = session_factory(writer(engine))
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = (
             OutboxWorker(session_factory(writer(engine)), settings, extra_writers=OUTBOX_WRITERS)
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(Idempotency, refused=NO_IDEMPOTENCY)  # inside BodyGuard: the body is bounded and checked
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     # A request over capacity is answered 503 before its body is read.
     admission = Admission(limit=limits.requests, queue=settings.max_queue, wait_seconds=settings.queue_wait_seconds)
@@ -78,4 +84,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    declare_header(app, refused=NO_IDEMPOTENCY)
     return app

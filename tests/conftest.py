@@ -194,6 +194,7 @@ SLOW_FIRST = (
     "tests/integrations/test_writeback.py",
     "tests/integrations/test_mlflow_server_fixture.py",
     "tests/api/test_concurrency.py",
+    "tests/api/test_idempotency_live.py",
 )
 
 

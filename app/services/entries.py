@@ -24,8 +24,8 @@ from app.compose.log_entry.schema import SECTIONS, Experiment, LogEntry, log_ent
 from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid, field_name
 from app.llm.prompts import template_version
 from app.parsing.tables import TableFormat
+from app.services import idempotency, outbox_status
 from app.services import outbox as outbox_service
-from app.services import outbox_status
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
@@ -73,6 +73,7 @@ def store_entry(
     )
     entry_store.add_entry(session, entry)
     entry_store.add_version(session, current_version(entry, edited_by=COMPOSER, reason=reason))
+    idempotency.link(session, f"/v1/entries/{entry.id}")  # a document's POST; a dump's own link comes first
     return entry
 
 

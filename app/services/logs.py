@@ -14,7 +14,7 @@ from app.config import Settings
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
 from app.services import entries as entries_service
-from app.services import metric_switches
+from app.services import idempotency, metric_switches
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
@@ -50,6 +50,7 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     log = log_store.add_log(session, _new_log(project, principal, body))
     project_id, log_id = cast(int, project.id), cast(int, log.id)
     outbox_service.queue_compose(session, project_id=project_id, log_id=log_id, due_in=COMPOSE_RETRY)
+    idempotency.link(session, f"/v1/logs/{log_id}")  # with the dump: a retry after a crash answers with this dump
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
     has_table = bool(log.run_table and log.run_table.strip())

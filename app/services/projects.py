@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from app.errors import Forbidden, InputInvalid, ProjectExists, ProjectNotFound
+from app.services import idempotency
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
@@ -32,6 +33,7 @@ def create_project(session: Session, *, principal: Principal, body: ProjectCreat
     if project_store.get_project_by_slug(session, body.slug) is not None:
         raise ProjectExists(f"a project '{body.slug}' already exists", field="slug")
     project = project_store.add_project(session, Project(**body.model_dump()))
+    idempotency.link(session, f"/v1/projects/{project.slug}")
     return ProjectPublic.model_validate(project)
 
 

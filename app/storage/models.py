@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.storage.types import JSONType, UTCDateTime, utcnow
@@ -256,3 +256,27 @@ class ApproachMarkRow(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     marked_by: str = Field(max_length=200)
     marked_at: datetime = _when(default_factory=utcnow)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    # A POST's Idempotency-Key and the first answer to it, replayed to a retry. `scope` is the sha256 of the caller's
+    # Authorization header, so two callers' keys never meet; `fingerprint` the sha256 of the request. state: pending
+    # (running, leased from `claimed_at`) -> complete. `replay_path` is the created resource, set in the transaction
+    # that creates it, so a retry after a crash finds it even when the first answer was never stored.
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_idempotency_key_scope_key"),
+        Index("ix_idempotency_key_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(default="pending", max_length=16)
+    response_status: int | None = None
+    media_type: str | None = Field(default=None, max_length=200)
+    response_body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    replay_path: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when(default_factory=utcnow)
+    claimed_at: datetime = _when(default_factory=utcnow)
