@@ -44,7 +44,7 @@ from load_servers import HOST, RssSampler, Server, ceiling_python, labbook_comma
 HERE = Path(__file__).resolve().parent
 P95_TARGET_S = 0.100
 DEFAULT_RATES = (25, 50, 75, 100, 150, 200, 300, 400, 600, 800)
-GENERATOR_RATES = (1000, 2500, 5000, 10000, 20000)
+GENERATOR_RATES = (500, 1000, 2500, 5000, 10000, 20000)
 CEILING_RATES = (250, 500, 750, 1000, 1500, 2000, 3000, 4000, 6000)
 
 
@@ -101,10 +101,11 @@ async def measure_idle(pool: Pool, read_path: str) -> Normal:
 
 
 def holds(phase: Phase, route: str) -> bool:
-    """0 errors of any kind, and `route`'s p95 under the target."""
-    stats = phase.routes.get(route)
-    p95 = percentile(stats.latencies, 95) if stats else None
-    return phase.total().errors == 0 and p95 is not None and p95 < P95_TARGET_S
+    """0 errors of any kind, and `route`'s p95 under the target (every route's, in a phase too short to send it)."""
+    total = phase.total()
+    stats = phase.routes.get(route) or total
+    p95 = percentile(stats.latencies, 95)
+    return total.errors == 0 and p95 is not None and p95 < P95_TARGET_S
 
 
 async def search(
@@ -144,8 +145,8 @@ class Bench:
     # ------------------------------------------------ 1 and 2: the generator and the ceiling
 
     async def generator_ceiling(self) -> float:
-        """The highest rate this generator sends and reads open-loop, on time (send lag p99 under 10 ms) and with
-        every answer back, against a bare responder that costs far less than the client."""
+        """The highest rate at which this generator, against a bare responder that costs far less than the client,
+        gets every answer back with p95 < 100 ms from the scheduled time: the criterion the ceiling is held to."""
         server = Server([sys.executable, str(HERE / "ceiling_app.py"), "--raw"], dict(os.environ), self.tmp / "raw.log")
         server.start()
         pool = Pool(HOST, server.port)
@@ -156,12 +157,10 @@ class Bench:
                 phase = Phase(f"generator {rate}", rate, self.args.generator_seconds)
                 await self.driver(pool).run(phase, lambda: ("GET /ping", "GET", "/ping", b""))
                 pool.close()
-                summary = phase.summary()
-                steps.append(summary)
-                lag = summary["generator"]["lag_p99_ms"] or 0.0
-                if phase.total().errors or lag > 10:
+                steps.append(phase.summary())
+                if not holds(phase, "GET /ping"):
                     break
-                held, share = rate, summary["generator"]["cpu_share"]
+                held, share = rate, steps[-1]["generator"]["cpu_share"]
         finally:
             pool.close()
             server.stop()
@@ -193,7 +192,9 @@ class Bench:
                 await asyncio.sleep(1)
                 return ok
 
-            rates = [r for r in CEILING_RATES if r <= 0.9 * generator] or [CEILING_RATES[0]]
+            # Rates the generator cannot hold would measure the generator (none held: measure anyway).
+            rates = [r for r in CEILING_RATES if r <= 0.9 * generator] if generator else list(CEILING_RATES)
+            rates = rates or [CEILING_RATES[0]]
             tried, found = await search(rates, step, self.args.refine, self.args.ceiling_step_duration)
         finally:
             pool.close()
