@@ -3,7 +3,7 @@ measured in the same run, and what happens past it.
 
 The mix (70% reads, 25% brain dumps, 5% findings) arrives at a fixed rate on loopback whether or not earlier
 requests were answered, from a generator in this process (`bench/load_generator.py`); the server is a subprocess.
-1. The generator's own ceiling: closed-loop requests against a bare asyncio responder (`ceiling_app.py --raw`).
+1. The generator's own ceiling: the same open loop against a bare asyncio responder (`ceiling_app.py --raw`).
 2. The ceiling: a trivial FastAPI `GET /ping` under uvicorn run as `labbook serve` runs it (`bench/ceiling_app.py`);
    its highest rate with 0 errors and p95 < 100 ms.
 3. `labbook serve` on a temporary data dir (SQLite) or `--database-url` (PostgreSQL), seeded through the API with a
@@ -31,7 +31,7 @@ import os
 import random
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +109,7 @@ def holds(phase: Phase, route: str) -> bool:
 
 
 async def search(
-    rates: list[float], step: Callable[[float, float], Any], refine: int, step_seconds: float
+    rates: Sequence[float], step: Callable[[float, float], Any], refine: int, step_seconds: float
 ) -> tuple[list[tuple[float, bool]], float | None]:
     """Step up through `rates` until one fails, then bisect `refine` times between the last pass and that fail."""
     tried: list[tuple[float, bool]] = []
@@ -303,12 +303,12 @@ class Bench:
         driver = self.driver(pool, mix.on_answer)
         probes = Pool(HOST, server.port, token=self.token)  # its own connections, not queued behind the burst's
         health: list[bool] = []
-        prober = asyncio.get_running_loop().create_task(_probe_health(probes, health))
+        stop = asyncio.Event()
+        prober = asyncio.get_running_loop().create_task(_probe_health(probes, health, stop))
         await driver.send(phase, mix.next)
-        prober.cancel()
-        with suppress(asyncio.CancelledError):
-            await prober
+        stop.set()  # the clock of the recovery starts now; the probes still out are counted when they end
         recovery = await normal.wait(probes, self.args.recovery_timeout)
+        await prober
         after = await _after(probes, mix)
         await driver.drain()
         pool.close()
@@ -375,23 +375,22 @@ class Bench:
             print(f"  first: {server['log']['first']}")
 
 
-async def _probe_health(pool: Pool, answers: list[bool]) -> None:
-    """GET /healthz every half second during the burst, each allowed 2 s; records whether each answered 200."""
+async def _probe_health(pool: Pool, answers: list[bool], stop: asyncio.Event) -> None:
+    """GET /healthz every half second until `stop` is set, each allowed 2 s, then waits for the probes already sent;
+    records whether each answered 200."""
     tasks = set()
 
     async def one() -> None:
         answers.append((await timed(pool.request("GET", "/healthz"), 2))[0] == 200)
 
-    try:
-        while True:
-            task = asyncio.get_running_loop().create_task(one())
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            await asyncio.sleep(0.5)
-    except asyncio.CancelledError:
-        if tasks:
-            await asyncio.wait(set(tasks))  # the probes already sent still count
-        raise
+    while not stop.is_set():
+        task = asyncio.get_running_loop().create_task(one())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+    if tasks:
+        await asyncio.wait(set(tasks))
 
 
 async def _after(pool: Pool, mix: Mix) -> dict[str, Any]:

@@ -32,8 +32,7 @@ class Pool:
         self.opened = 0
 
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        reused = bool(self._idle)
-        reader, writer = await self._connection()
+        reader, writer, reused = await self._connection()
         try:
             status, payload, keep = await self._exchange(reader, writer, method, path, body)
         except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
@@ -66,13 +65,14 @@ class Pool:
             writer.transport.abort()
             raise
 
-    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """A connection, and whether it is an idle one reused."""
         while self._idle:
             reader, writer = self._idle.pop()
             if not reader.at_eof() and not writer.is_closing():
-                return reader, writer
+                return reader, writer, True
             writer.transport.abort()
-        return await self._open()
+        return *await self._open(), False
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         self.opened += 1
@@ -110,7 +110,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
         if size == 0:
