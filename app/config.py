@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # how many more may wait, and for how long, before the answer is 503 with Retry-After.
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_queue: int = Field(default=64, ge=0, le=10_000)
-    queue_wait_seconds: float = Field(default=2.0, gt=0, le=60)
+    queue_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 

@@ -56,9 +56,6 @@ def writer(engine: Engine) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # SQLAlchemy, not the sqlite3 module, begins transactions (`_sqlite_begin`): the module's own implicit BEGIN
-    # is deferred and skips statements it does not recognise, which breaks savepoints.
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -67,8 +64,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    immediate = connection.get_execution_options().get(WRITER, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """A writer's transaction begins at once, with the write lock. Any other keeps the sqlite3 module's own
+    handling: reads see the latest commit, and the module begins a (deferred) transaction before the first write."""
+    if connection.get_execution_options().get(WRITER, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(engine: Engine) -> Config:

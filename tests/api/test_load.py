@@ -59,7 +59,10 @@ def all_logs(server: LiveServer, slug: str) -> list[dict[str, object]]:
 
 @pytest.fixture
 def server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
-    with live_server(tmp_path, token=TOKEN, database_url=database_url) as running:
+    """Waiting requests wait long enough never to be shed here, however slow a loaded machine is: this is about
+    writers, not shedding."""
+    env = {"LABBOOK_QUEUE_WAIT_SECONDS": "60"}
+    with live_server(tmp_path, token=TOKEN, database_url=database_url, env=env) as running:
         yield running
 
 
@@ -74,8 +77,7 @@ def test_concurrent_dumps_each_get_their_entry(server: LiveServer, writers: int)
 
     with ThreadPoolExecutor(max_workers=writers) as pool:
         responses = list(pool.map(post, range(dumps)))
-    # Every answer is a stored dump with its entry (a 503 would be load shedding, which this load must not need:
-    # the queue holds far more than 32 waiting requests).
+    # Every answer is a stored dump with its entry.
     assert [r.status_code for r in responses] == [201] * dumps, [r.text for r in responses if r.status_code != 201]
     assert all(r.json()["entry_id"] is not None for r in responses), [r.json() for r in responses]
     logs = all_logs(server, "churn")
@@ -96,7 +98,9 @@ def small_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
 
 async def burst(server: LiveServer, n: int) -> tuple[list[httpx.Response | Exception], list[httpx.Response]]:
     """`n` requests at once (findings, dumps and reads), with /healthz probed while they run."""
-    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=n + 10)
+    # No keep-alive: a connection reused just as the server closes it for idling is a client-side race, not the
+    # server's answer.
+    limits = httpx.Limits(max_connections=n + 10, max_keepalive_connections=0)
     async with httpx.AsyncClient(base_url=server.url, headers=AUTH, timeout=60, limits=limits) as client:
 
         async def one(i: int) -> httpx.Response:
@@ -106,16 +110,14 @@ async def burst(server: LiveServer, n: int) -> tuple[list[httpx.Response | Excep
                 return await client.get("/v1/projects/churn/findings")
             return await client.get("/v1/projects/churn/runs", params={"limit": 200})
 
-        async def probe() -> list[httpx.Response]:
-            answers = []
-            for _ in range(5):
-                answers.append(await client.get("/healthz", timeout=5))
-                await asyncio.sleep(0.05)
-            return answers
-
         tasks = [asyncio.ensure_future(one(i)) for i in range(n)]
-        probes = await probe()
+        probes = []
+        while not all(task.done() for task in tasks):  # probed every 0.1 s until the burst is over
+            probes.append(await client.get("/healthz", timeout=5))
+            await asyncio.sleep(0.1)
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        # Shedding is quick, so the burst may be over before a probe saw it: one more, right after.
+        probes.append(await client.get("/healthz", timeout=5))
     return [r if isinstance(r, httpx.Response | Exception) else Exception(r) for r in results], probes
 
 
@@ -133,7 +135,7 @@ def test_a_burst_beyond_capacity_is_shed_and_the_service_recovers(small_server: 
     assert shed.headers["retry-after"] == "1"
     assert shed.json()["error"]["code"] == "overloaded"
     # /healthz answered during the burst, and honestly.
-    assert [p.status_code for p in probes] == [200] * len(probes)
+    assert probes and [p.status_code for p in probes] == [200] * len(probes)
     assert any(p.json()["status"] == "busy" for p in probes), [p.json() for p in probes]
     # Back to normal right after: health, a read and a write.
     deadline = time.monotonic() + 30
