@@ -37,6 +37,7 @@ from app.services.schemas.documents import (
     TriedCreate,
 )
 from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
+from app.services.schemas.errors import ErrorDetail, ErrorPublic
 from app.services.schemas.findings import (
     FindingPublic,
     FindingsPublic,
@@ -83,6 +84,8 @@ __all__ = [
     "EntryPublic",
     "EntryUpdate",
     "EntryVersionPublic",
+    "ErrorDetail",
+    "ErrorPublic",
     "FindingPublic",
     "FindingsPublic",
     "Health",

@@ -6,10 +6,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from app.parsing.tables import normalize_metric_name
-from app.services.schemas.common import Direction, MetricName, Name, NonBlank, RunRef, Strict
+from app.services.schemas.common import (
+    Direction,
+    MetricName,
+    Name,
+    NonBlank,
+    RunRef,
+    Strict,
+    not_blank,
+    stored_metric_name,
+    strip_text,
+)
 
 
 class MetricSwitchCreate(Strict):
@@ -26,7 +35,7 @@ class MetricSwitchCreate(Strict):
         "when this is omitted.",
     )
 
-    _metric = field_validator("metric")(normalize_metric_name)
+    _metric = field_validator("metric")(stored_metric_name)
 
 
 class SummaryCreate(Strict):
@@ -44,9 +53,9 @@ class NextExperimentsCreate(Strict):
 
 
 class TriedCreate(Strict):
-    proposal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)] = Field(
-        description='What you are about to try, in words: "lightgbm with num_leaves=63 and class weights".'
-    )
+    proposal: Annotated[
+        str, StringConstraints(min_length=1, max_length=5_000), not_blank(), AfterValidator(strip_text)
+    ] = Field(description='What you are about to try, in words: "lightgbm with num_leaves=63 and class weights".')
 
 
 class CriterionCreate(Strict):

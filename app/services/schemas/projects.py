@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.parsing.tables import normalize_metric_name
-from app.services.schemas.common import Direction, MetricName, Name, Slug, Strict
+from app.services.schemas.common import Direction, MetricName, Name, Slug, Strict, stored_metric_name, strip_text
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9a-fA-F:.]+$")  # a host name, IPv4 or IPv6
 
@@ -29,7 +29,8 @@ def _http_tracking_uri(value: str) -> str:
 
 TrackingUri = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    StringConstraints(min_length=1, max_length=1000),
+    AfterValidator(strip_text),
     AfterValidator(_http_tracking_uri),
 ]
 
@@ -87,7 +88,7 @@ class ProjectCreate(ProjectFields):
     primary_metric: MetricName = Field(description="Normalised: 'Val AUC' is stored as 'val_auc'.")
     metric_direction: Direction = Field(description="'max' if higher is better, 'min' if lower is better.")
 
-    _metric = field_validator("primary_metric")(normalize_metric_name)
+    _metric = field_validator("primary_metric")(stored_metric_name)
 
 
 class ProjectUpdate(Strict):
@@ -110,7 +111,7 @@ class ProjectUpdate(Strict):
     @field_validator("primary_metric")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_metric_name(value)
+        return None if value is None else stored_metric_name(value)
 
 
 class ProjectPublic(BaseModel):
