@@ -127,3 +127,15 @@ class TestLimitsHoldOnTheStoredText:
         response = client.patch("/v1/projects/churn", json={"primary_metric": "!!!"})
         assert response.status_code == 422 and response.json()["error"]["field"] == "primary_metric"
         assert client.get("/v1/projects/churn").json()["primary_metric"] == "val_auc"
+
+
+class TestDaysAreDates:
+    """A day is a "YYYY-MM-DD" string, as the schema says; pydantic alone would also read `0` as 1970-01-01."""
+
+    def test_a_number_is_not_a_day(self, client: TestClient) -> None:
+        create_project(client)
+        for resource, body in (("next-experiments", {"deadline": 0}), ("summaries", {"since": 1_700_000_000})):
+            response = client.post(f"/v1/projects/churn/{resource}", json=body)
+            assert response.status_code == 422 and response.json()["error"]["field"] == next(iter(body))
+        assert client.patch("/v1/projects/churn", json={"deadline": 0}).status_code == 422
+        assert client.patch("/v1/projects/churn", json={"deadline": "2026-12-31"}).json()["deadline"] == "2026-12-31"

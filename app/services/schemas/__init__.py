@@ -15,6 +15,7 @@ from app.services.schemas.approaches import (
 )
 from app.services.schemas.common import (
     SLUG_RE,
+    Day,
     Direction,
     MetricName,
     Name,
@@ -79,6 +80,7 @@ __all__ = [
     "BaselinePublic",
     "BriefCreate",
     "CriterionCreate",
+    "Day",
     "DecisionCreate",
     "Direction",
     "EntryPublic",

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.parsing.tables import normalize_metric_name
 
@@ -45,6 +46,16 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200), not_blank
 MetricName = Annotated[
     str, StringConstraints(min_length=1, max_length=METRIC_NAME_MAX), not_blank(), AfterValidator(strip_text)
 ]
+
+
+def day_as_written(value: object) -> object:
+    """A day as the schema says it, "2026-11-30": not also a number of seconds since 1970, as pydantic reads `0`."""
+    if isinstance(value, int | float):
+        raise ValueError("write the day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(day_as_written)]
 Direction = Literal["max", "min"]
 TableFormat = Literal["markdown", "csv"]
 

@@ -3,12 +3,12 @@ reproductions, briefs) and of a primary-metric switch."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from app.services.schemas.common import (
+    Day,
     Direction,
     MetricName,
     Name,
@@ -27,7 +27,7 @@ class MetricSwitchCreate(Strict):
         default=None, description="Defaults to 'min' for loss- or error-like names, else 'max'."
     )
     reason: NonBlank
-    effective_date: date | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
+    effective_date: Day | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
     target_value: float | None = Field(
         default=None,
         allow_inf_nan=False,
@@ -39,15 +39,15 @@ class MetricSwitchCreate(Strict):
 
 
 class SummaryCreate(Strict):
-    since: date | None = Field(default=None, description="First session day covered; from the start when omitted.")
-    until: date | None = Field(default=None, description="Last session day covered; up to today when omitted.")
+    since: Day | None = Field(default=None, description="First session day covered; from the start when omitted.")
+    until: Day | None = Field(default=None, description="Last session day covered; up to today when omitted.")
 
 
 class NextExperimentsCreate(Strict):
     target: float | None = Field(
         default=None, allow_inf_nan=False, description="The value of the primary metric to reach."
     )
-    deadline: date | None = None
+    deadline: Day | None = None
     budget_runs: int | None = Field(default=None, ge=1, le=100_000)
     budget_hours: float | None = Field(default=None, gt=0, le=100_000)
 

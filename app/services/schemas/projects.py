@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.parsing.tables import normalize_metric_name
-from app.services.schemas.common import Direction, MetricName, Name, Slug, Strict, stored_metric_name, strip_text
+from app.services.schemas.common import Day, Direction, MetricName, Name, Slug, Strict, stored_metric_name, strip_text
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9a-fA-F:.]+$")  # a host name, IPv4 or IPv6
 
@@ -51,7 +51,7 @@ class ProjectFields(Strict):
     target_value: float | None = Field(
         default=None, allow_inf_nan=False, description="The value of the primary metric that would be enough."
     )
-    deadline: date | None = None
+    deadline: Day | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
         default_factory=list, description="Linked MLflow experiment IDs or names."
     )
@@ -97,7 +97,7 @@ class ProjectUpdate(Strict):
     primary_metric: MetricName | None = None
     metric_direction: Direction | None = None
     target_value: float | None = Field(default=None, allow_inf_nan=False)
-    deadline: date | None = None
+    deadline: Day | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = None
     metric_aliases: dict[str, str] | None = None
     tracking_uri: TrackingUri | None = None
