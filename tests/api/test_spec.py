@@ -129,8 +129,9 @@ class TestLimitsHoldOnTheStoredText:
         assert client.get("/v1/projects/churn").json()["primary_metric"] == "val_auc"
 
 
-class TestDaysAreDates:
-    """A day is a "YYYY-MM-DD" string, as the schema says; pydantic alone would also read `0` as 1970-01-01."""
+class TestTypesAsTheSchemaSays:
+    """A day is a "YYYY-MM-DD" string and a number is a number, as the schema says; pydantic alone would also read
+    `0` as 1970-01-01 and `true` as 1."""
 
     def test_a_number_is_not_a_day(self, client: TestClient) -> None:
         create_project(client)
@@ -139,3 +140,11 @@ class TestDaysAreDates:
             assert response.status_code == 422 and response.json()["error"]["field"] == next(iter(body))
         assert client.patch("/v1/projects/churn", json={"deadline": 0}).status_code == 422
         assert client.patch("/v1/projects/churn", json={"deadline": "2026-12-31"}).json()["deadline"] == "2026-12-31"
+
+    def test_a_boolean_is_not_a_number(self, client: TestClient) -> None:
+        create_project(client)
+        for body in ({"target": False}, {"budget_runs": True}):
+            response = client.post("/v1/projects/churn/next-experiments", json=body)
+            assert response.status_code == 422 and response.json()["error"]["field"] == next(iter(body))
+        assert client.patch("/v1/projects/churn", json={"stall_sessions": True}).status_code == 422
+        assert client.patch("/v1/projects/churn", json={"target_value": 1}).json()["target_value"] == 1.0

@@ -56,6 +56,17 @@ def day_as_written(value: object) -> object:
 
 
 Day = Annotated[date, BeforeValidator(day_as_written)]
+
+
+def not_a_bool(value: object) -> object:
+    """A number as the schema says it: `true` is not 1, as pydantic would read it."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(not_a_bool)]
+Count = Annotated[int, BeforeValidator(not_a_bool)]
 Direction = Literal["max", "min"]
 TableFormat = Literal["markdown", "csv"]
 

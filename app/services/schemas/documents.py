@@ -8,11 +8,13 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
 from app.services.schemas.common import (
+    Count,
     Day,
     Direction,
     MetricName,
     Name,
     NonBlank,
+    Number,
     RunRef,
     Strict,
     not_blank,
@@ -28,7 +30,7 @@ class MetricSwitchCreate(Strict):
     )
     reason: NonBlank
     effective_date: Day | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
-    target_value: float | None = Field(
+    target_value: Number | None = Field(
         default=None,
         allow_inf_nan=False,
         description="The target on the new metric. A target is a value of one metric, so the old one is cleared "
@@ -44,12 +46,12 @@ class SummaryCreate(Strict):
 
 
 class NextExperimentsCreate(Strict):
-    target: float | None = Field(
+    target: Number | None = Field(
         default=None, allow_inf_nan=False, description="The value of the primary metric to reach."
     )
     deadline: Day | None = None
-    budget_runs: int | None = Field(default=None, ge=1, le=100_000)
-    budget_hours: float | None = Field(default=None, gt=0, le=100_000)
+    budget_runs: Count | None = Field(default=None, ge=1, le=100_000)
+    budget_hours: Number | None = Field(default=None, gt=0, le=100_000)
 
 
 class TriedCreate(Strict):
@@ -60,11 +62,11 @@ class TriedCreate(Strict):
 
 class CriterionCreate(Strict):
     name: Name
-    weight: float = Field(ge=0, le=1_000)
+    weight: Number = Field(ge=0, le=1_000)
     metric: MetricName | None = Field(default=None, description="A stored metric (or numeric param) of the runs.")
     direction: Direction = "max"
     why: str = Field(default="", max_length=2_000)
-    scores: dict[str, float] = Field(
+    scores: dict[str, Number] = Field(
         default_factory=dict, description="Without `metric`: a person's score per finalist (run ref -> 0..1)."
     )
 
