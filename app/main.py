@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 
 from app import __version__
-from app.api import handlers
+from app.api import handlers, responses
 from app.api.idempotency import Idempotency, declare_header
 from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard, SecurityHeaders
@@ -85,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     app.include_router(health.router)
     declare_header(app, refused=NO_IDEMPOTENCY)
+    responses.install(app)
     return app

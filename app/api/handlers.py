@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from app.errors import LabbookError, UnsupportedMediaType, field_name
 
@@ -30,8 +32,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected)
 
 
-def _error(status: int, body: dict[str, Any]) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = {**(headers or {}), "WWW-Authenticate": "Bearer"} if status == 401 else headers
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
@@ -67,9 +69,22 @@ def _is_json(request: Request) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return _error(exc.status_code, {"error": {"code": code, "message": str(exc.detail)}})
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return _error(exc.status_code, {"error": {"code": code, "message": str(exc.detail)}}, headers or None)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this URL. Starlette's 405 names only the first route whose path matched,
+    so `PUT /v1/entries/1` would say `Allow: GET` although PATCH works too."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):  # an included router's routes, with their prefixes
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,6 +1,7 @@
 """Body guard: refuse bodies over the limit (413), text that is not UTF-8 (400, naming the line) and text holding a
 NUL character (which PostgreSQL cannot store: 400 naming the line, or 422 naming the JSON field) before any route
-sees them, so no handler ever works on a truncated, undecodable or unstorable body.
+sees them, so no handler ever works on a truncated, undecodable or unstorable body. A NUL in the URL's path or query
+is refused too (422), since PostgreSQL cannot compare with it either.
 
 Security headers: every answer carries `X-Content-Type-Options: nosniff`, so a browser shows a Markdown answer (which
 holds people's text) as the text/markdown it is declared as, never sniffed into HTML that would run."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,6 +55,9 @@ class BodyGuard:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (nul := _nul_in_url(scope)) is not None:
+            await _send_error(send, nul)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -103,6 +108,18 @@ def _check_text(headers: Headers, body: bytes) -> None:
     field = _nul_field(body) if content_type.startswith("application/json") and _JSON_NUL_RE.search(body) else None
     if field is not None:
         raise InputInvalid(f"{field} contains a NUL character (\\u0000), which cannot be stored", field=field)
+
+
+def _nul_in_url(scope: Scope) -> InputInvalid | None:
+    """A NUL in the (decoded) path or in a query parameter's name or value, as the error naming where it is."""
+    if "\x00" in scope["path"]:
+        return InputInvalid("the path contains a NUL character (%00), which cannot be stored", field="path")
+    query = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            field = f"query.{name.replace(chr(0), '')}"
+            return InputInvalid(f"{field} contains a NUL character (%00), which cannot be stored", field=field)
+    return None
 
 
 def _nul_field(body: bytes) -> str | None:

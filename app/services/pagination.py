@@ -7,6 +7,7 @@ import binascii
 import json
 
 from app.errors import InputInvalid
+from app.storage.models import MAX_ID
 
 MAX_LIMIT = 500
 
@@ -24,7 +25,7 @@ def decode_cursor(cursor: str | None) -> int:
         after = json.loads(raw)["after"]
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
         raise InputInvalid("the cursor is not one this server gave out", field="cursor") from exc
-    if not isinstance(after, int) or after < 0:
+    if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_ID:
         raise InputInvalid("the cursor is not one this server gave out", field="cursor")
     return after
 

@@ -10,6 +10,11 @@ from sqlmodel import Field, SQLModel
 
 from app.storage.types import JSONType, UTCDateTime, utcnow
 
+# Every id (and entry version) is an INTEGER column, 32-bit on PostgreSQL: the largest value a request may name. No
+# row has a bigger one, and a query with one fails instead of finding nothing (PostgreSQL's INTEGER parameter is out
+# of range; SQLite binds no integer past 64 bits), so the API refuses it first.
+MAX_ID = 2**31 - 1
+
 
 def _json(**kw: Any) -> Any:
     return Field(sa_column=Column(JSONType, nullable=kw.pop("nullable", False)), **kw)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from app.api.deps import PrincipalDep, ProjectDep, SessionDep
+from app.api.responses import errors
 from app.services import approaches as approaches_service
 from app.services.schemas import (
     ApproachMarkCreate,
@@ -29,7 +30,9 @@ def list_approaches(project: ProjectDep, session: SessionDep) -> list[ApproachPu
     return approaches_service.list_approaches(session, project=project)
 
 
-@router.post("/approaches/{name}/runs", response_model=ApproachPublic, operation_id="regroup_runs")
+@router.post(
+    "/approaches/{name}/runs", response_model=ApproachPublic, operation_id="regroup_runs", responses=errors(409)
+)
 def regroup_runs(
     name: ApproachPath, body: ApproachRunsAssign, project: ProjectDep, principal: PrincipalDep, session: SessionDep
 ) -> ApproachPublic:
@@ -47,7 +50,9 @@ def ungroup_run(name: ApproachPath, run_key: RunKeyPath, project: ProjectDep, se
     return approaches_service.ungroup_run(session, project=project, name=name, run_key=run_key)
 
 
-@router.put("/approaches/{name}/mark", response_model=ApproachPublic, operation_id="mark_approach")
+@router.put(
+    "/approaches/{name}/mark", response_model=ApproachPublic, operation_id="mark_approach", responses=errors(409)
+)
 def mark_approach(
     name: ApproachPath, body: ApproachMarkCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep
 ) -> ApproachPublic:

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_page, markdown_response
+from app.api.params import EntryIdPath, VersionQuery
+from app.api.responses import errors
 from app.services import entries as entries_service
 from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page
 
 router = APIRouter(tags=["entries"])
 
 KindQuery = Annotated[str | None, Query(max_length=32, description="Only entries of this kind, e.g. `log_entry`.")]
-VersionQuery = Annotated[int | None, Query(ge=1, description="A past version; the current one when omitted.")]
 
 
 @router.get(
@@ -39,7 +40,7 @@ def list_entries(
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic, operation_id="get_entry", responses=MARKDOWN_RESPONSE)
 def get_entry(
-    entry_id: int,
+    entry_id: EntryIdPath,
     principal: PrincipalDep,
     session: SessionDep,
     markdown: PrefersMarkdownDep,
@@ -51,22 +52,28 @@ def get_entry(
     return markdown_response(entry.markdown) if markdown else entry
 
 
-@router.patch("/entries/{entry_id}", response_model=EntryPublic, operation_id="correct_entry")
-def correct_entry(entry_id: int, body: EntryUpdate, principal: PrincipalDep, session: SessionDep) -> EntryPublic:
+@router.patch("/entries/{entry_id}", response_model=EntryPublic, operation_id="correct_entry", responses=errors(409))
+def correct_entry(
+    entry_id: EntryIdPath, body: EntryUpdate, principal: PrincipalDep, session: SessionDep
+) -> EntryPublic:
     """Correct an entry by hand: the sections sent replace the current ones, with a `reason`. This adds a version;
     earlier versions stay readable. Cited runs must be stored runs of the project."""
     return entries_service.update_entry(session, principal=principal, entry_id=entry_id, body=body)
 
 
-@router.post("/entries/{entry_id}/recompose", response_model=EntryPublic, operation_id="recompose_entry")
-def recompose_entry(entry_id: int, principal: PrincipalDep, session: SessionDep) -> EntryPublic:
+@router.post(
+    "/entries/{entry_id}/recompose", response_model=EntryPublic, operation_id="recompose_entry", responses=errors(409)
+)
+def recompose_entry(entry_id: EntryIdPath, principal: PrincipalDep, session: SessionDep) -> EntryPublic:
     """Compose a log entry again from its brain dump, against the runs stored now: references to runs imported
     since the dump was posted resolve. Adds a version when the result differs; earlier versions stay readable."""
     return entries_service.recompose_entry(session, principal=principal, entry_id=entry_id)
 
 
 @router.get("/entries/{entry_id}/versions", response_model=list[EntryVersionPublic], operation_id="list_entry_versions")
-def list_entry_versions(entry_id: int, principal: PrincipalDep, session: SessionDep) -> list[EntryVersionPublic]:
+def list_entry_versions(
+    entry_id: EntryIdPath, principal: PrincipalDep, session: SessionDep
+) -> list[EntryVersionPublic]:
     """List every version of an entry, oldest first: who made it, why, and what it said."""
     return entries_service.list_versions(session, principal=principal, entry_id=entry_id)
 

@@ -4,6 +4,8 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_response
+from app.api.params import LogIdPath
+from app.api.responses import errors
 from app.services import logs as logs_service
 from app.services.schemas import LogCreate, LogPublic, Page, RedactionCreate
 
@@ -15,7 +17,7 @@ router = APIRouter(tags=["logs"])
     status_code=201,
     response_model=LogPublic,
     operation_id="create_log",
-    responses={201: MARKDOWN_RESPONSE[200]},
+    responses={201: MARKDOWN_RESPONSE[200], **errors(409)},
 )
 def create_log(
     body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep, markdown: PrefersMarkdownDep
@@ -42,7 +44,7 @@ def list_logs(
 
 
 @router.get("/logs/{log_id}", response_model=LogPublic, operation_id="get_log")
-def get_log(log_id: int, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+def get_log(log_id: LogIdPath, principal: PrincipalDep, session: SessionDep) -> LogPublic:
     """Read one brain dump as stored, with its redaction history."""
     return logs_service.get_log(session, principal=principal, log_id=log_id)
 
@@ -64,7 +66,7 @@ def compose_log(log_id: int, principal: PrincipalDep, session: SessionDep, respo
 
 
 @router.post("/logs/{log_id}/redactions", response_model=LogPublic, operation_id="redact_log")
-def redact_log(log_id: int, body: RedactionCreate, principal: PrincipalDep, session: SessionDep) -> LogPublic:
+def redact_log(log_id: LogIdPath, body: RedactionCreate, principal: PrincipalDep, session: SessionDep) -> LogPublic:
     """Remove pasted secrets from a stored brain dump. The dump is otherwise never edited; each redaction keeps an
     audit record of who removed what (a fingerprint, not the secret) and when."""
     return logs_service.redact_log(session, principal=principal, log_id=log_id, body=body)

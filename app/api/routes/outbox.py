@@ -5,6 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, SessionDep
+from app.api.params import EntryIdQuery, OutboxItemIdPath
+from app.api.responses import errors
 from app.services import outbox_status
 from app.services.schemas import OutboxItemPublic, OutboxPage, OutboxState
 
@@ -12,16 +14,15 @@ router = APIRouter(prefix="/outbox", tags=["outbox"])
 
 StateQuery = Annotated[OutboxState | None, Query(description="Only items in this state.")]
 ProjectQuery = Annotated[str | None, Query(max_length=64, description="Only this project's items (its slug).")]
-EntryQuery = Annotated[int | None, Query(ge=1, description="Only the items this entry queued.")]
 
 
-@router.get("", response_model=OutboxPage, operation_id="list_outbox")
+@router.get("", response_model=OutboxPage, operation_id="list_outbox", responses=errors(404))
 def list_outbox(
     principal: PrincipalDep,
     session: SessionDep,
     state: StateQuery = None,
     project: ProjectQuery = None,
-    entry_id: EntryQuery = None,
+    entry_id: EntryIdQuery = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> OutboxPage:
@@ -34,6 +35,6 @@ def list_outbox(
 
 
 @router.post("/{item_id}/retry", response_model=OutboxItemPublic, operation_id="retry_outbox_item")
-def retry_outbox_item(item_id: int, principal: PrincipalDep, session: SessionDep) -> OutboxItemPublic:
+def retry_outbox_item(item_id: OutboxItemIdPath, principal: PrincipalDep, session: SessionDep) -> OutboxItemPublic:
     """Deliver a pending or dead write-back at the next poll instead of waiting for its backoff."""
     return outbox_status.retry_item(session, principal=principal, item_id=item_id)

@@ -3,13 +3,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, ProjectDep, SessionDep
+from app.api.responses import errors
 from app.services import projects as projects_service
 from app.services.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
-@router.post("", status_code=201, response_model=ProjectPublic, operation_id="create_project")
+@router.post(
+    "", status_code=201, response_model=ProjectPublic, operation_id="create_project", responses=errors(403, 409)
+)
 def create_project(body: ProjectCreate, session: SessionDep, principal: PrincipalDep) -> ProjectPublic:
     """Create a project: one modelling problem, with its goal and primary metric (max or min)."""
     return projects_service.create_project(session, principal=principal, body=body)

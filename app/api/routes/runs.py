@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from app.api.deps import CursorQuery, LimitQuery, ProjectDep, SessionDep, SettingsDep
+from app.api.responses import errors
 from app.errors import BodyInvalid, InputInvalid, UnsupportedMediaType, field_name
 from app.services import runs as runs_service
 from app.services import sync as sync_service
@@ -58,7 +59,13 @@ def _json_error(exc: ValueError) -> Exception:
 TableBody = Annotated[RunTableImport, Depends(read_table_body)]
 
 
-@router.post("/import", response_model=RunImportResult, operation_id="import_runs", openapi_extra=_IMPORT_BODY)
+@router.post(
+    "/import",
+    response_model=RunImportResult,
+    operation_id="import_runs",
+    openapi_extra=_IMPORT_BODY,
+    responses=errors(409),
+)
 def import_runs(body: TableBody, project: ProjectDep, session: SessionDep) -> RunImportResult:
     """Import runs from a pasted Markdown or CSV table. Re-importing a run ID updates that run. The answer says,
     line by line, what was created, updated or interpreted."""
@@ -81,7 +88,7 @@ def list_runs(
     )
 
 
-@router.post("/sync", response_model=SyncResult, operation_id="sync_runs")
+@router.post("/sync", response_model=SyncResult, operation_id="sync_runs", responses=errors(409, 502))
 def sync_runs(
     project: ProjectDep,
     session: SessionDep,

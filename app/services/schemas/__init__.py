@@ -15,10 +15,13 @@ from app.services.schemas.approaches import (
 )
 from app.services.schemas.common import (
     SLUG_RE,
+    Count,
+    Day,
     Direction,
     MetricName,
     Name,
     NonBlank,
+    Number,
     Page,
     RunRef,
     Slug,
@@ -37,6 +40,7 @@ from app.services.schemas.documents import (
     TriedCreate,
 )
 from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
+from app.services.schemas.errors import ErrorDetail, ErrorPublic
 from app.services.schemas.findings import (
     FindingPublic,
     FindingsPublic,
@@ -77,12 +81,16 @@ __all__ = [
     "ApproachRunsAssign",
     "BaselinePublic",
     "BriefCreate",
+    "Count",
     "CriterionCreate",
+    "Day",
     "DecisionCreate",
     "Direction",
     "EntryPublic",
     "EntryUpdate",
     "EntryVersionPublic",
+    "ErrorDetail",
+    "ErrorPublic",
     "FindingPublic",
     "FindingsPublic",
     "Health",
@@ -100,6 +108,7 @@ __all__ = [
     "NextExperimentsCreate",
     "NoisePublic",
     "NonBlank",
+    "Number",
     "OutboxItemPublic",
     "OutboxPage",
     "OutboxState",

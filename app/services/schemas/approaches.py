@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from app.services.schemas.common import NonBlank, RunRef, Strict
+from app.services.schemas.common import NonBlank, RunRef, Strict, not_blank, strip_text
 
-ApproachName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ApproachName = Annotated[str, StringConstraints(min_length=1, max_length=200), not_blank(), AfterValidator(strip_text)]
 
 
 class ApproachMarkPublic(BaseModel):

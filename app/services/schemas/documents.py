@@ -3,13 +3,24 @@ reproductions, briefs) and of a primary-metric switch."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
-from app.parsing.tables import normalize_metric_name
-from app.services.schemas.common import Direction, MetricName, Name, NonBlank, RunRef, Strict
+from app.services.schemas.common import (
+    Count,
+    Day,
+    Direction,
+    MetricName,
+    Name,
+    NonBlank,
+    Number,
+    RunRef,
+    Strict,
+    not_blank,
+    stored_metric_name,
+    strip_text,
+)
 
 
 class MetricSwitchCreate(Strict):
@@ -18,44 +29,44 @@ class MetricSwitchCreate(Strict):
         default=None, description="Defaults to 'min' for loss- or error-like names, else 'max'."
     )
     reason: NonBlank
-    effective_date: date | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
-    target_value: float | None = Field(
+    effective_date: Day | None = Field(default=None, description="From when it applies; defaults to today (UTC).")
+    target_value: Number | None = Field(
         default=None,
         allow_inf_nan=False,
         description="The target on the new metric. A target is a value of one metric, so the old one is cleared "
         "when this is omitted.",
     )
 
-    _metric = field_validator("metric")(normalize_metric_name)
+    _metric = field_validator("metric")(stored_metric_name)
 
 
 class SummaryCreate(Strict):
-    since: date | None = Field(default=None, description="First session day covered; from the start when omitted.")
-    until: date | None = Field(default=None, description="Last session day covered; up to today when omitted.")
+    since: Day | None = Field(default=None, description="First session day covered; from the start when omitted.")
+    until: Day | None = Field(default=None, description="Last session day covered; up to today when omitted.")
 
 
 class NextExperimentsCreate(Strict):
-    target: float | None = Field(
+    target: Number | None = Field(
         default=None, allow_inf_nan=False, description="The value of the primary metric to reach."
     )
-    deadline: date | None = None
-    budget_runs: int | None = Field(default=None, ge=1, le=100_000)
-    budget_hours: float | None = Field(default=None, gt=0, le=100_000)
+    deadline: Day | None = None
+    budget_runs: Count | None = Field(default=None, ge=1, le=100_000)
+    budget_hours: Number | None = Field(default=None, gt=0, le=100_000)
 
 
 class TriedCreate(Strict):
-    proposal: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)] = Field(
-        description='What you are about to try, in words: "lightgbm with num_leaves=63 and class weights".'
-    )
+    proposal: Annotated[
+        str, StringConstraints(min_length=1, max_length=5_000), not_blank(), AfterValidator(strip_text)
+    ] = Field(description='What you are about to try, in words: "lightgbm with num_leaves=63 and class weights".')
 
 
 class CriterionCreate(Strict):
     name: Name
-    weight: float = Field(ge=0, le=1_000)
+    weight: Number = Field(ge=0, le=1_000)
     metric: MetricName | None = Field(default=None, description="A stored metric (or numeric param) of the runs.")
     direction: Direction = "max"
     why: str = Field(default="", max_length=2_000)
-    scores: dict[str, float] = Field(
+    scores: dict[str, Number] = Field(
         default_factory=dict, description="Without `metric`: a person's score per finalist (run ref -> 0..1)."
     )
 

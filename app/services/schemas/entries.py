@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.compose.log_entry.schema import Experiment, Item
-from app.services.schemas.common import Strict
+from app.services.schemas.common import Strict, not_blank, strip_text
 from app.services.schemas.outbox import WritebackStatus
 
 
@@ -59,6 +59,6 @@ class EntryUpdate(Strict):
     did_not_work: list[Item] | None = None
     open_questions: list[Item] | None = None
     next_steps: list[Item] | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)] = Field(
-        description="Why the entry is being corrected; kept with the new version."
-    )
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=2_000), not_blank(), AfterValidator(strip_text)
+    ] = Field(description="Why the entry is being corrected; kept with the new version.")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from app.services.schemas.common import Name, Strict, TableFormat
+from app.services.schemas.common import Day, Name, Strict, TableFormat
 from app.services.schemas.entries import EntryPublic
 from app.services.schemas.runs import RunImportResult
 
@@ -20,7 +20,7 @@ class LogCreate(Strict):
         default_factory=list, description="Run IDs (or names) this session is about."
     )
     author: Name | None = Field(default=None, description="Defaults to the name of the token that posts.")
-    session_date: date | None = Field(default=None, description="The day of the session; defaults to today (UTC).")
+    session_date: Day | None = Field(default=None, description="The day of the session; defaults to today (UTC).")
 
     @field_validator("text")
     @classmethod

@@ -10,7 +10,18 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.parsing.tables import normalize_metric_name
-from app.services.schemas.common import Direction, MetricName, Name, Slug, Strict
+from app.services.schemas.common import (
+    Count,
+    Day,
+    Direction,
+    MetricName,
+    Name,
+    Number,
+    Slug,
+    Strict,
+    stored_metric_name,
+    strip_text,
+)
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9a-fA-F:.]+$")  # a host name, IPv4 or IPv6
 
@@ -29,7 +40,8 @@ def _http_tracking_uri(value: str) -> str:
 
 TrackingUri = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+    StringConstraints(min_length=1, max_length=1000),
+    AfterValidator(strip_text),
     AfterValidator(_http_tracking_uri),
 ]
 
@@ -40,17 +52,17 @@ def _normalize_aliases(value: dict[str, str] | None) -> dict[str, str] | None:
     return {normalize_metric_name(k): normalize_metric_name(v) for k, v in value.items()}
 
 
-MinEffect = Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)]
-RecentRuns = Annotated[int, Field(ge=1, le=100)]
-StallSessions = Annotated[int, Field(ge=1, le=1000)]
+MinEffect = Annotated[Number, Field(gt=0, le=1e12, allow_inf_nan=False)]
+RecentRuns = Annotated[Count, Field(ge=1, le=100)]
+StallSessions = Annotated[Count, Field(ge=1, le=1000)]
 
 
 class ProjectFields(Strict):
     goal: str = Field(default="", max_length=10_000)
-    target_value: float | None = Field(
+    target_value: Number | None = Field(
         default=None, allow_inf_nan=False, description="The value of the primary metric that would be enough."
     )
-    deadline: date | None = None
+    deadline: Day | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
         default_factory=list, description="Linked MLflow experiment IDs or names."
     )
@@ -87,7 +99,7 @@ class ProjectCreate(ProjectFields):
     primary_metric: MetricName = Field(description="Normalised: 'Val AUC' is stored as 'val_auc'.")
     metric_direction: Direction = Field(description="'max' if higher is better, 'min' if lower is better.")
 
-    _metric = field_validator("primary_metric")(normalize_metric_name)
+    _metric = field_validator("primary_metric")(stored_metric_name)
 
 
 class ProjectUpdate(Strict):
@@ -95,8 +107,8 @@ class ProjectUpdate(Strict):
     goal: str | None = Field(default=None, max_length=10_000)
     primary_metric: MetricName | None = None
     metric_direction: Direction | None = None
-    target_value: float | None = Field(default=None, allow_inf_nan=False)
-    deadline: date | None = None
+    target_value: Number | None = Field(default=None, allow_inf_nan=False)
+    deadline: Day | None = None
     mlflow_experiments: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] | None = None
     metric_aliases: dict[str, str] | None = None
     tracking_uri: TrackingUri | None = None
@@ -110,7 +122,7 @@ class ProjectUpdate(Strict):
     @field_validator("primary_metric")
     @classmethod
     def _metric(cls, value: str | None) -> str | None:
-        return None if value is None else normalize_metric_name(value)
+        return None if value is None else stored_metric_name(value)
 
 
 class ProjectPublic(BaseModel):
