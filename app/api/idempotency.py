@@ -214,7 +214,8 @@ _HEADER_PARAMETER: dict[str, Any] = {
 }
 _IN_USE = {
     "description": f"The first request with this {idempotency.HEADER} is still running: retry after "
-    "`Retry-After` seconds."
+    "`Retry-After` seconds.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}},
 }
 
 

@@ -84,7 +84,11 @@ def declare_errors(spec: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
             if token:
                 operation["security"] = [{_SECURITY_SCHEME: []}]
             for status in shared_statuses(operation, method=method, token=token):
-                operation["responses"][str(status)] = _error_response(status)
+                own = operation["responses"].get(str(status))
+                # A route's own declaration of the status stands (/healthz answers 503 with its Health body);
+                # FastAPI's default 422 (HTTPValidationError), which Labbook never sends, does not.
+                if own is None or status == 422 or "content" not in own:
+                    operation["responses"][str(status)] = _error_response(status)
     _drop_unused(schemas, spec, names=("HTTPValidationError", "ValidationError"))
 
 

@@ -30,6 +30,9 @@ class TestDeclaredErrors:
             assert "503" in errors, (method, path)
             for status, response in errors.items():
                 schema = response["content"]["application/json"]["schema"]
+                if (path, status) == ("/healthz", "503"):  # the database did not answer: the Health body says so
+                    assert schema == {"$ref": "#/components/schemas/Health"}
+                    continue
                 assert schema == {"$ref": ERROR_REF}, (method, path, status)
         assert "HTTPValidationError" not in spec["components"]["schemas"]  # FastAPI's 422 body, which we never send
 
