@@ -134,13 +134,13 @@ def test_without_a_baseline_the_first_scored_run_is_the_reference() -> None:
     assert "the first scored run plat0 (0.8), as no scored baseline exists" in plateau.reason
 
 
-def test_inferred_approaches_are_the_family_plus_changed_categorical_settings() -> None:
+def test_an_inferred_approach_is_the_family_and_categorical_settings_are_a_sweep_inside_it() -> None:
     lr = "LogisticRegression"
     runs = (
         run("base", 0, 0.70, params={"model": lr, "C": "1"}, tags={"labbook.baseline": "true"}),
         run("lr1", 1, 0.75, params={"model": lr, "C": "0.1"}),
         run("lr2", 2, 0.76, params={"model": lr, "C": "0.1", "scaler": "standard"}),
-        run("lr3", 3, 0.77, params={"model": lr, "C": "10", "scaler": "standard"}),
+        run("lr3", 3, 0.77, params={"model": lr, "C": "10", "scaler": "minmax"}),
         run("rf1", 4, 0.80, params={"model": "RandomForestClassifier", "max_depth": "5", "output_dir": "/tmp/a"}),
         run("rf2", 5, 0.81, params={"model": "RandomForestClassifier", "max_depth": "9", "output_dir": "/tmp/b"}),
         run("x1", 6, 0.50, params={"C": "3"}),
@@ -148,10 +148,10 @@ def test_inferred_approaches_are_the_family_plus_changed_categorical_settings() 
     findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
     assert {a.name: a.run_ids for a in findings.approaches} == {
         "baseline": ("base",),
-        "logistic_regression": ("lr1",),
-        "logistic_regression + scaler=standard": ("lr2", "lr3"),
+        "logistic_regression": ("lr1", "lr2", "lr3"),
         "random_forest": ("rf1", "rf2"),
         "unlabelled": ("x1",),
     }
     rf = by_name(findings)["random_forest"]
     assert (rf.source, rf.family, rf.changed_keys) == ("inferred", "random_forest", ("max_depth", "output_dir"))
+    assert by_name(findings)["logistic_regression"].changed_keys == ("C", "scaler")
