@@ -1,12 +1,13 @@
 """Lines of inquiry: which approach each run belongs to.
 
 Precedence: a person's regrouping through the API (`approach_overrides`), then an approach tag (`approach`, then
-`labbook.approach`, keys matched case-insensitively), then, for a nested run, its parent's; the baseline run forms
-the approach "baseline" unless tagged or regrouped. An untagged run then joins the named approach it continues (the
-same model family, and its closest earlier configuration in that approach, or else most of its family's named runs
-there). What is left is inferred: one approach per model family. Categorical settings (loss names, optimisers,
-sampling strategies) tried around a configuration are a sweep inside the approach, as numeric ones are, not one
-approach per value. A sweep's parent run goes with the approach most of its children are in.
+`labbook.approach`, keys matched case-insensitively), then, for a nested run, its parent's. The baseline run forms
+the approach "baseline" unless tagged or regrouped, and repeats of its configuration go with it. An untagged run then
+joins the named approach it continues (the same model family, and its closest earlier configuration in that
+approach, or else most of its family's named runs there). What is left is inferred: one approach per model family.
+Categorical settings (loss names, optimisers, sampling strategies) tried around a configuration are a sweep inside
+the approach, as numeric ones are, not one approach per value. A sweep's parent run goes with the approach most of
+its children are in.
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ def assign_approaches(steps: Sequence[Step], overrides: Mapping[str, str], basel
             assigned[step.index] = (named[0], "inferred", ())
     named_runs = [assigned[step.index] is not None and not step.nested_parent for step in steps]
     majority = _family_majority(steps, assigned, named_runs)
+    base = next((step for step in steps if step.key == baseline), None)
     for step in steps:
         if assigned[step.index] is not None or step.nested_parent:
             continue
-        if step.key == baseline:
+        if step is base:
             assigned[step.index] = (BASELINE_APPROACH, "inferred", ())
+        elif base is not None and step.signature == base.signature and (of_base := assigned[base.index]) is not None:
+            assigned[step.index] = (of_base[0], "inferred", ())  # a repeat of the baseline's configuration
         elif (joined := _continued(step, steps, assigned, named_runs, majority)) is not None:
             assigned[step.index] = (joined, "inferred", ())
             named_runs[step.index] = True
