@@ -71,6 +71,7 @@ def analyze(inp: AnalysisInput) -> Findings:
         stalled=stall is not None,
         findings=tuple(findings),
         run_order=tuple(s.key for s in steps),
+        nested_parents=tuple(s.key for s in steps if s.nested_parent),
     )
 
 

@@ -72,10 +72,13 @@ def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> Best
     best = ctx.runs.get(findings.best or "")
     if best is None or until is None or in_window(run_day(best), None, until):
         return best_note(ctx, findings)
+    parents = set(findings.nested_parents)  # a sweep's parent may log a copy of its best child's metric
     scored = [
         (value, key)
         for key, run in ctx.runs.items()
-        if in_window(run_day(run), None, until) and (value := value_of(run, findings.metric)) is not None
+        if key not in parents
+        and in_window(run_day(run), None, until)
+        and (value := value_of(run, findings.metric)) is not None
     ]
     if not scored:
         return None
