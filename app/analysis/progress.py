@@ -90,7 +90,7 @@ def _approach(
         recent_gain=_recent_gain(curve, judge),
         best_so_far=tuple(curve),
         family=_family(steps),
-        changed_keys=_varied_keys(steps),
+        changed_keys=_varied_keys([step for step in steps if not step.nested_parent]),  # a search's keys are not swept
         mark=mark,
     )
 

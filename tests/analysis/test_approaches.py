@@ -266,7 +266,8 @@ def test_a_sweeps_parent_is_neither_a_result_nor_a_change() -> None:
         "baseline": ("base",),
         "lightgbm": ("p", "k1", "k2", "k3"),
     }
-    assert by_name(findings)["lightgbm"].family == "lightgbm"
+    gbm = by_name(findings)["lightgbm"]
+    assert (gbm.family, gbm.changed_keys) == ("lightgbm", ("leaves", "lr"))
 
 
 def test_a_sweeps_tag_on_its_parent_names_its_untagged_children() -> None:
