@@ -7,7 +7,8 @@ timings of each, their ratio, analyze alone against its target (< 1 s for 10,000
 
 The project is stored in a temporary SQLite file through the real storage layer (migrations, `save_runs`): 15
 parameters a run (model, feature set, seed, 12 hyperparameters), 5 metrics, 20 approaches (14 tagged, 6 left to
-inference), seed repeats, exact duplicates, durations and reproducibility fields, over 120 daily sessions.
+inference, whose families also have tagged lines, so their runs join those: 14 approaches found), seed repeats,
+exact duplicates, durations and reproducibility fields, over 120 daily sessions.
 
 `--random-search` also measures the worst case for configuration lookups, an Optuna-style random search: the same
 number of runs in memory, one model and 15 continuous parameters drawn afresh every run, so no two runs share a

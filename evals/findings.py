@@ -48,6 +48,7 @@ TARGETS: dict[str, tuple[float | None, float | None]] = {
     "best_run": (None, None),
 }
 STATUS_TARGET = 0.9
+GROUPING_TARGET = 0.95
 GROUNDING_TARGET = 1.0
 
 
@@ -61,6 +62,7 @@ class HistoryResult:
     statuses: list[tuple[str, str, str | None]]
     changes_agreed: tuple[int, int]
     best_ok: bool
+    grouping: tuple[int, int] = (0, 0)  # (true approaches matched at Jaccard >= 0.8, true approaches)
     documents: list[tuple[str, list[str]]] = field(default_factory=list)  # (kind, problems); [] = grounded
 
 
@@ -78,6 +80,7 @@ def run_history(history: History, analyzer: Analyzer = analyze, *, documents: bo
         statuses=scorers.approach_statuses(history, findings),
         changes_agreed=scorers.change_count_agreement(history, findings),
         best_ok=findings.best == history.truth.best,
+        grouping=scorers.approach_grouping(history, findings),
         documents=compose_all(history, findings) if documents else [],
     )
 
@@ -200,6 +203,7 @@ def summarize(results: Sequence[HistoryResult], *, seed: int, seconds: float) ->
     statuses = [s for r in results for s in r.statuses]
     docs = [d for r in results for d in r.documents]
     agreed = sum(r.changes_agreed[0] for r in results), sum(r.changes_agreed[1] for r in results)
+    grouped = sum(r.grouping[0] for r in results), sum(r.grouping[1] for r in results)
     return {
         "task": "findings",
         "seed": seed,
@@ -212,6 +216,7 @@ def summarize(results: Sequence[HistoryResult], *, seed: int, seconds: float) ->
             "total": len(statuses),
             "accuracy": _ratio(sum(1 for _, want, got in statuses if want == got), len(statuses)),
         },
+        "approach_grouping": {"matched": grouped[0], "total": grouped[1], "agreement": _ratio(*grouped)},
         "grounding": {
             "grounded": sum(1 for _, problems in docs if not problems),
             "documents": len(docs),
@@ -252,6 +257,8 @@ def failures(summary: dict[str, Any]) -> list[str]:
             out.append(f"{kind} recall {figures['recall']:.3f} < {r_floor}")
     if summary["approach_status"]["accuracy"] < STATUS_TARGET:
         out.append(f"approach status accuracy {summary['approach_status']['accuracy']:.3f} < {STATUS_TARGET}")
+    if summary["approach_grouping"]["agreement"] < GROUPING_TARGET:
+        out.append(f"approach grouping {summary['approach_grouping']['agreement']:.3f} < {GROUPING_TARGET}")
     if summary["grounding"]["share"] < GROUNDING_TARGET:
         out.append(f"grounding {summary['grounding']['share']:.3f} < {GROUNDING_TARGET}")
     return out
@@ -274,7 +281,10 @@ def render(summary: dict[str, Any], *, verbose: bool = False) -> list[str]:
             f"  {kind:<16}{f['tp']:>6}{f['fp']:>6}{f['fn']:>6}{f['precision']:>11.3f}{f['recall']:>8.3f}  {target}"
         )
     status, grounding, changes = summary["approach_status"], summary["grounding"], summary["change_counts"]
+    grouping = summary["approach_grouping"]
     lines += [
+        f"approach grouping  {grouping['matched']}/{grouping['total']}  agreement {grouping['agreement']:.3f}  "
+        f"(target {GROUPING_TARGET}; best Jaccard >= {scorers.GROUPING_JACCARD})",
         f"approach status    {status['correct']}/{status['total']}  accuracy {status['accuracy']:.3f}  "
         f"(target {STATUS_TARGET})",
         f"grounding          {grounding['grounded']}/{grounding['documents']} documents  share "

@@ -102,6 +102,23 @@ def approach_statuses(history: History, findings: Findings) -> list[tuple[str, s
     return out
 
 
+GROUPING_JACCARD = 0.8  # as in the blind sets (`evals.blind_findings2`)
+
+
+def approach_grouping(history: History, findings: Findings) -> tuple[int, int]:
+    """True approaches (the baseline's included) matched by some analyzer approach with Jaccard >= 0.8 over their
+    runs, out of all. A split line (an untagged seed repeat beside its tagged line, a categorical sweep cut into one
+    approach per value) leaves the line unmatched: people then read an "active" one-run line that is really a step
+    of another, and a status judged on half a line."""
+    groups = [set(a.run_ids) for a in findings.approaches]
+    matched = 0
+    for approach in history.truth.approaches:
+        wanted = set(approach.runs)
+        if wanted and max((len(wanted & g) / len(wanted | g) for g in groups), default=0.0) >= GROUPING_JACCARD:
+            matched += 1
+    return matched, sum(1 for a in history.truth.approaches if a.runs)
+
+
 def change_count_agreement(history: History, findings: Findings) -> tuple[int, int]:
     """Runs whose `RunChange.n_changed` equals the reference count, out of runs with an earlier config."""
     counts = history.truth.change_counts

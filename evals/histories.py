@@ -183,6 +183,7 @@ class _Builder:
         self.stall = rng.random() < 0.35
         self.switch = rng.random() < 0.35
         self.tagged = rng.random() < 0.5
+        self.partly_tagged = self.tagged and rng.random() < 0.5
         self.gaps = rng.random() < 0.6
         self.thr = round(rng.uniform(0.003, 0.008), 4)
         self.base = rng.uniform(0.70, 0.84)
@@ -359,9 +360,7 @@ class _Builder:
         if source is None:
             mine = [r for r in self.runs if r.approach == plan.name and r.role != "dup"]
             source = max(mine, key=lambda r: r.g) if rng.random() < 0.5 else rng.choice(mine)
-        grid = FAMILIES[source.family]
-        if not self.tagged:  # untagged: sweep numbers only, so the family is the one line of inquiry
-            grid = {k: values for k, values in grid.items() if all(_numeric(v) for v in values)}
+        grid = FAMILIES[source.family]  # categorical keys too: a sweep inside the approach, tagged or not
         if changes is None:
             changes = 1 if rng.random() < 0.8 else rng.choice((2, 3))
         params = dict(source.params)
@@ -372,14 +371,6 @@ class _Builder:
         if any(ref.distance(params, other) == 0 for other in existing):
             return None
         return params
-
-
-def _numeric(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _roles(rng: random.Random, status: ApproachStatus, stall: bool) -> list[Role]:
@@ -525,7 +516,7 @@ def _view(
     if old is not None and old_values is not None:
         metrics[old[0]] = _value_of(old_values[0][run.key], old[1])
     tags = {"mlflow.runName": f"{run.family}-{index:02d}"}
-    if b.tagged:
+    if b.tagged and not _untagged(b, run):
         tags[approach_tag] = run.approach
     if index == 0 and how in ("tag", "labbook_tag"):
         tags["baseline" if how == "tag" else "labbook.baseline"] = "true"
@@ -558,6 +549,13 @@ def _view(
         source="mlflow",
         **fields,  # type: ignore[arg-type]
     )
+
+
+def _untagged(b: _Builder, run: _Run) -> bool:
+    """In a partly tagged history, about a third of the runs carry no approach tag: each still belongs to its tagged
+    line (it is of that line's family, and a line is one family). Drawn from the run's key, not `b.rng`, so the rest
+    of the history does not depend on it."""
+    return b.partly_tagged and random.Random(f"{b.name}:{run.key}:untagged").random() < 0.35
 
 
 def _duration(b: _Builder, run: _Run) -> float:
@@ -617,6 +615,7 @@ def _traits(b: _Builder, gaps: dict[str, tuple[str, ...]], reversed_order: bool)
         "seed-repeats" if b.repeats else "min-effect",
         "tagged" if b.tagged else "inferred",
     ]
+    traits += ["partly-tagged"] if b.partly_tagged else []
     traits += [name for name, on in (("stall", b.stall), ("switch", b.switch), ("gaps", bool(gaps))) if on]
     traits += ["reversed-order"] if reversed_order else []
     return tuple(traits + sorted({p.status for p in b.plans.values() if p.status}))

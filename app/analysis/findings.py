@@ -71,6 +71,7 @@ def analyze(inp: AnalysisInput) -> Findings:
         stalled=stall is not None,
         findings=tuple(findings),
         run_order=tuple(s.key for s in steps),
+        nested_parents=tuple(s.key for s in steps if s.nested_parent),
     )
 
 
@@ -138,6 +139,8 @@ def _switch_finding(switch: MetricSwitch, before: tuple[str, Direction], steps: 
 def _best_on(steps: Sequence[Step], metric: str, direction: Direction) -> tuple[str, float] | None:
     best: tuple[str, float] | None = None
     for step in steps:
+        if step.nested_parent:  # a sweep's parent is not a result, even with a copy of its best child's metric
+            continue
         value = value_of(step.run, metric)
         if value is not None and (best is None or gain(value, best[1], direction) > 0):
             best = (step.key, value)

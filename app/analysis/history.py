@@ -18,7 +18,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Step:
     """One run in history order. `config` is normalised without seeds; `signature` is equal for equal configurations
     (and only for them) within one history; `value` is the metric in force (None: not scored, because the run failed,
-    was killed or lacks the metric); `closest` indexes the closest earlier step."""
+    was killed or lacks the metric); `closest` indexes the closest earlier step. A `nested_parent` is a sweep's parent
+    run (another run names it in `parent_run_id`): it is never scored, never anyone's closest earlier configuration and
+    has none itself, so a search's space and a copy of its best child's metric are neither a result nor a change."""
 
     index: int
     run: RunView
@@ -29,6 +31,7 @@ class Step:
     family: str | None
     value: float | None
     closest: int | None
+    nested_parent: bool = False
 
     @property
     def key(self) -> str:
@@ -50,16 +53,32 @@ def _instant(when: datetime | None) -> float:
 
 
 def build_history(runs: Sequence[RunView], metric: str, settings: AnalysisSettings) -> list[Step]:
-    finder = ClosestFinder()
+    """The runs in history order. Nested parents get their signatures from a finder of their own (negated, so they
+    never equal a run's), which keeps them out of every other run's closest earlier configuration."""
+    parents = nested_parents(runs)
+    finder, parent_finder = ClosestFinder(), ClosestFinder()
+    at: list[int] = []  # the finder's index -> the step's
     steps = []
     for i, run in enumerate(history_order(runs)):
         seed_keys = seed_keys_of(run.params, settings)
         config = normalise_config(run.params, seed_keys)
         family = family_of(run)
-        closest, signature = finder.add(config.items(), family)
-        seed, session, value = seed_of(run, seed_keys), session_of(run), value_of(run, metric)
-        steps.append(Step(i, run, config, signature, seed, session, family, value, closest))
+        seed, session = seed_of(run, seed_keys), session_of(run)
+        if (run.run_id or run.key) in parents:
+            signature = -1 - parent_finder.add(config.items(), family)[1]
+            steps.append(Step(i, run, config, signature, seed, session, family, None, None, nested_parent=True))
+            continue
+        found, signature = finder.add(config.items(), family)
+        closest = at[found] if found is not None else None
+        at.append(i)
+        steps.append(Step(i, run, config, at[signature], seed, session, family, value_of(run, metric), closest))
     return steps
+
+
+def nested_parents(runs: Sequence[RunView]) -> frozenset[str]:
+    """The run IDs (or keys) of the runs another run of the history names as its parent (`mlflow.parentRunId`)."""
+    named = {run.parent_run_id for run in runs if run.parent_run_id}
+    return frozenset(ident for run in runs if (ident := run.run_id or run.key) in named)
 
 
 def seed_of(run: RunView, seed_keys: frozenset[str]) -> str | None:

@@ -246,6 +246,7 @@ class Findings:
     stalled: bool
     findings: tuple[Finding, ...]  # every finding above as a flat, ordered list with messages and evidence
     run_order: tuple[str, ...] = ()  # every run key in history order
+    nested_parents: tuple[str, ...] = ()  # sweeps' parent runs (never scored, grouped with their children)
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]

@@ -89,10 +89,17 @@ def _approach(
         gain_vs_baseline=gain(best[1], ref.value, judge.direction) if best and ref and ref.value is not None else None,
         recent_gain=_recent_gain(curve, judge),
         best_so_far=tuple(curve),
-        family=Counter(step.family for step in steps).most_common(1)[0][0],
-        changed_keys=_varied_keys(steps),
+        family=_family(steps),
+        changed_keys=_varied_keys([step for step in steps if not step.nested_parent]),  # a search's keys are not swept
         mark=mark,
     )
+
+
+def _family(steps: Sequence[Step]) -> str | None:
+    """The runs' most common family; a sweep's parent (whose `algo` names a search, not a model) counts only when
+    the approach holds nothing else."""
+    results = [step for step in steps if not step.nested_parent] or steps
+    return Counter(step.family for step in results).most_common(1)[0][0]
 
 
 def _recent_gain(curve: Sequence[tuple[str, float]], judge: Judge) -> float | None:

@@ -134,13 +134,13 @@ def test_without_a_baseline_the_first_scored_run_is_the_reference() -> None:
     assert "the first scored run plat0 (0.8), as no scored baseline exists" in plateau.reason
 
 
-def test_inferred_approaches_are_the_family_plus_changed_categorical_settings() -> None:
+def test_an_inferred_approach_is_the_family_and_categorical_settings_are_a_sweep_inside_it() -> None:
     lr = "LogisticRegression"
     runs = (
         run("base", 0, 0.70, params={"model": lr, "C": "1"}, tags={"labbook.baseline": "true"}),
         run("lr1", 1, 0.75, params={"model": lr, "C": "0.1"}),
         run("lr2", 2, 0.76, params={"model": lr, "C": "0.1", "scaler": "standard"}),
-        run("lr3", 3, 0.77, params={"model": lr, "C": "10", "scaler": "standard"}),
+        run("lr3", 3, 0.77, params={"model": lr, "C": "10", "scaler": "minmax"}),
         run("rf1", 4, 0.80, params={"model": "RandomForestClassifier", "max_depth": "5", "output_dir": "/tmp/a"}),
         run("rf2", 5, 0.81, params={"model": "RandomForestClassifier", "max_depth": "9", "output_dir": "/tmp/b"}),
         run("x1", 6, 0.50, params={"C": "3"}),
@@ -148,10 +148,130 @@ def test_inferred_approaches_are_the_family_plus_changed_categorical_settings() 
     findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
     assert {a.name: a.run_ids for a in findings.approaches} == {
         "baseline": ("base",),
-        "logistic_regression": ("lr1",),
-        "logistic_regression + scaler=standard": ("lr2", "lr3"),
+        "logistic_regression": ("lr1", "lr2", "lr3"),
         "random_forest": ("rf1", "rf2"),
         "unlabelled": ("x1",),
     }
     rf = by_name(findings)["random_forest"]
     assert (rf.source, rf.family, rf.changed_keys) == ("inferred", "random_forest", ("max_depth", "output_dir"))
+    assert by_name(findings)["logistic_regression"].changed_keys == ("C", "scaler")
+
+
+def approaches_of(runs: tuple[RunView, ...]) -> dict[str, tuple[str, ...]]:
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
+    return {a.name: a.run_ids for a in findings.approaches}
+
+
+GBM = {"model": "lightgbm", "lr": "0.1", "leaves": "31"}
+RF = {"model": "random_forest", "depth": "8"}
+
+
+def test_untagged_runs_join_the_tagged_line_they_continue() -> None:
+    """Seed repeats and later steps of a tagged line, left untagged, are the same line: through their closest earlier
+    configuration (a chain of repeats included), or through the tag most of their family's tagged runs carry (an
+    early forest run before the forest was tagged). Another family's untagged runs beside them stay apart."""
+    runs = (
+        run("base", 0, 0.70, params={"model": "dummy"}, tags={"baseline": "true"}),
+        run("g1", 1, 0.80, params=GBM, tags={"approach": "gbm"}, seed="1"),
+        run("g2", 2, 0.79, params=GBM, seed="2"),
+        run("g3", 3, 0.81, params=GBM, seed="3"),
+        run("f1", 4, 0.75, params=RF),
+        run("g4", 5, 0.85, params=GBM | {"lr": "0.05"}),
+        run("f2", 6, 0.76, params=RF | {"depth": "12"}, tags={"labbook.approach": "forest"}),
+        run("k1", 7, 0.60, params={"model": "knn", "k": "5"}),
+    )
+    assert approaches_of(runs) == {
+        "baseline": ("base",),
+        "gbm": ("g1", "g2", "g3", "g4"),
+        "forest": ("f1", "f2"),
+        "k_neighbors": ("k1",),
+    }
+
+
+def test_the_closest_earlier_configuration_decides_between_two_tagged_lines_of_one_family() -> None:
+    runs = (
+        run("a1", 0, 0.80, params=GBM, tags={"approach": "wide"}),
+        run("b1", 1, 0.81, params=GBM | {"leaves": "7", "lr": "0.3"}, tags={"approach": "narrow"}),
+        run("b2", 2, 0.82, params=GBM | {"leaves": "7", "lr": "0.2"}),
+        run("a2", 3, 0.83, params=GBM | {"leaves": "63"}),
+    )
+    assert approaches_of(runs) == {"wide": ("a1", "a2"), "narrow": ("b1", "b2")}
+
+
+def test_runs_without_a_family_never_join_a_tagged_line() -> None:
+    runs = (
+        run("t1", 0, 0.80, params={"lr": "0.1"}, tags={"approach": "warmup"}),
+        run("u1", 1, 0.81, params={"lr": "0.2"}),
+    )
+    assert approaches_of(runs) == {"warmup": ("t1",), "unlabelled": ("u1",)}
+
+
+def test_a_categorical_sweep_around_one_configuration_is_one_approach() -> None:
+    centre = {"model": "distilbert", "lr": "3e-5", "loss": "cross_entropy", "optimizer": "adamw"}
+    runs = (
+        run("c1", 0, 0.81, params=centre),
+        run("c2", 1, 0.84, params=centre | {"loss": "focal"}),
+        run("c3", 2, 0.85, params=centre | {"loss": "label_smoothing"}),
+        run("c4", 3, 0.79, params=centre | {"optimizer": "sgd"}),
+        run("c5", 4, 0.83, params=centre | {"loss": "focal", "lr": "5e-5"}),
+    )
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
+    [line] = findings.approaches
+    assert (line.name, line.run_ids, line.changed_keys) == (
+        "distilbert",
+        ("c1", "c2", "c3", "c4", "c5"),
+        ("loss", "lr", "optimizer"),
+    )
+
+
+def test_repeats_of_the_baseline_configuration_are_the_baseline() -> None:
+    lr = {"model": "logreg", "C": "1"}
+    runs = (
+        run("base", 0, 0.70, params=lr, tags={"baseline": "true"}, seed="0"),
+        run("rep", 1, 0.71, params=lr, seed="1"),
+        run("tuned", 2, 0.72, params=lr | {"C": "0.1"}),
+    )
+    assert approaches_of(runs) == {"baseline": ("base", "rep"), "logistic_regression": ("tuned",)}
+
+
+def sweep(parent_metric: float | None = None, parent_tags: dict[str, str] | None = None) -> tuple[RunView, ...]:
+    """A baseline, then a nested sweep: a parent naming the search (its `algo` is not a model family), three children
+    of one family, one of them a within-noise step; the parent starts first."""
+    metrics = {"auc": parent_metric} if parent_metric is not None else {}
+    return (
+        run("base", 0, 0.70, params={"model": "logreg", "C": "1"}, tags={"baseline": "true"}),
+        RunView(
+            "p",
+            run_id="p",
+            params={"algo": "tpe", "max_evals": "3", "space": "lr,leaves"},
+            metrics=metrics,
+            tags=parent_tags or {},
+            when=run("x", 1).when,
+        ),
+        run("k1", 2, 0.80, run_id="k1", parent_run_id="p", params=GBM),
+        run("k2", 3, 0.85, run_id="k2", parent_run_id="p", params=GBM | {"lr": "0.05", "leaves": "63"}),
+        run("k3", 4, 0.851, run_id="k3", parent_run_id="p", params=GBM | {"lr": "0.05", "leaves": "127"}),
+    )
+
+
+def test_a_sweeps_parent_is_neither_a_result_nor_a_change() -> None:
+    findings = analyze(AnalysisInput(runs=sweep(parent_metric=0.851), primary_metric="auc"))
+    assert findings.nested_parents == ("p",)
+    assert findings.best == "k3"  # the parent started first with a copy of k3's value: that copy is not a result
+    assert "p" not in {f.subject for f in findings.of_kind("multi_change")}
+    assert {f.subject for f in findings.of_kind("within_noise")} == {"k3"}  # children are compared with each other
+    assert {c.closest for c in findings.changes.values()} == {None, "base", "k1", "k2"}
+    assert findings.changes["p"].closest is None
+    assert {a.name: a.run_ids for a in findings.approaches} == {
+        "baseline": ("base",),
+        "lightgbm": ("p", "k1", "k2", "k3"),
+    }
+    gbm = by_name(findings)["lightgbm"]
+    assert (gbm.family, gbm.changed_keys) == ("lightgbm", ("leaves", "lr"))
+
+
+def test_a_sweeps_tag_on_its_parent_names_its_untagged_children() -> None:
+    assert approaches_of(sweep(parent_tags={"approach": "gbm_search"})) == {
+        "baseline": ("base",),
+        "gbm_search": ("p", "k1", "k2", "k3"),
+    }

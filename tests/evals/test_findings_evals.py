@@ -142,7 +142,21 @@ def test_flagging_every_run_lowers_precision() -> None:
     summary = findings.evaluate(0, 8, analyzer=noisy, documents=False)
     assert summary["types"]["multi_change"]["precision"] < 0.95
     assert summary["approach_status"]["accuracy"] == 0.0
-    assert len(findings.failures(summary)) == 2
+    assert summary["approach_grouping"]["agreement"] == 0.0
+    assert len(findings.failures(summary)) == 3
+
+
+def test_one_approach_per_run_fails_the_grouping() -> None:
+    def split(inp: AnalysisInput) -> Findings:
+        out = analyze(inp)
+        each = tuple(
+            dataclasses.replace(a, name=f"{a.name}/{k}", run_ids=(k,)) for a in out.approaches for k in a.run_ids
+        )
+        return dataclasses.replace(out, approaches=each)
+
+    summary = findings.evaluate(0, 8, analyzer=split, documents=False)
+    assert summary["approach_grouping"]["agreement"] < 0.95
+    assert any(f.startswith("approach grouping") for f in findings.failures(summary))
 
 
 # --- the gate -----------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from app.compose.documents.common import (
     best_note,
     body_run_ids,
     lines_of_inquiry,
+    one_off,
     quotes,
     switch_notes,
 )
@@ -73,11 +74,15 @@ def _story(a: Approach, entries: tuple[EntryDigest, ...]) -> ApproachStory:
     why = f"marked {a.mark.status}: {a.mark.reason}" if a.mark else a.reason
     if a.mark and a.computed_status != a.status:
         why += f" (computed: {a.computed_status})"
+    outcome = _OUTCOME[a.status]
+    if below_baseline(a):  # too short to judge, but worse than the baseline on every scored run: dropped early
+        outcome = "dropped"
+    elif one_off(a) and outcome == "continued":  # tried once and not followed up: not a line being continued
+        outcome, why = "paused", f"tried once, not followed up; {why}"
     return ApproachStory(
         name=a.name,
         status=a.status,
-        # Too short to judge, but worse than the baseline on every scored run: in practice, dropped early.
-        outcome="dropped" if below_baseline(a) else _OUTCOME[a.status],
+        outcome=outcome,
         why=why,
         evidence=approach_evidence(a),
         did_not_work=quotes(entries, "did_not_work", set(a.run_ids)),

@@ -81,10 +81,29 @@ def in_window(day: date | None, since: date | None, until: date | None) -> bool:
 
 
 def lines_of_inquiry(findings: Findings) -> list[Approach]:
-    """The approaches worth reporting as lines of inquiry: not the one that holds only the baseline run (the reference
-    every approach is judged against, reported as the baseline), unless a person marked it."""
+    """The approaches worth reporting as lines of inquiry: not the one that holds only the baseline run and repeats of
+    its configuration (the reference every approach is judged against, reported as the baseline), unless a person
+    marked it."""
+    return [a for a in findings.approaches if a.mark is not None or not _baseline_only(a, findings)]
+
+
+def _baseline_only(a: Approach, findings: Findings) -> bool:
     base = findings.baseline
-    return [a for a in findings.approaches if a.mark is not None or not (base and set(a.run_ids) <= {base})]
+    if not base:
+        return False
+    changes = findings.changes
+    return all(key == base or (key in changes and not changes[key].vs_baseline) for key in a.run_ids)
+
+
+def one_off(a: Approach) -> bool:
+    """A single run nobody named or marked (an inherited or passing try): reported with what was explored, never as
+    a line that remains open. A tagged or regrouped approach is a line a person named, however short."""
+    return a.mark is None and a.source == "inferred" and len(a.run_ids) == 1
+
+
+def open_lines(findings: Findings) -> list[Approach]:
+    """The lines of inquiry that can still be judged open: every one but the one-off runs."""
+    return [a for a in lines_of_inquiry(findings) if not one_off(a)]
 
 
 def below_baseline(a: Approach) -> bool:

@@ -5,7 +5,7 @@ time box as well as more runs."""
 from __future__ import annotations
 
 from app.analysis.model import Approach, Findings
-from app.compose.documents.common import below_baseline, lines_of_inquiry
+from app.compose.documents.common import below_baseline, open_lines
 from app.compose.documents.render import cite
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
 from app.parsing.fmt import fmt
@@ -76,7 +76,7 @@ def _numbers(a: Approach) -> dict[str, float]:
 def pivot_of(findings: Findings) -> Pivot:
     """Yes on a stall, or when every approach is plateaued, exhausted or abandoned; the argument says why."""
     stall = findings.of_kind("stall")
-    judged = [a for a in lines_of_inquiry(findings) if a.run_ids]
+    judged = [a for a in open_lines(findings) if a.run_ids]  # a one-off run neither keeps a project open nor closes it
     closed = [a for a in judged if a.status in CLOSED or below_baseline(a)]
     reasons: list[str] = []
     evidence_runs: list[str] = []

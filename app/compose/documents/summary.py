@@ -14,6 +14,7 @@ from app.compose.documents.common import (
     body_run_ids,
     in_window,
     lines_of_inquiry,
+    one_off,
     quotes,
     run_day,
     switch_notes,
@@ -43,11 +44,9 @@ CLOSED = frozenset({"exhausted", "plateaued", "abandoned", "adopted"})
 def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | None, until: date | None) -> Composed:
     in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
-    explored = [
-        approach_note(a, [k for k in a.run_ids if k in in_range], entries)
-        for a in lines_of_inquiry(findings)
-        if in_range.intersection(a.run_ids)
-    ]
+    lines = [a for a in lines_of_inquiry(findings) if in_range.intersection(a.run_ids)]
+    explored = [approach_note(a, [k for k in a.run_ids if k in in_range], entries) for a in lines]
+    once = {a.name for a in lines if one_off(a)}  # explored, but not a line that remains to explore
     plan = make_plan(ctx, findings, plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None))
     draft = PhaseSummary(
         since=since,
@@ -56,7 +55,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
         direction=findings.direction,
         approaches=explored,
         closed=[a for a in explored if a.status in CLOSED],
-        remaining=[a for a in explored if a.status not in CLOSED],
+        remaining=[a for a in explored if a.status not in CLOSED and a.name not in once],
         open_questions=quotes(entries, "open_questions"),
         current_best=_best_until(ctx, findings, until),
         metric_switches=switch_notes(findings, until),
@@ -73,10 +72,13 @@ def _best_until(ctx: DocContext, findings: Findings, until: date | None) -> Best
     best = ctx.runs.get(findings.best or "")
     if best is None or until is None or in_window(run_day(best), None, until):
         return best_note(ctx, findings)
+    parents = set(findings.nested_parents)  # a sweep's parent may log a copy of its best child's metric
     scored = [
         (value, key)
         for key, run in ctx.runs.items()
-        if in_window(run_day(run), None, until) and (value := value_of(run, findings.metric)) is not None
+        if key not in parents
+        and in_window(run_day(run), None, until)
+        and (value := value_of(run, findings.metric)) is not None
     ]
     if not scored:
         return None

@@ -23,7 +23,8 @@ class ApproachMarkPublic(BaseModel):
 class ApproachPublic(BaseModel):
     name: str
     source: Literal["tag", "inferred", "override"] = Field(
-        description="tag: the runs' approach tag; inferred: model family and changed keys; override: regrouped."
+        description="The strongest source among its runs. tag: an approach tag; inferred: the model family (or the "
+        "tagged line an untagged run continues); override: regrouped."
     )
     status: str = Field(description="The mark's status when marked, else the computed one.")
     computed_status: str = Field(description="active, converging, plateaued or exhausted, from the runs.")

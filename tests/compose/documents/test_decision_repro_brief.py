@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from app.analysis.model import Criterion, CriterionScore, RankedFinalist, Ranking, Setup, SetupField
 from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
 from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
 from app.errors import InputInvalid
-from tests.compose.documents.fixtures import SWITCH, context, findings
+from tests.compose.documents.fixtures import LGBM, LOGREG, SWITCH, XGB, context, findings
 
 RANKING = Ranking(
     criteria=(
@@ -109,3 +111,14 @@ def test_handover_brief_tells_the_story_and_the_risks() -> None:
     assert "- 2024-05-12 (entry 3): selected r-lr3 (`r-lr3`). best AUC, latency is fine" in markdown
     assert "- repro gap: The best run cannot be reproduced with confidence: no data_version, seed recorded." in markdown
     assert check_document_grounding(composed, context(target_value=0.9), facts) == []
+
+
+def test_handover_brief_does_not_call_a_one_off_run_continued() -> None:
+    once = replace(LGBM, name="k_neighbors", source="inferred", run_ids=("r-xgb1",), status="active", best="r-xgb1")
+    facts = findings(approaches=(LGBM, XGB, LOGREG, once))
+    composed = compose_brief(context(), facts, audience="")
+    assert isinstance(composed.body, HandoverBrief)
+    story = composed.body.approaches[-1]
+    assert (story.name, story.outcome) == ("k_neighbors", "paused")
+    assert story.why.startswith("tried once, not followed up; ")
+    assert check_document_grounding(composed, context(), facts) == []

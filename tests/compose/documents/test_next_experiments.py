@@ -133,11 +133,22 @@ def test_neighbours_take_values_only_from_runs_of_the_best_runs_family() -> None
 def test_the_baseline_alone_is_not_an_open_line_and_a_line_below_it_does_not_block_a_pivot() -> None:
     base_only = replace(LOGREG, name="baseline", status="active", mark=None, gain_vs_baseline=None)
     below = replace(LOGREG, name="knn", run_ids=("r-xgb1",), status="active", mark=None, gain_vs_baseline=-0.02)
+    below = replace(below, source="tag")  # a line a person named, however short
     closed = (replace(LGBM, status="plateaued"), XGB, base_only, below)
     body, markdown = compose(f={"approaches": closed, "baseline": "r-base"})
     assert body.pivot.pivot is True
     assert "knn below the baseline so far" in body.pivot.argument
     assert "baseline active" not in body.pivot.argument
+
+
+def test_a_one_off_run_neither_keeps_a_project_open_nor_is_listed_as_open() -> None:
+    """An inferred approach of one run (an inherited or passing try) above the baseline is not an open line."""
+    once = replace(LOGREG, name="knn", run_ids=("r-xgb1",), status="active", mark=None, gain_vs_baseline=0.02)
+    body, _ = compose(f={"approaches": (replace(LGBM, status="plateaued"), XGB, once), "baseline": "r-base"})
+    assert body.pivot.pivot is True
+    assert "knn" not in body.pivot.argument
+    tagged, _ = compose(f={"approaches": (replace(LGBM, status="plateaued"), XGB, replace(once, source="tag"))})
+    assert tagged.pivot.pivot is False and "knn still open" in tagged.pivot.argument
 
 
 def test_short_runs_cost_in_seconds() -> None:

@@ -3,11 +3,12 @@ current best and why, metric switches, and the plan."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from app.compose.documents import check_document_grounding, compose_phase_summary
 from app.compose.documents.schemas import PhaseSummary
-from tests.compose.documents.fixtures import SWITCH, context, findings, planned
+from tests.compose.documents.fixtures import LGBM, LOGREG, RUNS, SWITCH, XGB, context, findings, planned, run
 
 
 def compose(since: date | None, until: date | None, **overrides: object) -> tuple[PhaseSummary, str]:
@@ -71,3 +72,18 @@ def test_plan_is_the_top_3_of_next_experiments() -> None:
     body, markdown = compose(None, None)
     assert [s.kind for s in body.plan] == ["seed_repeats", "continue", "neighbour"]
     assert "## Plan for the next phase\n\n1. **Repeat the current best `r-lr3` with new seeds**" in markdown
+
+
+def test_a_one_off_run_is_explored_but_not_what_remains() -> None:
+    """An inferred approach of one run (an inherited try nobody followed up) is listed with what was explored, never
+    as a line that remains open; a line a person named stays open however short."""
+    knn = run("r-knn", 2, 0.83, 30, model="knn", n_neighbors="15")
+    once = replace(LGBM, name="k_neighbors", source="inferred", run_ids=("r-knn",), status="active", best="r-knn")
+    for source, remains in (("inferred", ["lgbm"]), ("tag", ["lgbm", "k_neighbors"])):
+        facts = findings(approaches=(LGBM, XGB, LOGREG, replace(once, source=source)))
+        ctx = planned(context(runs=RUNS | {knn.key: knn}), facts)
+        composed = compose_phase_summary(ctx, facts, since=None, until=None)
+        assert isinstance(composed.body, PhaseSummary)
+        assert check_document_grounding(composed, ctx, facts) == []
+        assert "k_neighbors" in [a.name for a in composed.body.approaches]
+        assert [a.name for a in composed.body.remaining] == remains
