@@ -334,11 +334,24 @@ class RankedFinalist:
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseTie:
+    """A criterion on the metric in force whose finalists all lie within the believable gain of one another, which
+    min-max normalisation still spreads from 0 to 1; `top_without` is the top of the ranking without it (None when
+    it is the only criterion)."""
+
+    criterion: str
+    spread: float  # the largest minus the smallest finalist value
+    believable_gain: float
+    top_without: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Ranking:
     criteria: tuple[Criterion, ...]
     weights: Mapping[str, float]  # criterion name -> weight normalised to sum 1
     finalists: tuple[RankedFinalist, ...]  # rank order
     top: str
+    noise_ties: tuple[NoiseTie, ...] = ()  # criteria that cannot separate the finalists
 
 
 @dataclass(frozen=True, slots=True)
