@@ -118,7 +118,7 @@ class ApproachMark:
 
 @dataclass(frozen=True, slots=True)
 class AnalysisSettings:
-    # Noise threshold when no seed repeats exist: an absolute effect on the metric in force.
+    # The believable gain when no seed repeats exist: an absolute effect on the metric in force.
     min_effect: float = 0.005
     # Converging/plateaued look at the best-so-far over an approach's last `recent_runs` runs.
     recent_runs: int = 3

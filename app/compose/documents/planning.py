@@ -1,10 +1,12 @@
 """What to run next, shared by `next_experiments` and the phase summary's plan.
 
-Candidates, in priority order: a baseline when none is declared; seed repeats of the current best when the noise is
-unknown; for each converging approach, one small change from the current best continuing the direction of that
-approach's last gain (the same ratio for a positive numeric key, else the same step); then untried single-change
-neighbours of the best (values other runs stored for one key). When the history has stalled or every approach is
-plateaued, exhausted or abandoned, the pivot argument adds a reframing / time-box suggestion ahead of more runs.
+Candidates, in priority order: seed repeats of the best and the runner-up when the best's lead over the runner-up is
+within the noise (which is better is not known, and everything after builds on it); a baseline when none is
+declared; seed repeats of the current best when the noise is unknown; for each converging approach, one small
+change from the current best continuing the direction of that approach's last gain (the same ratio for a positive
+numeric key, else the same step); then untried single-change neighbours of the best (values other runs stored for
+one key). When the history has stalled or every approach is plateaued, exhausted or abandoned, the pivot argument
+adds a reframing / time-box suggestion ahead of more runs.
 Each candidate's cost is the median `duration_s` of similar runs (its approach's last runs with a duration); the
 top 3 that fit the run budget, the hours budget and the time left to the deadline are kept, the rest are dropped
 with the reason.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from app.analysis.model import Criterion, CriterionScore, RankedFinalist, Ranking, Setup, SetupField
+from app.analysis.model import Criterion, CriterionScore, Noise, NoiseTie, RankedFinalist, Ranking, Setup, SetupField
 from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
 from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
 from app.errors import InputInvalid
@@ -109,3 +111,27 @@ def test_handover_brief_tells_the_story_and_the_risks() -> None:
     assert "- 2024-05-12 (entry 3): selected r-lr3 (`r-lr3`). best AUC, latency is fine" in markdown
     assert "- repro gap: The best run cannot be reproduced with confidence: no data_version, seed recorded." in markdown
     assert check_document_grounding(composed, context(target_value=0.9), facts) == []
+
+
+def test_a_decision_says_when_a_within_noise_gap_decides_the_top() -> None:
+    tie = NoiseTie("auc", 0.029, 0.04, "r-xgb2")
+    facts = findings(noise=Noise(source="seed_repeats", std=0.0172, min_gain=0.04))
+    ranking = replace(RANKING, noise_ties=(tie,))
+    composed = compose_decision(context(), facts, ranking, selected=None, rationale="", title=None)
+    assert isinstance(composed.body, SelectionDecision)
+    assert check_document_grounding(composed, context(), facts) == []
+    [note] = composed.body.noise_ties
+    assert (note.criterion, note.seed_sd, note.top_without, note.decides) == ("auc", 0.0172, "r-xgb2", True)
+    assert (
+        "- **auc**: the finalists span 0.029 on it, no more than the believable gain 0.04 (seed sd 0.0172), yet "
+        "normalisation scores them from 0 to 1 on it: it cannot separate them. Without it the top would be "
+        "`r-xgb2`, not `r-lr3`: the gap decides."
+    ) in composed.markdown
+    assert "The top rests on a gap within the noise on auc" in composed.markdown
+
+
+def test_a_decision_stored_without_noise_ties_still_reads() -> None:
+    body, _ = decide(None)
+    stored = body.model_dump(mode="json")
+    del stored["noise_ties"]
+    assert SelectionDecision.model_validate(stored).noise_ties == []
