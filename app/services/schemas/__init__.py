@@ -38,6 +38,7 @@ from app.services.schemas.documents import (
 )
 from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
 from app.services.schemas.findings import (
+    BestLeadPublic,
     FindingPublic,
     FindingsPublic,
     MetricSwitchPublic,
@@ -76,6 +77,7 @@ __all__ = [
     "ApproachPublic",
     "ApproachRunsAssign",
     "BaselinePublic",
+    "BestLeadPublic",
     "BriefCreate",
     "CriterionCreate",
     "DecisionCreate",
