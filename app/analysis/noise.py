@@ -138,31 +138,46 @@ def within_noise_findings(
     claims of improvement and are skipped."""
     approach_of = approach_of or {}
     found: list[Finding] = []
-    seen: list[Step] = []  # scored runs so far, in history order
+    by_approach: dict[str, Step] = {}  # the best scored run so far of each approach, and of each model family
+    by_family: dict[str, Step] = {}
     for step in steps:
         if step.value is None:
             continue
         closest = steps[step.closest] if step.closest is not None else None
-        if closest is not None and closest.signature == step.signature:
-            seen.append(step)
-            continue
-        is_closest = closest is not None and closest.value is not None and comparable(step, closest, approach_of)
-        reference = closest if is_closest else _best_comparable(step, seen, direction, approach_of)
-        if reference is not None and reference.value is not None:
-            g = gain(step.value, reference.value, direction)
-            if 0 < g <= noise.min_gain:
-                found.append(_within(step, reference, g, noise, metric, is_closest))
-        seen.append(step)
+        if closest is None or closest.signature != step.signature:
+            is_closest = closest is not None and closest.value is not None and comparable(step, closest, approach_of)
+            reference = (
+                closest if is_closest else _best_comparable(step, by_approach, by_family, approach_of, direction)
+            )
+            if reference is not None and reference.value is not None:
+                g = gain(step.value, reference.value, direction)
+                if 0 < g <= noise.min_gain:
+                    found.append(_within(step, reference, g, noise, metric, is_closest))
+        name = approach_of.get(step.key)
+        if name is not None:
+            by_approach[name] = _better(step, by_approach.get(name), direction)
+        if step.family is not None:
+            by_family[step.family] = _better(step, by_family.get(step.family), direction)
     return found
 
 
 def _best_comparable(
-    step: Step, seen: Sequence[Step], direction: Direction, approach_of: Mapping[str, str]
+    step: Step,
+    by_approach: Mapping[str, Step],
+    by_family: Mapping[str, Step],
+    approach_of: Mapping[str, str],
+    direction: Direction,
 ) -> Step | None:
+    """The best earlier run of the step's approach or model family; on a tie, the earlier of the two."""
+    name = approach_of.get(step.key)
+    candidates = [
+        c
+        for c in (by_approach.get(name) if name is not None else None, by_family.get(step.family or ""))
+        if c is not None
+    ]
     best: Step | None = None
-    for other in seen:
-        if comparable(step, other, approach_of):
-            best = _better(other, best, direction)
+    for candidate in sorted(candidates, key=lambda c: c.index):
+        best = _better(candidate, best, direction)
     return best
 
 
