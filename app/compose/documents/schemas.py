@@ -310,6 +310,7 @@ class ReproductionReport(_Frozen):
     checks: list[Check]
     documentation: list[DocAction]
     run_ids: list[str]
+    seed_sd: float | None = None  # the tolerance is the believable gain of one run over another, from this seed sd
 
 
 class ApproachStory(_Frozen):

@@ -82,7 +82,10 @@ def test_reproduction_report_has_setup_questions_checks_and_logging_calls() -> N
     assert [q.field for q in body.questions] == ["data_version", "seed", "environment"]
     assert [c.name for c in body.checks] == ["metric", "data_version", "git_commit", "environment"]
     assert "| seed | 42 | inferred | `r-lr2` | the nearest lgbm run used it |" in markdown
-    assert "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the run's stored value) (`r-lr3`)" in markdown
+    assert (
+        "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the believable gain of one run over another; seed "
+        "sd unknown, the configured minimum effect) (the run's stored value) (`r-lr3`)"
+    ) in markdown
     assert "- [ ] git_commit: the same code: commit abc1234" in markdown
     assert '- seed: `mlflow.log_param("seed", seed)`' in markdown
     assert "mlflow.log_input(" in markdown
