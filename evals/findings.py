@@ -166,7 +166,8 @@ def _decision(ctx: DocContext, findings: Findings, runs: Sequence[RunView]) -> C
         Criterion(findings.metric, 0.7, findings.direction, findings.metric, "the metric in force"),
         Criterion("latency", 0.3, "min", "inference_ms", "the serving budget is 30 ms"),
     ]
-    ranking = rank_finalists(finalists, criteria)
+    noise = findings.noise
+    ranking = rank_finalists(finalists, criteria, metric=findings.metric, believable_gain=noise.min_gain)
     return compose_decision(ctx, findings, ranking, selected=ranking.top, rationale="best weighted total", title=None)
 
 

@@ -14,8 +14,8 @@ from app.analysis.baseline import baseline_finding, find_baseline, missing_basel
 from app.analysis.changes import duplicate_findings, find_duplicates, multi_change_findings, run_changes
 from app.analysis.history import Step, build_history
 from app.analysis.metric import gain, metric_in_force, value_of
-from app.analysis.model import AnalysisInput, Direction, Finding, Findings, MetricSwitch
-from app.analysis.noise import estimate_noise, noise_finding, status_threshold, within_noise_findings
+from app.analysis.model import AnalysisInput, BestLead, Direction, Finding, Findings, MetricSwitch
+from app.analysis.noise import estimate_noise, find_best_lead, lead_words, noise_finding, within_noise_findings
 from app.analysis.progress import Judge, approach_finding, find_stall, summarise_approaches
 from app.analysis.repro import repro_gap_finding, repro_gaps
 from app.parsing.fmt import fmt
@@ -31,7 +31,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     noise = estimate_noise(steps, inp.settings)
     reference = baseline if baseline is not None and baseline.value is not None else (scored[0] if scored else None)
     judge = Judge(
-        metric, direction, status_threshold(noise), inp.settings.recent_runs, reference, reference is baseline
+        metric, direction, noise.min_gain, inp.settings.recent_runs, reference, reference is baseline, noise.std
     )
     approaches = summarise_approaches(
         steps, judge, inp.approach_overrides, inp.approach_marks, baseline.key if baseline is not None else None
@@ -40,6 +40,8 @@ def analyze(inp: AnalysisInput) -> Findings:
     duplicates = find_duplicates(steps)
     gaps = repro_gaps(steps)
     stall = find_stall(steps, judge, inp.settings.stall_sessions)
+    approach_of = {key: a.name for a in approaches for key in a.run_ids}
+    lead = find_best_lead(steps, best, noise, direction, approach_of, baseline.key if baseline is not None else None)
 
     findings: list[Finding] = _switch_findings(inp, switches, steps)
     if baseline is not None:
@@ -47,11 +49,11 @@ def analyze(inp: AnalysisInput) -> Findings:
     else:
         findings.append(missing_baseline_finding(scored[0] if scored else None, metric))
     if best is not None:
-        findings.append(_current_best(best, baseline, metric, direction))
+        findings.append(_current_best(best, baseline, metric, direction, lead))
     findings.append(noise_finding(noise, metric, best))
     findings += [approach_finding(a, judge) for a in approaches]
     findings += [stall] if stall is not None else []
-    findings += within_noise_findings(steps, noise, direction, metric)
+    findings += within_noise_findings(steps, noise, direction, metric, approach_of)
     findings += multi_change_findings(steps, changes)
     findings += duplicate_findings(duplicates)
     findings += [repro_gap_finding(gap) for gap in gaps]
@@ -72,6 +74,7 @@ def analyze(inp: AnalysisInput) -> Findings:
         findings=tuple(findings),
         run_order=tuple(s.key for s in steps),
         nested_parents=tuple(s.key for s in steps if s.nested_parent),
+        best_lead=lead,
     )
 
 
@@ -86,7 +89,9 @@ def best_step(scored: Sequence[Step], direction: Direction) -> Step | None:
     return best
 
 
-def _current_best(best: Step, baseline: Step | None, metric: str, direction: Direction) -> Finding:
+def _current_best(
+    best: Step, baseline: Step | None, metric: str, direction: Direction, lead: BestLead | None
+) -> Finding:
     assert best.value is not None
     way = "higher" if direction == "max" else "lower"
     text = f"The best run on {metric} ({way} is better) is {best.key}, with {fmt(best.value)}"
@@ -99,7 +104,13 @@ def _current_best(best: Step, baseline: Step | None, metric: str, direction: Dir
         numbers |= {"baseline_value": baseline.value, "gain_vs_baseline": g}
         run_ids.append(baseline.key)
         text += f": {fmt(g)} better than the baseline {baseline.key} ({fmt(baseline.value)})"
-    return Finding("current_best", text + ".", tuple(run_ids), numbers, subject=best.key)
+    text += "."
+    if lead is not None and lead.runner_up is not None:
+        words, lead_numbers = lead_words(lead, metric)
+        text += " " + words
+        numbers |= lead_numbers
+        run_ids.append(lead.runner_up)
+    return Finding("current_best", text, tuple(dict.fromkeys(run_ids)), numbers, subject=best.key)
 
 
 def _switch_findings(inp: AnalysisInput, switches: Sequence[MetricSwitch], steps: Sequence[Step]) -> list[Finding]:

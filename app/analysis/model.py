@@ -118,7 +118,7 @@ class ApproachMark:
 
 @dataclass(frozen=True, slots=True)
 class AnalysisSettings:
-    # Noise threshold when no seed repeats exist: an absolute effect on the metric in force.
+    # The believable gain when no seed repeats exist: an absolute effect on the metric in force.
     min_effect: float = 0.005
     # Converging/plateaued look at the best-so-far over an approach's last `recent_runs` runs.
     recent_runs: int = 3
@@ -189,13 +189,34 @@ class SeedGroup:
 
 @dataclass(frozen=True, slots=True)
 class Noise:
-    """The noise threshold on the metric in force: the pooled seed standard deviation where repeats exist
-    (`source="seed_repeats"`), else the configured minimum effect. `min_gain` is the smallest gain worth believing."""
+    """The noise on the metric in force. `std` is the seed sd, the pooled seed standard deviation where repeats exist
+    (`source="seed_repeats"`), else None. `min_gain` is the believable gain of one run over another: 1.645 x seed sd x
+    sqrt(2), or the configured minimum effect without repeats (`app.analysis.noise.believable_gain`)."""
 
     source: NoiseSource
     std: float | None
     min_gain: float
     groups: tuple[SeedGroup, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BestLead:
+    """Is the best really the best: the best run's lead over the runner-up (the best run of another approach, else of
+    another configuration). Each side is its configuration's mean over `n` seed repeats (one run: its value, n = 1);
+    the lead is beyond the noise when it exceeds `believable_gain` for those two n."""
+
+    best: str
+    runner_up: str | None
+    runner_up_source: Literal["approach", "configuration"] | None
+    runner_up_approach: str | None
+    best_mean: float
+    runner_up_mean: float
+    n_best: int
+    n_runner_up: int
+    lead: float  # gain of the best side over the runner-up side, positive is better
+    believable_gain: float
+    seed_sd: float | None
+    beyond_noise: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +268,7 @@ class Findings:
     findings: tuple[Finding, ...]  # every finding above as a flat, ordered list with messages and evidence
     run_order: tuple[str, ...] = ()  # every run key in history order
     nested_parents: tuple[str, ...] = ()  # sweeps' parent runs (never scored, grouped with their children)
+    best_lead: BestLead | None = None  # the best run's lead over the runner-up; None with nothing to compare
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
@@ -313,11 +335,24 @@ class RankedFinalist:
 
 
 @dataclass(frozen=True, slots=True)
+class NoiseTie:
+    """A criterion on the metric in force whose finalists all lie within the believable gain of one another, which
+    min-max normalisation still spreads from 0 to 1; `top_without` is the top of the ranking without it (None when
+    it is the only criterion)."""
+
+    criterion: str
+    spread: float  # the largest minus the smallest finalist value
+    believable_gain: float
+    top_without: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Ranking:
     criteria: tuple[Criterion, ...]
     weights: Mapping[str, float]  # criterion name -> weight normalised to sum 1
     finalists: tuple[RankedFinalist, ...]  # rank order
     top: str
+    noise_ties: tuple[NoiseTie, ...] = ()  # criteria that cannot separate the finalists
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +374,6 @@ class Setup:
     params: Mapping[str, str]
     metric: str  # the metric in force
     expected: float | None  # the run's stored value on it
-    tolerance: float | None  # a reproduction matches within this (2 x seed std, or the minimum gain)
+    tolerance: float | None  # a reproduction matches within this: the believable gain of one run over another
     noise_source: NoiseSource
     gaps: tuple[str, ...]  # fields neither recorded nor known (inferred ones stay gaps to confirm)

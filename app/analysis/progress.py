@@ -1,9 +1,10 @@
 """Best-so-far per approach, approach statuses, and stalls, all on the metric in force.
 
-`threshold` is `noise.status_threshold`: the pooled seed std where repeats exist, else the minimum effect.
-- exhausted: no run of the approach beats the reference by more than the threshold;
-- converging: it does, and its best-so-far rose by more than the threshold over its last `recent_runs` runs;
-- plateaued: it does, but its best-so-far rose by no more than the threshold over those runs;
+`threshold` is the believable gain of one run over another (`Noise.min_gain`: 1.645 x seed sd x sqrt(2) where
+seed repeats exist, else the minimum effect), the rule every gain is read by (docs/definitions.md):
+- exhausted: no run of the approach beats the reference by more than the believable gain;
+- converging: it does, and its best-so-far rose by more than the believable gain over its last `recent_runs` runs;
+- plateaued: it does, but its best-so-far rose by no more than the believable gain over those runs;
 - active: fewer than `recent_runs + 1` scored runs, too few to judge a trend.
 The reference is the baseline, or without a scored baseline the first scored run of the whole history (the reason
 says which). A person's mark overrides the reported status; the computed one is kept.
@@ -37,10 +38,11 @@ class Judge:
 
     metric: str
     direction: Direction
-    threshold: float
+    threshold: float  # the believable gain of one run over another
     recent_runs: int
     reference: Step | None  # the baseline when scored, else the first scored run
     reference_is_baseline: bool
+    seed_sd: float | None = None  # the pooled seed sd the believable gain comes from; None without seed repeats
 
 
 def best_so_far(steps: Sequence[Step], direction: Direction) -> list[tuple[str, float]]:
@@ -128,7 +130,8 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
     n, (best_key, best_value), ref = len(curve), curve[-1], judge.reference
     assert ref is not None and ref.value is not None  # a scored run exists, so a reference does
     g = gain(best_value, ref.value, judge.direction)
-    numbers: dict[str, float] = {"n_runs": n, "best_value": best_value, "threshold": judge.threshold}
+    numbers: dict[str, float] = {"n_runs": n, "best_value": best_value, "believable_gain": judge.threshold}
+    numbers |= {"seed_sd": judge.seed_sd} if judge.seed_sd is not None else {}
     numbers |= {"reference_value": ref.value, "gain_vs_baseline": g, "recent_runs": judge.recent_runs}
     head = f"best {judge.metric} {fmt(best_value)} (run {best_key}) over {n} scored run(s)"
     against = (
@@ -141,7 +144,7 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
         why = f"fewer than the {judge.recent_runs + 1} needed to judge the trend over the last {judge.recent_runs}"
         return "active", f"{head}, a gain of {fmt(g)} over {against}: {why}", numbers
     recent = numbers["recent_gain"] = gain(best_value, curve[-1 - judge.recent_runs][1], judge.direction)
-    thr = f"the threshold {fmt(judge.threshold)}"
+    thr = f"the believable gain {fmt(judge.threshold)} ({_sd_words(judge)})"
     if g <= judge.threshold:
         return "exhausted", f"{head} is a gain of {fmt(g)} over {against}, not more than {thr}", numbers
     trend = f"its best-so-far rose by {fmt(recent)} over its last {judge.recent_runs} runs"
@@ -168,7 +171,7 @@ def approach_finding(approach: Approach, judge: Judge) -> Finding:
 
 def find_stall(steps: Sequence[Step], judge: Judge, sessions: int) -> Finding | None:
     """A stall: at least `sessions + 1` sessions with scored runs, and the best-so-far rose by no more than the
-    threshold over the last `sessions` of them."""
+    believable gain over the last `sessions` of them."""
     scored = [s for s in steps if s.value is not None and s.session is not None]
     days = sorted({s.session for s in scored if s.session is not None})
     if sessions < 1 or len(days) < sessions + 1:
@@ -185,10 +188,10 @@ def find_stall(steps: Sequence[Step], judge: Judge, sessions: int) -> Finding | 
         "stall",
         f"No gain beyond noise on {judge.metric} over the last {sessions} sessions ({window[0].isoformat()} to "
         f"{window[-1].isoformat()}, {len(recent)} runs): the best rose by {fmt(rise)}, from {fmt(before_value)} "
-        f"(run {before_key}) to {fmt(best_value)} (run {best_key}), not more than the threshold "
-        f"{fmt(judge.threshold)}. More runs of the same kind are unlikely to change that: reframe the problem (the "
-        "features, the data, the target or the metric), or set a time box for the current approaches and stop them "
-        "when it ends; any further runs should be ones that can show a gain above the noise.",
+        f"(run {before_key}) to {fmt(best_value)} (run {best_key}), not more than the believable gain "
+        f"{fmt(judge.threshold)} ({_sd_words(judge)}). More runs of the same kind are unlikely to change that: "
+        "reframe the problem (the features, the data, the target or the metric), or set a time box for the current "
+        "approaches and stop them when it ends; any further runs should be ones that can show a gain above the noise.",
         run_ids=tuple(dict.fromkeys([best_key, before_key, *recent])),
         numbers={
             "sessions": sessions,
@@ -196,7 +199,12 @@ def find_stall(steps: Sequence[Step], judge: Judge, sessions: int) -> Finding | 
             "rise": rise,
             "best_before_value": before_value,
             "best_value": best_value,
-            "threshold": judge.threshold,
-        },
+            "believable_gain": judge.threshold,
+        }
+        | ({"seed_sd": judge.seed_sd} if judge.seed_sd is not None else {}),
         severity="warning",
     )
+
+
+def _sd_words(judge: Judge) -> str:
+    return f"seed sd {fmt(judge.seed_sd)}" if judge.seed_sd is not None else "the configured minimum effect"

@@ -9,6 +9,10 @@ value on the first criterion, then to the run key, so the order never depends on
 
 A single finalist is allowed: recording why the only candidate was accepted is still a decision worth auditing. It
 scores 1 on every criterion.
+
+Normalisation turns any gap into 1 vs 0, a gap within the noise too. Given the metric in force and its believable
+gain (one run over another), a criterion on that metric whose finalists all lie within the believable gain is a
+`NoiseTie`: it cannot separate them, and the ranking without it says what the decision would be otherwise.
 """
 
 from __future__ import annotations
@@ -16,14 +20,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from app.analysis.model import Criterion, CriterionScore, RankedFinalist, Ranking, RunView
+from app.analysis.model import Criterion, CriterionScore, NoiseTie, RankedFinalist, Ranking, RunView
 from app.errors import InputInvalid
 
 _TOTAL_DIGITS = 12  # totals equal up to float noise (0.1 + 0.2) are ties
 
 
-def rank_finalists(finalists: Sequence[RunView], criteria: Sequence[Criterion]) -> Ranking:
-    """Rank `finalists` by the weighted, normalised `criteria`; raises `InputInvalid` naming the field at fault."""
+def rank_finalists(
+    finalists: Sequence[RunView],
+    criteria: Sequence[Criterion],
+    *,
+    metric: str | None = None,
+    believable_gain: float | None = None,
+) -> Ranking:
+    """Rank `finalists` by the weighted, normalised `criteria`; raises `InputInvalid` naming the field at fault.
+    With the metric in force and its believable gain, criteria on it that cannot separate the finalists are
+    reported as noise ties."""
     _check_finalists(finalists)
     _check_criteria(criteria)
     raw = [_raw_values(finalists, criterion, i) for i, criterion in enumerate(criteria)]
@@ -48,7 +60,27 @@ def rank_finalists(finalists: Sequence[RunView], criteria: Sequence[Criterion]) 
         RankedFinalist(key=run.key, rank=rank, total=total, scores=scores)
         for rank, (total, run, scores) in enumerate(ranked, start=1)
     )
-    return Ranking(criteria=tuple(criteria), weights=weights, finalists=result, top=result[0].key)
+    ties = _noise_ties(finalists, criteria, raw, metric, believable_gain)
+    return Ranking(criteria=tuple(criteria), weights=weights, finalists=result, top=result[0].key, noise_ties=ties)
+
+
+def _noise_ties(
+    finalists: Sequence[RunView],
+    criteria: Sequence[Criterion],
+    raw: Sequence[Sequence[float]],
+    metric: str | None,
+    believable_gain: float | None,
+) -> tuple[NoiseTie, ...]:
+    if metric is None or believable_gain is None or len(finalists) < 2:
+        return ()
+    ties = []
+    for criterion, values in zip(criteria, raw, strict=True):
+        spread = max(values) - min(values)
+        if criterion.metric == metric and 0 < spread <= believable_gain:
+            rest = [c for c in criteria if c.name != criterion.name]
+            top = rank_finalists(finalists, rest).top if rest else None
+            ties.append(NoiseTie(criterion.name, spread, believable_gain, top))
+    return tuple(ties)
 
 
 def _check_finalists(finalists: Sequence[RunView]) -> None:

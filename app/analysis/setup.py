@@ -34,14 +34,13 @@ def likely_setup(key: str, runs: Sequence[RunView], findings: Findings, known: M
     fields = tuple(_field(name, run, siblings, known) for name in REPRO_FIELDS)
     expected = run.metrics.get(findings.metric)
     noise = findings.noise
-    seeded = noise.source == "seed_repeats" and noise.std is not None
     return Setup(
         key=run.key,
         fields=fields,
         params=dict(run.params),
         metric=findings.metric,
         expected=expected if expected is not None and math.isfinite(expected) else None,
-        tolerance=2 * noise.std if seeded and noise.std is not None else noise.min_gain,
+        tolerance=noise.min_gain,  # one re-run against one stored run: the believable gain
         noise_source=noise.source,
         gaps=tuple(f.name for f in fields if f.source in ("inferred", "missing")),
     )

@@ -19,6 +19,7 @@ from app.analysis.model import (
     AnalysisSettings,
     Approach,
     ApproachMark,
+    BestLead,
     Direction,
     Finding,
     Findings,
@@ -32,6 +33,7 @@ from app.compose.findings import render_findings
 from app.services.schemas import (
     ApproachMarkPublic,
     ApproachPublic,
+    BestLeadPublic,
     FindingPublic,
     FindingsPublic,
     MetricSwitchPublic,
@@ -179,6 +181,21 @@ def findings_public(findings: Findings) -> FindingsPublic:
         metric_switches=[MetricSwitchPublic(**_switch_fields(s)) for s in findings.metric_switches],
         approaches=[approach_public(a) for a in findings.approaches],
         findings=[finding_public(f) for f in findings.findings],
+        best_lead=_lead_public(findings.best_lead),
+    )
+
+
+def _lead_public(lead: BestLead | None) -> BestLeadPublic | None:
+    if lead is None:
+        return None
+    return BestLeadPublic(
+        runner_up=lead.runner_up,
+        runner_up_approach=lead.runner_up_approach,
+        lead=lead.lead,
+        n_best=lead.n_best,
+        n_runner_up=lead.n_runner_up,
+        believable_gain=lead.believable_gain,
+        beyond_noise=lead.beyond_noise,
     )
 
 

@@ -109,7 +109,10 @@ def create_decision(session: Session, *, project: Project, body: DecisionCreate,
     if selected is not None and selected not in keys:
         raise InputInvalid(f"the selected run '{selected}' is not one of the finalists", field="selected")
     runs = {r.key: r for r in a.inp.runs}
-    ranking = rank_finalists([runs[k] for k in keys], criteria)
+    noise = a.findings.noise
+    ranking = rank_finalists(
+        [runs[k] for k in keys], criteria, metric=a.findings.metric, believable_gain=noise.min_gain
+    )
     composed = compose_decision(
         a.ctx, a.findings, ranking, selected=selected, rationale=body.rationale, title=body.title
     )

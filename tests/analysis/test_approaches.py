@@ -37,7 +37,7 @@ SETTINGS = AnalysisSettings(min_effect=0.01, recent_runs=3)
 
 def history() -> tuple[RunView, ...]:
     """A baseline at 0.70 and four tagged approaches, each run its own configuration (no seed repeats), so the
-    threshold is the minimum effect 0.01."""
+    believable gain is the minimum effect 0.01."""
     values = {
         "plateau": [0.80, 0.85, 0.851, 0.852, 0.853],  # +0.153 over the baseline, +0.003 over the last 3
         "exhausted": [0.69, 0.705, 0.70, 0.68],  # best +0.005: not more than 0.01
@@ -73,11 +73,12 @@ def test_statuses_from_the_baseline_and_the_recent_best_so_far() -> None:
     assert [v for _, v in plateau.best_so_far] == [0.80, 0.85, 0.851, 0.852, 0.853]
     assert plateau.reason == (
         "best auc 0.853 (run plat4) over 5 scored run(s) beats the baseline base (0.7) by 0.153, more than the "
-        "threshold 0.01, but its best-so-far rose by 0.003 over its last 3 runs, not more"
+        "believable gain 0.01 (the configured minimum effect), but its best-so-far rose by 0.003 over its last 3 runs, "
+        "not more"
     )
     assert approaches["exhausted"].reason == (
         "best auc 0.705 (run exha1) over 4 scored run(s) is a gain of 0.005 over the baseline base (0.7), not more "
-        "than the threshold 0.01"
+        "than the believable gain 0.01 (the configured minimum effect)"
     )
     assert approaches["converging"].recent_gain == pytest.approx(0.06)
     assert approaches["active"].recent_gain is None
@@ -97,7 +98,7 @@ def test_every_approach_gets_a_status_finding_with_its_evidence() -> None:
     assert plateau.numbers == {
         "n_runs": 5,
         "best_value": 0.853,
-        "threshold": 0.01,
+        "believable_gain": 0.01,
         "reference_value": 0.70,
         "gain_vs_baseline": pytest.approx(0.153),
         "recent_gain": pytest.approx(0.003),

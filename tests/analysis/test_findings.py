@@ -150,9 +150,14 @@ def test_current_best_reports_the_gain_over_the_baseline() -> None:
     assert (findings.best, findings.best_value) == ("r2", 0.21)
     [finding] = findings.of_kind("current_best")
     assert finding.message == (
-        "The best run on rmse (lower is better) is r2, with 0.21: 0.09 better than the baseline b (0.3)."
+        "The best run on rmse (lower is better) is r2, with 0.21: 0.09 better than the baseline b (0.3). Its lead "
+        "over the runner-up r3 (the best run of another configuration) is 0 (0.21 vs 0.21), against a believable "
+        "gain of 0.005 for these sides (seed sd unknown, the configured minimum effect): within the noise, so the "
+        "best is not shown to be the best."
     )
-    assert finding.run_ids == ("r2", "b")
+    assert finding.run_ids == ("r2", "b", "r3")
+    assert findings.best_lead is not None
+    assert (findings.best_lead.runner_up, findings.best_lead.beyond_noise) == ("r3", False)
 
 
 def stall_history(last: float) -> tuple[RunView, ...]:
@@ -167,7 +172,8 @@ def test_a_stall_argues_for_reframing_or_a_time_box() -> None:
     assert finding.severity == "warning"
     assert finding.message.startswith(
         "No gain beyond noise on auc over the last 3 sessions (2024-03-03 to 2024-03-05, 4 runs): the best rose by "
-        "0.003, from 0.85 (run r1) to 0.853 (run r5), not more than the threshold 0.005."
+        "0.003, from 0.85 (run r1) to 0.853 (run r5), not more than the believable gain 0.005 (the configured "
+        "minimum effect)."
     )
     assert "reframe the problem" in finding.message and "time box" in finding.message
     assert finding.run_ids == ("r5", "r1", "r2", "r3", "r4")

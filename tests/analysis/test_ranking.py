@@ -116,3 +116,20 @@ def test_bad_input_names_the_field(finalists: list[RunView], criteria: list[Crit
         rank_finalists(finalists, criteria)
     assert raised.value.field == field
     assert words in raised.value.message
+
+
+def test_a_criterion_on_the_metric_in_force_within_the_noise_is_a_noise_tie() -> None:
+    criteria = [Criterion("accuracy", 3, metric="auc"), Criterion("speed", 1, direction="min", metric="latency_ms")]
+    ranking = rank_finalists([A, B, C], criteria, metric="auc", believable_gain=0.03)
+    assert ranking.top == "a"
+    [tie] = ranking.noise_ties
+    assert (tie.criterion, tie.spread, tie.believable_gain, tie.top_without) == (
+        "accuracy",
+        pytest.approx(0.02),
+        0.03,
+        "b",  # on speed alone the fastest wins: the within-noise auc gap decided the top
+    )
+    assert rank_finalists([A, B, C], criteria, metric="auc", believable_gain=0.01).noise_ties == ()
+    assert rank_finalists([A, B, C], criteria).noise_ties == ()  # no noise given: nothing to judge
+    [alone] = rank_finalists([A, B], criteria[:1], metric="auc", believable_gain=0.03).noise_ties
+    assert alone.top_without is None

@@ -161,7 +161,7 @@ def test_with_analyze_seed_repeats_set_the_tolerance() -> None:
     findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
     assert findings.noise.source == "seed_repeats" and findings.noise.std is not None
     setup = likely_setup("x", runs, findings, {})
-    assert setup.tolerance == pytest.approx(2 * findings.noise.std) and setup.expected == 0.85
+    assert setup.tolerance == pytest.approx(findings.noise.min_gain) and setup.expected == 0.85
     hardware = by_name(setup.fields)["hardware"]
     assert (hardware.source, hardware.value) == ("inferred", "cpu")
     assert setup.gaps == ("hardware",)

@@ -51,7 +51,10 @@ class TestGetFindings:
         kinds = [f["kind"] for f in data["findings"]]
         assert {"missing_baseline", "current_best", "noise_unknown", "within_noise", "repro_gap"} <= set(kinds)
         best = next(f for f in data["findings"] if f["kind"] == "current_best")
-        assert best["run_ids"] == [WEIGHTS_B] and 0.87 in best["numbers"].values()
+        assert best["run_ids"][0] == WEIGHTS_B and 0.87 in best["numbers"].values()
+        lead = data["best_lead"]  # the runner-up is cited beside the best, with the verdict on the lead
+        assert best["run_ids"][1:] == [lead["runner_up"]] and lead["beyond_noise"] is True
+        assert lead["believable_gain"] == 0.005 and (lead["n_best"], lead["n_runner_up"]) == (1, 1)
 
     def test_markdown_lists_the_findings_with_their_runs(self, client: TestClient) -> None:
         response = client.get("/v1/projects/churn/findings", headers={"Accept": "text/markdown"})
@@ -59,7 +62,7 @@ class TestGetFindings:
         lines = response.text.splitlines()
         assert lines[0] == "# Churn model — findings on val_auc (max)"
         best = next(line for line in lines if line.startswith("- **current_best**"))
-        assert best.endswith(f"(runs: {WEIGHTS_B})")
+        assert f"(runs: {WEIGHTS_B}, " in best and "beyond the noise" in best
 
     def test_unknown_project_is_404(self, client: TestClient) -> None:
         assert error(client.get("/v1/projects/nope/findings"), 404)["field"] == "slug"

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from app.analysis.model import Approach, Direction, Findings, RunView
+from app.analysis.model import Approach, BestLead, Direction, Findings, RunView
 from app.compose.contract import DocContext, EntryDigest
-from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, Quote, SwitchNote
+from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, LeadNote, Quote, SwitchNote
 
 
 class Cited:
@@ -122,7 +122,9 @@ def best_note(ctx: DocContext, findings: Findings, key: str | None = None) -> Be
     if key is None or value is None:
         return None
     approach = approach_by_run(findings).get(key)
-    numbers = {findings.metric: value, "noise_threshold": findings.noise.min_gain}
+    noise = findings.noise
+    numbers = {findings.metric: value, "believable_gain": noise.min_gain}
+    numbers |= {"seed_sd": noise.std} if noise.std is not None else {}
     up: float | None = None
     if findings.baseline_value is not None and findings.baseline != key:
         up = gain(value, findings.baseline_value, findings.direction)
@@ -139,6 +141,32 @@ def best_note(ctx: DocContext, findings: Findings, key: str | None = None) -> Be
         noise_threshold=findings.noise.min_gain,
         beyond_noise=None if up is None else up > findings.noise.min_gain,
         evidence=Evidence(run_ids=[k for k in (key, findings.baseline) if k], numbers=numbers),
+        seed_sd=noise.std,
+        believable_gain=noise.min_gain,
+        lead=lead_note(findings.best_lead) if findings.best_lead and findings.best_lead.best == key else None,
+    )
+
+
+def lead_note(lead: BestLead) -> LeadNote | None:
+    """The best run's lead over the runner-up, as the findings computed it."""
+    if lead.runner_up is None:
+        return None
+    numbers = {"lead": lead.lead, "best_mean": lead.best_mean, "runner_up_mean": lead.runner_up_mean}
+    numbers |= {"believable_gain": lead.believable_gain}
+    numbers |= {"seed_sd": lead.seed_sd} if lead.seed_sd is not None else {}
+    return LeadNote(
+        runner_up=lead.runner_up,
+        runner_up_source=lead.runner_up_source,
+        runner_up_approach=lead.runner_up_approach,
+        runner_up_value=lead.runner_up_mean,
+        best_value=lead.best_mean,
+        n_best=lead.n_best,
+        n_runner_up=lead.n_runner_up,
+        lead=lead.lead,
+        seed_sd=lead.seed_sd,
+        believable_gain=lead.believable_gain,
+        beyond_noise=lead.beyond_noise,
+        evidence=Evidence(run_ids=[lead.best, lead.runner_up], numbers=numbers),
     )
 
 

@@ -8,7 +8,14 @@ from app.analysis.model import Findings, Ranking
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
 from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
-from app.compose.documents.schemas import CriterionNote, FinalistRow, ScoreCell, SelectionDecision, TradeOff
+from app.compose.documents.schemas import (
+    CriterionNote,
+    FinalistRow,
+    NoiseTieNote,
+    ScoreCell,
+    SelectionDecision,
+    TradeOff,
+)
 from app.errors import InputInvalid
 
 KIND = "selection_decision"
@@ -51,6 +58,17 @@ def compose_decision(
         rationale_source="person" if rationale.strip() else "ranking",
         traded=_trade_offs(rows, chosen, ranking),
         run_ids=[],
+        noise_ties=[
+            NoiseTieNote(
+                criterion=t.criterion,
+                spread=t.spread,
+                seed_sd=findings.noise.std,
+                believable_gain=t.believable_gain,
+                top_without=t.top_without,
+                decides=t.top_without is not None and t.top_without != ranking.top,
+            )
+            for t in ranking.noise_ties
+        ],
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -99,6 +117,7 @@ def _markdown(title: str, body: SelectionDecision) -> str:
     blocks = [title, f"**{md_text(body.title)}**"]
     blocks += section("Criteria", criteria)
     blocks += section("Comparison", [_table(body)])
+    blocks += section("Within the noise", [_tie_line(t, body) for t in body.noise_ties])
     blocks += section("Decision", _decision(body))
     blocks += section("Rationale", [_rationale(body)])
     traded = [
@@ -112,10 +131,33 @@ def _markdown(title: str, body: SelectionDecision) -> str:
 
 
 def _decision(body: SelectionDecision) -> list[str]:
+    deciding = [t for t in body.noise_ties if t.decides]
+    if deciding:
+        names = ", ".join(md_text(t.criterion) for t in deciding)
+        note = f" The top rests on a gap within the noise on {names} (see above)."
+    else:
+        note = ""
     if body.selected_is_top:
-        return [f"Selected {cite(body.selected)}, the top of the ranking."]
+        return [f"Selected {cite(body.selected)}, the top of the ranking.{note}"]
     traded = ", ".join(md_text(t.criterion) for t in body.traded) or "no criterion"
-    return [f"Selected {cite(body.selected)}, **not** the top of the ranking ({cite(body.top)}). Traded on: {traded}."]
+    return [
+        f"Selected {cite(body.selected)}, **not** the top of the ranking ({cite(body.top)}). Traded on: {traded}.{note}"
+    ]
+
+
+def _tie_line(t: NoiseTieNote, body: SelectionDecision) -> str:
+    """A criterion whose finalists lie within the noise, and what the decision would be without it."""
+    sd = f"seed sd {fmt(t.seed_sd)}" if t.seed_sd is not None else "seed sd unknown, the configured minimum effect"
+    line = (
+        f"- **{md_text(t.criterion)}**: the finalists span {fmt(t.spread)} on it, no more than the believable "
+        f"gain {fmt(t.believable_gain)} ({sd}), yet normalisation scores them from 0 to 1 on it: it cannot separate "
+        "them."
+    )
+    if t.top_without is None:
+        return line + " It is the only criterion: repeat the finalists with new seeds before deciding on it."
+    if t.decides:
+        return line + f" Without it the top would be {cite(t.top_without)}, not {cite(body.top)}: the gap decides."
+    return line + f" Without it the top is still {cite(t.top_without)}."
 
 
 def _table(body: SelectionDecision) -> str:

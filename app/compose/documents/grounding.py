@@ -4,7 +4,8 @@
 rule: every run key it cites is a stored run, and every number its Markdown prints (or its body's evidence
 carries) is one of
 - a stored metric, parameter or duration of a run it cites (or a number inside a stored text field of one);
-- a number the findings computed (every float in `Findings`, and the numbers in its messages and reasons);
+- a number the findings computed (every float in `Findings`, and the numbers in its messages and reasons), among
+  them the seed sd, the believable gain of one run over another and that of the best run's lead;
 - a number this check recomputes from stored values and finds equal: a cost (the median duration of the runs it
   names, in seconds, minutes or hours), a proposed parameter value (the step or ratio between the two runs it names,
   applied to its base run), a selection table (raw values are the finalists' stored values, totals are the sum of
@@ -166,8 +167,9 @@ def _findings_numbers(findings: Findings, cited: set[str]) -> Iterator[float]:
     for value in (findings.baseline_value, findings.best_value, noise.std, noise.min_gain):
         if value is not None:
             yield value
-    if noise.std is not None:
-        yield 2 * noise.std  # a reproduction's tolerance
+    lead = findings.best_lead
+    if lead is not None:  # the best run's lead over the runner-up and the believable gain for its two sides
+        yield from (lead.lead, lead.best_mean, lead.runner_up_mean, lead.believable_gain)
     for group in noise.groups:
         yield from (group.mean, group.std)
     for f in findings.findings:

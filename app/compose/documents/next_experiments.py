@@ -20,7 +20,7 @@ from app.compose.documents.render import (
     section,
     title_line,
 )
-from app.compose.documents.schemas import BestNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
 from app.parsing.fmt import fmt
 
 KIND = "next_experiments"
@@ -87,12 +87,40 @@ def best_line(best: BestNote) -> str:
         )
     elif best.baseline is None:
         line += ", with no baseline to compare against"
-    noise = "the pooled seed standard deviation" if best.noise_source == "seed_repeats" else "a configured minimum"
-    line += f". Noise threshold {fmt(best.noise_threshold)} ({noise}"
-    line += ", the noise is unknown)" if best.noise_source == "min_effect" else ")"
+    believable = best.believable_gain if best.believable_gain is not None else best.noise_threshold
+    if best.seed_sd is not None:
+        line += f". Seed sd {fmt(best.seed_sd)}; believable gain of one run over another {fmt(believable)}"
+    elif best.noise_source == "min_effect":
+        line += f". Seed sd unknown (no seed repeats); believable gain {fmt(believable)}, the configured minimum effect"
+    else:
+        line += f". Believable gain {fmt(believable)}"
     if best.beyond_noise is not None:
         line += f": the gain is {'beyond' if best.beyond_noise else 'within'} the noise"
-    return line + "."
+    return line + "." + (" " + lead_line(best.lead) if best.lead is not None else "")
+
+
+def lead_line(lead: LeadNote) -> str:
+    """Whether the best run's lead over the runner-up is beyond the noise, and what to do when it is not."""
+    whose = (
+        f"the best of approach {md_text(lead.runner_up_approach)}"
+        if lead.runner_up_source == "approach" and lead.runner_up_approach
+        else "the best run of another configuration"
+    )
+    sides = f"{_side(lead.best_value, lead.n_best)} vs {_side(lead.runner_up_value, lead.n_runner_up)}"
+    line = (
+        f"Its lead over the runner-up {cite(lead.runner_up)} ({whose}) is {fmt(lead.lead)} ({sides}), against a "
+        f"believable gain of {fmt(lead.believable_gain)} for these sides"
+    )
+    if lead.beyond_noise:
+        return line + ": beyond the noise."
+    return (
+        line + ": **within the noise**, so the best is not shown to be the best; repeat the top configurations with "
+        "new seeds (or repeated cross-validation) before building on it."
+    )
+
+
+def _side(value: float, n: int) -> str:
+    return f"{fmt(value)}, mean of {n} seeds" if n > 1 else fmt(value)
 
 
 def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:

@@ -1,10 +1,12 @@
 """What to run next, shared by `next_experiments` and the phase summary's plan.
 
-Candidates, in priority order: a baseline when none is declared; seed repeats of the current best when the noise is
-unknown; for each converging approach, one small change from the current best continuing the direction of that
-approach's last gain (the same ratio for a positive numeric key, else the same step); then untried single-change
-neighbours of the best (values other runs stored for one key). When the history has stalled or every approach is
-plateaued, exhausted or abandoned, the pivot argument adds a reframing / time-box suggestion ahead of more runs.
+Candidates, in priority order: seed repeats of the best and the runner-up when the best's lead over the runner-up is
+within the noise (which is better is not known, and everything after builds on it); a baseline when none is
+declared; seed repeats of the current best when the noise is unknown; for each converging approach, one small
+change from the current best continuing the direction of that approach's last gain (the same ratio for a positive
+numeric key, else the same step); then untried single-change neighbours of the best (values other runs stored for
+one key). When the history has stalled or every approach is plateaued, exhausted or abandoned, the pivot argument
+adds a reframing / time-box suggestion ahead of more runs.
 Each candidate's cost is the median `duration_s` of similar runs (its approach's last runs with a duration); the
 top 3 that fit the run budget, the hours budget and the time left to the deadline are kept, the rest are dropped
 with the reason.
@@ -17,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from app.analysis.model import Approach, Findings, RunView
+from app.analysis.model import Approach, BestLead, Findings, RunView
 from app.analysis.options import NeighbourOption, StepOption
 from app.compose.contract import DocContext
 from app.compose.documents.common import approach_by_run
@@ -76,14 +78,18 @@ def plan_request(
 
 
 def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot) -> Iterator[Suggestion]:
+    lead = findings.best_lead
+    runner = ctx.runs.get(lead.runner_up or "") if lead is not None and lead.beyond_noise is False else None
+    best = ctx.runs.get(findings.best or "")
+    if lead is not None and runner is not None and best is not None:
+        yield _confirm_lead(ctx, findings, lead, best, runner)  # before anything is built on an unproven best
     if findings.baseline is None:
         yield _baseline(ctx, findings)
     if pivot.pivot:
         yield _reframe(pivot)
-    best = ctx.runs.get(findings.best or "")
     if best is None:
         return
-    if findings.noise.source == "min_effect":
+    if findings.noise.source == "min_effect" and runner is None:
         yield _seed_repeats(ctx, findings, best)
     proposed: set[tuple[str, str]] = set()
     approaches = {a.name: a for a in findings.approaches}
@@ -137,6 +143,33 @@ def _seed_repeats(ctx: DocContext, findings: Findings, best: RunView) -> Suggest
         ],
         cost=_cost(ctx, findings, best.key, runs=SEED_REPEATS),
         evidence=Evidence(run_ids=[best.key], numbers={findings.metric: value} if value is not None else {}),
+    )
+
+
+def _confirm_lead(ctx: DocContext, findings: Findings, lead: BestLead, best: RunView, runner: RunView) -> Suggestion:
+    """Seed repeats of the best and the runner-up when the best's lead is within the noise: which is better is not
+    known yet, and every later step would build on the answer."""
+    key = ctx.options.seed_key
+    sd = f"seed sd {fmt(lead.seed_sd)}" if lead.seed_sd is not None else "the seed sd is unknown"
+    numbers = {"lead": lead.lead, "believable_gain": lead.believable_gain}
+    return Suggestion(
+        rank=None,
+        kind="seed_repeats",
+        title=f"Repeat the top configurations {cite(best.key)} and {cite(runner.key)} with new seeds",
+        why=f"The best run leads the runner-up by {fmt(lead.lead)}, within the believable gain "
+        f"{fmt(lead.believable_gain)} ({sd}), so which configuration is better is not known yet. "
+        f"{SEED_REPEATS} more seeds of each (or repeated cross-validation of both) average out the seed and shrink "
+        "the believable gain; settle this before tuning either further.",
+        approach=_approach_name(findings, best.key),
+        base=best.key,
+        changes=[
+            ParamProposal(
+                param=key, current=run.params.get(key) or run.seed, proposed="new", rule="new_seed", base=run.key
+            )
+            for run in (best, runner)
+        ],
+        cost=_cost(ctx, findings, best.key, runs=2 * SEED_REPEATS),
+        evidence=Evidence(run_ids=[best.key, runner.key], numbers=numbers),
     )
 
 

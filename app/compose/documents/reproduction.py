@@ -58,23 +58,30 @@ def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, k
             Question(field=g, question=_QUESTIONS.get(g, "What was {run}'s " + g + "?").format(run=cite(setup.key)))
             for g in setup.gaps
         ],
-        checks=_checks(setup),
+        checks=_checks(setup, findings.noise.std),
         documentation=[
             DocAction(field=g, code=_LOGGING[g][0], why=_LOGGING[g][1]) for g in setup.gaps if g in _LOGGING
         ],
         run_ids=[],
+        seed_sd=findings.noise.std,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
-def _checks(setup: Setup) -> list[Check]:
+def _checks(setup: Setup, seed_sd: float | None) -> list[Check]:
     by_name = {f.name: f for f in setup.fields}
     checks = []
     if setup.expected is not None:
         numbers = {"expected": setup.expected} | ({"tolerance": setup.tolerance} if setup.tolerance is not None else {})
-        within = f" within ± {fmt(setup.tolerance)}" if setup.tolerance is not None else ""
+        numbers |= {"seed_sd": seed_sd} if seed_sd is not None and setup.tolerance is not None else {}
+        sd = f"seed sd {fmt(seed_sd)}" if seed_sd is not None else "seed sd unknown, the configured minimum effect"
+        within = (
+            f" within ± {fmt(setup.tolerance)} (the believable gain of one run over another; {sd})"
+            if setup.tolerance is not None
+            else ""
+        )
         checks.append(
             Check(
                 name="metric",

@@ -48,8 +48,30 @@ class SwitchNote(_Frozen):
     entry_id: int | None = None
 
 
+class LeadNote(_Frozen):
+    """Is the best really the best: its lead over the runner-up (the best run of another approach, else of another
+    configuration), each side its configuration's mean over `n` seed repeats, against the believable gain for them."""
+
+    runner_up: str
+    runner_up_source: Literal["approach", "configuration"] | None
+    runner_up_approach: str | None
+    runner_up_value: float  # the runner-up side: its configuration's mean over n_runner_up seeds
+    best_value: float  # the best side, likewise
+    n_best: int
+    n_runner_up: int
+    lead: float
+    seed_sd: float | None
+    believable_gain: float
+    beyond_noise: bool | None
+    evidence: Evidence
+
+
 class BestNote(_Frozen):
-    """The best run on the metric in force, its gain over the baseline and whether that gain clears the noise."""
+    """The best run on the metric in force, its gain over the baseline and whether that gain clears the noise, with
+    the seed sd and the believable gain as two named numbers, and its lead over the runner-up.
+
+    `noise_threshold` is the believable gain under the name bodies stored before the seed sd and the believable gain
+    were told apart; `seed_sd`, `believable_gain` and `lead` are absent from those bodies."""
 
     key: str
     metric: str
@@ -62,6 +84,9 @@ class BestNote(_Frozen):
     noise_threshold: float
     beyond_noise: bool | None
     evidence: Evidence
+    seed_sd: float | None = None
+    believable_gain: float | None = None
+    lead: LeadNote | None = None
 
 
 class ApproachNote(_Frozen):
@@ -218,6 +243,19 @@ class TradeOff(_Frozen):
     gap: float | None
 
 
+class NoiseTieNote(_Frozen):
+    """A criterion on the metric in force whose finalists all lie within the believable gain of each other: min-max
+    normalisation still scores them 1 and 0. `top_without` is the ranking's top without that criterion (None when it
+    is the only criterion)."""
+
+    criterion: str
+    spread: float  # the largest minus the smallest finalist value
+    seed_sd: float | None
+    believable_gain: float
+    top_without: str | None
+    decides: bool  # the top changes without the criterion
+
+
 class SelectionDecision(_Frozen):
     schema_version: Literal["selection_decision/1"] = "selection_decision/1"
     title: str
@@ -230,6 +268,7 @@ class SelectionDecision(_Frozen):
     rationale_source: Literal["person", "ranking"]
     traded: list[TradeOff]
     run_ids: list[str]
+    noise_ties: list[NoiseTieNote] = Field(default_factory=list)
 
 
 class FieldNote(_Frozen):
@@ -271,6 +310,7 @@ class ReproductionReport(_Frozen):
     checks: list[Check]
     documentation: list[DocAction]
     run_ids: list[str]
+    seed_sd: float | None = None  # the tolerance is the believable gain of one run over another, from this seed sd
 
 
 class ApproachStory(_Frozen):

@@ -87,7 +87,8 @@ def _multi_change(findings: Findings, key: str) -> str:
 def _within_noise(findings: Findings, finding: Finding) -> str:
     numbers = finding.numbers
     gain = numbers.get("gain")
-    noise = next((numbers[n] for n in ("noise", "threshold", "min_gain") if n in numbers), findings.noise.min_gain)
+    names = ("believable_gain", "noise", "threshold", "min_gain")
+    noise = next((numbers[n] for n in names if n in numbers), findings.noise.min_gain)
     return f"gain {_num(gain)} <= noise {_num(noise)}" if gain is not None else f"gain <= noise {_num(noise)}"
 
 

@@ -42,6 +42,7 @@ from app.services.schemas.documents import (
 from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
 from app.services.schemas.errors import ErrorDetail, ErrorPublic
 from app.services.schemas.findings import (
+    BestLeadPublic,
     FindingPublic,
     FindingsPublic,
     MetricSwitchPublic,
@@ -80,6 +81,7 @@ __all__ = [
     "ApproachPublic",
     "ApproachRunsAssign",
     "BaselinePublic",
+    "BestLeadPublic",
     "BriefCreate",
     "Count",
     "CriterionCreate",

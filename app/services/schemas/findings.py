@@ -28,8 +28,26 @@ class NoisePublic(BaseModel):
     source: Literal["seed_repeats", "min_effect"] = Field(
         description="seed_repeats: pooled std of runs that differ only in seed; min_effect: the configured minimum."
     )
-    std: float | None
-    min_gain: float = Field(description="The smallest gain on the metric in force worth believing.")
+    std: float | None = Field(
+        description="The seed sd: the pooled standard deviation of runs that differ only in seed."
+    )
+    min_gain: float = Field(
+        description="The believable gain of one run over another: 1.645 x seed sd x sqrt(2), or the minimum effect."
+    )
+
+
+class BestLeadPublic(BaseModel):
+    """Is the best really the best: its lead over the runner-up, each side its configuration's seed mean."""
+
+    runner_up: str | None = Field(description="The best run of another approach, else of another configuration.")
+    runner_up_approach: str | None
+    lead: float = Field(description="The best side's gain over the runner-up side, positive is better.")
+    n_best: int = Field(description="The seed repeats behind the best side.")
+    n_runner_up: int
+    believable_gain: float = Field(
+        description="1.645 x seed sd x sqrt(1/n_best + 1/n_runner_up), or the minimum effect."
+    )
+    beyond_noise: bool | None
 
 
 class MetricSwitchPublic(BaseModel):
@@ -54,6 +72,7 @@ class FindingsPublic(BaseModel):
     metric_switches: list[MetricSwitchPublic]
     approaches: list[ApproachPublic]
     findings: list[FindingPublic]
+    best_lead: BestLeadPublic | None = Field(default=None, description="Null with nothing to compare the best with.")
 
 
 class ParamChangePublic(BaseModel):

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.analysis.model import Criterion, CriterionScore, RankedFinalist, Ranking, Setup, SetupField
+from app.analysis.model import Criterion, CriterionScore, Noise, NoiseTie, RankedFinalist, Ranking, Setup, SetupField
 from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
 from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
 from app.errors import InputInvalid
@@ -82,7 +82,10 @@ def test_reproduction_report_has_setup_questions_checks_and_logging_calls() -> N
     assert [q.field for q in body.questions] == ["data_version", "seed", "environment"]
     assert [c.name for c in body.checks] == ["metric", "data_version", "git_commit", "environment"]
     assert "| seed | 42 | inferred | `r-lr2` | the nearest lgbm run used it |" in markdown
-    assert "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the run's stored value) (`r-lr3`)" in markdown
+    assert (
+        "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the believable gain of one run over another; seed "
+        "sd unknown, the configured minimum effect) (the run's stored value) (`r-lr3`)"
+    ) in markdown
     assert "- [ ] git_commit: the same code: commit abc1234" in markdown
     assert '- seed: `mlflow.log_param("seed", seed)`' in markdown
     assert "mlflow.log_input(" in markdown
@@ -122,3 +125,27 @@ def test_handover_brief_does_not_call_a_one_off_run_continued() -> None:
     assert (story.name, story.outcome) == ("k_neighbors", "paused")
     assert story.why.startswith("tried once, not followed up; ")
     assert check_document_grounding(composed, context(), facts) == []
+
+
+def test_a_decision_says_when_a_within_noise_gap_decides_the_top() -> None:
+    tie = NoiseTie("auc", 0.029, 0.04, "r-xgb2")
+    facts = findings(noise=Noise(source="seed_repeats", std=0.0172, min_gain=0.04))
+    ranking = replace(RANKING, noise_ties=(tie,))
+    composed = compose_decision(context(), facts, ranking, selected=None, rationale="", title=None)
+    assert isinstance(composed.body, SelectionDecision)
+    assert check_document_grounding(composed, context(), facts) == []
+    [note] = composed.body.noise_ties
+    assert (note.criterion, note.seed_sd, note.top_without, note.decides) == ("auc", 0.0172, "r-xgb2", True)
+    assert (
+        "- **auc**: the finalists span 0.029 on it, no more than the believable gain 0.04 (seed sd 0.0172), yet "
+        "normalisation scores them from 0 to 1 on it: it cannot separate them. Without it the top would be "
+        "`r-xgb2`, not `r-lr3`: the gap decides."
+    ) in composed.markdown
+    assert "The top rests on a gap within the noise on auc" in composed.markdown
+
+
+def test_a_decision_stored_without_noise_ties_still_reads() -> None:
+    body, _ = decide(None)
+    stored = body.model_dump(mode="json")
+    del stored["noise_ties"]
+    assert SelectionDecision.model_validate(stored).noise_ties == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+from app.analysis.model import BestLead, Noise
 from app.compose.documents import DOCUMENT_MODELS, check_document_grounding, compose_next_experiments
+from app.compose.documents.next_experiments import render_markdown
 from app.compose.documents.schemas import NextExperiments
 from tests.compose.documents.fixtures import LGBM, LOGREG, RUNS, TODAY, XGB, context, findings, planned, run
 
@@ -170,3 +172,61 @@ def test_long_lists_stay_readable() -> None:
     duplicates = [i for i in items if "repeats the configuration" in i.reason]
     assert [i.subject for i in duplicates] == keys[-LISTED:]  # the most recent, one by one
     assert any(i.reason.startswith("20 earlier runs repeat an earlier configuration") for i in items)
+
+
+# The seeded case: the best r-lr3 (0.87) leads the runner-up r-xgb2 (0.841, another approach) by 0.029, against a
+# believable gain of 0.04 (seed sd 0.0172): not shown to be the best.
+SEEDED = Noise(source="seed_repeats", std=0.0172, min_gain=0.04)
+CLOSE_LEAD = BestLead(
+    best="r-lr3",
+    runner_up="r-xgb2",
+    runner_up_source="approach",
+    runner_up_approach="xgb",
+    best_mean=0.87,
+    runner_up_mean=0.841,
+    n_best=1,
+    n_runner_up=1,
+    lead=0.029,
+    believable_gain=0.04,
+    seed_sd=0.0172,
+    beyond_noise=False,
+)
+
+
+def test_the_best_line_names_the_seed_sd_and_the_believable_gain() -> None:
+    body, markdown = compose(f={"noise": SEEDED})
+    assert body.best is not None and (body.best.seed_sd, body.best.believable_gain) == (0.0172, 0.04)
+    assert "Seed sd 0.0172; believable gain of one run over another 0.04: the gain is beyond the noise." in markdown
+    assert "Noise threshold" not in markdown
+
+
+def test_a_lead_within_the_noise_puts_seed_repeats_of_the_top_configurations_first() -> None:
+    body, markdown = compose(f={"noise": SEEDED, "best_lead": CLOSE_LEAD})
+    assert body.best is not None and body.best.lead is not None and body.best.lead.beyond_noise is False
+    first = body.priorities[0]
+    assert (first.kind, [c.base for c in first.changes]) == ("seed_repeats", ["r-lr3", "r-xgb2"])
+    assert first.cost.runs == 4
+    assert (
+        "Its lead over the runner-up `r-xgb2` (the best of approach xgb) is 0.029 (0.87 vs 0.841), against a "
+        "believable gain of 0.04 for these sides: **within the noise**"
+    ) in markdown
+    assert "1. **Repeat the top configurations `r-lr3` and `r-xgb2` with new seeds**" in markdown
+
+
+def test_a_lead_beyond_the_noise_changes_nothing_in_the_plan() -> None:
+    lead = replace(CLOSE_LEAD, lead=0.029, believable_gain=0.02, beyond_noise=True)
+    body, markdown = compose(f={"noise": replace(SEEDED, min_gain=0.02), "best_lead": lead})
+    assert body.priorities[0].kind == "continue"
+    assert "against a believable gain of 0.02 for these sides: beyond the noise." in markdown
+
+
+def test_a_body_stored_before_the_seed_sd_and_the_lead_still_reads_and_renders() -> None:
+    body, _ = compose()
+    stored = body.model_dump(mode="json")
+    assert stored["best"] is not None
+    for name in ("seed_sd", "believable_gain", "lead"):
+        del stored["best"][name]
+    old = DOCUMENT_MODELS["next_experiments"].model_validate(stored)
+    assert isinstance(old, NextExperiments)
+    markdown = render_markdown(old, "Next experiments: Churn 2024")
+    assert "Seed sd unknown (no seed repeats); believable gain 0.005, the configured minimum effect" in markdown
