@@ -17,7 +17,7 @@ from app.analysis.metric import gain, metric_in_force, value_of
 from app.analysis.model import AnalysisInput, Direction, Finding, Findings, MetricSwitch
 from app.analysis.noise import estimate_noise, noise_finding, status_threshold, within_noise_findings
 from app.analysis.progress import Judge, approach_finding, find_stall, summarise_approaches
-from app.analysis.repro import repro_gap_finding, repro_gaps
+from app.analysis.repro import project_gap_finding, repro_gap_finding, repro_gaps
 from app.parsing.fmt import fmt
 
 
@@ -38,7 +38,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     )
     changes = run_changes(steps, baseline)
     duplicates = find_duplicates(steps)
-    gaps = repro_gaps(steps)
+    gaps, project_gaps = repro_gaps(steps)
     stall = find_stall(steps, judge, inp.settings.stall_sessions)
 
     findings: list[Finding] = _switch_findings(inp, switches, steps)
@@ -54,6 +54,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     findings += within_noise_findings(steps, noise, direction, metric)
     findings += multi_change_findings(steps, changes)
     findings += duplicate_findings(duplicates)
+    findings += [project_gap_finding(gap) for gap in project_gaps]
     findings += [repro_gap_finding(gap) for gap in gaps]
     return Findings(
         metric=metric,
@@ -71,6 +72,7 @@ def analyze(inp: AnalysisInput) -> Findings:
         stalled=stall is not None,
         findings=tuple(findings),
         run_order=tuple(s.key for s in steps),
+        project_gaps=tuple(project_gaps),
     )
 
 
