@@ -265,7 +265,7 @@ class Findings:
 # -- "has this been tried?", finalist ranking, reproduction setup ------------------------------------------------------
 
 TriedVerdict = Literal["tried", "similar", "new"]
-SetupSource = Literal["run", "known", "inferred", "missing"]
+SetupSource = Literal["run", "known", "inferred", "missing", "not_needed"]  # not_needed: a deterministic run's seed
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,7 +107,7 @@ def repro_gap_finding(gap: ReproGap) -> Finding:
     numbers = {"missing": n, "fields": len(REPRO_FIELDS)}
     text = f"Run {gap.key} lacks {n} of {len(REPRO_FIELDS)} reproducibility fields: {_listed(gap.missing)}."
     if gap.missing[0] in ("git_commit", "data_version") and gap.recorded_elsewhere:
-        numbers["recorded_elsewhere"] = gap.recorded_elsewhere
-        n_other = gap.recorded_elsewhere
-        text += f" The {_LABELS[gap.missing[0]]} is recorded by {n_other} other run{'s' * (n_other != 1)}: close this gap first."
+        n_other = numbers["recorded_elsewhere"] = gap.recorded_elsewhere
+        runs = f"{n_other} other run{'s' * (n_other != 1)}"
+        text += f" The {_LABELS[gap.missing[0]]} is recorded by {runs}: close this gap first."
     return Finding("repro_gap", text, run_ids=(gap.key,), numbers=numbers, subject=gap.key)

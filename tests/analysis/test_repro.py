@@ -82,3 +82,20 @@ def test_a_commit_or_data_version_its_siblings_record_is_ranked_first() -> None:
     first = findings.of_kind("repro_gap")[0]
     assert first.subject == "c" and first.numbers["recorded_elsewhere"] == 3
     assert "The data version is recorded by 3 other runs: close this gap first." in first.message
+
+
+def test_the_setup_lists_a_project_gap_apart_and_needs_no_seed_of_a_deterministic_run() -> None:
+    from app.analysis.setup import likely_setup
+
+    runs = tuple(
+        run(f"r{i}", i, 0.8, seed=None, hardware=None, params={"model": "logistic_regression", "C": str(i + 1)})
+        for i in range(3)
+    )
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
+    setup = likely_setup("r1", runs, findings, {})
+    by_name = {f.name: f for f in setup.fields}
+    assert by_name["seed"].source == "not_needed"
+    assert (by_name["hardware"].source, by_name["hardware"].note) == ("missing", "no run of this project records it")
+    assert (setup.gaps, setup.project_gaps) == ((), ("hardware",))
+    known = likely_setup("r1", runs, findings, {"hardware": "a100"})
+    assert known.project_gaps == () and {f.name: f.source for f in known.fields}["hardware"] == "known"
