@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from app.analysis.model import Direction, MetricSwitch
 from app.compose.documents import compose_metric_switch
-from app.compose.log_entry.declarations import declared_baselines
-from app.compose.log_entry.metric_switch import announced_metric_switch, default_direction, split_variant
+from app.compose.log_entry.declarations import announced_metric_switch, declared_baselines
+from app.compose.log_entry.metric_switch import default_direction, split_variant
 from app.compose.log_entry.schema import LogEntry
 from app.errors import InputInvalid
 from app.services import analysis as analysis_service

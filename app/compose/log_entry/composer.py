@@ -12,9 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.dump import Statement, parse_dump
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
-from app.compose.log_entry.metric_switch import announced_metric_switch, default_direction
+from app.compose.log_entry.metric_switch import default_direction
 from app.compose.log_entry.metrics_check import stated_mismatch
 from app.compose.log_entry.pairing import is_param_value, pair_numbers
 from app.compose.log_entry.refs import Reference, RunIndex, find_references, resolve_explicit

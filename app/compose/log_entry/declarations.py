@@ -1,7 +1,7 @@
 """Declarations in a brain dump: an announced change of primary metric, and the run declared as the baseline.
 
-A metric switch is read by `app.compose.log_entry.metric_switch.announced_metric_switch` (re-exported here), the one
-detector the composer's warning and the recorded switch share; its docstring says what announces one.
+A metric switch is read by `announced_metric_switch`, sentence by sentence with the one detector in `metric_switch.py`
+(its docstring says what announces one); the composer's warning and the recorded switch both call it.
 
 A run is declared the baseline when the sentence says the run *is* the baseline ("abc123 is our baseline", "baseline:
 run 5c6d70a1", "using the logreg run as baseline"); a comparison with the baseline ("beat the baseline by 2pt",
@@ -11,12 +11,29 @@ run 5c6d70a1", "using the logreg run as baseline"); a comparison with the baseli
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from app.compose.log_entry.dump import split_sentences
-from app.compose.log_entry.metric_switch import AnnouncedSwitch as AnnouncedSwitch  # re-exported
-from app.compose.log_entry.metric_switch import announced_metric_switch as announced_metric_switch  # re-exported
+from app.compose.log_entry.metric_switch import AnnouncedSwitch, read_switch
 from app.compose.log_entry.schema import LogEntry
+
+# -- metric switches -------------------------------------------------------------------------------------------------
+
+
+def announced_metric_switch(
+    text: str, *, known_metrics: Sequence[str], aliases: Mapping[str, str]
+) -> AnnouncedSwitch | None:
+    """The first metric switch `text` announces, or None: the one reading the composer's warning and the recorded
+    switch share (`metric_switch.py`)."""
+    return read_switch(list(_sentences(text)), known_metrics=known_metrics, aliases=aliases)
+
+
+def _sentences(text: str) -> Iterable[tuple[int, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        for sentence in split_sentences(line.strip().lstrip("-*•> ").strip()):
+            if sentence:
+                yield number, sentence
+
 
 # -- declared baselines ----------------------------------------------------------------------------------------------
 

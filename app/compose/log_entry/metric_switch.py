@@ -1,8 +1,9 @@
 """The one metric-switch detector: does a brain dump announce a new primary metric, which one, and why?
 
 The composer's `metric_switch_announced` warning and the switch the service records (`app/services/
-metric_switches.py`) both come from `announced_metric_switch`, so a dump never warns without recording or records
-without warning. A sentence announces a switch when it has
+metric_switches.py`) both come from `app.compose.log_entry.declarations.announced_metric_switch`, which reads a dump
+sentence by sentence with `find_switch` here, so a dump never warns without recording or records without warning;
+the dump's sectioning asks the same question (`announces_switch`). A sentence announces a switch when it has
 
 1. a **slot**: a construction that makes a metric the one the project is judged by, whatever the words:
    - a role named, then the metric: "the primary metric is now F1", "from next week the yardstick is WAPE", "new north
@@ -32,7 +33,7 @@ coverage" is `coverage`), else the name as written, lowercase with spaces as "_"
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -196,7 +197,7 @@ _CLAUSE_MARKS = (",", ";", ":", " - ", " – ", " — ", " so ", " but ")
 
 _REASON_RE = re.compile(r"(?:\bbecause\b|\bsince\b|\bb/c\b|\bdue\s+to\b|,\s*as\b|\bso\s+that\b|:|\s[-–—]\s)\s*(.+)$")
 _REASON_BEFORE_RE = re.compile(
-    r"^\W*(?:(?:since|because|as|given\s+that)\s+(?P<a>[^,]+),|(?P<b>.+?),?\s+so\s+)", re.IGNORECASE
+    r"^\W*(?:(?:since|because|as|given)\s+(?P<a>[^,]+),|(?P<b>.+?),?\s+so\s+)", re.IGNORECASE
 )
 _REASON_SENTENCE_RE = re.compile(r"^\W*(?:reason(?:ing)?|why)\b\s*(?:is|was)?\s*[:\-–—]?\s*(.+)$", re.IGNORECASE)
 _DIRECTION_RE = re.compile(
@@ -237,11 +238,10 @@ class _Found:
     end: int
 
 
-def announced_metric_switch(
-    text: str, *, known_metrics: Sequence[str], aliases: Mapping[str, str]
+def read_switch(
+    sentences: Sequence[tuple[int, str]], *, known_metrics: Sequence[str], aliases: Mapping[str, str]
 ) -> AnnouncedSwitch | None:
-    """The first metric switch `text` announces, or None."""
-    sentences = list(_sentences(text))
+    """The first metric switch the (line, sentence) pairs of a dump announce, or None."""
     vocabulary = _vocabulary(known_metrics, aliases)
     for at, (line, sentence) in enumerate(sentences):
         previous = sentences[at - 1][1] if at else ""
@@ -359,8 +359,10 @@ def _metric_at(sentence: str, match: re.Match[str], slot: _Slot, vocabulary: fro
     if slot.kind == "backward":
         while words and not _metricish(words[0], vocabulary):  # "so PR AUC": from the first metric word
             words, tokens = words[1:], tokens[1:]
+        if not any(_head(w, vocabulary) for w in words):
+            return None  # "the holdout set": modifiers only
     else:
-        last = max((i for i, w in enumerate(words) if _metricish(w, vocabulary)), default=-1)
+        last = max((i for i, w in enumerate(words) if _head(w, vocabulary)), default=-1)
         if last < 0 and slot.named_role and _identifier(words[0]):
             last = 0  # "the primary metric is val_score"
         words, tokens = words[: last + 1], tokens[: last + 1]
@@ -419,6 +421,12 @@ def _metricish(word: str, vocabulary: frozenset[str]) -> bool:
     return low in MODIFIERS or low.startswith("top")
 
 
+def _head(word: str, vocabulary: frozenset[str]) -> bool:
+    """A word that names a metric by itself, not only a modifier ("macro", "val", "holdout")."""
+    low = word.lower()
+    return _metricish(word, vocabulary) and low not in MODIFIERS and not re.fullmatch(r"top[- ]?", low)
+
+
 def _identifier(word: str) -> bool:
     return "_" in word or bool(_ACRONYM_RE.match(word))
 
@@ -436,15 +444,6 @@ def _clause(sentence: str, start: int, end: int) -> tuple[int, int]:
     before = max((at + len(mark) for mark in _CLAUSE_MARKS if (at := lowered.rfind(mark, 0, start)) != -1), default=0)
     after = [at for mark in _CLAUSE_MARKS if (at := lowered.find(mark, end)) != -1]
     return before, min(after, default=len(sentence))
-
-
-def _sentences(text: str) -> Iterable[tuple[int, str]]:
-    from app.compose.log_entry.dump import split_sentences  # dump sections with `announces_switch`
-
-    for number, line in enumerate(text.splitlines(), start=1):
-        for sentence in split_sentences(line.strip().lstrip("-*•> ").strip()):
-            if sentence:
-                yield number, sentence
 
 
 def _direction(sentence: str, metric: str) -> Direction | None:
