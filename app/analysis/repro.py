@@ -51,11 +51,15 @@ def _set(value: str | None) -> bool:
 
 def repro_gaps(steps: Sequence[Step]) -> tuple[list[ReproGap], list[ProjectGap]]:
     """The per-run gaps, most important first, and the project-level ones, in `REPRO_FIELDS` order."""
-    missing = [missing_fields(step.run, step.seed) for step in steps]
     recorded = {name: 0 for name in REPRO_FIELDS}
+    missing = []
     for step in steps:
-        for name, present in recorded_fields(step.run, step.seed).items():
-            recorded[name] += present
+        present = recorded_fields(step.run, step.seed)
+        for name in REPRO_FIELDS:
+            recorded[name] += present[name]
+        if not present["seed"] and not needs_seed(step.run):
+            present["seed"] = True
+        missing.append(tuple(name for name in REPRO_FIELDS if not present[name]))
     lacking = {name: sum(name in m for m in missing) for name in REPRO_FIELDS}
     project = [
         ProjectGap(name, lacking[name])
