@@ -15,7 +15,8 @@ the dump's sectioning asks the same question (`announces_switch`). A sentence an
    - a replacement: "top-5 accuracy replaces log loss", "switch the main metric to macro F1";
 2. a **change**: the slot's clause says it is new ("now", "new", "becomes", "instead of Y", ", not Y", "(was Y)") or
    the sentence does ("from now on", "going forward", "this sprint", "from next week", "starting today", "since the
-   product sync", "we decided", "no longer"), or the sentence before retires a metric ("NDCG is out."); a
+   product sync", "we decided", "no longer"), or the sentence before retires a metric ("NDCG is out.", "drop AUC
+   as the yardstick"); a
    replacement, a switch verb or "make X the main metric" is a change by itself;
 3. and **no hedge or denial** before the metric in its clause ("should we", "maybe", "whether", "not", "still",
    "stays", "keep"), no question mark in the sentence, and no result right after the metric ("primary metric: auc
@@ -181,7 +182,10 @@ _CHANGE_IN_CLAUSE_RE = re.compile(
 # "since the product sync": since + a short noun phrase closing the clause is a point in time, not a reason
 _SINCE_EVENT_RE = re.compile(r"\bsince\s+(?:the|our|last|this|that)\s+(?:[\w-]+\s+){0,2}[\w-]+\s*(?:[,;.)]|$)", re.I)
 # "NDCG is out.", "we no longer optimise log loss.": the next sentence's switch is a change
-_RETIRES_RE = re.compile(r"\b(?:is|are)\s+(?:now\s+)?out\b|\bno\s+longer\b|\bretir\w+|\bdropp?(?:ed|ing)?\b", re.I)
+_RETIRES_RE = re.compile(
+    r"\b(?:is|are)\s+(?:now\s+)?out\b|\bno\s+longer\b|\bretir\w+|\bdrop(?:ped|ping|s)?\s+(?:[\w@%.-]+\s+){1,3}as\b",
+    re.I,
+)
 _HEDGE_RE = re.compile(
     r"\b(?:should\s+we|shall\s+we|maybe|perhaps|might|could|would|consider\w*|thinking\s+(?:about|of)|wonder\w*|"
     r"propos\w*|suggest\w*|if\s+we|whether|not|never|nobody|no\s+one|no\s+longer|stays?|stayed|remains?|still|"

@@ -47,6 +47,7 @@ ALIASES = {"average precision": "val_pr_auc"}
         ("Log loss is out; we rank runs by macro F1 now.", "macro_f1"),  # not recorded: kept as written
         ("I would propose that we switch our primary metric from AUC to F1 for the remaining runs.", "val_f1"),
         ("We no longer optimise RMSE. MAE is what we track going forward.", "val_mae"),
+        ("We drop AUC as the yardstick. The team optimises recall.", "val_recall"),
     ],
 )
 def test_an_announcement_is_read_however_phrased(text: str, metric: str) -> None:
@@ -77,6 +78,7 @@ def test_an_announcement_is_read_however_phrased(text: str, metric: str) -> None
         "now we judge on the holdout set",
         "The main metric moved to 0.82 today",
         "Someone proposed switching the main metric to recall.",
+        "Precision dropped with the new sampler. We optimise recall with class weights.",
     ],
 )
 def test_a_mention_announces_nothing(text: str) -> None:
