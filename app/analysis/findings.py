@@ -17,7 +17,7 @@ from app.analysis.metric import gain, metric_in_force, value_of
 from app.analysis.model import AnalysisInput, BestLead, Direction, Finding, Findings, MetricSwitch
 from app.analysis.noise import estimate_noise, find_best_lead, lead_words, noise_finding, within_noise_findings
 from app.analysis.progress import Judge, approach_finding, find_stall, summarise_approaches
-from app.analysis.repro import repro_gap_finding, repro_gaps
+from app.analysis.repro import project_gap_finding, repro_gap_finding, repro_gaps
 from app.parsing.fmt import fmt
 
 
@@ -38,7 +38,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     )
     changes = run_changes(steps, baseline)
     duplicates = find_duplicates(steps)
-    gaps = repro_gaps(steps)
+    gaps, project_gaps = repro_gaps(steps)
     stall = find_stall(steps, judge, inp.settings.stall_sessions)
     approach_of = {key: a.name for a in approaches for key in a.run_ids}
     lead = find_best_lead(steps, best, noise, direction, approach_of, baseline.key if baseline is not None else None)
@@ -56,6 +56,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     findings += within_noise_findings(steps, noise, direction, metric, approach_of)
     findings += multi_change_findings(steps, changes)
     findings += duplicate_findings(duplicates)
+    findings += [project_gap_finding(gap) for gap in project_gaps]
     findings += [repro_gap_finding(gap) for gap in gaps]
     return Findings(
         metric=metric,
@@ -75,6 +76,7 @@ def analyze(inp: AnalysisInput) -> Findings:
         run_order=tuple(s.key for s in steps),
         nested_parents=tuple(s.key for s in steps if s.nested_parent),
         best_lead=lead,
+        project_gaps=tuple(project_gaps),
     )
 
 

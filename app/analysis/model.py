@@ -32,6 +32,7 @@ FindingKind = Literal[
     "duplicate",  # a run's normalised configuration matches an earlier run's
     "stall",  # no gain beyond noise on the metric in force over the last sessions
     "repro_gap",  # a run lacks reproducibility fields
+    "project_gap",  # no run of the project records a reproducibility field: one note, not a gap per run
     "current_best",  # the best run on the metric in force
     "approach_status",  # an approach's computed (or marked) status
     "metric_switch",  # the primary metric changed, with when and why
@@ -229,7 +230,16 @@ class Duplicate:
 @dataclass(frozen=True, slots=True)
 class ReproGap:
     key: str
-    missing: tuple[str, ...]  # names from REPRO_FIELDS
+    missing: tuple[str, ...]  # names from REPRO_FIELDS, most important first; never a project-level field
+    recorded_elsewhere: int = 0  # how many other runs record the first missing field
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectGap:
+    """A reproducibility field no run of the project records: one note for the project, not a gap of each run."""
+
+    field: str  # from REPRO_FIELDS
+    runs: int  # the runs that lack it (a deterministic run lacks no seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +273,13 @@ class Findings:
     changes: Mapping[str, RunChange]  # by run key
     approaches: tuple[Approach, ...]
     duplicates: tuple[Duplicate, ...]
-    repro_gaps: tuple[ReproGap, ...]
+    repro_gaps: tuple[ReproGap, ...]  # most important first: `repro_gaps[0]` is the gap to close first
     stalled: bool
     findings: tuple[Finding, ...]  # every finding above as a flat, ordered list with messages and evidence
     run_order: tuple[str, ...] = ()  # every run key in history order
     nested_parents: tuple[str, ...] = ()  # sweeps' parent runs (never scored, grouped with their children)
     best_lead: BestLead | None = None  # the best run's lead over the runner-up; None with nothing to compare
+    project_gaps: tuple[ProjectGap, ...] = ()  # fields no run records, in REPRO_FIELDS order
 
     def of_kind(self, kind: FindingKind) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
@@ -277,7 +288,7 @@ class Findings:
 # -- "has this been tried?", finalist ranking, reproduction setup ------------------------------------------------------
 
 TriedVerdict = Literal["tried", "similar", "new"]
-SetupSource = Literal["run", "known", "inferred", "missing"]
+SetupSource = Literal["run", "known", "inferred", "missing", "not_needed"]  # not_needed: a deterministic run's seed
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,4 +387,5 @@ class Setup:
     expected: float | None  # the run's stored value on it
     tolerance: float | None  # a reproduction matches within this: the believable gain of one run over another
     noise_source: NoiseSource
-    gaps: tuple[str, ...]  # fields neither recorded nor known (inferred ones stay gaps to confirm)
+    gaps: tuple[str, ...]  # fields neither recorded nor known (inferred ones stay gaps to confirm), not project-level
+    project_gaps: tuple[str, ...] = ()  # fields no run of the project records, unless the person supplied them

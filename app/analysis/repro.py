@@ -1,7 +1,12 @@
-"""Reproduction gaps: the reproducibility fields (`REPRO_FIELDS`) each run lacks.
+"""Reproduction gaps: the reproducibility fields (`REPRO_FIELDS`) each run lacks, and the ones the whole project lacks.
 
-A data version counts as recorded when a logged dataset carries a digest; a seed when a seed parameter is set;
-an environment only when it is a non-empty mapping.
+A data version counts as recorded when a logged dataset carries a digest; a seed when a seed parameter is set, and
+a seed is not needed by a deterministic estimator (`determinism.py: needs_seed`); an environment only when it is a
+non-empty mapping. A field no run of the project records is one project-level gap (`project_gaps`), never a gap of
+each run. The per-run gaps are ranked by importance: the most important field lacking first (in `REPRO_FIELDS`
+order: code, data, seed, environment, ...), then the most fields lacking, then history order. Since a field no run
+records is project-level, a run lacking its commit or data version is one whose other runs record them: it comes
+first.
 """
 
 from __future__ import annotations
@@ -9,12 +14,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+from app.analysis.determinism import needs_seed
 from app.analysis.history import Step
-from app.analysis.model import REPRO_FIELDS, Finding, ReproGap, RunView
+from app.analysis.model import REPRO_FIELDS, Finding, ProjectGap, ReproGap, RunView
+
+# A field becomes project-level only in a project with at least this many runs; one run's gaps stay its own.
+PROJECT_GAP_MIN_RUNS = 2
+_RANK = {name: i for i, name in enumerate(REPRO_FIELDS)}
 
 
 def missing_fields(run: RunView, seed: str | None) -> tuple[str, ...]:
-    present = {
+    """The fields `run` lacks for a reproduction: not recorded, and (for the seed) needed."""
+    present = recorded_fields(run, seed)
+    if not present["seed"] and not needs_seed(run):
+        present["seed"] = True
+    return tuple(name for name in REPRO_FIELDS if not present[name])
+
+
+def recorded_fields(run: RunView, seed: str | None) -> dict[str, bool]:
+    """Whether `run` records each field, needed or not."""
+    return {
         "git_commit": _set(run.git_commit),
         "data_version": _set(run.data_version) or any(_set(str(d.get("digest") or "")) for d in run.datasets),
         "seed": seed is not None,
@@ -24,17 +43,39 @@ def missing_fields(run: RunView, seed: str | None) -> tuple[str, ...]:
         "split": _set(run.split),
         "owner": _set(run.owner),
     }
-    return tuple(name for name in REPRO_FIELDS if not present[name])
 
 
 def _set(value: str | None) -> bool:
     return value is not None and value.strip() != ""
 
 
-def repro_gaps(steps: Sequence[Step]) -> list[ReproGap]:
+def repro_gaps(steps: Sequence[Step]) -> tuple[list[ReproGap], list[ProjectGap]]:
+    """The per-run gaps, most important first, and the project-level ones, in `REPRO_FIELDS` order."""
+    recorded = {name: 0 for name in REPRO_FIELDS}
+    missing = []
+    for step in steps:
+        present = recorded_fields(step.run, step.seed)
+        for name in REPRO_FIELDS:
+            recorded[name] += present[name]
+        if not present["seed"] and not needs_seed(step.run):
+            present["seed"] = True
+        missing.append(tuple(name for name in REPRO_FIELDS if not present[name]))
+    lacking = {name: sum(name in m for m in missing) for name in REPRO_FIELDS}
+    project = [
+        ProjectGap(name, lacking[name])
+        for name in REPRO_FIELDS
+        if len(steps) >= PROJECT_GAP_MIN_RUNS and recorded[name] == 0 and lacking[name] > 0
+    ]
+    level = {g.field for g in project}
     shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # most runs lack the same fields: one tuple each
-    gaps = ((step.key, missing_fields(step.run, step.seed)) for step in steps)
-    return [ReproGap(key, shared.setdefault(missing, missing)) for key, missing in gaps if missing]
+    gaps = []
+    for index, (step, fields) in enumerate(zip(steps, missing, strict=True)):
+        own = tuple(name for name in fields if name not in level)
+        if own:
+            gap = ReproGap(step.key, shared.setdefault(own, own), recorded_elsewhere=recorded[own[0]])
+            gaps.append((_RANK[own[0]], -len(own), index, gap))
+    gaps.sort(key=lambda t: t[:3])
+    return [g for *_, g in gaps], project
 
 
 @lru_cache(maxsize=256)
@@ -54,12 +95,23 @@ _LABELS = {
 }
 
 
+def project_gap_finding(gap: ProjectGap) -> Finding:
+    label = _LABELS[gap.field]
+    return Finding(
+        "project_gap",
+        f"No run of this project records the {label} ({gap.runs} runs lack it): one gap of the project, to close "
+        f"in the code that launches the runs, not a gap of each run.",
+        numbers={"runs": gap.runs},
+        subject=gap.field,
+    )
+
+
 def repro_gap_finding(gap: ReproGap) -> Finding:
     n = len(gap.missing)
-    return Finding(
-        "repro_gap",
-        f"Run {gap.key} lacks {n} of {len(REPRO_FIELDS)} reproducibility fields: {_listed(gap.missing)}.",
-        run_ids=(gap.key,),
-        numbers={"missing": n, "fields": len(REPRO_FIELDS)},
-        subject=gap.key,
-    )
+    numbers = {"missing": n, "fields": len(REPRO_FIELDS)}
+    text = f"Run {gap.key} lacks {n} of {len(REPRO_FIELDS)} reproducibility fields: {_listed(gap.missing)}."
+    if gap.missing[0] in ("git_commit", "data_version") and gap.recorded_elsewhere:
+        n_other = numbers["recorded_elsewhere"] = gap.recorded_elsewhere
+        runs = f"{n_other} other run{'s' * (n_other != 1)}"
+        text += f" The {_LABELS[gap.missing[0]]} is recorded by {runs}: close this gap first."
+    return Finding("repro_gap", text, run_ids=(gap.key,), numbers=numbers, subject=gap.key)

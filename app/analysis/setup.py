@@ -5,6 +5,10 @@ Siblings are the runs most like this one in how they were launched: the same ent
 same approach, else the same parent run (or the parent itself). Of those, the nearest in history are asked (up to
 `SIBLINGS_EACH_SIDE` before and after); a field is inferred only when every sibling that recorded it agrees, and the
 setup says so and asks to confirm. An inferred value stays a gap: it is a likely answer, not a recorded one.
+
+A seed is not needed by a deterministic estimator (`determinism.py: needs_seed`): no gap. A field no run of the
+project records (`Findings.project_gaps`) is a gap of the project, listed once in `Setup.project_gaps`, not in
+`Setup.gaps`; a value the person supplies closes it for this run.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from app.analysis.determinism import needs_seed
 from app.analysis.model import REPRO_FIELDS, AnalysisSettings, Findings, RunView, Setup, SetupField
 from app.errors import InputInvalid, RunNotFound
 
@@ -31,7 +36,8 @@ def likely_setup(key: str, runs: Sequence[RunView], findings: Findings, known: M
     if run is None:
         raise RunNotFound(f"no stored run {key!r} in this project", field="run")
     siblings = _siblings(run, runs, findings)
-    fields = tuple(_field(name, run, siblings, known) for name in REPRO_FIELDS)
+    project = {g.field for g in findings.project_gaps}
+    fields = tuple(_field(name, run, siblings, known, name in project) for name in REPRO_FIELDS)
     expected = run.metrics.get(findings.metric)
     noise = findings.noise
     return Setup(
@@ -42,11 +48,14 @@ def likely_setup(key: str, runs: Sequence[RunView], findings: Findings, known: M
         expected=expected if expected is not None and math.isfinite(expected) else None,
         tolerance=noise.min_gain,  # one re-run against one stored run: the believable gain
         noise_source=noise.source,
-        gaps=tuple(f.name for f in fields if f.source in ("inferred", "missing")),
+        gaps=tuple(f.name for f in fields if f.source in ("inferred", "missing") and f.name not in project),
+        project_gaps=tuple(f.name for f in fields if f.source == "missing" and f.name in project),
     )
 
 
-def _field(name: str, run: RunView, siblings: Sequence[RunView], known: Mapping[str, str]) -> SetupField:
+def _field(
+    name: str, run: RunView, siblings: Sequence[RunView], known: Mapping[str, str], project_gap: bool
+) -> SetupField:
     recorded = field_value(run, name)
     stated = (known.get(name) or "").strip()
     if recorded is not None:
@@ -54,6 +63,10 @@ def _field(name: str, run: RunView, siblings: Sequence[RunView], known: Mapping[
         return SetupField(name=name, value=recorded, source="run", note=note)
     if stated:
         return SetupField(name=name, value=stated, source="known")
+    if name == "seed" and not needs_seed(run):
+        return SetupField(name=name, value=None, source="not_needed", note="deterministic estimator: no seed needed")
+    if project_gap:
+        return SetupField(name=name, value=None, source="missing", note="no run of this project records it")
     having = [(s.key, v) for s in siblings if (v := field_value(s, name)) is not None]
     values = {v for _, v in having}
     if len(values) == 1:

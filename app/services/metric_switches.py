@@ -7,7 +7,6 @@ in force. A dump may also declare its baseline run, which is marked when the pro
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, cast
 
@@ -16,6 +15,7 @@ from sqlmodel import Session
 from app.analysis.model import Direction, MetricSwitch
 from app.compose.documents import compose_metric_switch
 from app.compose.log_entry.declarations import announced_metric_switch, declared_baselines
+from app.compose.log_entry.metric_switch import default_direction, split_variant
 from app.compose.log_entry.schema import LogEntry
 from app.errors import InputInvalid
 from app.services import analysis as analysis_service
@@ -30,18 +30,6 @@ from app.storage.types import utcnow
 logger = logging.getLogger(__name__)
 
 METRIC_SWITCH = "metric_switch"
-# Words that make a metric one to minimise: val_loss, logloss, rmse, error_rate, p95_latency.
-_MIN_WORDS = frozenset(
-    {"loss", "error", "err", "rmse", "mse", "mae", "mape", "smape", "nll", "perplexity", "ppl", "wer", "cer", "brier"}
-    | {"latency", "time", "cost", "fpr", "fnr", "deviance", "regret", "distance"}
-)
-
-
-def default_direction(metric: str) -> Direction:
-    """'min' for loss- or error-like names, else 'max'."""
-    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
-    minimised = any(w in _MIN_WORDS or w.endswith(("loss", "error")) for w in words)
-    return "min" if minimised else "max"
 
 
 def record_metric_switch(
@@ -72,20 +60,10 @@ def record_metric_switch(
     return entry
 
 
-_SPLIT_PREFIXES = ("val_", "valid_", "validation_", "eval_", "dev_", "test_", "train_")
-
-
 def recorded_metric(metric: str, known: list[str]) -> str:
     """The stored metric a dump means: "recall" is `val_recall` when the runs record that and no other `*_recall`
     of a validation split. Kept as written when no run records anything like it, or when it stays ambiguous."""
-    if metric in known:
-        return metric
-    split_variants = [k for k in dict.fromkeys(known) if k.startswith(_SPLIT_PREFIXES) and k.split("_", 1)[1] == metric]
-    validation = [k for k in split_variants if not k.startswith(("test_", "train_"))]
-    for candidates in (validation, split_variants):
-        if len(candidates) == 1:
-            return candidates[0]
-    return metric
+    return split_variant(metric, known) or metric
 
 
 def create_metric_switch(
@@ -134,8 +112,8 @@ def apply_dump_declarations(
     """What the dump declares beyond its log entry: a switch of the primary metric, and its baseline run."""
     known = [project.primary_metric, *analysis_store.metric_names(session, project_id=cast(int, project.id))]
     announced = announced_metric_switch(log.text, known_metrics=known, aliases=project.metric_aliases)
-    if announced is not None:
-        metric = recorded_metric(project.metric_aliases.get(announced.metric, announced.metric), known)
+    if announced is not None:  # the composer warned of it (`metric_switch_announced`) on the same reading
+        metric = announced.metric
         direction = announced.direction or default_direction(metric)
         if (metric, direction) != (project.primary_metric, project.metric_direction):
             switch = _switch(

@@ -200,13 +200,18 @@ def test_repro_gaps_per_run() -> None:
         RunView("bare", params={"random_state": "4"}),
     )
     findings = analyze(AnalysisInput(runs=runs, primary_metric="auc"))
-    assert findings.repro_gaps == (
-        ReproGap("gaps", ("git_commit", "environment", "owner")),
-        ReproGap("bare", ("git_commit", "data_version", "environment", "hardware", "source_name", "split", "owner")),
+    assert findings.repro_gaps == (  # both lack a commit "full" records: the one lacking more comes first
+        ReproGap(
+            "bare",
+            ("git_commit", "data_version", "environment", "hardware", "source_name", "split", "owner"),
+            recorded_elsewhere=1,
+        ),
+        ReproGap("gaps", ("git_commit", "environment", "owner"), recorded_elsewhere=1),
     )
-    gap = findings.of_kind("repro_gap")[0]
+    gap = findings.of_kind("repro_gap")[1]
     assert gap.message == (
-        "Run gaps lacks 3 of 8 reproducibility fields: git commit, environment (Python and library versions), owner."
+        "Run gaps lacks 3 of 8 reproducibility fields: git commit, environment (Python and library versions), owner. "
+        "The git commit is recorded by 1 other run: close this gap first."
     )
 
 

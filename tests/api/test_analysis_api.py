@@ -49,7 +49,9 @@ class TestGetFindings:
         )
         assert data["noise"] == {"source": "min_effect", "std": None, "min_gain": 0.005}
         kinds = [f["kind"] for f in data["findings"]]
-        assert {"missing_baseline", "current_best", "noise_unknown", "within_noise", "repro_gap"} <= set(kinds)
+        # a pasted table records no reproducibility field on any run: gaps of the project, not of each run
+        assert {"missing_baseline", "current_best", "noise_unknown", "within_noise", "project_gap"} <= set(kinds)
+        assert "repro_gap" not in kinds
         best = next(f for f in data["findings"] if f["kind"] == "current_best")
         assert best["run_ids"][0] == WEIGHTS_B and 0.87 in best["numbers"].values()
         lead = data["best_lead"]  # the runner-up is cited beside the best, with the verdict on the lead

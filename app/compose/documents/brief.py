@@ -112,6 +112,10 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
     if gap is not None and gap.missing:
         text = f"The best run cannot be reproduced with confidence: no {', '.join(gap.missing)} recorded."
         risks.append(Risk(kind="repro_gap", text=text, evidence=Evidence(run_ids=[gap.key])))
+    if findings.project_gaps:  # once for the project, not once per run
+        names = ", ".join(g.field for g in findings.project_gaps)
+        text = f"No run of this project records {names}: every run shares these gaps."
+        risks.append(Risk(kind="project_gap", text=text, evidence=Evidence()))
     risks += [
         Risk(kind="open_question", text=q.text, evidence=Evidence(run_ids=q.run_ids))
         for q in quotes(ctx.entries, "open_questions")

@@ -1,6 +1,7 @@
 """The `reproduction_report` document: the most likely setup of one run (each field as recorded, as the person says,
 inferred from sibling runs, or missing), one question per gap, the checks a reproduction must pass, and the MLflow
-logging calls that would have closed each gap."""
+logging calls that would have closed each gap. A field no run of the project records is said once, as a gap of the
+project, with its question and logging call, not as a gap of this run."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from app.analysis.model import Findings, Setup
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
 from app.compose.documents.render import cite, cites, document, heading, md_prose, md_text, section, table, title_line
-from app.compose.documents.schemas import Check, DocAction, Evidence, FieldNote, Question, ReproductionReport
+from app.compose.documents.schemas import (
+    Check,
+    DocAction,
+    Evidence,
+    FieldNote,
+    ProjectGapNote,
+    Question,
+    ReproductionReport,
+)
 from app.parsing.fmt import fmt
 
 KIND = "reproduction_report"
@@ -25,6 +34,16 @@ _QUESTIONS = {
     "source_name": "Which script or entry point started {run}, with which command line?",
     "split": "How was the data split for {run} (train/validation/test, and how)?",
     "owner": "Who ran {run}, and who can answer questions about it?",
+}
+_PROJECT_QUESTIONS = {
+    "git_commit": "Which commit of the code produced the project's runs?",
+    "data_version": "Which version or snapshot of the data do the project's runs read?",
+    "seed": "Which random seeds do the project's runs use?",
+    "environment": "Which Python and package versions do the project's runs use?",
+    "hardware": "On which hardware (CPU/GPU type and count) do the project's runs run?",
+    "source_name": "Which script or entry point starts the project's runs?",
+    "split": "How is the data split (train/validation/test, and how)?",
+    "owner": "Who runs the project's experiments, and who can answer questions about them?",
 }
 _LOGGING = {
     "git_commit": ('mlflow.set_tag("mlflow.source.git.commit", commit_sha)', "records the exact code"),
@@ -64,6 +83,11 @@ def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, k
         ],
         run_ids=[],
         seed_sd=findings.noise.std,
+        project_gaps=[
+            ProjectGapNote(field=g, question=_PROJECT_QUESTIONS[g], code=_LOGGING[g][0], why=_LOGGING[g][1])
+            for g in setup.project_gaps
+            if g in _LOGGING
+        ],
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -95,7 +119,12 @@ def _checks(setup: Setup, seed_sd: float | None) -> list[Check]:
         ("environment", "the same environment: {value}"),
     ):
         field = by_name.get(name)
-        value = field.value if field and field.value else "unknown (see the questions)"
+        unknown = (
+            "unknown (no run of this project records it)"
+            if name in setup.project_gaps
+            else "unknown (see the questions)"
+        )
+        value = field.value if field and field.value else unknown
         runs = [setup.key, *(field.evidence if field else ())]
         checks.append(
             Check(name=name, what=what.format(value=value), evidence=Evidence(run_ids=list(dict.fromkeys(runs))))
@@ -121,6 +150,14 @@ def _markdown(title: str, body: ReproductionReport) -> str:
         for f in body.fields
     ]
     blocks += section("Most likely setup", [table(["Field", "Value", "Source", "From runs", "Note"], rows)])
+    if body.project_gaps:
+        names = ", ".join(md_text(g.field) for g in body.project_gaps)
+        lead = f"No run of this project records {names}: gaps of the project, said once, not gaps of this run."
+        notes = [
+            f"- {md_text(g.field)}: {md_prose(g.question)} Log it in the launch code: `{g.code}` ({g.why})."
+            for g in body.project_gaps
+        ]
+        blocks += section("Gaps of the whole project", [lead, "", *notes])
     params = [f"- {md_text(k)} = {md_text(v)}" for k, v in body.params.items()]
     blocks += section("Parameters", params, empty="No parameters recorded.")
     blocks += section("What the person knows", [f"- {md_text(k)}: {md_text(v)}" for k, v in body.known.items()])
@@ -129,5 +166,6 @@ def _markdown(title: str, body: ReproductionReport) -> str:
     checks = [f"- [ ] {md_text(c.name)}: {md_text(c.what)}{cites(c.evidence.run_ids)}" for c in body.checks]
     blocks += section("Checks for a reproduction", checks)
     docs = [f"- {d.field}: `{d.code}` ({d.why})" for d in body.documentation]
-    blocks += section("Documentation to add", docs, empty="Nothing: every field is recorded.")
+    recorded = "Nothing more for this run (see the gaps of the whole project)." if body.project_gaps else ""
+    blocks += section("Documentation to add", docs, empty=recorded or "Nothing: every field is recorded.")
     return document(blocks)

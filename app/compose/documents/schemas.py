@@ -296,6 +296,15 @@ class DocAction(_Frozen):
     why: str
 
 
+class ProjectGapNote(_Frozen):
+    """A field no run of the project records: said once per report, with the question and the logging call."""
+
+    field: str
+    question: str
+    code: str
+    why: str
+
+
 class ReproductionReport(_Frozen):
     schema_version: Literal["reproduction_report/1"] = "reproduction_report/1"
     key: str
@@ -311,6 +320,7 @@ class ReproductionReport(_Frozen):
     documentation: list[DocAction]
     run_ids: list[str]
     seed_sd: float | None = None  # the tolerance is the believable gain of one run over another, from this seed sd
+    project_gaps: list[ProjectGapNote] = Field(default_factory=list)  # reports stored before issue 14 have none
 
 
 class ApproachStory(_Frozen):
@@ -332,7 +342,7 @@ class DecisionNote(_Frozen):
 
 
 class Risk(_Frozen):
-    kind: Literal["missing_baseline", "noise_unknown", "repro_gap", "stall", "open_question"]
+    kind: Literal["missing_baseline", "noise_unknown", "repro_gap", "project_gap", "stall", "open_question"]
     text: str
     evidence: Evidence
 

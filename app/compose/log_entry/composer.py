@@ -12,8 +12,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.dump import Statement, parse_dump
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
+from app.compose.log_entry.metric_switch import default_direction
 from app.compose.log_entry.metrics_check import stated_mismatch
 from app.compose.log_entry.pairing import is_param_value, pair_numbers
 from app.compose.log_entry.refs import Reference, RunIndex, find_references, resolve_explicit
@@ -63,6 +65,7 @@ def compose_log_entry(
         builder.add_explicit(key, change="in the run table pasted with the dump")
     if not text.strip():
         builder.warn("empty_dump", "the brain dump is empty: there is nothing to structure")
+    builder.warn_switch(text)
     return builder.build()
 
 
@@ -85,18 +88,24 @@ class _Builder:
         self.metric_re = metric_name_pattern(known)
         self.param_words = PARAM_WORDS | {k.lower() for run in self.index.runs for k in run.params}
 
+    def warn_switch(self, text: str) -> None:
+        """Warn of the switch the dump announces, read as the service records it (`announced_metric_switch`): a
+        switch to the metric already in force changes nothing and is not announced."""
+        known = [self.project.primary_metric, *dict.fromkeys(m for run in self.index.runs for m in run.metrics)]
+        switch = announced_metric_switch(text, known_metrics=known, aliases=self.project.metric_aliases)
+        if switch is None:
+            return
+        direction = switch.direction or default_direction(switch.metric)
+        if (switch.metric, direction) != (self.project.primary_metric, self.project.metric_direction):
+            message = f"the dump announces a change of primary metric: {switch.sentence}"
+            self.warn("metric_switch_announced", message, line=switch.line)
+
     # -- statements ---------------------------------------------------------------------------------------------------
 
     def add(self, statement: Statement) -> None:
         if statement.quoted:
             self._add_quoted(statement)
             return
-        if statement.metric_switch:
-            self.warn(
-                "metric_switch_announced",
-                f"the dump announces a change of primary metric: {statement.text}",
-                line=statement.line,
-            )
         references = self.statement_refs = find_references(statement.text, self.index)
         for reference in references:
             self._check_reference(reference, statement.line)

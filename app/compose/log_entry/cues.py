@@ -4,7 +4,7 @@ Labels ("open q:", "tomorrow:", "## Didn't work", ":soon: tmrw") name a section 
 (a question: "?", "not sure", "should we"; a plan: "tomorrow", "need to", a leading imperative; a failure: "didn't
 help", "dead end", "diverged", "worse"; a guess: "I think", "prob", "maybe"; a conclusion: "best so far", "because",
 "so", "going with"). `cue_section` applies them to one clause, strongest first; `dump` decides what a
-clause is. Instruction-like text and announced metric switches are recognised here too.
+clause is. Instruction-like text is recognised here too (announced metric switches: `metric_switch.py`).
 """
 
 from __future__ import annotations
@@ -116,12 +116,6 @@ _CONCLUSION_RE = re.compile(
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
     r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
     r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
-    re.IGNORECASE,
-)
-METRIC_SWITCH_RE = re.compile(
-    r"\b(?:primary|main|target|headline|north[- ]star|key) metric\b.{0,40}\b(?:is|becomes|now|switch\w*|chang\w*|"
-    r"from now|from today|moving to|move to)\b|\b(?:switch\w*|chang\w*|mov\w+) (?:the |our |its )?"
-    r"(?:primary |main |target )?metric\b|\boptimi[sz]e for \w+ (?:instead|from now|from today)",
     re.IGNORECASE,
 )
 INSTRUCTION_RE = re.compile(

@@ -29,13 +29,13 @@ from app.compose.log_entry.cues import (
     GENERIC,
     INLINE_LABEL_RE,
     INSTRUCTION_RE,
-    METRIC_SWITCH_RE,
     MIDLINE_LABEL_RE,
     NOT_BARE_HEADERS,
     clean_label,
     cue_section,
     label_section,
 )
+from app.compose.log_entry.metric_switch import announces_switch
 from app.compose.log_entry.schema import Section
 
 _ABBREVIATIONS = frozenset(
@@ -286,7 +286,7 @@ def _sentence_statements(
     if INSTRUCTION_RE.search(body):
         yield Statement(body, line, "observations", quoted=True, group=group, parent=parent)
         return
-    switch = bool(METRIC_SWITCH_RE.search(body))
+    switch = announces_switch(body)
     label = INLINE_LABEL_RE.match(body)
     if label and label[3].strip():
         # "next comp: ...", "for next time: ..." name a plan too

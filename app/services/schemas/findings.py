@@ -15,7 +15,7 @@ from app.services.schemas.common import Direction
 class FindingPublic(BaseModel):
     kind: str = Field(
         description="baseline, missing_baseline, multi_change, within_noise, noise_unknown, seed_noise, "
-        "duplicate, stall, repro_gap, current_best, approach_status or metric_switch."
+        "duplicate, stall, repro_gap, project_gap, current_best, approach_status or metric_switch."
     )
     message: str
     run_ids: list[str] = Field(description="The runs the finding comes from.")

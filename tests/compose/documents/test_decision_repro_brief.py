@@ -149,3 +149,55 @@ def test_a_decision_stored_without_noise_ties_still_reads() -> None:
     stored = body.model_dump(mode="json")
     del stored["noise_ties"]
     assert SelectionDecision.model_validate(stored).noise_ties == []
+
+
+def test_reproduction_report_says_a_project_gap_once_and_asks_no_seed_of_a_deterministic_run() -> None:
+    setup = Setup(
+        key="r-lr3",
+        fields=(
+            SetupField("git_commit", "abc1234", "run"),
+            SetupField("seed", None, "not_needed", note="deterministic estimator: no seed needed"),
+            SetupField("hardware", None, "missing", note="no run of this project records it"),
+            SetupField("owner", None, "missing"),
+        ),
+        params={"model": "logistic_regression", "solver": "lbfgs"},
+        metric="val_auc",
+        expected=0.87,
+        tolerance=0.005,
+        noise_source="min_effect",
+        gaps=("owner",),
+        project_gaps=("hardware",),
+    )
+    composed = compose_reproduction(context(), findings(), setup, known={})
+    body, markdown = composed.body, composed.markdown
+    assert isinstance(body, ReproductionReport)
+    assert [q.field for q in body.questions] == ["owner"]
+    assert [g.field for g in body.project_gaps] == ["hardware"]
+    assert "## Gaps of the whole project" in markdown
+    assert markdown.count("On which hardware") == 1
+    assert '- owner: `mlflow.set_tag("mlflow.user", user)`' in markdown
+    assert "| seed | — | not_needed | — | deterministic estimator: no seed needed |" in markdown
+    assert check_document_grounding(composed, context(), findings()) == []
+
+
+def test_a_reproduction_report_stored_before_project_gaps_still_reads_and_renders() -> None:
+    from app.compose.documents.reproduction import render_markdown
+
+    stored = compose_reproduction(context(), findings(), SETUP, known={}).body.model_dump()
+    del stored["project_gaps"]
+    body = ReproductionReport.model_validate(stored)
+    assert body.project_gaps == []
+    assert "## Gaps of the whole project" not in render_markdown(body, "Reproduction report: Churn")
+
+
+def test_handover_brief_names_the_project_gaps_once() -> None:
+    from app.analysis.model import ProjectGap
+
+    gaps = (ProjectGap("hardware", 5), ProjectGap("split", 5))
+    composed = compose_brief(context(), findings(project_gaps=gaps), audience="a new teammate")
+    body = composed.body
+    assert isinstance(body, HandoverBrief)
+    assert [r.kind for r in body.risks].count("project_gap") == 1
+    assert "- project gap: No run of this project records hardware, split: every run shares these gaps." in (
+        composed.markdown
+    )

@@ -135,7 +135,11 @@ def test_end_to_end_content(setting: tuple[DocContext, Findings]) -> None:
     assert "**Verdict: tried.**" in tried.markdown
     assert "**not** the top of the ranking (`nl63`)" in decision.markdown
     assert "No rationale given: the selected run's weighted total is 0, against 1 for the top" in decision.markdown
-    assert "- data_version: Which version or snapshot of the data did `nl63` read" in repro.markdown
+    # no run records a data version: one gap of the project, said once, not a question about nl63
+    assert "No run of this project records data_version, environment," in repro.markdown
+    assert "- data_version: Which version or snapshot of the data do the project's runs read?" in repro.markdown
+    assert repro.markdown.count("Which version or snapshot of the data") == 1
+    assert "the same data: version / digest unknown (no run of this project records it)" in repro.markdown
     assert 'mlflow.set_tag("mlflow.source.git.commit"' not in repro.markdown  # nl63 records its commit
     assert "- 2024-05-02: from val_acc to **val_auc** (max)" in brief.markdown
     assert "Recorded from the API." in switch.markdown

@@ -166,4 +166,4 @@ def test_the_body_keeps_the_text_as_written(setting: tuple[DocContext, Findings]
 def _code_of(doc: Composed) -> list[str]:
     """The code a reproduction report quotes on purpose (its MLflow calls)."""
     body = doc.body.model_dump()
-    return [d["code"] for d in body.get("documentation", [])]
+    return [d["code"] for d in (*body.get("documentation", []), *body.get("project_gaps", []))]
