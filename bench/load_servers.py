@@ -40,6 +40,9 @@ class Server:
             self.process = subprocess.Popen(
                 [*self.command, "--host", HOST, "--port", str(self.port)],
                 env=self.env,
+                # Not the caller's folder: `python -c` puts the working directory first on sys.path, which would
+                # serve the checkout the bench was started from instead of the one PYTHONPATH names.
+                cwd=self.log_path.parent,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
