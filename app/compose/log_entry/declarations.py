@@ -11,6 +11,9 @@ switch to F1?", "maybe make F1 the main metric") announce nothing.
 A run is declared the baseline when the sentence says the run *is* the baseline ("abc123 is our baseline", "baseline:
 run 5c6d70a1", "using the logreg run as baseline"); a comparison with the baseline ("beat the baseline by 2pt",
 "compared to baseline") declares nothing.
+
+Verdicts on approaches ("dead end, dropping it") and answers to earlier open questions live in
+`app.compose.log_entry.said`, and are read from here too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from app.compose.log_entry.dump import split_sentences
+from app.compose.log_entry.said import AnsweredQuestion as AnsweredQuestion
+from app.compose.log_entry.said import ProposedMark as ProposedMark
+from app.compose.log_entry.said import answered_questions as answered_questions
+from app.compose.log_entry.said import proposed_marks as proposed_marks
 from app.compose.log_entry.schema import LogEntry
 from app.parsing.columns import normalize_metric_name
 
