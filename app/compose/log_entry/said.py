@@ -124,54 +124,52 @@ _REF = (
     rf"(?:{_THE}{_A}{_PART}(?:\s+{_NOUN}|\s+(?:stuff|thing|experiments?))?"
     rf"|(?:it|this|that|them|these|those)(?:\s+{_NOUN})?|(?:the|this|that)\s+{_NOUN})"
 )
-_VERDICTS: tuple[tuple[MarkStatus, re.Pattern[str]], ...] = tuple(
-    (status, re.compile(pattern))
-    for status, pattern in (
-        ("abandoned", r"\bdead[\s-]?ends?\b"),
-        ("abandoned", rf"\b(?:giv(?:e|es|ing)|gave|given)\s+up\s+on\s+{_REF}"),
-        (
-            "abandoned",
-            rf"\b(?:abandon(?:s|ing|ed)?|shelv(?:e|es|ing|ed)|ditch(?:es|ing|ed)?|scrap(?:s|ping|ped)?|"
-            rf"retir(?:e|es|ing|ed)|park(?:s|ing|ed)?|drop(?:s|ping|ped)?)\s+{_REF}",
-        ),
-        (
-            "abandoned",
-            rf"{_REF}\s*(?:(?:is|was|gets|got|has\s+been|'s)\s+|[:\-–—]\s*)(?:now\s+)?"
-            r"(?:abandoned|shelved|dropped|ditched|scrapped|retired|parked|killed|dead|finished\s+for\s+(?:us|me|good)|"
-            r"done\s+for\s+(?:us|me|good))\b",
-        ),
-        (
-            "abandoned",
-            rf"\b(?:not|no\s+longer|stop(?:ped|ping)?|won'?t|will\s+not)\s+(?:be\s+)?"
-            rf"pursu(?:e|ing)\s+{_REF}",
-        ),
-        (
-            "abandoned",
-            r"\b(?:not|no\s+longer|won'?t|will\s+not)\s+(?:be\s+)?pursu(?:e|ing)\s+(?:this\s+|it\s+|that\s+)?"
-            r"(?:any\s+)?further\b",
-        ),
-        # "killing that line", "kill the tabnet line"; not "killed it", which may praise a result
-        ("abandoned", rf"\bkill(?:s|ing|ed)?\s+(?:{_THE}{_A}{_PART}(?:\s+{_NOUN})?|(?:the|this|that)\s+{_NOUN})"),
-        ("abandoned", rf"\b(?:stop(?:ped|ping)?|quit(?:ting)?)\s+(?:working\s+on|with)\s+{_REF}"),
-        ("abandoned", rf"\b(?:moving|moved|move)\s+on\s+from\s+{_REF}"),
-        ("abandoned", rf"\b(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+done\s+with\s+{_REF}"),
-        (
-            "abandoned",
-            rf"\b(?:(?:won'?t|will\s+not|not\s+going\s+to|never)\s+revisit|not\s+revisiting)\b(?:\s+{_REF})?",
-        ),
-        ("abandoned", rf"\bno\s+more\s+{_A}\b|\bwrit(?:e|ing|ten)\s+off\s+{_REF}|{_REF}\s+(?:is\s+)?written\s+off"),
-        ("adopted", rf"\b(?:go(?:ing|es)?|went|stick(?:ing)?)\s+with\s+{_REF}"),
-        ("adopted", rf"{_REF}\s+(?:is|was|it\s+is)\s+(?:the|our)\s+(?:clear\s+)?winner\b|\bthe\s+winner\s+is\s+{_REF}"),
-        ("adopted", rf"\b(?:ship(?:s|ping|ped)?|adopt(?:s|ing|ed)?|deploy(?:s|ing|ed)?)\s+{_REF}"),
-        ("adopted", rf"{_REF}\s+(?:is|was|gets|got)\s+(?:adopted|shipped|deployed)\b"),
-        ("adopted", rf"\b(?:settl(?:e|ed|ing)|decid(?:e|ed|ing)|standardi[sz](?:e|ed|ing))\s+on\s+{_REF}"),
-        (
-            "adopted",
-            rf"{_REF}\s+(?:is|becomes)\s+(?:our|the)\s+(?:final|production|chosen)\s+"
-            r"(?:model|approach|choice)",
-        ),
-    )
+_VERDICT_PATTERNS: tuple[tuple[MarkStatus, str], ...] = (
+    ("abandoned", r"\bdead[\s-]?ends?\b"),
+    ("abandoned", rf"\b(?:giv(?:e|es|ing)|gave|given)\s+up\s+on\s+{_REF}"),
+    (
+        "abandoned",
+        rf"\b(?:abandon(?:s|ing|ed)?|shelv(?:e|es|ing|ed)|ditch(?:es|ing|ed)?|scrap(?:s|ping|ped)?|"
+        rf"retir(?:e|es|ing|ed)|park(?:s|ing|ed)?|drop(?:s|ping|ped)?)\s+{_REF}",
+    ),
+    (
+        "abandoned",
+        rf"{_REF}\s*(?:(?:is|was|gets|got|has\s+been|'s)\s+|[:\-–—]\s*)(?:now\s+)?"
+        r"(?:abandoned|shelved|dropped|ditched|scrapped|retired|parked|killed|dead|finished\s+for\s+(?:us|me|good)|"
+        r"done\s+for\s+(?:us|me|good))\b",
+    ),
+    (
+        "abandoned",
+        rf"\b(?:not|no\s+longer|stop(?:ped|ping)?|won'?t|will\s+not)\s+(?:be\s+)?"
+        rf"pursu(?:e|ing)\s+{_REF}",
+    ),
+    (
+        "abandoned",
+        r"\b(?:not|no\s+longer|won'?t|will\s+not)\s+(?:be\s+)?pursu(?:e|ing)\s+(?:this\s+|it\s+|that\s+)?"
+        r"(?:any\s+)?further\b",
+    ),
+    # "killing that line", "kill the tabnet line"; not "killed it", which may praise a result
+    ("abandoned", rf"\bkill(?:s|ing|ed)?\s+(?:{_THE}{_A}{_PART}(?:\s+{_NOUN})?|(?:the|this|that)\s+{_NOUN})"),
+    ("abandoned", rf"\b(?:stop(?:ped|ping)?|quit(?:ting)?)\s+(?:working\s+on|with)\s+{_REF}"),
+    ("abandoned", rf"\b(?:moving|moved|move)\s+on\s+from\s+{_REF}"),
+    ("abandoned", rf"\b(?:we(?:'re|\s+are)|i(?:'m|\s+am))\s+done\s+with\s+{_REF}"),
+    (
+        "abandoned",
+        rf"\b(?:(?:won'?t|will\s+not|not\s+going\s+to|never)\s+revisit|not\s+revisiting)\b(?:\s+{_REF})?",
+    ),
+    ("abandoned", rf"\bno\s+more\s+{_A}\b|\bwrit(?:e|ing|ten)\s+off\s+{_REF}|{_REF}\s+(?:is\s+)?written\s+off"),
+    ("adopted", rf"\b(?:go(?:ing|es)?|went|stick(?:ing)?)\s+with\s+{_REF}"),
+    ("adopted", rf"{_REF}\s+(?:is|was|it\s+is)\s+(?:the|our)\s+(?:clear\s+)?winner\b|\bthe\s+winner\s+is\s+{_REF}"),
+    ("adopted", rf"\b(?:ship(?:s|ping|ped)?|adopt(?:s|ing|ed)?|deploy(?:s|ing|ed)?)\s+{_REF}"),
+    ("adopted", rf"{_REF}\s+(?:is|was|gets|got)\s+(?:adopted|shipped|deployed)\b"),
+    ("adopted", rf"\b(?:settl(?:e|ed|ing)|decid(?:e|ed|ing)|standardi[sz](?:e|ed|ing))\s+on\s+{_REF}"),
+    (
+        "adopted",
+        rf"{_REF}\s+(?:is|becomes)\s+(?:our|the)\s+(?:final|production|chosen)\s+"
+        r"(?:model|approach|choice)",
+    ),
 )
+_VERDICTS = tuple((status, re.compile(pattern)) for status, pattern in _VERDICT_PATTERNS)
 _POINTS_BACK = re.compile(rf"\b(?:it|this|that|them|these|those)(?:\s+{_NOUN})?\b|\b(?:the|this|that)\s+{_NOUN}\b")
 # A verdict under one of these is not one: a condition, a question, a hedge or a plan still to be made.
 _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|whether|in\s+case|otherwise)\b")
