@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
+from app.services import declarations as declarations_service
 from app.services import entries as entries_service
 from app.services import metric_switches
 from app.services import outbox as outbox_service
@@ -135,11 +136,12 @@ def compose_writer(
 
 
 def _apply_declarations(session: Session, *, project: Project, log: SessionLog, entry: EntryPublic | None) -> None:
-    """A metric switch the dump announces, and the baseline it declares: in a savepoint, so a bug there never
-    loses the dump, its runs or its entry."""
+    """A metric switch the dump announces, the baseline it declares, its verdicts on approaches and the open
+    questions it answers: in a savepoint, so a bug there never loses the dump, its runs or its entry."""
     try:
         with session.begin_nested():
             metric_switches.apply_dump_declarations(session, project=project, log=log, entry=entry, public_url="")
+            declarations_service.apply_dump_said(session, project=project, log=log, entry=entry)
     except Exception:
         logger.exception("logs.declarations.failed", extra={"log_id": log.id, "project": project.slug})
 

@@ -16,6 +16,7 @@ from app.compose.documents.common import (
     best_note,
     body_run_ids,
     lines_of_inquiry,
+    open_questions,
     quotes,
     switch_notes,
 )
@@ -109,7 +110,7 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
         risks.append(Risk(kind="repro_gap", text=text, evidence=Evidence(run_ids=[gap.key])))
     risks += [
         Risk(kind="open_question", text=q.text, evidence=Evidence(run_ids=q.run_ids))
-        for q in quotes(ctx.entries, "open_questions")
+        for q in open_questions(ctx.entries)
     ]
     return risks
 

@@ -9,6 +9,7 @@ from app.services.schemas.approaches import (
     ApproachMarkCreate,
     ApproachMarkPublic,
     ApproachName,
+    ApproachProposedMarkPublic,
     ApproachPublic,
     ApproachRunsAssign,
     BaselinePublic,
@@ -36,7 +37,13 @@ from app.services.schemas.documents import (
     SummaryCreate,
     TriedCreate,
 )
-from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
+from app.services.schemas.entries import (
+    EntryPublic,
+    EntryUpdate,
+    EntryVersionPublic,
+    OpenQuestionPublic,
+    QuestionAnswerPublic,
+)
 from app.services.schemas.findings import (
     FindingPublic,
     FindingsPublic,
@@ -73,6 +80,7 @@ __all__ = [
     "ApproachMarkCreate",
     "ApproachMarkPublic",
     "ApproachName",
+    "ApproachProposedMarkPublic",
     "ApproachPublic",
     "ApproachRunsAssign",
     "BaselinePublic",
@@ -83,6 +91,8 @@ __all__ = [
     "EntryPublic",
     "EntryUpdate",
     "EntryVersionPublic",
+    "OpenQuestionPublic",
+    "QuestionAnswerPublic",
     "FindingPublic",
     "FindingsPublic",
     "Health",
