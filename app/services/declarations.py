@@ -15,7 +15,7 @@ from typing import cast
 from sqlmodel import Session
 
 from app.compose.log_entry import kind as log_entry_kind
-from app.compose.log_entry.declarations import answered_questions, proposed_marks
+from app.compose.log_entry.declarations import answered_questions, may_declare_verdict, proposed_marks
 from app.services import analysis as analysis_service
 from app.services import outbox as outbox_service
 from app.services.schemas import EntryPublic, OpenQuestionPublic, QuestionAnswerPublic
@@ -35,6 +35,8 @@ def apply_dump_said(session: Session, *, project: Project, log: SessionLog, entr
 
 
 def _declare_marks(session: Session, *, project: Project, log: SessionLog) -> None:
+    if not may_declare_verdict(log.text):
+        return
     findings = analysis_service.project_findings(session, project=project)
     held = {a.name: a.mark for a in findings.approaches}
     project_id, applied = cast(int, project.id), False

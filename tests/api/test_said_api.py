@@ -135,6 +135,15 @@ class TestAnsweredQuestion:
         remaining = [q["text"] for q in response.json()["body"]["open_questions"]]
         assert remaining == ["why is f1 flat?"]
 
+    def test_an_answer_filed_under_open_questions_is_not_listed_as_one(self, client: TestClient) -> None:
+        seed_history(client)
+        post_log(client, text="Open question: is the split leaking?")
+        answering = post_log(client, text="Checked the split leakage question: no leakage, the gap is class balance.")
+        filed = [q["text"] for q in answering["log_entry"]["body"]["open_questions"]]
+        listed = client.get("/v1/projects/churn/questions").json()
+        assert [(q["question"], q["answered"] is not None) for q in listed] == [("is the split leaking?", True)]
+        assert len(filed) <= 1  # the composer may file the answer as a question; it is not listed as one
+
     def test_an_unrelated_dump_answers_nothing(self, client: TestClient) -> None:
         seed_history(client)
         post_log(client, text="Open question: is the split leaking?")

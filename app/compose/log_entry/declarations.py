@@ -27,6 +27,7 @@ from app.compose.log_entry.dump import split_sentences
 from app.compose.log_entry.said import AnsweredQuestion as AnsweredQuestion
 from app.compose.log_entry.said import ProposedMark as ProposedMark
 from app.compose.log_entry.said import answered_questions as answered_questions
+from app.compose.log_entry.said import may_declare_verdict as may_declare_verdict
 from app.compose.log_entry.said import proposed_marks as proposed_marks
 from app.compose.log_entry.schema import LogEntry
 from app.parsing.columns import normalize_metric_name

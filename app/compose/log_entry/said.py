@@ -190,6 +190,20 @@ _SENTENCE_END = re.compile(r"(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bcf\.)(?<
 _CLAUSE_MARKS = re.compile(r"[,;:()]|[.!]\s|\s[-–—]\s|\band\s+(?=\w+ing\b)")
 
 
+# Every verdict has one of these words: a dump without any declares none, and the approaches need not be computed.
+_VERDICT_WORDS = re.compile(
+    r"\b(?:dead|giv\w*|gave|abandon\w*|shelv\w*|ditch\w*|scrap\w*|retir\w*|park\w*|drop\w*|kill\w*|pursu\w*|"
+    r"stop\w*|quit\w*|mov\w*|done|revisit\w*|more|writ\w*|go\w*|went|stick\w*|winner|ship\w*|adopt\w*|"
+    r"deploy\w*|settl\w*|decid\w*|standardi\w*|final|finished)\b",
+    re.IGNORECASE,
+)
+
+
+def may_declare_verdict(text: str) -> bool:
+    """False when `text` has none of the words a verdict needs."""
+    return bool(_VERDICT_WORDS.search(text))
+
+
 def proposed_marks(text: str, *, approaches: Sequence[str]) -> list[ProposedMark]:
     """The verdicts `text` declares on `approaches`, one per approach (two contrary ones cancel out)."""
     found: dict[str, ProposedMark] = {}

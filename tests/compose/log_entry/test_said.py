@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.compose.log_entry.declarations import answered_questions, proposed_marks
+from app.compose.log_entry.declarations import answered_questions, may_declare_verdict, proposed_marks
 
 APPROACHES = [
     "random_forest",
@@ -40,6 +40,7 @@ def test_a_verdict_proposes_a_mark_with_its_sentence(text: str, expected: list[t
     marks = proposed_marks(text, approaches=APPROACHES)
     assert sorted((m.approach, m.status) for m in marks) == sorted(expected)
     assert all(m.reason in text for m in marks)
+    assert may_declare_verdict(text)
 
 
 @pytest.mark.parametrize(
@@ -67,6 +68,10 @@ def test_a_verdict_proposes_a_mark_with_its_sentence(text: str, expected: list[t
 )
 def test_a_setback_negation_or_hypothetical_proposes_nothing(text: str) -> None:
     assert proposed_marks(text, approaches=APPROACHES) == []
+
+
+def test_a_dump_without_verdict_words_needs_no_approaches() -> None:
+    assert not may_declare_verdict("AUC 0.86 with the forest, tenure features helped. Open question: leakage?")
 
 
 def test_contrary_verdicts_on_one_approach_cancel_out() -> None:
