@@ -159,7 +159,12 @@ _VERDICT_PATTERNS: tuple[tuple[MarkStatus, str], ...] = (
     ),
     ("abandoned", rf"\bno\s+more\s+{_A}\b|\bwrit(?:e|ing|ten)\s+off\s+{_REF}|{_REF}\s+(?:is\s+)?written\s+off"),
     ("adopted", rf"\b(?:go(?:ing|es)?|went|stick(?:ing)?)\s+with\s+{_REF}"),
-    ("adopted", rf"{_REF}\s+(?:is|was|it\s+is)\s+(?:the|our)\s+(?:clear\s+)?winner\b|\bthe\s+winner\s+is\s+{_REF}"),
+    # not "the winner on recall": a win on one count is no choice
+    (
+        "adopted",
+        rf"(?:{_REF}\s+(?:is|was|it\s+is)\s+(?:the|our)\s+(?:clear\s+)?winner\b|\bthe\s+winner\s+is\s+{_REF})"
+        r"(?!\s+(?:on|in|for|at|of|among|so\s+far|today|here)\b)",
+    ),
     ("adopted", rf"\b(?:ship(?:s|ping|ped)?|adopt(?:s|ing|ed)?|deploy(?:s|ing|ed)?)\s+{_REF}"),
     ("adopted", rf"{_REF}\s+(?:is|was|gets|got)\s+(?:adopted|shipped|deployed)\b"),
     ("adopted", rf"\b(?:settl(?:e|ed|ing)|decid(?:e|ed|ing)|standardi[sz](?:e|ed|ing))\s+on\s+{_REF}"),
@@ -174,9 +179,9 @@ _POINTS_BACK = re.compile(rf"\b(?:it|this|that|them|these|those)(?:\s+{_NOUN})?\
 # A verdict under one of these is not one: a condition, a question, a hedge or a plan still to be made.
 _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|whether|in\s+case|otherwise)\b")
 _HEDGED_BEFORE = re.compile(
-    r"(?:n't|\b(?:not|never|no|maybe|perhaps|might|may|could|should|would|probably|possibly|likely|almost|nearly|"
+    r"(?:n't|'d\b|\b(?:not|never|no|nobody|maybe|perhaps|might|may|could|should|would|probably|possibly|likely|almost|nearly|"
     r"looks?|seems?|feels?|consider\w*|think\w*|tempted|wonder\w*|propos\w*|suggest\w*|before|rather\s+than|"
-    r"instead\s+of|about\s+to|want\s+to|plan\w*\s+to|yet\s+to)\b)[^,;:]*$"
+    r"instead\s+of|about\s+to|wants?\s+to|plan\w*\s+to|yet\s+to)\b)[^,;:]*$"
 )
 _YET = re.compile(r"^[^,;:.]*\b(?:yet|for\s+now|for\s+the\s+moment)\b")
 # Words that may stand before a verdict with no subject of their own: "it's a dead end", "honestly, dead end".

@@ -15,6 +15,7 @@ APPROACHES = [
     "prophet",
     "vit",
     "gbm_objective",
+    "mlp",
 ]
 
 
@@ -33,6 +34,10 @@ APPROACHES = [
         ("Let's stop working on prophet.", [("prophet", "abandoned")]),
         ("Going with LightGBM.", [("lightgbm", "adopted")]),
         ("LightGBM is the winner, shipping it.", [("lightgbm", "adopted")]),
+        ("LightGBM is the clear winner.", [("lightgbm", "adopted")]),
+        ("Calling it: tabnet is a dead end.", [("tabnet", "abandoned")]),
+        ("After six runs, we are giving up on tabnet.", [("tabnet", "abandoned")]),
+        ("kill the mlp line, too slow to train", [("mlp", "abandoned")]),
         ("We're going with the forest, tabnet is dead.", [("tabnet", "abandoned"), ("random_forest", "adopted")]),
     ],
 )
@@ -64,6 +69,13 @@ def test_a_verdict_proposes_a_mark_with_its_sentence(text: str, expected: list[t
         "gbm objective sweep meh today, huber no better than l2.",
         "ResNet looks plateaued, but let's give it one more lr sweep before calling it.",
         "TabNet killed it on the holdout.",
+        "I'd go with lightgbm.",
+        "Nobody wants to abandon tabnet.",
+        "LightGBM is the winner on recall but not on AUC.",
+        "Shipping the fix to the tabnet loader.",
+        "the lightgbm run dropped 2 points",
+        "Tabnet is a dead end unless we get more data.",
+        "We dropped dropout from the mlp.",
     ],
 )
 def test_a_setback_negation_or_hypothetical_proposes_nothing(text: str) -> None:
