@@ -319,7 +319,10 @@ _ANSWERS = re.compile(
 )
 _STILL_OPEN = re.compile(
     r"\?|\b(?:not\s+sure|no\s+idea|still\s+(?:open|unclear|unknown|don'?t)|don'?t\s+know|unclear|tbd|to\s+check|"
-    r"(?:need|needs|will|going)\s+to\s+(?:check|look|find|figure|investigate)|todo|open\s+question)\b"
+    r"todo|open\s+question|whether|"
+    # a check still to be made: "will check", "going to look", "next: verify"
+    r"(?:will|'ll|shall|should|must|going\s+to|need\s+to|needs\s+to|want\s+to|plan\s+to|next:?)\s+"
+    r"(?:check|look|test|try|verify|investigate|find|figure|dig|confirm|rule))\b"
 )
 
 

@@ -128,6 +128,8 @@ def test_a_sentence_that_answers_an_open_question_is_found(text: str, question: 
         "Ran the ViT with a longer warmup again today.",
         "WAPE went down this week.",
         "The split looks fine to me.",
+        "Will check whether the split leaks tomorrow.",
+        "Next: verify the week 14 WAPE jump against the holiday calendar.",
     ],
 )
 def test_a_restated_question_or_unrelated_sentence_answers_nothing(text: str) -> None:
