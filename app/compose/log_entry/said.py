@@ -198,7 +198,8 @@ _CLAUSE_MARKS = re.compile(r"[,;:()]|[.!]\s|\s[-–—]\s|\band\s+(?=\w+ing\b)")
 # Every verdict has one of these words: a dump without any declares none, and the approaches need not be computed.
 _VERDICT_WORDS = re.compile(
     r"\b(?:dead|giv\w*|gave|abandon\w*|shelv\w*|ditch\w*|scrap\w*|retir\w*|park\w*|drop\w*|kill\w*|pursu\w*|"
-    r"stop\w*|quit\w*|mov\w*|done|revisit\w*|more|writ\w*|go\w*|went|stick\w*|winner|ship\w*|adopt\w*|"
+    r"stop\w*|quit\w*|mov(?:e|ed|ing)|done|revisit\w*|no\s+more|writ\w*|go|goes|going|went|stick\w*|winner|"
+    r"ship\w*|adopt\w*|"
     r"deploy\w*|settl\w*|decid\w*|standardi\w*|final|finished)\b",
     re.IGNORECASE,
 )
