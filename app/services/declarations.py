@@ -15,7 +15,7 @@ from typing import cast
 from sqlmodel import Session
 
 from app.compose.log_entry import kind as log_entry_kind
-from app.compose.log_entry.declarations import answered_questions, may_declare_verdict, proposed_marks
+from app.compose.log_entry.declarations import ProposedMark, answered_questions, may_declare_verdict, proposed_marks
 from app.services import analysis as analysis_service
 from app.services import outbox as outbox_service
 from app.services.schemas import EntryPublic, OpenQuestionPublic, QuestionAnswerPublic
@@ -39,37 +39,38 @@ def _declare_marks(session: Session, *, project: Project, log: SessionLog) -> No
         return
     findings = analysis_service.project_findings(session, project=project)
     held = {a.name: a.mark for a in findings.approaches}
-    project_id, applied = cast(int, project.id), False
+    applied = False
     for mark in proposed_marks(log.text, approaches=list(held)):
         current = held[mark.approach]
         if current is not None and current.status == mark.status:
             continue  # already marked so: nothing to propose
-        if project.auto_apply_declared_marks and current is None:
-            analysis_store.set_approach_mark(
-                session,
-                project_id=project_id,
-                name=mark.approach,
-                status=mark.status,
-                reason=mark.reason,
-                by=log.author,
-            )
-            declaration_store.delete_mark_proposal(session, project_id=project_id, name=mark.approach)
-            applied = True
-        else:
-            declaration_store.propose_mark(
-                session,
-                project_id=project_id,
-                name=mark.approach,
-                status=mark.status,
-                reason=mark.reason,
-                log_id=cast(int, log.id),
-            )
+        apply = project.auto_apply_declared_marks and current is None
+        _settle(session, project_id=cast(int, project.id), log=log, mark=mark, apply=apply)
+        applied |= apply
         logger.info(
             "approach.mark.declared",
-            extra={"project": project.slug, "approach": mark.approach, "status": mark.status, "applied": applied},
+            extra={"project": project.slug, "approach": mark.approach, "status": mark.status, "applied": apply},
         )
     if applied:
         _queue_tags(session, project=project)
+
+
+def _settle(session: Session, *, project_id: int, log: SessionLog, mark: ProposedMark, apply: bool) -> None:
+    """Apply the mark in the dump author's name, or store it as the approach's proposal."""
+    if apply:
+        analysis_store.set_approach_mark(
+            session, project_id=project_id, name=mark.approach, status=mark.status, reason=mark.reason, by=log.author
+        )
+        declaration_store.delete_mark_proposal(session, project_id=project_id, name=mark.approach)
+        return
+    declaration_store.propose_mark(
+        session,
+        project_id=project_id,
+        name=mark.approach,
+        status=mark.status,
+        reason=mark.reason,
+        log_id=cast(int, log.id),
+    )
 
 
 def _queue_tags(session: Session, *, project: Project) -> None:
