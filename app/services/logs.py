@@ -30,6 +30,7 @@ from app.services.schemas import (
     RunImportResult,
     TableFormat,
 )
+from app.storage import declarations as declaration_store
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
@@ -203,6 +204,8 @@ def redact_log(session: Session, *, principal: Principal, log_id: int, body: Red
         for name, count in zip(_REDACTABLE, found, strict=True):
             if count:
                 log_store.add_redaction(session, _audit(log, name, count, secret, principal, body.reason))
+        # The sentences quoted from the dump as proposed marks' reasons and as answers go with it.
+        declaration_store.redact_quotes(session, log_id=log_id, secret=secret, replacement=REDACTED)
     session.add(log)
     session.flush()
     return _public(session, log, project=project)

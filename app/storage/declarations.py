@@ -67,3 +67,15 @@ def answers_of(session: Session, *, entry_ids: Collection[int]) -> list[Answered
         return []
     query = select(AnsweredQuestion).where(col(AnsweredQuestion.entry_id).in_(list(entry_ids)))
     return list(session.exec(query.order_by(col(AnsweredQuestion.id))))
+
+
+def redact_quotes(session: Session, *, log_id: int, secret: str, replacement: str) -> None:
+    """Replace `secret` in the sentences quoted from the dump `log_id` (proposed marks' reasons, answers)."""
+    proposals = select(ApproachMarkProposal).where(ApproachMarkProposal.log_id == log_id)
+    for proposal in session.exec(proposals):
+        proposal.reason = proposal.reason.replace(secret, replacement)
+        session.add(proposal)
+    for answer in session.exec(select(AnsweredQuestion).where(AnsweredQuestion.log_id == log_id)):
+        answer.quote = answer.quote.replace(secret, replacement)
+        session.add(answer)
+    session.flush()

@@ -92,6 +92,13 @@ class TestDeclaredMark:
         post_log(client, text=text)
         assert all(a["proposed_mark"] is None for a in approaches(client).values())
 
+    def test_redacting_the_dump_redacts_the_quoted_reason(self, client: TestClient) -> None:
+        log = post_log(client, text="weights is a dead end, dropping it (token sk-live-123 leaked in the config).")
+        response = client.post(f"/v1/logs/{log['id']}/redactions", json={"strings": ["sk-live-123"], "reason": "key"})
+        assert response.status_code in (200, 201), response.text
+        reason = approaches(client)["weights"]["proposed_mark"]["reason"]
+        assert "sk-live-123" not in reason and "[REDACTED]" in reason
+
     def test_a_failing_verdict_reader_keeps_the_dump_and_its_entry(
         self, client: TestClient, monkeypatch: pytest.MonkeyPatch
     ) -> None:
