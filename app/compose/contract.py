@@ -32,6 +32,7 @@ class EntryDigest:
     tldr: str
     run_ids: tuple[str, ...] = ()
     body: Mapping[str, Any] = field(default_factory=dict)
+    answered: tuple[str, ...] = ()  # texts of its open questions that are no longer open (a later dump answered them)
 
     @property
     def day(self) -> date:

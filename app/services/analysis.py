@@ -6,7 +6,7 @@ the metric before the first switch as `primary_metric` and the switches to repla
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
@@ -32,6 +32,7 @@ from app.compose.contract import DocContext, EntryDigest
 from app.compose.findings import render_findings
 from app.services.schemas import (
     ApproachMarkPublic,
+    ApproachProposedMarkPublic,
     ApproachPublic,
     BestLeadPublic,
     FindingPublic,
@@ -42,7 +43,8 @@ from app.services.schemas import (
     RunChangesPublic,
 )
 from app.storage import analysis as analysis_store
-from app.storage.models import Entry, Project
+from app.storage import declarations as declaration_store
+from app.storage.models import AnsweredQuestion, ApproachMarkProposal, Entry, Project
 
 METRIC_SWITCH = "metric_switch"
 
@@ -138,6 +140,7 @@ def doc_context(
     inp = inp or load_input(session, project=project)
     entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id))
     days = analysis_store.log_days(session, log_ids={e.log_id for e in entries if e.log_id is not None})
+    answers = declaration_store.answered_questions(session, project_id=cast(int, project.id))
     return DocContext(
         project_slug=project.slug,
         project_name=project.name,
@@ -149,11 +152,11 @@ def doc_context(
         today=today,
         public_url=public_url,
         runs={run.key: run for run in inp.runs},
-        entries=tuple(_digest(e, days) for e in entries),
+        entries=tuple(_digest(e, days, answers) for e in entries),
     )
 
 
-def _digest(entry: Entry, log_days: Mapping[int, date]) -> EntryDigest:
+def _digest(entry: Entry, log_days: Mapping[int, date], answers: Sequence[AnsweredQuestion]) -> EntryDigest:
     return EntryDigest(
         id=cast(int, entry.id),
         kind=entry.kind,
@@ -162,13 +165,40 @@ def _digest(entry: Entry, log_days: Mapping[int, date]) -> EntryDigest:
         tldr=str(entry.body.get("tldr") or ""),
         run_ids=tuple(entry.run_ids),
         body=entry.body,
+        answered=answered_texts(entry, answers),
     )
+
+
+def open_items(entry: Entry, answers: Sequence[AnsweredQuestion]) -> list[str]:
+    """The texts of the entry's open questions, less those that are themselves a recorded answer: a dump's "checked
+    the leakage question: no leakage" may be filed under open questions, and answers rather than asks."""
+    quotes = [a.quote for a in answers if a.answer_entry_id == entry.id]
+    return [text for text in _question_texts(entry.body) if not any(text in quote for quote in quotes)]
+
+
+def _question_texts(body: dict[str, Any]) -> list[str]:
+    items = body.get("open_questions") or []
+    return [str(item["text"]) for item in items if isinstance(item, dict) and item.get("text")]
+
+
+def is_answered(entry: Entry, text: str, answers: Iterable[AnsweredQuestion]) -> bool:
+    return any(a.entry_id == entry.id and a.question == text for a in answers)
+
+
+def answered_texts(entry: Entry, answers: Sequence[AnsweredQuestion]) -> tuple[str, ...]:
+    """The entry's open-question texts that are no longer open: answered since, or answers themselves."""
+    still_open = {t for t in open_items(entry, answers) if not is_answered(entry, t, answers)}
+    return tuple(t for t in _question_texts(entry.body) if t not in still_open)
 
 
 # -- public shapes -----------------------------------------------------------------------------------------------------
 
 
-def findings_public(findings: Findings) -> FindingsPublic:
+def findings_public(
+    findings: Findings, *, proposed: Mapping[str, ApproachProposedMarkPublic] | None = None
+) -> FindingsPublic:
+    """The findings as answered; `proposed` (approach name -> proposed mark) is shown on each approach."""
+    proposed = proposed or {}
     return FindingsPublic(
         metric=findings.metric,
         direction=findings.direction,
@@ -179,7 +209,7 @@ def findings_public(findings: Findings) -> FindingsPublic:
         noise=NoisePublic(source=findings.noise.source, std=findings.noise.std, min_gain=findings.noise.min_gain),
         stalled=findings.stalled,
         metric_switches=[MetricSwitchPublic(**_switch_fields(s)) for s in findings.metric_switches],
-        approaches=[approach_public(a) for a in findings.approaches],
+        approaches=[approach_public(a, proposed.get(a.name)) for a in findings.approaches],
         findings=[finding_public(f) for f in findings.findings],
         best_lead=_lead_public(findings.best_lead),
     )
@@ -214,7 +244,18 @@ def _switch_fields(switch: MetricSwitch) -> dict[str, Any]:
     return {name: getattr(switch, name) for name in MetricSwitchPublic.model_fields}
 
 
-def approach_public(approach: Approach) -> ApproachPublic:
+def proposed_marks(session: Session, *, project: Project) -> dict[str, ApproachProposedMarkPublic]:
+    """Approach name -> the verdict a brain dump declared on it, waiting for a person."""
+    rows = declaration_store.mark_proposals(session, project_id=cast(int, project.id))
+    return {row.name: proposed_public(row) for row in rows}
+
+
+def proposed_public(row: ApproachMarkProposal) -> ApproachProposedMarkPublic:
+    status = cast(MarkStatus, row.status)
+    return ApproachProposedMarkPublic(status=status, reason=row.reason, log_id=row.log_id, at=row.proposed_at)
+
+
+def approach_public(approach: Approach, proposed: ApproachProposedMarkPublic | None = None) -> ApproachPublic:
     mark = approach.mark
     return ApproachPublic(
         name=approach.name,
@@ -230,6 +271,7 @@ def approach_public(approach: Approach) -> ApproachPublic:
         family=approach.family,
         changed_keys=list(approach.changed_keys),
         mark=ApproachMarkPublic(status=mark.status, reason=mark.reason, by=mark.by, at=mark.at) if mark else None,
+        proposed_mark=proposed,
     )
 
 

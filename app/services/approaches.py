@@ -1,6 +1,7 @@
 """Approaches as people shape them: list them with their computed and marked status, regroup runs into a named
-approach (this wins over tags and inference), mark an approach abandoned or adopted with a reason, and mark the
-project's baseline run. Every change re-runs the analysis and queues the runs' labbook.* tags for write-back."""
+approach (this wins over tags and inference), mark an approach abandoned or adopted with a reason (or confirm or
+dismiss the mark a brain dump proposed), and mark the project's baseline run. Every change re-runs the analysis
+and queues the runs' labbook.* tags for write-back."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from app.services.schemas import (
     RunChangesPublic,
 )
 from app.storage import analysis as analysis_store
+from app.storage import declarations as declaration_store
 from app.storage import runs as run_store
 from app.storage.models import Project
 
@@ -68,7 +70,8 @@ def run_changes(session: Session, *, project: Project, run_ref: str) -> RunChang
 
 def list_approaches(session: Session, *, project: Project) -> list[ApproachPublic]:
     findings = analysis_service.project_findings(session, project=project)
-    return [analysis_service.approach_public(a) for a in findings.approaches]
+    proposed = analysis_service.proposed_marks(session, project=project)
+    return [analysis_service.approach_public(a, proposed.get(a.name)) for a in findings.approaches]
 
 
 def regroup_runs(
@@ -83,7 +86,7 @@ def regroup_runs(
     analysis_store.assign_approach(
         session, project_id=cast(int, project.id), run_keys=keys, approach=name, by=principal.name
     )
-    return _approach(_refresh(session, project, runs), name)
+    return _approach(_refresh(session, project, runs), name, session=session, project=project)
 
 
 def ungroup_run(session: Session, *, project: Project, name: str, run_key: str) -> ApproachPublic | None:
@@ -95,26 +98,48 @@ def ungroup_run(session: Session, *, project: Project, name: str, run_key: str) 
         raise InputInvalid(f"run '{key}' was not regrouped into approach '{name}'", field="run_key")
     analysis_store.unassign_approach(session, project_id=cast(int, project.id), run_key=key)
     findings = _refresh(session, project, runs)
-    return next((analysis_service.approach_public(a) for a in findings.approaches if a.name == name), None)
+    proposed = analysis_service.proposed_marks(session, project=project).get(name)
+    return next((analysis_service.approach_public(a, proposed) for a in findings.approaches if a.name == name), None)
 
 
 def mark_approach(
     session: Session, *, project: Project, principal: Principal, name: str, body: ApproachMarkCreate
 ) -> ApproachPublic:
-    """Record a verdict that overrides the computed status (which is still reported beside it)."""
+    """Record a verdict that overrides the computed status (which is still reported beside it). A mark a brain dump
+    proposed for the approach is settled by it."""
+    return _mark(session, project=project, name=name, status=body.status, reason=body.reason, by=principal.name)
+
+
+def _mark(session: Session, *, project: Project, name: str, status: str, reason: str, by: str) -> ApproachPublic:
+    project_id = cast(int, project.id)
     runs = analysis_service.load_runs(session, project=project)
-    _approach(analysis_service.analyze_runs(session, project=project, runs=runs), name)
-    analysis_store.set_approach_mark(
-        session, project_id=cast(int, project.id), name=name, status=body.status, reason=body.reason, by=principal.name
-    )
-    return _approach(_refresh(session, project, runs), name)
+    _find(analysis_service.analyze_runs(session, project=project, runs=runs), name)
+    analysis_store.set_approach_mark(session, project_id=project_id, name=name, status=status, reason=reason, by=by)
+    declaration_store.delete_mark_proposal(session, project_id=project_id, name=name)
+    return _approach(_refresh(session, project, runs), name, session=session, project=project)
+
+
+def confirm_proposed_mark(session: Session, *, project: Project, principal: Principal, name: str) -> ApproachPublic:
+    """Apply the mark a brain dump proposed, with its sentence as the reason, in the confirming person's name."""
+    proposal = declaration_store.get_mark_proposal(session, project_id=cast(int, project.id), name=name)
+    if proposal is None:
+        raise ApproachNotFound(f"approach '{name}' has no proposed mark", field="name")
+    return _mark(session, project=project, name=name, status=proposal.status, reason=proposal.reason, by=principal.name)
+
+
+def dismiss_proposed_mark(session: Session, *, project: Project, name: str) -> ApproachPublic:
+    """Drop the mark a brain dump proposed; the approach keeps its status."""
+    if not declaration_store.delete_mark_proposal(session, project_id=cast(int, project.id), name=name):
+        raise ApproachNotFound(f"approach '{name}' has no proposed mark", field="name")
+    findings = analysis_service.project_findings(session, project=project)
+    return _approach(findings, name, session=session, project=project)
 
 
 def unmark_approach(session: Session, *, project: Project, name: str) -> ApproachPublic:
     if not analysis_store.delete_approach_mark(session, project_id=cast(int, project.id), name=name):
         raise ApproachNotFound(f"approach '{name}' is not marked", field="name")
     runs = analysis_service.load_runs(session, project=project)
-    return _approach(_refresh(session, project, runs), name)
+    return _approach(_refresh(session, project, runs), name, session=session, project=project)
 
 
 def set_baseline(session: Session, *, project: Project, run_key: str, baseline: bool) -> BaselinePublic:
@@ -139,9 +164,16 @@ def _refresh(session: Session, project: Project, runs: list[RunView]) -> Finding
     return findings
 
 
-def _approach(findings: Findings, name: str) -> ApproachPublic:
+def _approach(findings: Findings, name: str, *, session: Session, project: Project) -> ApproachPublic:
+    """The approach as answered, with the mark a brain dump proposed for it."""
+    found = _find(findings, name)
+    proposed = analysis_service.proposed_marks(session, project=project).get(name)
+    return analysis_service.approach_public(found, proposed)
+
+
+def _find(findings: Findings, name: str) -> Approach:
     found: Approach | None = next((a for a in findings.approaches if a.name == name), None)
     if found is None:
         known = ", ".join(a.name for a in findings.approaches) or "none yet"
         raise ApproachNotFound(f"no approach '{name}' (approaches: {known})", field="name")
-    return analysis_service.approach_public(found)
+    return found

@@ -24,12 +24,21 @@ from app.compose.log_entry.schema import SECTIONS, Experiment, LogEntry, log_ent
 from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid, field_name
 from app.llm.prompts import template_version
 from app.parsing.tables import TableFormat
+from app.services import declarations as declarations_service
 from app.services import idempotency, outbox_status
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
 from app.services.pagination import decode_cursor, next_cursor
-from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page, WritebackStatus
+from app.services.schemas import (
+    EntryPublic,
+    EntryUpdate,
+    EntryVersionPublic,
+    Page,
+    QuestionAnswerPublic,
+    WritebackStatus,
+)
+from app.storage import declarations as declaration_store
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
@@ -190,8 +199,15 @@ def to_public(entry: Entry, *, project: Project) -> EntryPublic:
     return EntryPublic(**entry.model_dump(exclude={"project_id"}), project=project.slug)
 
 
-def _with(entry: Entry, project: Project, writeback: dict[int, list[WritebackStatus]]) -> EntryPublic:
-    return to_public(entry, project=project).model_copy(update={"writeback": writeback.get(cast(int, entry.id), [])})
+def _with(
+    entry: Entry,
+    project: Project,
+    writeback: dict[int, list[WritebackStatus]],
+    answers: dict[int, list[QuestionAnswerPublic]],
+) -> EntryPublic:
+    entry_id = cast(int, entry.id)
+    update = {"writeback": writeback.get(entry_id, []), "answered_questions": answers.get(entry_id, [])}
+    return to_public(entry, project=project).model_copy(update=update)
 
 
 def to_public_with_writeback(session: Session, entry: Entry, *, project: Project) -> EntryPublic:
@@ -200,9 +216,18 @@ def to_public_with_writeback(session: Session, entry: Entry, *, project: Project
 
 
 def _with_writeback(session: Session, public: EntryPublic) -> EntryPublic:
-    """The entry with where its write-back to each cited MLflow run stands."""
+    """The entry with where its write-back to each cited MLflow run stands, and its open questions answered since."""
     writeback = outbox_status.entry_writeback(session, [public.id]).get(public.id, [])
-    return public.model_copy(update={"writeback": writeback})
+    answers = _answers(session, [public.id]).get(public.id, [])
+    return public.model_copy(update={"writeback": writeback, "answered_questions": answers})
+
+
+def _answers(session: Session, entry_ids: Sequence[int]) -> dict[int, list[QuestionAnswerPublic]]:
+    """Entry id -> its open questions that a later dump answered."""
+    out: dict[int, list[QuestionAnswerPublic]] = {}
+    for row in declaration_store.answers_of(session, entry_ids=entry_ids):
+        out.setdefault(row.entry_id, []).append(declarations_service.answer_public(row))
+    return out
 
 
 def list_entries(
@@ -211,9 +236,10 @@ def list_entries(
     entries = entry_store.list_entries(
         session, project_id=cast(int, project.id), kind=kind, after_id=decode_cursor(cursor), limit=limit
     )
-    writeback = outbox_status.entry_writeback(session, [cast(int, e.id) for e in entries])
+    ids = [cast(int, e.id) for e in entries]
+    writeback, answers = outbox_status.entry_writeback(session, ids), _answers(session, ids)
     return Page[EntryPublic](
-        items=[_with(e, project, writeback) for e in entries],
+        items=[_with(e, project, writeback, answers) for e in entries],
         next_cursor=next_cursor([e.id or 0 for e in entries], limit),
     )
 

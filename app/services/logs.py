@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
+from app.services import declarations as declarations_service
 from app.services import entries as entries_service
 from app.services import idempotency, metric_switches
 from app.services import outbox as outbox_service
@@ -29,6 +30,7 @@ from app.services.schemas import (
     RunImportResult,
     TableFormat,
 )
+from app.storage import declarations as declaration_store
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
@@ -136,11 +138,12 @@ def compose_writer(
 
 
 def _apply_declarations(session: Session, *, project: Project, log: SessionLog, entry: EntryPublic | None) -> None:
-    """A metric switch the dump announces, and the baseline it declares: in a savepoint, so a bug there never
-    loses the dump, its runs or its entry."""
+    """A metric switch the dump announces, the baseline it declares, its verdicts on approaches and the open
+    questions it answers: in a savepoint, so a bug there never loses the dump, its runs or its entry."""
     try:
         with session.begin_nested():
             metric_switches.apply_dump_declarations(session, project=project, log=log, entry=entry, public_url="")
+            declarations_service.apply_dump_said(session, project=project, log=log, entry=entry)
     except Exception:
         logger.exception("logs.declarations.failed", extra={"log_id": log.id, "project": project.slug})
 
@@ -202,6 +205,8 @@ def redact_log(session: Session, *, principal: Principal, log_id: int, body: Red
         for name, count in zip(_REDACTABLE, found, strict=True):
             if count:
                 log_store.add_redaction(session, _audit(log, name, count, secret, principal, body.reason))
+        # The sentences quoted from the dump as proposed marks' reasons and as answers go with it.
+        declaration_store.redact_quotes(session, log_id=log_id, secret=secret, replacement=REDACTED)
     session.add(log)
     session.flush()
     return _public(session, log, project=project)

@@ -15,7 +15,16 @@ from app.storage.types import utcnow
 
 # Fields a PATCH may change but not clear.
 _NOT_NULL = frozenset(
-    {"name", "goal", "primary_metric", "metric_direction", "mlflow_experiments", "metric_aliases", "writeback"}
+    {
+        "name",
+        "goal",
+        "primary_metric",
+        "metric_direction",
+        "mlflow_experiments",
+        "metric_aliases",
+        "writeback",
+        "auto_apply_declared_marks",
+    }
 )
 
 

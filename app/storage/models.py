@@ -48,6 +48,8 @@ class Project(SQLModel, table=True):
     min_effect: float | None = None
     recent_runs: int | None = None
     stall_sessions: int | None = None
+    # A verdict a brain dump declares on an approach is applied at once instead of waiting for a person's confirmation.
+    auto_apply_declared_marks: bool = Field(default=False)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -285,3 +287,31 @@ class IdempotencyKey(SQLModel, table=True):
     replay_path: str | None = Field(default=None, max_length=500)
     created_at: datetime = _when(default_factory=utcnow)
     claimed_at: datetime = _when(default_factory=utcnow)
+
+
+class ApproachMarkProposal(SQLModel, table=True):
+    # A verdict a brain dump declared on an approach ("dead end, dropping it"), waiting for a person to confirm it.
+    __tablename__ = "approach_mark_proposal"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_approach_mark_proposal_project_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    name: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))  # the sentence that says it
+    log_id: int = Field(foreign_key="session_log.id")
+    proposed_at: datetime = _when(default_factory=utcnow)
+
+
+class AnsweredQuestion(SQLModel, table=True):
+    # An open question of an earlier log entry that a later brain dump answered, with the sentence and where.
+    __tablename__ = "answered_question"
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)  # the entry that asked
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    log_id: int = Field(foreign_key="session_log.id")  # the dump that answered
+    answer_entry_id: int | None = Field(default=None, foreign_key="entry.id")
+    quote: str = Field(sa_column=Column(Text, nullable=False))
+    answered_at: datetime = _when(default_factory=utcnow)

@@ -57,8 +57,23 @@ def mark_approach(
     name: ApproachPath, body: ApproachMarkCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep
 ) -> ApproachPublic:
     """Mark an approach abandoned or adopted, with the reason. The mark overrides the reported status; the computed
-    status is still shown beside it."""
+    status is still shown beside it. It settles any mark a brain dump proposed for the approach."""
     return approaches_service.mark_approach(session, project=project, principal=principal, name=name, body=body)
+
+
+@router.post("/approaches/{name}/mark/confirm", response_model=ApproachPublic, operation_id="confirm_proposed_mark")
+def confirm_proposed_mark(
+    name: ApproachPath, project: ProjectDep, principal: PrincipalDep, session: SessionDep
+) -> ApproachPublic:
+    """Confirm the mark a brain dump proposed for the approach (`proposed_mark`): it becomes the approach's mark,
+    with the dump's sentence as its reason, in your name. 404 when the approach has no proposed mark."""
+    return approaches_service.confirm_proposed_mark(session, project=project, principal=principal, name=name)
+
+
+@router.delete("/approaches/{name}/mark/proposal", response_model=ApproachPublic, operation_id="dismiss_proposed_mark")
+def dismiss_proposed_mark(name: ApproachPath, project: ProjectDep, session: SessionDep) -> ApproachPublic:
+    """Dismiss the mark a brain dump proposed for the approach; its status stays as it is."""
+    return approaches_service.dismiss_proposed_mark(session, project=project, name=name)
 
 
 @router.delete("/approaches/{name}/mark", response_model=ApproachPublic, operation_id="unmark_approach")

@@ -8,12 +8,14 @@ from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalD
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_page, markdown_response
 from app.api.params import EntryIdPath, VersionQuery
 from app.api.responses import errors
+from app.services import declarations as declarations_service
 from app.services import entries as entries_service
-from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, Page
+from app.services.schemas import EntryPublic, EntryUpdate, EntryVersionPublic, OpenQuestionPublic, Page
 
 router = APIRouter(tags=["entries"])
 
 KindQuery = Annotated[str | None, Query(max_length=32, description="Only entries of this kind, e.g. `log_entry`.")]
+OpenQuery = Annotated[bool, Query(alias="open", description="Only the questions no later brain dump answered.")]
 
 
 @router.get(
@@ -36,6 +38,13 @@ def list_entries(
     header."""
     page = entries_service.list_entries(session, project=project, kind=kind, limit=limit, cursor=cursor)
     return markdown_page(request, [e.markdown for e in page.items], page.next_cursor) if markdown else page
+
+
+@router.get("/projects/{slug}/questions", response_model=list[OpenQuestionPublic], operation_id="list_questions")
+def list_questions(project: ProjectDep, session: SessionDep, open_only: OpenQuery = False) -> list[OpenQuestionPublic]:
+    """The open questions of the project's log entries, oldest first, each with where a later brain dump answered
+    it (the dump, its entry and the sentence), or null while it is open."""
+    return declarations_service.list_questions(session, project=project, open_only=open_only)
 
 
 @router.get("/entries/{entry_id}", response_model=EntryPublic, operation_id="get_entry", responses=MARKDOWN_RESPONSE)

@@ -22,4 +22,6 @@ def get_findings(project: ProjectDep, session: SessionDep, markdown: PrefersMark
     findings = analysis_service.project_findings(session, project=project)
     if markdown:
         return markdown_response(analysis_service.findings_markdown(project, findings))
-    return analysis_service.findings_public(findings)
+    return analysis_service.findings_public(
+        findings, proposed=analysis_service.proposed_marks(session, project=project)
+    )

@@ -17,6 +17,7 @@ from app.compose.documents.common import (
     body_run_ids,
     lines_of_inquiry,
     one_off,
+    open_questions,
     quotes,
     switch_notes,
 )
@@ -118,7 +119,7 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
         risks.append(Risk(kind="project_gap", text=text, evidence=Evidence()))
     risks += [
         Risk(kind="open_question", text=q.text, evidence=Evidence(run_ids=q.run_ids))
-        for q in quotes(ctx.entries, "open_questions")
+        for q in open_questions(ctx.entries)
     ]
     return risks
 

@@ -216,6 +216,15 @@ def quotes(entries: Iterable[EntryDigest], section: str, runs: set[str] | None =
     return found
 
 
+def open_questions(entries: Iterable[EntryDigest]) -> list[Quote]:
+    """The open questions of log entries that no later dump answered."""
+    return [q for q in quotes(entries, "open_questions") if q.text not in _answered(entries, q.entry_id)]
+
+
+def _answered(entries: Iterable[EntryDigest], entry_id: int) -> tuple[str, ...]:
+    return next((e.answered for e in entries if e.id == entry_id), ())
+
+
 def switch_notes(findings: Findings, until: date | None = None) -> list[SwitchNote]:
     return [
         SwitchNote(

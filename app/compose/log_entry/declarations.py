@@ -6,6 +6,9 @@ A metric switch is read by `announced_metric_switch`, sentence by sentence with 
 A run is declared the baseline when the sentence says the run *is* the baseline ("abc123 is our baseline", "baseline:
 run 5c6d70a1", "using the logreg run as baseline"); a comparison with the baseline ("beat the baseline by 2pt",
 "compared to baseline") declares nothing.
+
+Verdicts on approaches ("dead end, dropping it") and answers to earlier open questions live in
+`app.compose.log_entry.said`, and are read from here too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from app.compose.log_entry.dump import split_sentences
 from app.compose.log_entry.metric_switch import AnnouncedSwitch, read_switch
+from app.compose.log_entry.said import AnsweredQuestion as AnsweredQuestion
+from app.compose.log_entry.said import ProposedMark as ProposedMark
+from app.compose.log_entry.said import answered_questions as answered_questions
+from app.compose.log_entry.said import may_declare_verdict as may_declare_verdict
+from app.compose.log_entry.said import proposed_marks as proposed_marks
 from app.compose.log_entry.schema import LogEntry
 
 # -- metric switches -------------------------------------------------------------------------------------------------

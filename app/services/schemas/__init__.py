@@ -9,6 +9,7 @@ from app.services.schemas.approaches import (
     ApproachMarkCreate,
     ApproachMarkPublic,
     ApproachName,
+    ApproachProposedMarkPublic,
     ApproachPublic,
     ApproachRunsAssign,
     BaselinePublic,
@@ -39,7 +40,13 @@ from app.services.schemas.documents import (
     SummaryCreate,
     TriedCreate,
 )
-from app.services.schemas.entries import EntryPublic, EntryUpdate, EntryVersionPublic
+from app.services.schemas.entries import (
+    EntryPublic,
+    EntryUpdate,
+    EntryVersionPublic,
+    OpenQuestionPublic,
+    QuestionAnswerPublic,
+)
 from app.services.schemas.errors import ErrorDetail, ErrorPublic
 from app.services.schemas.findings import (
     BestLeadPublic,
@@ -78,6 +85,7 @@ __all__ = [
     "ApproachMarkCreate",
     "ApproachMarkPublic",
     "ApproachName",
+    "ApproachProposedMarkPublic",
     "ApproachPublic",
     "ApproachRunsAssign",
     "BaselinePublic",
@@ -93,6 +101,8 @@ __all__ = [
     "EntryVersionPublic",
     "ErrorDetail",
     "ErrorPublic",
+    "OpenQuestionPublic",
+    "QuestionAnswerPublic",
     "FindingPublic",
     "FindingsPublic",
     "Health",

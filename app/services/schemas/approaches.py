@@ -20,6 +20,13 @@ class ApproachMarkPublic(BaseModel):
     at: datetime | None
 
 
+class ApproachProposedMarkPublic(BaseModel):
+    status: Literal["abandoned", "adopted"]
+    reason: str = Field(description="The sentence of the brain dump that declares it.")
+    log_id: int = Field(description="The brain dump that declares it.")
+    at: datetime
+
+
 class ApproachPublic(BaseModel):
     name: str
     source: Literal["tag", "inferred", "override"] = Field(
@@ -37,6 +44,11 @@ class ApproachPublic(BaseModel):
     family: str | None
     changed_keys: list[str]
     mark: ApproachMarkPublic | None
+    proposed_mark: ApproachProposedMarkPublic | None = Field(
+        default=None,
+        description="A verdict a brain dump declared, shown until a person confirms it (POST .../mark/confirm) or "
+        "dismisses it (DELETE .../mark/proposal); it does not change `status` meanwhile.",
+    )
 
 
 class ApproachRunsAssign(Strict):

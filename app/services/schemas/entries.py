@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -10,6 +10,22 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from app.compose.log_entry.schema import Experiment, Item
 from app.services.schemas.common import Strict, not_blank, strip_text
 from app.services.schemas.outbox import WritebackStatus
+
+
+class QuestionAnswerPublic(BaseModel):
+    question: str = Field(description="The open question, as the entry that asked it has it.")
+    log_id: int = Field(description="The brain dump that answered it.")
+    entry_id: int | None = Field(description="That dump's log entry.")
+    quote: str = Field(description="The sentence that answers it.")
+    answered_at: datetime
+
+
+class OpenQuestionPublic(BaseModel):
+    question: str
+    entry_id: int = Field(description="The log entry that asked it.")
+    log_id: int | None
+    day: date = Field(description="The session day of the dump that asked it.")
+    answered: QuestionAnswerPublic | None = Field(description="Where it was answered; null while it is open.")
 
 
 class EntryPublic(BaseModel):
@@ -30,6 +46,9 @@ class EntryPublic(BaseModel):
     writeback: list[WritebackStatus] = Field(
         default_factory=list,
         description="Write-back to each cited MLflow run: pending, delivered or dead, with attempts and last error.",
+    )
+    answered_questions: list[QuestionAnswerPublic] = Field(
+        default_factory=list, description="Its open questions that a later brain dump answered, and where."
     )
 
 

@@ -89,6 +89,11 @@ class ProjectFields(Strict):
     stall_sessions: StallSessions | None = Field(
         default=None, description="N recent sessions without a gain beyond the noise make a stall; null: 3."
     )
+    auto_apply_declared_marks: bool = Field(
+        default=False,
+        description="Apply a verdict a brain dump declares on an approach ('dead end, dropping it') at once; "
+        "when false it is shown as proposed until a person confirms it.",
+    )
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -116,6 +121,7 @@ class ProjectUpdate(Strict):
     min_effect: MinEffect | None = None
     recent_runs: RecentRuns | None = None
     stall_sessions: StallSessions | None = None
+    auto_apply_declared_marks: bool | None = None
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -142,5 +148,6 @@ class ProjectPublic(BaseModel):
     min_effect: float | None = None
     recent_runs: int | None = None
     stall_sessions: int | None = None
+    auto_apply_declared_marks: bool = False
     created_at: datetime
     updated_at: datetime
