@@ -1,7 +1,7 @@
 """what a brain dump says: proposed approach marks, answered open questions, and the auto-apply setting
 
-Revision ID: 0005_declared_marks
-Revises: 0004
+Revision ID: 0006_declared_marks
+Revises: 0005_idempotency_keys
 Create Date: 2026-12-02
 """
 
