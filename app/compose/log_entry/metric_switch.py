@@ -27,8 +27,9 @@ A metric is read as written, over several words and with punctuation ("PR AUC", 
 word of a metric the project knows, an acronym, a name with digits, "@" or "%"). A verb slot needs such a phrase; a
 named role takes any identifier-like name. The name is then mapped to what the project records (`resolve_metric`):
 an alias, a known metric with other separators ("PR-AUC" is `pr_auc`), the validation variant of a split-prefixed
-metric ("recall" is `val_recall` when only that one exists), a known metric the phrase ends with ("catalogue
-coverage" is `coverage`), else the name as written, lowercase with spaces as "_".
+metric ("recall" is `val_recall` when only that one exists), a known metric in other words (`same_words`: "pass@1"
+is `pass_at_1`, "top-decile uplift" `uplift_top_decile`, "character error rate" `val_cer`), a known metric the
+phrase ends with ("catalogue coverage" is `coverage`), else the name as written, lowercase with spaces as "_".
 """
 
 from __future__ import annotations
@@ -287,6 +288,9 @@ def resolve_metric(written: str, *, known_metrics: Sequence[str], aliases: Mappi
     variant = split_variant(key, list(known_metrics))
     if variant is not None:
         return variant
+    same = same_words(written, known_metrics)
+    if same is not None:
+        return same
     words = key.split("_")
     for size in range(len(words) - 1, 0, -1):  # "catalogue coverage" is `coverage`: the longest known ending
         tail = "_".join(words[-size:])
@@ -297,6 +301,38 @@ def resolve_metric(written: str, *, known_metrics: Sequence[str], aliases: Mappi
         if variant is not None:
             return variant
     return "_".join(written.lower().split())
+
+
+# Words a metric name may carry or drop without meaning another metric: "@" and "at" ("recall@100" is
+# `recall_at_100`), articles and prepositions ("uplift in the top decile"), and generic nouns ("Qini coefficient").
+_FILLER_WORDS = frozenset({"at", "the", "a", "an", "of", "in", "on", "for", "coefficient", "score", "value", "metric"})
+_SPLIT_WORDS = frozenset(prefix.rstrip("_") for prefix in _SPLIT_PREFIXES)
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", name.lower().replace("@", " at ")) if w and w not in _FILLER_WORDS]
+
+
+def same_words(written: str, known_metrics: Sequence[str]) -> str | None:
+    """The one known metric that `written` names in other words: the same words in any order, with "@"/"at",
+    articles, prepositions and generic nouns ignored and a split prefix allowed on the stored name ("top-decile
+    uplift" is `uplift_top_decile`, "pass@1" is `pass_at_1`, "Qini coefficient" is `qini`), or whose core is the
+    initials of a written name of three or more words ("character error rate" is `val_cer`). A validation variant
+    wins over a test or train one; otherwise two candidates are no answer."""
+    words = _words(written)
+    if not words:
+        return None
+    initials = "".join(w[0] for w in words) if len(words) >= 3 and all(w.isalpha() for w in words) else None
+    matches: list[str] = []
+    for metric in dict.fromkeys(known_metrics):
+        core = _words(metric)
+        if core and core[0] in _SPLIT_WORDS and len(core) > 1:
+            core = core[1:]
+        if sorted(core) == sorted(words) or (initials is not None and core == [initials]):
+            matches.append(metric)
+    if len(matches) > 1:
+        matches = [m for m in matches if not m.lower().startswith(("test_", "train_"))]
+    return matches[0] if len(matches) == 1 else None
 
 
 def split_variant(metric: str, known: list[str]) -> str | None:
