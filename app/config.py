@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = Field(default=2.0, gt=0)
     outbox_backoff_max_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
+    # The in-process cache of findings and document inputs per project revision, bounded by the runs it holds
+    # (about 3 KB each); 0 turns it off.
+    analysis_cache_runs: int = Field(default=250_000, ge=0)
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 

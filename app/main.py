@@ -13,6 +13,7 @@ from app.api import handlers
 from app.api.middleware import BodyGuard
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
+from app.services import analysis as analysis_service
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate
 from app.storage.outbox import session_factory
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.auto_migrate:
             migrate(engine)
         app.state.engine = engine
+        analysis_service.configure_cache(max_runs=settings.analysis_cache_runs)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = OutboxWorker(session_factory(engine), settings) if settings.outbox_worker == "inprocess" else None
         if worker is not None:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from app.analysis.model import RunView
 from app.errors import ConcurrentWrite
+from app.storage import revisions
 from app.storage.models import ApproachAssignment, ApproachMarkRow, Entry, Run, SessionLog
 from app.storage.types import utcnow
 
@@ -176,6 +177,7 @@ def baseline_keys(session: Session, *, project_id: int) -> list[str]:
 
 def set_baseline(session: Session, *, project_id: int, key: str | None) -> None:
     """Mark the run `key` as the project's one baseline (None: no run is marked)."""
+    revisions.touch(session, project_id)
     clear = update(Run).where(col(Run.project_id) == project_id, col(Run.key) != (key or ""), col(Run.baseline))
     session.execute(clear.values(baseline=False, updated_at=utcnow()))
     if key is not None:

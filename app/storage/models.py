@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.storage.types import JSONType, UTCDateTime, utcnow
+from app.storage.types import JSONType, UTCDateTime, new_revision, utcnow
 
 
 def _json(**kw: Any) -> Any:
@@ -43,6 +43,11 @@ class Project(SQLModel, table=True):
     min_effect: float | None = None
     recent_runs: int | None = None
     stall_sessions: int | None = None
+    # A fresh random value in the transaction of every write to what the analysis and the documents read (see
+    # app.storage.revisions), so a cache keyed by it can never mistake one state for another.
+    revision: int = Field(
+        default_factory=new_revision, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
