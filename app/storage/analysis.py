@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sys import intern
 from typing import Any, cast
 
-from sqlalchemy import Text, update
+from sqlalchemy import Text, func, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
 from sqlalchemy.exc import IntegrityError
@@ -44,7 +44,7 @@ _TEXT_COLUMNS = (
     Run.parent_run_id,
 )
 _JSON_COLUMNS = (Run.params, Run.metrics, Run.tags, Run.datasets, Run.environment, Run.labbook_tags)
-_OTHER_COLUMNS = (Run.start_time, Run.created_at, Run.duration_s)
+_OTHER_COLUMNS = (Run.duration_s,)
 _MISSING = object()
 
 
@@ -57,6 +57,9 @@ def analysis_runs(session: Session, *, project_id: int, dump_days: Mapping[str, 
         *(col(c) for c in _TEXT_COLUMNS),
         *(sql_cast(col(c), Text) for c in _JSON_COLUMNS),
         *(col(c) for c in _OTHER_COLUMNS),
+        # One time to read a run by: its start, else when it was stored (SQLite parses each datetime in Python).
+        func.coalesce(col(Run.start_time), col(Run.created_at)),
+        col(Run.start_time).is_not(None),
     ]
     statement = sql_select(*columns).where(col(Run.project_id) == project_id).order_by(col(Run.id))
     reader = _RunReader(dump_days or {})
@@ -100,7 +103,7 @@ class _RunReader:
         same, loads = self.seen.setdefault, self._json
         key, run_id, name, status, source, git_commit, data_version, seed, *rest = (same(v, v) for v in row[:13])
         hardware, source_name, split, owner, parent = rest
-        params, metrics, tags, datasets, environment, ours, start, created, duration = row[13:]
+        params, metrics, tags, datasets, environment, ours, duration, when, started = row[13:]
         return RunView(
             key=key,
             run_id=run_id,
@@ -108,8 +111,8 @@ class _RunReader:
             params={intern(str(k)): intern(str(v)) for k, v in (loads(params) or {}).items()},
             metrics={intern(str(k)): float(v) for k, v in (loads(metrics) or {}).items() if isinstance(v, int | float)},
             tags=_own_tags(loads(tags) or {}, self._shared(ours, _mapping)),
-            when=start or created,
-            session=same(day := start.date() if start else self.dump_days.get(key, created.date()), day),
+            when=when,
+            session=same(day := when.date() if started else self.dump_days.get(key, when.date()), day),
             status=status,
             duration_s=duration,
             parent_run_id=parent,
