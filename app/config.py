@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_queue: int = Field(default=64, ge=0, le=10_000)
     queue_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The in-process cache of findings and document inputs per project revision, bounded by the runs it holds
+    # (about 3 KB each); 0 turns it off.
+    analysis_cache_runs: int = Field(default=250_000, ge=0)
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 

@@ -16,6 +16,7 @@ from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard, SecurityHeaders
 from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
 from app.config import Settings, get_settings
+from app.services import analysis as analysis_service
 from app.services.logs import OUTBOX_WRITERS
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate, writer
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.writer_engine = writer(engine)
         # Short transactions outside a request's (idempotency keys); they write, so they take the write lock up front.
         app.state.sessions = session_factory(writer(engine))
+        analysis_service.configure_cache(max_runs=settings.analysis_cache_runs)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = (
             OutboxWorker(session_factory(writer(engine)), settings, extra_writers=OUTBOX_WRITERS)

@@ -2,13 +2,23 @@
 regroupings and approach marks), run the pure analysis, and hand its findings to the API or the document composers.
 
 Metric switches are entries of kind `metric_switch`; the project row holds the metric in force, so the analysis gets
-the metric before the first switch as `primary_metric` and the switches to replay."""
+the metric before the first switch as `primary_metric` and the switches to replay.
+
+Reads are cached per project revision (`project_analysis`, `project_entries`): the revision moves in the transaction
+of every write to what they read (app.storage.revisions), so an unchanged project costs one lookup and a changed one
+is read again at once, in every process. The key also holds what is read from the project row (metric, direction,
+settings), and a session that has written to the project and not committed reads past the cache."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from sqlmodel import Session
 
@@ -44,9 +54,11 @@ from app.services.schemas import (
 )
 from app.storage import analysis as analysis_store
 from app.storage import declarations as declaration_store
+from app.storage import revisions
 from app.storage.models import AnsweredQuestion, ApproachMarkProposal, Entry, Project
 
 METRIC_SWITCH = "metric_switch"
+T = TypeVar("T")
 
 
 def load_input(session: Session, *, project: Project, runs: Iterable[RunView] | None = None) -> AnalysisInput:
@@ -77,8 +89,28 @@ def load_runs(session: Session, *, project: Project) -> list[RunView]:
     return analysis_store.analysis_runs(session, project_id=project_id, dump_days=days)
 
 
+@dataclass(frozen=True)
+class ProjectAnalysis:
+    """The project's analysis input and its findings, at one revision (shared by the requests that read it)."""
+
+    inp: AnalysisInput
+    findings: Findings
+
+
+def project_analysis(session: Session, *, project: Project) -> ProjectAnalysis:
+    """The input and findings of the project as stored now: from the cache when nothing changed since they were
+    computed, else loaded and analysed (with the cyclic garbage collector paused, see `collection_paused`)."""
+
+    def compute() -> ProjectAnalysis:
+        with collection_paused():
+            inp = load_input(session, project=project)
+            return ProjectAnalysis(inp, analyze(inp))
+
+    return _cached(session, project, "analysis", compute, weight=lambda a: len(a.inp.runs))
+
+
 def project_findings(session: Session, *, project: Project) -> Findings:
-    return analyze(load_input(session, project=project))
+    return project_analysis(session, project=project).findings
 
 
 def analyze_runs(session: Session, *, project: Project, runs: Iterable[RunView]) -> Findings:
@@ -137,10 +169,7 @@ def doc_context(
     inp: AnalysisInput | None = None,
 ) -> DocContext:
     """What every document composer may know about the project: its goal, metric, target, runs and entries."""
-    inp = inp or load_input(session, project=project)
-    entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id))
-    days = analysis_store.log_days(session, log_ids={e.log_id for e in entries if e.log_id is not None})
-    answers = declaration_store.answered_questions(session, project_id=cast(int, project.id))
+    inp = inp or project_analysis(session, project=project).inp
     return DocContext(
         project_slug=project.slug,
         project_name=project.name,
@@ -152,8 +181,20 @@ def doc_context(
         today=today,
         public_url=public_url,
         runs={run.key: run for run in inp.runs},
-        entries=tuple(_digest(e, days, answers) for e in entries),
+        entries=project_entries(session, project=project),
     )
+
+
+def project_entries(session: Session, *, project: Project) -> tuple[EntryDigest, ...]:
+    """Every entry of the project as the document composers read it, oldest first (cached as the analysis is)."""
+
+    def compute() -> tuple[EntryDigest, ...]:
+        entries = analysis_store.entries_of_kind(session, project_id=cast(int, project.id))
+        days = analysis_store.log_days(session, log_ids={e.log_id for e in entries if e.log_id is not None})
+        answers = declaration_store.answered_questions(session, project_id=cast(int, project.id))
+        return tuple(_digest(e, days, answers) for e in entries)
+
+    return _cached(session, project, "entries", compute, weight=len)
 
 
 def _digest(entry: Entry, log_days: Mapping[int, date], answers: Sequence[AnsweredQuestion]) -> EntryDigest:
@@ -303,3 +344,112 @@ def run_changes_public(inp: AnalysisInput, findings: Findings, key: str) -> RunC
 
 def _param_change(change: ParamChange) -> ParamChangePublic:
     return ParamChangePublic(key=change.key, before=change.before, after=change.after)
+
+
+# -- the cache ---------------------------------------------------------------------------------------------------------
+
+
+class RevisionCache(Generic[T]):
+    """A least-recently-used map bounded by weight (the runs or entries its values hold: memory grows with them),
+    safe across threads. Concurrent misses of one key compute it once: the others wait for that result, so a burst
+    of reads of a big project costs one analysis, not one per request."""
+
+    def __init__(self, max_weight: int) -> None:
+        self.max_weight = max_weight
+        self.weight = 0
+        self.values: OrderedDict[Hashable, tuple[T, int]] = OrderedDict()
+        self.lock = threading.Lock()
+        self.pending: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T], weight: Callable[[T], int]) -> T:
+        with self.lock:
+            if (found := self._hit(key)) is not None:
+                return found[0]
+            flight = self.pending.setdefault(key, threading.Lock())
+        with flight:
+            with self.lock:
+                if (found := self._hit(key)) is not None:
+                    return found[0]
+            try:
+                value = compute()
+                with self.lock:
+                    self._store(key, value, 1 + weight(value))
+            finally:
+                with self.lock:
+                    self.pending.pop(key, None)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.values.clear()
+            self.weight = 0
+
+    def _hit(self, key: Hashable) -> tuple[T, int] | None:
+        found = self.values.get(key)
+        if found is not None:
+            self.values.move_to_end(key)
+        return found
+
+    def _store(self, key: Hashable, value: T, weight: int) -> None:
+        if weight > self.max_weight:
+            return  # bigger than the whole cache: computed for this read only
+        self.values[key] = (value, weight)
+        self.weight += weight
+        while self.weight > self.max_weight:
+            _, (_, dropped) = self.values.popitem(last=False)
+            self.weight -= dropped
+
+
+# About 3 KB a run (its view and what the analysis says about it): the default holds the analyses of a
+# 100,000-run project and a few smaller ones in well under 1 GB. `configure_cache` sets it from the settings.
+DEFAULT_CACHE_RUNS = 250_000
+_cache: RevisionCache[Any] = RevisionCache(DEFAULT_CACHE_RUNS)
+
+
+def configure_cache(*, max_runs: int) -> None:
+    """Bound the cache (0 turns it off); what it held is dropped."""
+    _cache.clear()
+    _cache.max_weight = max_runs
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _cached(
+    session: Session, project: Project, kind: str, compute: Callable[[], T], *, weight: Callable[[T], int]
+) -> T:
+    project_id = cast(int, project.id)
+    if revisions.written(session, project_id):
+        return compute()  # this session's uncommitted writes: no other read may see them
+    # The revision is read before anything it keys, so a value is never older than its key says.
+    revision = revisions.current(session, project_id)
+    key = (kind, project_id, revision, project.primary_metric, project.metric_direction, settings_of(project))
+    value: T = _cache.get(key, compute, weight)
+    return value
+
+
+_paused = 0
+_paused_lock = threading.Lock()
+_was_enabled = False
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a project is loaded and analysed. Those allocate a few objects per
+    run and free them by reference counting (they hold no cycles), but each of the collector's full passes walks every
+    live object, and as 100,000 runs grow the heap it makes enough of them to cost about a third of the analysis. The
+    collector resumes when the last overlapping pause ends, unless it was off before."""
+    global _paused, _was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()

@@ -11,7 +11,6 @@ from typing import cast
 
 from sqlmodel import Session
 
-from app.analysis.findings import analyze
 from app.analysis.model import Approach, Findings, RunView
 from app.compose.log_entry.facts import RunFacts
 from app.compose.log_entry.refs import MIN_PREFIX, RunIndex
@@ -63,9 +62,9 @@ def resolve_ref(index: RunIndex, ref: str, *, field: str) -> str:
 def run_changes(session: Session, *, project: Project, run_ref: str) -> RunChangesPublic:
     """One run's place in the history: what it changed against the baseline and against its closest earlier
     configuration, its approach, and the findings about it. `run_ref`: a key, a 6+ hex ID prefix or a name."""
-    inp = analysis_service.load_input(session, project=project)
-    key = resolve_ref(run_index(inp.runs), run_ref, field="run_key")
-    return analysis_service.run_changes_public(inp, analyze(inp), key)
+    analysis = analysis_service.project_analysis(session, project=project)
+    key = resolve_ref(run_index(analysis.inp.runs), run_ref, field="run_key")
+    return analysis_service.run_changes_public(analysis.inp, analysis.findings, key)
 
 
 def list_approaches(session: Session, *, project: Project) -> list[ApproachPublic]:

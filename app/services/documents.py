@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
-from app.analysis.findings import analyze
 from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings
 from app.analysis.options import next_options
 from app.analysis.ranking import rank_finalists
@@ -57,8 +56,8 @@ def analysed(
     session: Session, *, project: Project, public_url: str, today: date | None = None, plan: bool = False
 ) -> Analysed:
     """The project analysed; with `plan`, also what a next run could change (for the documents that plan)."""
-    inp = analysis_service.load_input(session, project=project)
-    findings = analyze(inp)
+    analysis = analysis_service.project_analysis(session, project=project)
+    inp, findings = analysis.inp, analysis.findings
     today = today or datetime.now(UTC).date()
     ctx = analysis_service.doc_context(session, project=project, today=today, public_url=public_url, inp=inp)
     if plan:

@@ -111,7 +111,7 @@ def queue_labbook_tags(session: Session, *, project: Project, findings: Findings
         to_set = {k: v for k, v in tags.items() if run.labbook_tags.get(k) != v}
         payloads.append((run.run_id, {"set": to_set, "delete": sorted(set(run.labbook_tags) - set(tags))}))
         changed.append((run.id, tags))
-    outbox_store.save_labbook_tags(session, changed)
+    outbox_store.save_labbook_tags(session, project_id=project_id, tags_by_id=changed)
     outbox_store.add_items(session, project_id=project_id, kind=RUN_TAGS, payloads=payloads, now=utcnow())
     return len(payloads)
 

@@ -122,7 +122,12 @@ def _sync_experiment(
     environments = _model_environments(session, reader, runs, now)
     plan = _plan(project_id, runs, stored, environments, now)
     sync_store.write_synced_runs(
-        session, inserts=plan.inserts, updates=plan.updates, touched_ids=plan.touched, synced_at=now
+        session,
+        project_id=project_id,
+        inserts=plan.inserts,
+        updates=plan.updates,
+        touched_ids=plan.touched,
+        synced_at=now,
     )
     open_runs = [r.run_id for r in runs if r.is_open]
     _save_state(session, state, project_id, experiment, shown_uri, runs, open_runs, plan, incremental, now)

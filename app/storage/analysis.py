@@ -6,88 +6,135 @@ Every write here is dialect-neutral (select, then update or insert): the same co
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import json
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
+from sys import intern
 from typing import Any, cast
 
+from sqlalchemy import Text, func, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.analysis.model import RunView
 from app.errors import ConcurrentWrite
+from app.storage import revisions
 from app.storage.models import ApproachAssignment, ApproachMarkRow, Entry, Run, SessionLog
 from app.storage.types import utcnow
 
 LOG_ENTRY = "log_entry"
 
-# The columns a RunView needs, in this order; notes, artifact URIs and sync bookkeeping are never read.
-_RUN_COLUMNS = (
+# The columns a RunView needs; notes, artifact URIs and sync bookkeeping are never read. JSON columns are read as
+# their text and decoded by `_RunReader`.
+_TEXT_COLUMNS = (
     Run.key,
     Run.run_id,
     Run.run_name,
-    Run.params,
-    Run.metrics,
-    Run.tags,
-    Run.start_time,
-    Run.created_at,
     Run.status,
-    Run.duration_s,
-    Run.parent_run_id,
     Run.source,
     Run.git_commit,
     Run.data_version,
-    Run.datasets,
     Run.seed,
-    Run.environment,
     Run.hardware,
     Run.source_name,
     Run.split,
     Run.owner,
-    Run.labbook_tags,
+    Run.parent_run_id,
 )
+_JSON_COLUMNS = (Run.params, Run.metrics, Run.tags, Run.datasets, Run.environment, Run.labbook_tags)
+_OTHER_COLUMNS = (Run.duration_s,)
+_MISSING = object()
 
 
 def analysis_runs(session: Session, *, project_id: int, dump_days: Mapping[str, date] | None = None) -> list[RunView]:
     """Every run of the project as a `RunView`, in history order (start time, else the time it was stored).
 
     `dump_days` (run key -> the day of the brain dump that brought it) gives a run without a start time its session;
-    without either, the day it was stored. One query of plain columns: no ORM objects for 10,000 runs."""
-    statement = sql_select(*(col(c) for c in _RUN_COLUMNS)).where(col(Run.project_id) == project_id)
-    rows = session.execute(statement.order_by(col(Run.id))).all()
-    views = [_view(row, dump_days or {}) for row in rows]
+    without either, the day it was stored. One query of plain columns: no ORM objects for 100,000 runs."""
+    columns = [
+        *(col(c) for c in _TEXT_COLUMNS),
+        *(sql_cast(col(c), Text) for c in _JSON_COLUMNS),
+        *(col(c) for c in _OTHER_COLUMNS),
+        # One time to read a run by: its start, else when it was stored (SQLite parses each datetime in Python).
+        func.coalesce(col(Run.start_time), col(Run.created_at)),
+        col(Run.start_time).is_not(None),
+    ]
+    statement = sql_select(*columns).where(col(Run.project_id) == project_id).order_by(col(Run.id))
+    reader = _RunReader(dump_days or {})
+    # Core, not ORM, execution: rows stream from the cursor one at a time instead of being fetched all at once.
+    views = [reader.view(row) for row in session.connection().execute(statement)]
     return sorted(views, key=lambda v: cast(datetime, v.when))  # stable: insertion order breaks ties
 
 
-def _view(row: Any, dump_days: Mapping[str, date]) -> RunView:
-    (key, run_id, name, params, metrics, tags, start, created, status, duration, parent, source, *rest) = row
-    git_commit, data_version, datasets, seed, environment, hardware, source_name, split, owner, ours = rest
-    when: datetime = start or created
-    session_day = start.date() if start else dump_days.get(key, created.date())
-    return RunView(
-        key=key,
-        run_id=run_id,
-        name=name,
-        params={str(k): str(v) for k, v in (params or {}).items()},
-        metrics={str(k): float(v) for k, v in (metrics or {}).items() if isinstance(v, int | float)},
-        tags=_own_tags(tags or {}, ours or {}),
-        when=when,
-        session=session_day,
-        status=status,
-        duration_s=duration,
-        parent_run_id=parent,
-        source=source,
-        git_commit=git_commit,
-        data_version=data_version,
-        datasets=tuple(datasets or ()),
-        seed=seed,
-        environment=dict(environment or {}),
-        hardware=hardware,
-        source_name=source_name,
-        split=split,
-        owner=owner,
-    )
+class _RunReader:
+    """Rows to `RunView`s, for a whole project at once, which is what keeps 100,000 runs cheap in time and memory:
+
+    - JSON is decoded from the column's text by one decoder (`raw_decode`, without the wrappers of `json.loads`),
+      and the columns whose texts recur from run to run (environment, datasets, the tags Labbook wrote) are decoded
+      once per distinct text, the runs sharing the result (nothing writes to a `RunView`);
+    - equal strings and days are kept once (`sys.intern`, and `seen` for columns that may be NULL): parameter names
+      and values, metric names, statuses and the other repeated fields would otherwise be a fresh object in every
+      run.
+
+    The views equal those of decoding each row on its own, field for field and in the same key order."""
+
+    def __init__(self, dump_days: Mapping[str, date]) -> None:
+        self.dump_days = dump_days
+        self.seen: dict[Any, Any] = {}
+        self.decoded: dict[str | None, Any] = {}
+        self.raw_decode = json.JSONDecoder().raw_decode
+
+    def _json(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return self.raw_decode(text)[0]
+        except json.JSONDecodeError:  # leading whitespace, which raw_decode refuses
+            return json.loads(text)
+
+    def _shared(self, text: str | None, convert: Callable[[Any], Any]) -> Any:
+        if (found := self.decoded.get(text, _MISSING)) is _MISSING:
+            found = self.decoded[text] = convert(self._json(text))
+        return found
+
+    def view(self, row: Any) -> RunView:
+        same, loads = self.seen.setdefault, self._json
+        key, run_id, name, status, source, git_commit, data_version, seed, *rest = (same(v, v) for v in row[:13])
+        hardware, source_name, split, owner, parent = rest
+        params, metrics, tags, datasets, environment, ours, duration, when, started = row[13:]
+        return RunView(
+            key=key,
+            run_id=run_id,
+            name=name,
+            params={intern(str(k)): intern(str(v)) for k, v in (loads(params) or {}).items()},
+            metrics={intern(str(k)): float(v) for k, v in (loads(metrics) or {}).items() if isinstance(v, int | float)},
+            tags=_own_tags(loads(tags) or {}, self._shared(ours, _mapping)),
+            when=when,
+            session=same(day := when.date() if started else self.dump_days.get(key, when.date()), day),
+            status=status,
+            duration_s=duration,
+            parent_run_id=parent,
+            source=source,
+            git_commit=git_commit,
+            data_version=data_version,
+            datasets=self._shared(datasets, _tuple),
+            seed=seed,
+            environment=self._shared(environment, _mapping),
+            hardware=hardware,
+            source_name=source_name,
+            split=split,
+            owner=owner,
+        )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value or {})
+
+
+def _tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value or ())
 
 
 def _own_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
@@ -95,7 +142,7 @@ def _own_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str
     Labbook queued (a person's regrouping would otherwise stick as an explicit tag after it is undone), findings,
     statuses and entry links. A `labbook.approach` a person set by hand in MLflow stays."""
     return {
-        k: v
+        intern(k): intern(v) if isinstance(v, str) else v
         for k, v in tags.items()
         if k not in ours
         and not (k.startswith("labbook.finding.") or k in ("labbook.approach_status", "labbook.entry_ids"))
@@ -133,6 +180,7 @@ def baseline_keys(session: Session, *, project_id: int) -> list[str]:
 
 def set_baseline(session: Session, *, project_id: int, key: str | None) -> None:
     """Mark the run `key` as the project's one baseline (None: no run is marked)."""
+    revisions.touch(session, project_id)
     clear = update(Run).where(col(Run.project_id) == project_id, col(Run.key) != (key or ""), col(Run.baseline))
     session.execute(clear.values(baseline=False, updated_at=utcnow()))
     if key is not None:

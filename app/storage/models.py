@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.storage.types import JSONType, UTCDateTime, utcnow
+from app.storage.types import JSONType, UTCDateTime, new_revision, utcnow
 
 # Every id (and entry version) is an INTEGER column, 32-bit on PostgreSQL: the largest value a request may name. No
 # row has a bigger one, and a query with one fails instead of finding nothing (PostgreSQL's INTEGER parameter is out
@@ -50,6 +50,11 @@ class Project(SQLModel, table=True):
     stall_sessions: int | None = None
     # A verdict a brain dump declares on an approach is applied at once instead of waiting for a person's confirmation.
     auto_apply_declared_marks: bool = Field(default=False)
+    # A fresh random value in the transaction of every write to what the analysis and the documents read (see
+    # app.storage.revisions), so a cache keyed by it can never mistake one state for another.
+    revision: int = Field(
+        default_factory=new_revision, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 

@@ -18,6 +18,7 @@ from sqlalchemy import select as sql_select  # sqlmodel's select does not type a
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from app.storage import revisions
 from app.storage.models import Entry, OutboxItem, Run, SessionLog
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -201,10 +202,12 @@ def mlflow_runs_with_tags(session: Session, *, project_id: int) -> list[TaggedRu
     return [TaggedRun(i, k, r, dict(t or {})) for i, k, r, t in session.execute(query.order_by(col(Run.id)))]
 
 
-def save_labbook_tags(session: Session, tags_by_id: Sequence[tuple[int, dict[str, str]]]) -> None:
-    """Store each run's labbook.* tags in one executemany UPDATE; copies already loaded in the session agree."""
+def save_labbook_tags(session: Session, *, project_id: int, tags_by_id: Sequence[tuple[int, dict[str, str]]]) -> None:
+    """Store each run's labbook.* tags in one executemany UPDATE; copies already loaded in the session agree. The
+    analysis reads them (a run's own tags leave out those Labbook wrote), so the project's revision moves."""
     if not tags_by_id:
         return
+    revisions.touch(session, project_id)
     table = Run.__table__  # type: ignore[attr-defined]
     statement = (
         update(table).where(table.c.id == bindparam("b_run_pk")).values(labbook_tags=bindparam("b_labbook_tags"))

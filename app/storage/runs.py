@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.errors import ConcurrentWrite
+from app.storage import revisions
 from app.storage.models import Run
 from app.storage.types import utcnow
 
@@ -85,6 +86,8 @@ def save_runs(session: Session, new_rows: Sequence[dict[str, Any]]) -> None:
     A run key that a concurrent request inserted first raises ConcurrentWrite (the caller may retry).
     """
     now = utcnow()
+    for project_id in {row["project_id"] for row in new_rows}:
+        revisions.touch(session, project_id)
     try:
         session.flush()
         if new_rows:

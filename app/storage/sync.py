@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.errors import ConcurrentWrite
+from app.storage import revisions
 from app.storage import runs as run_store
 from app.storage.models import ArtifactCache, Run, TrackingSync
 
@@ -96,6 +97,7 @@ def load_runs_for_sync(session: Session, *, project_id: int, keys: Collection[st
 def write_synced_runs(
     session: Session,
     *,
+    project_id: int,
     inserts: Sequence[dict[str, Any]],
     updates: Sequence[dict[str, Any]],
     touched_ids: Sequence[int],
@@ -104,6 +106,8 @@ def write_synced_runs(
     """New runs as one executemany insert, changed runs as one executemany update by primary key (every row carries
     the same columns), and unchanged runs get only their `synced_at`, a few set-based UPDATEs."""
     run_store.save_runs(session, inserts)
+    if updates:  # `synced_at` alone is no input of the analysis
+        revisions.touch(session, project_id)
     try:
         if updates:
             session.execute(update(Run), list(updates))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,3 +36,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_revision() -> int:
+    """A project revision: random, so two states never share one, even across databases or a restored backup."""
+    return secrets.randbits(63)  # fits PostgreSQL's BIGINT
