@@ -384,6 +384,14 @@ class RevisionCache(Generic[T]):
             self.values.clear()
             self.weight = 0
 
+    def newest(self, matches: Callable[[Hashable], bool]) -> T | None:
+        """The most recently used value whose key `matches`, or None."""
+        with self.lock:
+            for key in reversed(self.values):
+                if matches(key):
+                    return self.values[key][0]
+        return None
+
     def _hit(self, key: Hashable) -> tuple[T, int] | None:
         found = self.values.get(key)
         if found is not None:
@@ -427,6 +435,22 @@ def _cached(
     key = (kind, project_id, revision, project.primary_metric, project.metric_direction, settings_of(project))
     value: T = _cache.get(key, compute, weight)
     return value
+
+
+def recent(session: Session, project: Project, kind: str) -> Any | None:
+    """The newest cached value of `kind` for the project as it was at some recent revision, or None: for what a brain
+    dump reads about the project before its own writes (the approaches it may declare dead, the questions earlier
+    entries asked), where a recent state is the right one and recomputing the analysis per dump would cost more than
+    the dump."""
+    scope = (kind, cast(int, project.id))
+    rest = (project.primary_metric, project.metric_direction, settings_of(project))
+    return _cache.newest(lambda key: isinstance(key, tuple) and key[:2] == scope and key[3:] == rest)
+
+
+def recent_findings(session: Session, *, project: Project) -> Findings:
+    """The findings as of a recent revision (`recent`), else as stored now."""
+    cached = recent(session, project, "analysis")
+    return cached.findings if isinstance(cached, ProjectAnalysis) else project_findings(session, project=project)
 
 
 _paused = 0

@@ -37,7 +37,8 @@ def apply_dump_said(session: Session, *, project: Project, log: SessionLog, entr
 def _declare_marks(session: Session, *, project: Project, log: SessionLog) -> None:
     if not may_declare_verdict(log.text):
         return
-    findings = analysis_service.project_findings(session, project=project)
+    # The approaches as of a recent analysis: the dump's own writes (itself, its entry) change none of them.
+    findings = analysis_service.recent_findings(session, project=project)
     held = {a.name: a.mark for a in findings.approaches}
     applied = False
     for mark in proposed_marks(log.text, approaches=list(held)):
