@@ -254,9 +254,26 @@ def read_switch(
         if found is None:
             continue
         metric = resolve_metric(found.written, known_metrics=known_metrics, aliases=aliases)
+        if metric not in known_metrics and metric not in aliases.values():
+            metric = _with_words_before(sentence[: found.start], found.written, known_metrics, aliases) or metric
         after = sentences[at + 1][1] if at + 1 < len(sentences) else ""
         reason = _reason(sentence[found.end :]) or _reason_sentence(after) or _reason_before(sentence[: found.start])
         return AnnouncedSwitch(metric, _direction(sentence, metric), reason, line, sentence)
+    return None
+
+
+def _with_words_before(
+    before: str, written: str, known_metrics: Sequence[str], aliases: Mapping[str, str]
+) -> str | None:
+    """A known metric that the phrase names with the one or two words before it: the phrase is read from metric
+    words, so "character error rate" arrives as "error rate", which the project records as `val_cer`."""
+    words = re.findall(r"[\w@%-]+", before)[-2:]
+    for size in (1, 2):
+        if len(words) < size:
+            break
+        metric = resolve_metric(" ".join([*words[-size:], written]), known_metrics=known_metrics, aliases=aliases)
+        if metric in known_metrics or metric in aliases.values():
+            return metric
     return None
 
 

@@ -8,7 +8,7 @@ import pytest
 from app.compose.log_entry.composer import compose_log_entry
 from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
-from app.compose.log_entry.metric_switch import default_direction, resolve_metric
+from app.compose.log_entry.metric_switch import default_direction, read_switch, resolve_metric, same_words
 
 KNOWN = [
     "val_auc",
@@ -132,3 +132,32 @@ def test_the_composer_warns_once_exactly_when_the_service_would_record() -> None
     ]
     assert _entry("from now on the primary metric is AUC", primary="val_auc") == []  # already in force
     assert _entry("we report AUC and F1") == []
+
+
+@pytest.mark.parametrize(
+    ("written", "known", "expected"),
+    [
+        ("recall@5", ["recall_at_5", "recall_at_50"], "recall_at_5"),
+        ("hit rate@10", ["val_hit_rate_at_10"], "val_hit_rate_at_10"),
+        ("precision in the top decile", ["top_decile_precision"], "top_decile_precision"),
+        ("Gini coefficient", ["gini", "auc"], "gini"),
+        ("false positive rate", ["val_fpr", "test_fpr"], "val_fpr"),
+        ("brier score", ["brier", "brier_skill"], "brier"),
+    ],
+)
+def test_a_metric_in_other_words_is_the_one_the_project_records(written: str, known: list[str], expected: str) -> None:
+    assert resolve_metric(written, known_metrics=known, aliases={}) == expected
+
+
+def test_two_metrics_in_other_words_are_no_answer() -> None:
+    assert same_words("f1 macro", ["val_macro_f1", "test_macro_f1", "dev_macro_f1"]) is None
+    assert same_words("mean absolute error", ["mae", "val_mae"]) is None
+
+
+def test_the_words_before_the_phrase_complete_a_known_metric() -> None:
+    found = read_switch(
+        [(1, "from now on the primary metric is word error rate, not CER")],
+        known_metrics=["val_wer", "val_cer"],
+        aliases={},
+    )
+    assert found is not None and found.metric == "val_wer"
