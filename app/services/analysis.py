@@ -361,7 +361,15 @@ class RevisionCache(Generic[T]):
         self.lock = threading.Lock()
         self.pending: dict[Hashable, threading.Lock] = {}
 
-    def get(self, key: Hashable, compute: Callable[[], T], weight: Callable[[T], int]) -> T:
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        weight: Callable[[T], int],
+        supersedes: Callable[[Hashable], bool] | None = None,
+    ) -> T:
+        """The value of `key`, computed once on a miss; a computed value replaces the values whose keys it
+        `supersedes` (older revisions of the same project)."""
         with self.lock:
             if (found := self._hit(key)) is not None:
                 return found[0]
@@ -374,6 +382,8 @@ class RevisionCache(Generic[T]):
                 value = compute()
                 with self.lock:
                     self._store(key, value, 1 + weight(value))
+                    if supersedes is not None:
+                        self._drop(lambda other: other != key and supersedes(other))
             finally:
                 with self.lock:
                     self.pending.pop(key, None)
@@ -391,6 +401,11 @@ class RevisionCache(Generic[T]):
                 if matches(key):
                     return self.values[key][0]
         return None
+
+    def _drop(self, matches: Callable[[Hashable], bool]) -> None:
+        for other in [k for k in self.values if matches(k)]:
+            _, dropped = self.values.pop(other)
+            self.weight -= dropped
 
     def _hit(self, key: Hashable) -> tuple[T, int] | None:
         found = self.values.get(key)
@@ -433,7 +448,11 @@ def _cached(
     # The revision is read before anything it keys, so a value is never older than its key says.
     revision = revisions.current(session, project_id)
     key = (kind, project_id, revision, project.primary_metric, project.metric_direction, settings_of(project))
-    value: T = _cache.get(key, compute, weight)
+
+    def older(other: Hashable) -> bool:  # the same kind and project at another revision: no read will ask again
+        return isinstance(other, tuple) and other[:2] == key[:2]
+
+    value: T = _cache.get(key, compute, weight, older)
     return value
 
 
