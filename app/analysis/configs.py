@@ -126,9 +126,11 @@ class ClosestFinder:
     minus the items they share. `add` returns a signature, the index of the first configuration equal to this one,
     for the callers' comparisons.
 
-    Configurations are also hashed as the sum of their items' 64-bit digests, so leaving a key out is one
+    Configurations are also hashed as the sum of their items' 56-bit digests, so leaving a key out is one
     subtraction, and wildcarding its value (adding the key's own digest instead) one more addition, instead of a new
-    set. A digest is its item's (or key's) number through splitmix64, a bijection: no string hashing, and unlike
+    set; with up to 16 parameters a sum stays under 2**60, a Python int of 32 bytes rather than 40, which matters as
+    the one-out map holds one per configuration and key. A digest is the top 56 bits of its item's (or key's) number
+    through splitmix64: no string hashing, and unlike
     `hash()` the same in every process. Every hit is verified against the stored sets, so a hash collision can cost
     time but never a wrong answer. A run one key away has another key set, so those maps are only consulted, or
     built, for key sets that occur: most histories have one or a few."""
@@ -137,7 +139,7 @@ class ClosestFinder:
         self.ids: list[tuple[int, ...]] = []  # per configuration, its item numbers, sorted
         self.key_sets: list[frozenset[int]] = []  # per configuration, its key numbers (shared between equal sets)
         self.wholes: list[int] = []  # per configuration, its hash
-        self.entries: list[tuple[_Item, ...]] = []  # per configuration, its items
+        self.numbered: list[_Item] = []  # item number -> item
         self.items: dict[tuple[str, str], _Item] = {}
         self.keys: dict[str, tuple[int, int]] = {}  # key -> (number, wildcard digest)
         self.first: dict[tuple[int, ...], int] = {}  # item numbers -> first configuration with them (the signature)
@@ -159,6 +161,8 @@ class ClosestFinder:
         numbers, key_numbers, digests, swaps = zip(*items, strict=True) if items else ((), (), (), ())
         ids, whole = frozenset(numbers), sum(digests)
         ordered = tuple(sorted(numbers))
+        if (signature := self.first.setdefault(ordered, i)) != i:
+            ordered = self.ids[signature]  # one tuple for the runs of one configuration
         key_set = frozenset(key_numbers)
         if (same_keys := self.by_keys.get(key_set)) is None:
             same_keys = self._new_key_set(key_set)
@@ -168,7 +172,6 @@ class ClosestFinder:
         self.ids.append(ordered)
         self.key_sets.append(key_set)
         self.wholes.append(whole)
-        self.entries.append(items)
         self.exact[whole] = i
         one_out = self.one_out
         for wildcard in wildcards:
@@ -177,7 +180,7 @@ class ClosestFinder:
         for key, table in self.plus_one.get(key_set, {}).items():
             table[whole - digests[key_numbers.index(key)]] = i
         self.by_group.setdefault(group, []).append(i)
-        return found, self.first.setdefault(ordered, i)
+        return found, signature
 
     def _new_key_set(self, key_set: frozenset[int]) -> tuple[frozenset[int], list[int]]:
         same_keys: tuple[frozenset[int], list[int]] = (key_set, [])
@@ -193,6 +196,7 @@ class ClosestFinder:
         number = len(self.items)
         digest = _digest(2 * number)
         known = self.items[item] = (number, known_key[0], digest, known_key[1] - digest)
+        self.numbered.append(known)
         return known
 
     def _nearest(
@@ -237,8 +241,10 @@ class ClosestFinder:
         tables = self.plus_one.setdefault(key_set, {})
         if (table := tables.get(key)) is None:
             table = tables[key] = {}
+            numbered = self.numbered
             for j in self.by_keys[key_set][1]:
-                table[self.wholes[j] - next(d for _, k, d, _ in self.entries[j] if k == key)] = j
+                left_out = next(d for _, k, d, _ in map(numbered.__getitem__, self.ids[j]) if k == key)
+                table[self.wholes[j] - left_out] = j
         return table
 
     def _distance(self, j: int, ids: frozenset[int], key_set: frozenset[int]) -> int:
@@ -279,8 +285,8 @@ def _others(i: int, family: list[int]) -> Iterator[int]:
 
 
 def _digest(n: int) -> int:
-    """splitmix64 of `n`: item numbers are even, key numbers odd, so their digests differ."""
+    """The top 56 bits of splitmix64 of `n`: item numbers are even, key numbers odd, so their digests differ."""
     z = (n + 1) * 0x9E3779B97F4A7C15 & _MASK
     z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9 & _MASK
     z = (z ^ z >> 27) * 0x94D049BB133111EB & _MASK
-    return z ^ z >> 31
+    return (z ^ z >> 31) >> 8
