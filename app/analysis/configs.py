@@ -171,7 +171,7 @@ class ClosestFinder:
         found = self._nearest(i, ids, ordered, key_set, whole, items, wildcards, group, known)
         self.ids.append(ordered)
         self.key_sets.append(key_set)
-        self.wholes.append(whole)
+        self.wholes.append(whole if signature == i else self.wholes[signature])  # one int for equal hashes
         self.exact[whole] = i
         one_out = self.one_out
         for wildcard in wildcards:
