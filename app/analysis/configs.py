@@ -130,10 +130,10 @@ class ClosestFinder:
     subtraction, and wildcarding its value (adding the key's own digest instead) one more addition, instead of a new
     set; with up to 16 parameters a sum stays under 2**60, a Python int of 32 bytes rather than 40, which matters as
     the one-out map holds one per configuration and key. A digest is the top 56 bits of its item's (or key's) number
-    through splitmix64: no string hashing, and unlike
-    `hash()` the same in every process. Every hit is verified against the stored sets, so a hash collision can cost
-    time but never a wrong answer. A run one key away has another key set, so those maps are only consulted, or
-    built, for key sets that occur: most histories have one or a few."""
+    through splitmix64: no string hashing, and unlike `hash()` the same in every process. Every hit is verified
+    against the stored item numbers, so a hash collision can cost time but never a wrong answer. A run one key away
+    has another key set, so those maps are only consulted, or built, for key sets that occur: most histories have
+    one or a few."""
 
     def __init__(self) -> None:
         self.ids: list[tuple[int, ...]] = []  # per configuration, its item numbers, sorted
