@@ -117,29 +117,32 @@ _Item = tuple[int, int, int, int]
 class ClosestFinder:
     """Finds each configuration's closest earlier one as configurations are added in history order.
 
-    A configuration (one value per key) is kept as a frozenset of item numbers (one number per distinct (key, value)
-    pair seen) and a frozenset of key numbers shared by all configurations with those keys, so a run costs memory in
+    A configuration (one value per key) is kept as a sorted tuple of item numbers (one number per distinct (key,
+    value) pair seen; a tuple takes a fifth of a frozenset's memory, and the run being added is compared as a set
+    against it) and a frozenset of key numbers shared by all configurations with those keys, so a run costs memory in
     proportion to its own parameters, however many distinct values the project has (a random search gives every run
     fresh ones). As a changed key differs in two items and a key only one has in one, the distance is the items only
     one has plus the keys only one has, halved; for configurations with the same keys (most pairs) it is the keys
     minus the items they share. `add` returns a signature, the index of the first configuration equal to this one,
     for the callers' comparisons.
 
-    Configurations are also hashed as the sum of their items' 64-bit digests, so leaving a key out is one
+    Configurations are also hashed as the sum of their items' 56-bit digests, so leaving a key out is one
     subtraction, and wildcarding its value (adding the key's own digest instead) one more addition, instead of a new
-    set. A digest is its item's (or key's) number through splitmix64, a bijection: no string hashing, and unlike
-    `hash()` the same in every process. Every hit is verified against the stored sets, so a hash collision can cost
-    time but never a wrong answer. A run one key away has another key set, so those maps are only consulted, or
-    built, for key sets that occur: most histories have one or a few."""
+    set; with up to 16 parameters a sum stays under 2**60, a Python int of 32 bytes rather than 40, which matters as
+    the one-out map holds one per configuration and key. A digest is the top 56 bits of its item's (or key's) number
+    through splitmix64: no string hashing, and unlike `hash()` the same in every process. Every hit is verified
+    against the stored item numbers, so a hash collision can cost time but never a wrong answer. A run one key away
+    has another key set, so those maps are only consulted, or built, for key sets that occur: most histories have
+    one or a few."""
 
     def __init__(self) -> None:
-        self.ids: list[frozenset[int]] = []  # per configuration, its item numbers
+        self.ids: list[tuple[int, ...]] = []  # per configuration, its item numbers, sorted
         self.key_sets: list[frozenset[int]] = []  # per configuration, its key numbers (shared between equal sets)
         self.wholes: list[int] = []  # per configuration, its hash
-        self.entries: list[tuple[_Item, ...]] = []  # per configuration, its items
+        self.numbered: list[_Item] = []  # item number -> item
         self.items: dict[tuple[str, str], _Item] = {}
         self.keys: dict[str, tuple[int, int]] = {}  # key -> (number, wildcard digest)
-        self.first: dict[frozenset[int], int] = {}  # item numbers -> first configuration with them (the signature)
+        self.first: dict[tuple[int, ...], int] = {}  # item numbers -> first configuration with them (the signature)
         self.exact: dict[int, int] = {}  # configuration hash -> most recent run with it
         self.one_out: dict[int, int] = {}  # hash with one key's value wildcarded -> most recent run
         self.by_keys: dict[frozenset[int], tuple[frozenset[int], list[int]]] = {}  # key set -> (shared copy, runs)
@@ -157,16 +160,18 @@ class ClosestFinder:
         items = tuple([get(item) or self._new_item(item) for item in config])
         numbers, key_numbers, digests, swaps = zip(*items, strict=True) if items else ((), (), (), ())
         ids, whole = frozenset(numbers), sum(digests)
+        ordered = tuple(sorted(numbers))
+        if (signature := self.first.setdefault(ordered, i)) != i:
+            ordered = self.ids[signature]  # one tuple for the runs of one configuration
         key_set = frozenset(key_numbers)
         if (same_keys := self.by_keys.get(key_set)) is None:
             same_keys = self._new_key_set(key_set)
         key_set = same_keys[0]  # the shared copy, so equal key sets are the same object
         wildcards = [whole + s for s in swaps]
-        found = self._nearest(i, ids, key_set, whole, items, wildcards, group, known)
-        self.ids.append(ids)
+        found = self._nearest(i, ids, ordered, key_set, whole, items, wildcards, group, known)
+        self.ids.append(ordered)
         self.key_sets.append(key_set)
-        self.wholes.append(whole)
-        self.entries.append(items)
+        self.wholes.append(whole if signature == i else self.wholes[signature])  # one int for equal hashes
         self.exact[whole] = i
         one_out = self.one_out
         for wildcard in wildcards:
@@ -175,7 +180,7 @@ class ClosestFinder:
         for key, table in self.plus_one.get(key_set, {}).items():
             table[whole - digests[key_numbers.index(key)]] = i
         self.by_group.setdefault(group, []).append(i)
-        return found, self.first.setdefault(ids, i)
+        return found, signature
 
     def _new_key_set(self, key_set: frozenset[int]) -> tuple[frozenset[int], list[int]]:
         same_keys: tuple[frozenset[int], list[int]] = (key_set, [])
@@ -191,12 +196,14 @@ class ClosestFinder:
         number = len(self.items)
         digest = _digest(2 * number)
         known = self.items[item] = (number, known_key[0], digest, known_key[1] - digest)
+        self.numbered.append(known)
         return known
 
     def _nearest(
         self,
         i: int,
         ids: frozenset[int],
+        ordered: tuple[int, ...],
         key_set: frozenset[int],
         whole: int,
         items: tuple[_Item, ...],
@@ -209,7 +216,7 @@ class ClosestFinder:
         if len(self.items) - known > 1:  # two values no earlier run has: nothing is within one change
             return self._search(i, ids, key_set, group, known)
         same = self.exact.get(whole)
-        if same is not None and self.ids[same] == ids:
+        if same is not None and self.ids[same] == ordered:
             return same
         hits = set(map(self.one_out.get, wildcards, repeat(-1)))  # one value changed
         for key in self._shrunk(key_set, items):  # one key missing
@@ -234,13 +241,15 @@ class ClosestFinder:
         tables = self.plus_one.setdefault(key_set, {})
         if (table := tables.get(key)) is None:
             table = tables[key] = {}
+            numbered = self.numbered
             for j in self.by_keys[key_set][1]:
-                table[self.wholes[j] - next(d for _, k, d, _ in self.entries[j] if k == key)] = j
+                left_out = next(d for _, k, d, _ in map(numbered.__getitem__, self.ids[j]) if k == key)
+                table[self.wholes[j] - left_out] = j
         return table
 
     def _distance(self, j: int, ids: frozenset[int], key_set: frozenset[int]) -> int:
         other = self.key_sets[j]
-        return (len(ids ^ self.ids[j]) + (0 if other is key_set else len(key_set ^ other))) >> 1
+        return (len(ids.symmetric_difference(self.ids[j])) + (0 if other is key_set else len(key_set ^ other))) >> 1
 
     def _search(self, i: int, ids: frozenset[int], key_set: frozenset[int], group: Hashable, known: int) -> int:
         """The closest among the group's last runs (most recent first), then the last runs of any group; a tie
@@ -256,9 +265,9 @@ class ClosestFinder:
         best, best_d = i - 1, n + len(all_ids[i - 1]) + 1
         for j in chain(reversed(family), _others(i, family)):
             if (other := key_sets[j]) is key_set:
-                d = n - len(old & all_ids[j])
+                d = n - len(old.intersection(all_ids[j]))
             else:
-                d = (n + len(all_ids[j]) - 2 * len(old & all_ids[j]) + len(key_set ^ other)) >> 1
+                d = (n + len(all_ids[j]) - 2 * len(old.intersection(all_ids[j])) + len(key_set ^ other)) >> 1
             if d < best_d:
                 best, best_d = j, d
                 if d <= floor:
@@ -276,8 +285,8 @@ def _others(i: int, family: list[int]) -> Iterator[int]:
 
 
 def _digest(n: int) -> int:
-    """splitmix64 of `n`: item numbers are even, key numbers odd, so their digests differ."""
+    """The top 56 bits of splitmix64 of `n`: item numbers are even, key numbers odd, so their digests differ."""
     z = (n + 1) * 0x9E3779B97F4A7C15 & _MASK
     z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9 & _MASK
     z = (z ^ z >> 27) * 0x94D049BB133111EB & _MASK
-    return z ^ z >> 31
+    return (z ^ z >> 31) >> 8

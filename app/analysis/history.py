@@ -71,6 +71,8 @@ def build_history(runs: Sequence[RunView], metric: str, settings: AnalysisSettin
         found, signature = finder.add(config.items(), family)
         closest = at[found] if found is not None else None
         at.append(i)
+        if signature != len(at) - 1 and list(first := steps[at[signature]].config) == list(config):
+            config = first  # the same configuration, keys in the same order: one dict for its runs
         steps.append(Step(i, run, config, at[signature], seed, session, family, value_of(run, metric), closest))
     return steps
 
