@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.middleware import replay_body
 from app.errors import IdempotencyKeyInUse, IdempotencyKeyInvalid, LabbookError
 from app.services import idempotency
 from app.services.idempotency import Follow, Replay, Run
@@ -48,7 +49,7 @@ class Idempotency:
             await _error(send, exc)
             return
         if isinstance(outcome, Run):
-            await self._run(outcome.record_id, scope, _replay(body, receive), send)
+            await self._run(outcome.record_id, scope, replay_body(body, receive), send)
         elif isinstance(outcome, Replay):
             await _respond(send, outcome.status, outcome.body, outcome.media_type, REPLAYED_HEADER)
         elif isinstance(outcome, Follow):
@@ -102,7 +103,7 @@ class Idempotency:
         get = {**scope, "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b""}
         get["headers"] = headers
         answer = _Answer()
-        await self.app(get, _replay(b"", receive), answer.send)
+        await self.app(get, replay_body(b"", receive), answer.send)
         if answer.status == 200:
             answer.status = outcome.status
         answer.headers.append(REPLAYED_HEADER)
@@ -160,19 +161,6 @@ async def _read(receive: Receive) -> bytes:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _busy(send: Send) -> None:

@@ -68,7 +68,7 @@ class BodyGuard:
         except LabbookError as exc:
             await _send_error(send, exc)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, headers: Headers, receive: Receive) -> bytes:
         declared = headers.get("content-length", "")
@@ -143,7 +143,8 @@ def _find_nul(value: Any, path: str) -> str | None:
     return None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body already read, then the client's further messages."""
     sent = False
 
     async def replay() -> Message:
