@@ -117,7 +117,8 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
         )
         family_hit = bool(allowed)
         whole = len(tried.matched) == len(config.params) + len(moves)
-        baseline_moved = bool(moves) and run.key == findings.baseline
+        # a move, or a key named without a value ("add dropout"), is a change from the baseline
+        baseline_moved = run.key == findings.baseline and (bool(moves) or "" in config.params.values())
         if whole and not unknown_pairs and not family_only and not baseline_moved:
             exact.append(tried)
         elif tried.matched or related or family_hit:

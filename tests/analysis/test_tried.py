@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -272,3 +273,151 @@ def test_with_analyze_on_ten_thousand_runs() -> None:
     assert all(r.approach for r in match.exact)  # every run has an approach once analysed
     values = [r.value for r in match.exact if r.value is not None]
     assert values == sorted(values, reverse=True)
+
+
+# -- proposals in a data scientist's words: concepts, directions, families ---------------------------------------------
+
+WORDS_RUNS = [
+    RunView("base", params={"model": "logistic_regression", "C": "1", "penalty": "l2"}, metrics={"auc": 0.70}),
+    RunView("logreg-c01", params={"model": "logistic_regression", "C": "0.1", "penalty": "l2"}, metrics={"auc": 0.72}),
+    RunView("logreg-c10", params={"model": "logistic_regression", "C": "10", "penalty": "l2"}, metrics={"auc": 0.69}),
+    RunView(
+        "gbm-1",
+        params={"model": "lightgbm", "learning_rate": "0.1", "num_leaves": "31", "reg_lambda": "0", "reg_alpha": "0"},
+        metrics={"auc": 0.80},
+    ),
+    RunView(
+        "gbm-2",
+        params={"model": "lightgbm", "learning_rate": "0.05", "num_leaves": "63", "reg_lambda": "1", "reg_alpha": "0"},
+        metrics={"auc": 0.81},
+    ),
+    RunView(
+        "gbm-3",
+        params={"model": "lightgbm", "learning_rate": "0.05", "num_leaves": "31", "reg_lambda": "0", "reg_alpha": "2"},
+        metrics={"auc": 0.79},
+    ),
+    RunView(
+        "forest-1", params={"model": "random_forest", "max_depth": "8", "n_estimators": "200"}, metrics={"auc": 0.75}
+    ),
+    RunView(
+        "forest-2", params={"model": "random_forest", "max_depth": "16", "n_estimators": "500"}, metrics={"auc": 0.77}
+    ),
+    RunView(
+        "net-1",
+        params={"model": "tabular_net", "drop_rate": "0.1", "attn_dropout": "0", "l2_reg": "0", "optimizer": "adam"},
+        metrics={"auc": 0.78},
+    ),
+    RunView(
+        "net-2",
+        params={
+            "model": "tabular_net",
+            "drop_rate": "0.3",
+            "attn_dropout": "0.1",
+            "l2_reg": "1e-4",
+            "optimizer": "sgd",
+        },
+        metrics={"auc": 0.79},
+    ),
+]
+WORDS_FINDINGS = replace(make_findings(WORDS_RUNS), baseline="base")
+
+
+def words(proposal: str) -> tuple[str, list[str], list[str]]:
+    match = match_proposal(proposal, WORDS_RUNS, WORDS_FINDINGS)
+    return match.verdict, [r.key for r in match.exact], [r.key for r in match.similar]
+
+
+@pytest.mark.parametrize(
+    ("proposal", "verdict", "exact", "similar"),
+    [
+        # stronger L2 is a smaller C on the logistic regression, a larger reg_lambda on lightgbm
+        ("stronger L2 on the logistic regression", "tried", ["logreg-c01"], ["base", "logreg-c10"]),
+        ("lightgbm with stronger L2", "tried", ["gbm-2"], ["gbm-1", "gbm-3"]),
+        ("lightgbm with more L1", "tried", ["gbm-3"], ["gbm-2", "gbm-1"]),  # reg_alpha, a name listed nowhere
+        ("weaker regularisation for logreg", "tried", ["logreg-c10"], ["logreg-c01", "base"]),
+        ("higher C", "tried", ["logreg-c10"], ["logreg-c01", "base"]),  # C named itself: larger C
+        # a value beyond the tried range, a bound beyond the tried extreme: similar, not tried
+        ("C=30", "similar", [], ["logreg-c01", "base", "logreg-c10"]),
+        ("C above 10", "similar", [], ["logreg-c01", "base", "logreg-c10"]),
+        ("a forest deeper than any we tried", "similar", [], ["forest-2", "forest-1"]),
+        ("even more dropout", "similar", [], ["net-2", "net-1"]),
+        # dropout on the neural family, whatever the key is called
+        ("more dropout", "tried", ["net-2"], ["net-1"]),
+        ("a neural net with more dropout", "tried", ["net-2"], ["net-1"]),
+        ("stronger weight decay on the network", "tried", ["net-2"], ["net-1"]),  # l2_reg
+        # depth on the random forest, by a word of its name
+        ("a deeper forest", "tried", ["forest-2"], ["forest-1"]),
+        ("a shallower forest", "similar", [], ["forest-2", "forest-1"]),
+        ("random forest with max_depth at least 16", "tried", ["forest-2"], ["forest-1"]),
+        ("more trees", "tried", ["forest-2"], ["forest-1"]),
+        ("a bigger forest", "tried", ["forest-2"], ["forest-1"]),
+        ("more leaves on lightgbm", "tried", ["gbm-2"], ["gbm-1", "gbm-3"]),
+        ("lower learning rate on lightgbm", "tried", ["gbm-2", "gbm-3"], ["gbm-1"]),
+        # a family the project does not have is new, whatever it shares
+        ("a graph network", "new", [], []),
+        ("a graph neural network with more dropout", "new", [], []),
+        # an optimiser no run used, on the key optimisers live in
+        ("adamw", "similar", [], ["net-2", "net-1"]),
+        # a family with a change no run carries is no exact match
+        ("lightgbm with focal loss", "similar", [], ["gbm-2", "gbm-1", "gbm-3"]),
+        ("random forest with more dropout", "similar", [], ["forest-2", "forest-1"]),
+    ],
+)
+def test_proposals_in_words_read_through_concepts(
+    proposal: str, verdict: str, exact: list[str], similar: list[str]
+) -> None:
+    assert words(proposal) == (verdict, exact, similar)
+
+
+@pytest.mark.parametrize(
+    ("proposal", "concepts", "params"),
+    [
+        ("stronger L2 on the logistic regression", ("regularisation",), {}),
+        ("more dropout", ("dropout",), {}),
+        ("a deeper forest", ("depth",), {}),
+        ("lightgbm with 63 leaves", ("depth",), {"num_leaves": "63"}),  # a concept's word with a value
+        ("adamw on the network", ("optimiser",), {"optimizer": "adamw"}),
+        ("C=30", ("regularisation",), {"C": "30"}),
+    ],
+)
+def test_the_concepts_read_are_reported(proposal: str, concepts: tuple[str, ...], params: dict[str, str]) -> None:
+    config = match_proposal(proposal, WORDS_RUNS, WORDS_FINDINGS).proposal
+    assert (config.concepts, dict(config.params)) == (concepts, params)
+
+
+def test_a_move_says_which_keys_it_moves_and_from_where() -> None:
+    config = match_proposal("stronger L2", WORDS_RUNS, WORDS_FINDINGS).proposal
+    (move,) = config.moves
+    # per family: C smaller than the baseline's, reg_lambda (not reg_alpha) and l2_reg larger than the first run's
+    assert dict(move.signs) == {"C": -1, "l2_reg": 1, "reg_lambda": 1}
+    assert dict(move.wanted) == {"C": "< 1", "l2_reg": "> 0", "reg_lambda": "> 0"}
+
+
+def test_a_family_named_never_matches_another_familys_runs() -> None:
+    match = match_proposal("lightgbm with learning_rate 0.1", WORDS_RUNS, WORDS_FINDINGS)
+    assert {r.key for r in match.exact + match.similar} <= {"gbm-1", "gbm-2", "gbm-3"}
+
+
+def test_the_baseline_is_never_an_exact_match_of_a_change() -> None:
+    runs = [
+        RunView("base", params={"model": "mlp", "dropout": "0.2"}, metrics={"auc": 0.7}),
+        RunView("other", params={"model": "mlp", "dropout": "0.5"}, metrics={"auc": 0.72}),
+    ]
+    findings = replace(make_findings(runs), baseline="base")
+    match = match_proposal("add dropout", runs, findings)
+    assert [r.key for r in match.exact] == ["other"] and [r.key for r in match.similar] == ["base"]
+
+
+def test_no_limit_is_deeper_than_any_number() -> None:
+    runs = [
+        RunView("a", params={"model": "random_forest", "max_depth": "10"}, metrics={"auc": 0.7}),
+        RunView("b", params={"model": "random_forest", "max_depth": "None"}, metrics={"auc": 0.72}),
+    ]
+    match = match_proposal("deeper trees on the random forest", runs, make_findings(runs))
+    assert [r.key for r in match.exact] == ["b"]
+
+
+def test_every_matching_run_is_listed() -> None:
+    runs = [RunView(f"r{i}", params={"lr": "0.1", "seed": str(i)}, metrics={"auc": 0.7}) for i in range(25)]
+    match = match_proposal("lr 0.1", runs, make_findings(runs))
+    assert len(match.exact) == 25
