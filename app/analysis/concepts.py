@@ -55,6 +55,7 @@ class Concept:
     kinds: tuple[FamilyKind, ...] = ()  # family kinds the concept belongs to, first preferred; () any
     aspects: tuple[tuple[str, str], ...] = ()  # (normalised word, aspect): the word narrows to that aspect
     values: tuple[str, ...] = ()  # normalised values that only this concept's parameters take ("adamw", "smote")
+    loose_aspects: bool = False  # a family with no key of the aspect reads all the concept's keys ("L2": C)
 
 
 def _has(parts: tuple[str, ...], *words: str) -> bool:
@@ -204,13 +205,24 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         _regularisation,
         aspects=(("l2", "l2"), ("weightdecay", "l2"), ("ridge", "l2"), ("l1", "l1"), ("lasso", "l1")),
+        loose_aspects=True,
     ),
     Concept("learning_rate", _words("learning rate, learning rates, lr, eta, step size, shrinkage"), _learning_rate),
     Concept(
         "schedule",
         _words("schedule, scheduler, lr schedule, warmup, warm up, warm-up, decay, annealing, cosine, one cycle"),
         _schedule,
-        aspects=(("warmup", "warmup"), ("warm", "warmup")),
+        aspects=(
+            ("warmup", "warmup"),
+            ("warm", "warmup"),
+            ("schedule", "schedule"),
+            ("scheduler", "schedule"),
+            ("lrschedule", "schedule"),
+            ("decay", "schedule"),
+            ("annealing", "schedule"),
+            ("cosine", "schedule"),
+            ("onecycle", "schedule"),
+        ),
         values=("cosine", "onecycle", "linear warmup", "step", "exponential", "plateau", "reducelronplateau"),
     ),
     Concept(
@@ -306,7 +318,7 @@ MAX_CONCEPT_WORDS = 3
 # Directions: a word that moves a concept (or a named parameter) up or down; some also name their concept.
 UP_WORDS = frozenset(
     "more higher larger bigger greater stronger heavier deeper longer increase increased increasing raise raised"
-    " raising up double doubled extra boost boosted".split()
+    " raising up double doubled extra boost boosted bump bumped".split()
 )
 DOWN_WORDS = frozenset(
     "less fewer lower smaller weaker lighter shallower shorter decrease decreased decreasing reduce reduced reducing"
@@ -332,11 +344,27 @@ def concept_of_key(key: str) -> tuple[Concept, Role] | None:
     return None
 
 
+def stem(normalised: str) -> str:
+    """A word without its ending and with one spelling: "standardising", "standardize", "standardised" alike."""
+    word = normalised.replace("iz", "is")
+    for ending in ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "s", "e"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
 def concept_named(normalised: str) -> tuple[Concept, str | None] | None:
-    """The concept a normalised phrase names, and the aspect it narrows to ("l2" -> regularisation, "l2")."""
+    """The concept a normalised phrase names, and the aspect it narrows to ("l2" -> regularisation, "l2"), the
+    phrase's word endings aside ("regularizing" = "regularisation")."""
     for concept in CONCEPTS:
         if normalised in concept.words:
             return concept, dict(concept.aspects).get(normalised)
+    stemmed = stem(normalised)
+    if len(stemmed) >= 4:
+        for concept in CONCEPTS:
+            for word in sorted(concept.words):
+                if stem(word) == stemmed:
+                    return concept, dict(concept.aspects).get(word)
     return None
 
 

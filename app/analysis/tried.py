@@ -82,7 +82,8 @@ _STOPWORDS = frozenset(
     like just only still do does did doing should could would might can will let lets let's see check compare
     value values parameter parameters param params hyperparameter hyperparameters tune tuning vs. etc e.g i.e
     there here too very really bit little much many few all each both either neither now today tomorrow next
-    time times even further still""".split()
+    time times even further still have has had anyone someone anybody help helps helped worth matter matters work
+    works""".split()
 )
 
 
@@ -106,8 +107,9 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
     references = _references(in_family, family_by_key, config.moves, findings.baseline, order)
     moves = tuple(_described(move, references) for move in config.moves)
     config = replace(config, moves=moves)
-    # only the family is read, with words of a change no run carries ("lightgbm with focal loss"): similar at most
-    family_only = not config.params and not moves and (config.open_change or bool(config.unmatched))
+    # a concept no run's parameter carries ("cosine schedule" with no scheduler key), or only the family read with
+    # words of a change no run carries ("lightgbm with focal loss"): similar at most
+    family_only = config.open_change or (not config.params and not moves and bool(config.unmatched))
     exact: list[TriedRun] = []
     similar: list[tuple[int, int, TriedRun]] = []
     for run in in_family:
@@ -390,7 +392,7 @@ class _Vocabulary:
                 keys = sorted(self.family_keys.get(family, ()))
                 roles = {k: role for k in keys if (role := concept.role(parts_of(k))) is not None}
                 narrowed = {k: role for k, role in roles.items() if role.aspect == aspect}
-                out.update(narrowed if aspect and narrowed else roles)
+                out.update(narrowed if aspect and (narrowed or not concept.loose_aspects) else roles)
             return out
 
         if families:
@@ -668,6 +670,7 @@ class _Reader:
         """Each direction word moves the mention named just after it (or just before it); a concept named without
         a direction or value is set and on ("use class weights")."""
         moved: dict[int, _Direction] = {}
+        absorbed: set[int] = set()
         for direction in self.directions:
             after = [
                 i
@@ -682,12 +685,16 @@ class _Reader:
             own = [i for i, m in enumerate(self.mentions) if m.start == direction.at and m.concept and i not in moved]
             near = (before[::-1] + after) if direction.comparison else (after + before[::-1])
             target = (own or near or [None])[0]
-            if target is None:
-                self.open_change = True
-            else:
+            if target is not None:
                 moved[target] = direction
+            if own:  # "deeper trees": the noun a depth word deepens is no concept of its own
+                absorbed.update(i for i in after if self.mentions[i].concept and self.mentions[i].key is None)
+        # "lightgbm, but bigger": a direction that moves nothing the runs carry is a change no run made
+        unattached = len(self.directions) > len(moved)
         moves: list[ParamMove] = []
         for i, mention in enumerate(self.mentions):
+            if i in absorbed:
+                continue
             direction = moved.get(i)
             if mention.family is not None:
                 if direction is not None:
@@ -707,8 +714,10 @@ class _Reader:
                 words = " ".join(t.text for t in self.tokens[mention.start : mention.end]).lower()
                 if words not in self.unmatched:
                     self.unmatched.append(words)
-            else:
-                moves.append(move)
+            elif all(move.signs != other.signs or move.anchor != other.anchor for other in moves):
+                moves.append(move)  # "cosine schedule with warmup": one move per key set
+        if unattached and not moves and not self.params:
+            self.open_change = True
         return moves
 
     def _family_move(self, mention: _Mention) -> _Mention | None:

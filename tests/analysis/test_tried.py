@@ -361,6 +361,11 @@ def words(proposal: str) -> tuple[str, list[str], list[str]]:
         # a family with a change no run carries is no exact match
         ("lightgbm with focal loss", "similar", [], ["gbm-2", "gbm-1", "gbm-3"]),
         ("random forest with more dropout", "similar", [], ["forest-2", "forest-1"]),
+        ("regularizing the lightgbm more", "tried", ["gbm-2", "gbm-3"], ["gbm-1"]),  # a word's ending aside
+        ("deeper trees on the random forest", "tried", ["forest-2"], ["forest-1"]),
+        ("lower learning rate and more leaves on lightgbm", "tried", ["gbm-2"], ["gbm-3", "gbm-1"]),
+        ("a cosine schedule on the network", "similar", [], ["net-2", "net-1"]),  # no run records a schedule
+        ("lightgbm, but bigger", "similar", [], ["gbm-2", "gbm-1", "gbm-3"]),  # bigger in nothing the runs carry
     ],
 )
 def test_proposals_in_words_read_through_concepts(
