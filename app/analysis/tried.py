@@ -518,12 +518,16 @@ class _Reader:
     directions: list[_Direction] = field(default_factory=list)
     concepts: list[str] = field(default_factory=list)
     open_change: bool = False
+    # concepts read with a value, resolved to a key once the family is known: (concept, aspect, words, value, span)
+    pending: list[tuple[Concept, str | None, str, str, int, int]] = field(default_factory=list)
 
     def read(self, text: str) -> ProposalConfig:
         self._explicit_unknown(text)
         at = 0
         while at < len(self.tokens):
             at = self._read_at(at)
+        self._resolve_pending()
+        self._fit_to_family()
         moves = self._moves()
         for key in self.params:
             self._concept_of_key(key)
@@ -576,7 +580,11 @@ class _Reader:
             # a concept's words read before a key they only end ("dropout": attn_dropout and drop_rate alike),
             # and before a value after a direction ("stronger L2": C smaller, not penalty=l2)
             if named is not None and normalised not in self.vocabulary.keys:
-                if self._just_directed(at) or self.vocabulary.value_key(normalised) is None:
+                if (
+                    self._just_directed(at)
+                    or self.vocabulary.value_key(normalised) is None
+                    or self._number_after(at + size)  # "l2 of 1e-4": a strength, not penalty=l2
+                ):
                     return self._read_concept(named[0], named[1], at, at + size, negated, normalised)
             key = self.vocabulary.key(normalised)
             if key is None and size == 1:
@@ -598,6 +606,11 @@ class _Reader:
             return self._read_concept_value(concept, at, negated)
         self._unknown(self.tokens[at], negated)
         return at + 1
+
+    def _number_after(self, at: int) -> bool:
+        while at < len(self.tokens) and self.tokens[at].text.lower() in _CONNECTORS:
+            at += 1
+        return at < len(self.tokens) and _number(self.tokens[at].text) is not None
 
     def _just_directed(self, at: int) -> bool:
         return bool(self.directions) and self.directions[-1].end <= at <= self.directions[-1].end + 1
@@ -794,40 +807,64 @@ class _Reader:
         if value_at is not None and _number(self.tokens[value_at].text) is not None:
             at = value_at
             self.unmatched = [u for u in self.unmatched if u != self.tokens[at].text]
-            families = self.families or ((self.family,) if self.family else ())
-            roles = self.vocabulary.concept_keys(concept, aspect, families)
-            named = self.vocabulary.key(normalised)
-            direct = [named] if named is not None else [k for k, role in roles.items() if role.sign > 0]
-            alike = {_norm(k) for k in direct}
-            self._note_concept(concept.name)
-            if len(alike) == 1:
-                key = named or min(direct, key=lambda k: (-self.vocabulary.counts.get(k, 0), k))
-                self.params[key] = self.tokens[at].text
-                self.mentions.append(_Mention(min(start, at), max(end, at + 1), key=key, valued=True))
-            else:
-                self.open_change = True
-                self.unmatched.append(" ".join(t.text for t in self.tokens[min(start, at) : max(end, at + 1)]))
+            first, last = min(start, at), max(end, at + 1)
             self.used.add(at)
-            return max(end, at + 1)
+            self.mentions.append(_Mention(first, last, concept=concept, valued=True))
+            # the family may come later ("learning rate 0.05 on lgbm"): the key is found once the text is read
+            self.pending.append((concept, aspect, normalised, self.tokens[at].text, first, last))
+            return last
         self.mentions.append(_Mention(start, end, concept=concept, aspect=aspect))
         return end
+
+    def _in_family(self, key: str) -> str:
+        """The key a named family's runs set for what `key` carries ("learning_rate" on a family storing "lr"):
+        `key` when they set it, or when its concept has no one key there."""
+        families = self.families or ((self.family,) if self.family else ())
+        named = {_norm(f) for f in families}
+        keys = {k for f, ks in self.vocabulary.family_keys.items() if f is not None and _norm(f) in named for k in ks}
+        if not keys or key in keys or (found := vocab.concept_of_key(key)) is None:
+            return key
+        concept, role = found
+        roles = self.vocabulary.concept_keys(concept, role.aspect, families)
+        alike = [k for k, r in roles.items() if r.sign == role.sign and r.aspect == role.aspect]
+        return alike[0] if len({_norm(k) for k in alike}) == 1 else key
+
+    def _fit_to_family(self) -> None:
+        for key in list(self.params):
+            fitted = self._in_family(key)
+            if fitted != key and fitted not in self.params:
+                self.params = {fitted if k == key else k: v for k, v in self.params.items()}
+        for mention in self.mentions:
+            if mention.key is not None:
+                mention.key = self._in_family(mention.key)
+
+    def _resolve_pending(self) -> None:
+        """A concept's value on the key its words name, else on the concept's one key in the named family (a
+        word value: its one categorical key, "adamw" for the optimizer)."""
+        families = self.families or ((self.family,) if self.family else ())
+        for concept, aspect, normalised, value, start, end in self.pending:
+            self._note_concept(concept.name)
+            roles = self.vocabulary.concept_keys(concept, aspect, families)
+            if _number(value) is None:
+                direct = [k for k in roles if any(_number(v) is None for v in self._values_of(k))]
+                named = None
+            else:
+                named = self.vocabulary.key(normalised) if normalised else None
+                direct = [named] if named is not None else [k for k, role in roles.items() if role.sign > 0]
+            if len({_norm(k) for k in direct}) == 1:
+                key = named or min(direct, key=lambda k: (-self.vocabulary.counts.get(k, 0), k))
+                self.params.setdefault(key, value)
+            else:
+                self.open_change = True
+                words = " ".join(t.text for t in self.tokens[start:end])
+                self.unmatched.append(words.lower() if _number(value) is None else words)
 
     def _read_concept_value(self, concept: Concept, at: int, negated: bool) -> int:
         """A value only one concept's keys take, that no run has ("adamw" where runs used adam and sgd): that key."""
         self.used.add(at)
-        if negated:
-            return at + 1
-        families = self.families or ((self.family,) if self.family else ())
-        roles = self.vocabulary.concept_keys(concept, None, families)
-        categorical = [k for k in roles if any(_number(v) is None for v in self._values_of(k))]
-        self._note_concept(concept.name)
-        if len({_norm(k) for k in categorical}) == 1:
-            key = min(categorical, key=lambda k: (-self.vocabulary.counts.get(k, 0), k))
-            self.params.setdefault(key, self.tokens[at].text)
-            self.mentions.append(_Mention(at, at + 1, key=key, valued=True))
-        else:
-            self.open_change = True
-            self.unmatched.append(self.tokens[at].text.lower())
+        if not negated:
+            self.mentions.append(_Mention(at, at + 1, concept=concept, valued=True))
+            self.pending.append((concept, None, "", self.tokens[at].text, at, at + 1))
         return at + 1
 
     def _values_of(self, key: str) -> list[str]:

@@ -383,9 +383,33 @@ def test_proposals_in_words_read_through_concepts(
         ("lightgbm with 63 leaves", ("depth",), {"num_leaves": "63"}),  # a concept's word with a value
         ("adamw on the network", ("optimiser",), {"optimizer": "adamw"}),
         ("C=30", ("regularisation",), {"C": "30"}),
+        ("learning rate 0.05 on lightgbm", ("learning_rate",), {"learning_rate": "0.05"}),  # the family comes later
+        ("l2 of 1e-4 on the network", ("regularisation",), {"l2_reg": "1e-4"}),
     ],
 )
 def test_the_concepts_read_are_reported(proposal: str, concepts: tuple[str, ...], params: dict[str, str]) -> None:
+    config = match_proposal(proposal, WORDS_RUNS, WORDS_FINDINGS).proposal
+    assert (config.concepts, dict(config.params)) == (concepts, params)
+
+
+def test_a_key_named_as_another_family_stores_it_reads_as_the_named_familys_key() -> None:
+    runs = [
+        RunView("gbm", params={"model": "lightgbm", "learning_rate": "0.05"}, metrics={"auc": 0.8}),
+        RunView("mlp-1", params={"model": "mlp", "lr": "0.001"}, metrics={"auc": 0.7}),
+        RunView("mlp-2", params={"model": "mlp", "lr": "0.0003"}, metrics={"auc": 0.71}),
+    ]
+    match = match_proposal("learning_rate 0.001 for the mlp", runs, make_findings(runs))
+    assert match.proposal.params == {"lr": "0.001"}
+    assert [r.key for r in match.exact] == ["mlp-1"] and [r.key for r in match.similar] == ["mlp-2"]
+
+
+@pytest.mark.parametrize(
+    ("proposal", "concepts", "params"),
+    [
+        ("a lower lr on the network", ("learning_rate",), {}),
+    ],
+)
+def test_more_concepts_read(proposal: str, concepts: tuple[str, ...], params: dict[str, str]) -> None:
     config = match_proposal(proposal, WORDS_RUNS, WORDS_FINDINGS).proposal
     assert (config.concepts, dict(config.params)) == (concepts, params)
 
