@@ -138,7 +138,7 @@ def _kernel(p: tuple[str, ...]) -> Role | None:
     if _any(p, _SCHEDULE_PARTS - {"gamma"}) or _any(p, ("lr", "learning", "focal")):
         return None
     if "kernel" in p:
-        return Role(neutral=None)
+        return Role(aspect="kernel", neutral=None)
     if "gamma" in p or "degree" in p or "coef0" in p:
         return Role(aspect="gamma" if "gamma" in p else "degree", neutral=None)
     return None
@@ -170,11 +170,11 @@ def _scaling(p: tuple[str, ...]) -> Role | None:
 
 def _imbalance(p: tuple[str, ...]) -> Role | None:
     if _has(p, "class", "weight") or _has(p, "class", "weights"):
-        return Role(neutral=None)
+        return Role(aspect="weighting", neutral=None)
     if "pos" in p and "weight" in p:
-        return Role(neutral=1.0)
+        return Role(aspect="weighting", neutral=1.0)
     if _any(p, ("unbalance", "unbalanced", "imbalance", "imbalanced", "balanced", "balance")):
-        return Role()
+        return Role(aspect="weighting")
     if _any(p, ("smote", "adasyn", "sampler", "oversample", "undersample", "oversampling", "undersampling")):
         return Role(aspect="sampling")
     if _any(p, ("resample", "resampling", "resampler")) or _has(p, "sampling", "strategy"):
@@ -260,11 +260,11 @@ CONCEPTS: tuple[Concept, ...] = (
     ),
     Concept(
         "kernel",
-        _words("kernel, kernels, gamma, rbf, polynomial kernel, poly kernel"),
+        _words("kernel, kernels, gamma"),
         _kernel,
         kinds=("kernel",),
-        aspects=(("gamma", "gamma"),),
-        values=("rbf", "poly", "polynomial", "sigmoid", "linear kernel"),
+        aspects=(("gamma", "gamma"), ("kernel", "kernel"), ("kernels", "kernel")),
+        values=("rbf", "poly", "polynomial", "sigmoid", "laplacian"),
     ),
     Concept("dropout", _words("dropout, dropouts, drop out, drop rate, drop path"), _dropout, kinds=("neural",)),
     Concept(
@@ -295,6 +295,14 @@ CONCEPTS: tuple[Concept, ...] = (
         ),
         _imbalance,
         aspects=(
+            ("classweight", "weighting"),
+            ("classweights", "weighting"),
+            ("classweighting", "weighting"),
+            ("reweight", "weighting"),
+            ("reweighting", "weighting"),
+            ("upweight", "weighting"),
+            ("upweighting", "weighting"),
+            ("posweight", "weighting"),
             ("oversampling", "sampling"),
             ("oversample", "sampling"),
             ("undersampling", "sampling"),
@@ -348,7 +356,7 @@ def stem(normalised: str) -> str:
     """A word without its ending and with one spelling: "standardising", "standardize", "standardised" alike."""
     word = normalised.replace("iz", "is")
     for ending in ("ations", "ation", "ings", "ing", "ers", "er", "ed", "es", "s", "e"):
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
+        if word.endswith(ending) and len(word) - len(ending) >= (3 if ending == "s" else 4):
             return word[: -len(ending)]
     return word
 

@@ -304,6 +304,7 @@ class ParamMove:
     anchor: float | None = None  # "deeper than 12"
     beyond: bool = False  # "deeper than any": beyond every value tried
     inclusive: bool = False  # "at least 500 trees": the anchor itself makes the move
+    contains: str | None = None  # a word the value must hold ("calendar" in feature_set="base+lags+calendar")
     unlimited: frozenset[str] = frozenset()  # keys whose value <= 0 or "none" means no limit (max_depth=-1)
     wanted: Mapping[str, str] = field(default_factory=dict)  # key -> the move in words ("< 1", "on")
 

@@ -69,6 +69,7 @@ _GENERIC_FAMILY_WORDS = frozenset(
     trees support vector machine naive neighbors neighbours nearest process""".split()
 )
 _CONNECTORS = frozenset("= : of to at is as = set equal equals around about ~".split())
+_ARTICLES = frozenset({"a", "an", "the", "any", "our", "my"})
 _NEGATORS = frozenset({"not", "no", "without", "vs", "versus", "than"})
 _NEGATING_PAIRS = frozenset({("instead", "of"), ("rather", "than")})
 _OFF = frozenset({"", "false", "0", "none", "null", "no", "off", "nan"})
@@ -110,6 +111,8 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
     # a concept no run's parameter carries ("cosine schedule" with no scheduler key), or only the family read with
     # words of a change no run carries ("lightgbm with focal loss"): similar at most
     family_only = config.open_change or (not config.params and not moves and bool(config.unmatched))
+    # leaving a feature family out ("without the lag features") is what the baseline may well have run
+    changes = [m for m in moves if not (m.contains and all(sign < 0 for sign in m.signs.values()))]
     exact: list[TriedRun] = []
     similar: list[tuple[int, int, TriedRun]] = []
     for run in in_family:
@@ -120,7 +123,7 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
         family_hit = bool(allowed)
         whole = len(tried.matched) == len(config.params) + len(moves)
         # a move, or a key named without a value ("add dropout"), is a change from the baseline
-        baseline_moved = run.key == findings.baseline and (bool(moves) or "" in config.params.values())
+        baseline_moved = run.key == findings.baseline and (bool(changes) or "" in config.params.values())
         if whole and not unknown_pairs and not family_only and not baseline_moved:
             exact.append(tried)
         elif tried.matched or related or family_hit:
@@ -179,6 +182,9 @@ def _references(
 def _described(move: ParamMove, references: Mapping[str | None, Mapping[str, float]]) -> ParamMove:
     wanted: dict[str, str] = {}
     for key, sign in move.signs.items():
+        if move.contains is not None:
+            wanted[key] = f"{'with' if sign == 0 else 'without'} {move.words}"
+            continue
         if sign == 0:
             wanted[key] = "on"
             continue
@@ -221,6 +227,10 @@ def _made(move: ParamMove, run: RunView, references: Mapping[str, float]) -> tup
         return False, ParamChange(key=next(iter(move.signs)), before=None, after=_want(move, None)), False
     for key in present:
         sign, text = move.signs[key], run.params[key]
+        if move.contains is not None:
+            if (move.contains in _value_words(text)) == (sign == 0):
+                return True, None, True
+            continue
         if sign == 0:
             concept = CONCEPT_BY_NAME.get(move.concept or "")
             role = concept.role(parts_of(key)) if concept else None
@@ -258,7 +268,7 @@ def _compare(
     related = 0
     for key, proposed in config.params.items():
         stored = next((run.params[k] for k in spellings.get(key, (key,)) if k in run.params), None)
-        if _has(stored, proposed):
+        if _has(stored, proposed) or _named_with_key(stored, proposed, key):
             matched.append(key)
         else:
             differing.append(ParamChange(key=key, before=stored, after=proposed))
@@ -278,6 +288,21 @@ def _compare(
         approach=approach,
     )
     return tried, related
+
+
+def _named_with_key(stored: str | None, proposed: str, key: str) -> bool:
+    """ "standard" for a scaler stored as "StandardScaler": the value followed by its key's name."""
+    return bool(stored and proposed) and _canonical(stored) == _canonical(proposed) + _norm(key)
+
+
+@lru_cache(maxsize=4096)
+def _is_feature_key(key: str) -> bool:
+    return CONCEPT_BY_NAME["features"].role(parts_of(key)) is not None
+
+
+@lru_cache(maxsize=65536)
+def _value_words(value: str) -> frozenset[str]:
+    return frozenset(vocab.stem(p) for p in parts_of(value) if len(p) >= 3 and not p.isdigit())
 
 
 def _has(stored: str | None, proposed: str) -> bool:
@@ -333,6 +358,7 @@ class _Vocabulary:
     family_keys: dict[str | None, set[str]] = field(default_factory=dict)  # family -> keys its runs set
     kinds: dict[str, FamilyKind] = field(default_factory=dict)  # project family -> its kind
     numeric: set[str] = field(default_factory=set)  # keys some run sets to a number
+    feature_words: dict[str, set[str]] = field(default_factory=dict)  # word stem -> feature keys whose values hold it
 
     @classmethod
     def of(cls, runs: Iterable[RunView], family_by_key: Mapping[str, str | None]) -> _Vocabulary:
@@ -405,6 +431,9 @@ class _Vocabulary:
     def _add_value(self, key: str, value: str) -> None:
         if _number(value) is None and len(value) <= 60 and _canonical(value) not in _OFF:
             self.values.setdefault(_canonical(value), {}).setdefault(key, value)
+            if _is_feature_key(key):  # "base+lags+calendar": each word names a feature family the run used
+                for word in _value_words(value):
+                    self.feature_words.setdefault(word, set()).add(key)
 
     def _add_key(self, key: str) -> None:
         parts = _parts(key)
@@ -486,6 +515,8 @@ class _Mention:
     concept: Concept | None = None
     aspect: str | None = None
     valued: bool = False  # the text gives it a value ("lr 0.1"): no direction moves it
+    contains: str | None = None  # a word of a feature set's value ("calendar")
+    negated: bool = False  # "without the lag features"
     family: str | None = None
 
 
@@ -604,6 +635,19 @@ class _Reader:
             return self._read_kind(kind, at, at + 1, negated)
         if (concept := vocab.concept_of_value(_canonical(self.tokens[at].text))) is not None:
             return self._read_concept_value(concept, at, negated)
+        keys = self.vocabulary.feature_words.get(vocab.stem(self.tokens[at].norm), set())
+        if len({_norm(k) for k in keys}) == 1 and self.tokens[at].text.lower() not in _STOPWORDS:
+            # "add calendar features": a feature set holding "calendar"; "without the lag features": not holding it
+            end = at + 1
+            while end < len(self.tokens) and self.tokens[end].norm in ("feature", "features", "and") and end - at < 2:
+                end += 1
+            self.used.update(range(at, end))
+            key = min(keys, key=lambda k: (-self.vocabulary.counts.get(k, 0), k))
+            word = vocab.stem(self.tokens[at].norm)
+            self.mentions.append(
+                _Mention(at, end, key=key, concept=CONCEPT_BY_NAME["features"], contains=word, negated=negated)
+            )
+            return end
         self._unknown(self.tokens[at], negated)
         return at + 1
 
@@ -719,6 +763,17 @@ class _Reader:
                     continue
             if mention.valued:
                 continue
+            if mention.contains is not None and mention.key is not None:
+                moves.append(
+                    ParamMove(
+                        words=self.tokens[mention.start].text,
+                        signs={mention.key: -1 if mention.negated else 0},
+                        concept="features",
+                        contains=mention.contains,
+                    )
+                )
+                self._note_concept("features")
+                continue
             if mention.key is not None and direction is None:
                 continue  # a key named without a value or direction: set and not off, as a param
             move = self._move(mention, direction)
@@ -727,7 +782,10 @@ class _Reader:
                 words = " ".join(t.text for t in self.tokens[mention.start : mention.end]).lower()
                 if words not in self.unmatched:
                     self.unmatched.append(words)
-            elif all(move.signs != other.signs or move.anchor != other.anchor for other in moves):
+            elif all(
+                (move.signs, move.anchor, move.contains) != (other.signs, other.anchor, other.contains)
+                for other in moves
+            ):
                 moves.append(move)  # "cosine schedule with warmup": one move per key set
         if unattached and not moves and not self.params:
             self.open_change = True
@@ -853,7 +911,7 @@ class _Reader:
                 direct = [named] if named is not None else [k for k, role in roles.items() if role.sign > 0]
             if len({_norm(k) for k in direct}) == 1:
                 key = named or min(direct, key=lambda k: (-self.vocabulary.counts.get(k, 0), k))
-                self.params.setdefault(key, value)
+                self.params[key] = self.params.get(key) or value  # "a polynomial kernel": the kernel's value
             else:
                 self.open_change = True
                 words = " ".join(t.text for t in self.tokens[start:end])
@@ -930,8 +988,11 @@ class _Reader:
         return value
 
     def _negated(self, at: int) -> bool:
-        before = [t.text.lower() for t in self.tokens[max(0, at - 2) : at]]
-        return bool(before) and (before[-1] in _NEGATORS or tuple(before) in _NEGATING_PAIRS)
+        """After "not", "without", "instead of" ("without the lag features": articles between)."""
+        before = [t.text.lower() for t in self.tokens[max(0, at - 4) : at]]
+        while before and before[-1] in _ARTICLES:
+            before.pop()
+        return bool(before) and (before[-1] in _NEGATORS or tuple(before[-2:]) in _NEGATING_PAIRS)
 
     def _unknown(self, token: _Token, negated: bool) -> None:
         text = token.text.lower()

@@ -450,3 +450,44 @@ def test_every_matching_run_is_listed() -> None:
     runs = [RunView(f"r{i}", params={"lr": "0.1", "seed": str(i)}, metrics={"auc": 0.7}) for i in range(25)]
     match = match_proposal("lr 0.1", runs, make_findings(runs))
     assert len(match.exact) == 25
+
+
+FEATURE_RUNS = [
+    RunView(
+        "b",
+        params={"model": "xgboost", "scale_pos_weight": "1", "feature_set": "base", "scaler": "none"},
+        metrics={"auc": 0.7},
+    ),
+    RunView(
+        "w",
+        params={"model": "xgboost", "scale_pos_weight": "9", "feature_set": "base+lags", "scaler": "StandardScaler"},
+        metrics={"auc": 0.72},
+    ),
+    RunView(
+        "s",
+        params={"model": "xgboost", "sampler": "smote", "feature_set": "base+lags+calendar", "scaler": "none"},
+        metrics={"auc": 0.71},
+    ),
+    RunView("svm-rbf", params={"model": "SVC", "kernel": "rbf", "gamma": "0.1", "C": "1"}, metrics={"auc": 0.65}),
+    RunView("svm-linear", params={"model": "SVC", "kernel": "linear", "C": "1"}, metrics={"auc": 0.66}),
+]
+
+
+@pytest.mark.parametrize(
+    ("proposal", "verdict", "exact"),
+    [
+        ("add calendar features", "tried", ["s"]),  # a word of a stored feature set
+        ("the lag features", "tried", ["w", "s"]),
+        ("xgboost without the lag features", "tried", ["b"]),
+        ("lag features but no calendar", "tried", ["w"]),
+        ("upweight the positive class", "tried", ["w"]),  # class weighting, not sampling
+        ("oversampling the minority", "tried", ["s"]),  # sampling, not weighting
+        ("handle the class imbalance", "tried", ["w", "s"]),  # either
+        ("standard scaling", "tried", ["w"]),  # "standard" for StandardScaler
+        ("a polynomial kernel", "similar", []),  # a kernel no run used, on the kernel key
+        ("rbf kernel", "tried", ["svm-rbf"]),
+    ],
+)
+def test_feature_families_imbalance_scaling_and_kernels(proposal: str, verdict: str, exact: list[str]) -> None:
+    match = match_proposal(proposal, FEATURE_RUNS, replace(make_findings(FEATURE_RUNS), baseline="b"))
+    assert (match.verdict, [r.key for r in match.exact]) == (verdict, exact)
