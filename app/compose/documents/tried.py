@@ -80,7 +80,7 @@ def render_markdown(body: TriedAnswer, title: str) -> str:
 
 
 def _markdown(title: str, body: TriedAnswer) -> str:
-    asked = ", ".join(f"{md_text(k)} = {md_text(v)}" if v else md_text(k) for k, v in body.params.items())
+    asked = ", ".join(_asked(k, v) for k, v in body.params.items())
     asked = asked or "no known parameter"
     blocks = [title, f"Proposal: “{md_text(body.proposal)}”", f"Read as: {asked}."]
     if body.family:
@@ -92,6 +92,25 @@ def _markdown(title: str, body: TriedAnswer) -> str:
     blocks += section("Similar runs", _listed(body.similar, body.metric))
     blocks += section("Not recognised", [f"- {md_text(u)}" for u in body.unmatched])
     return document(blocks)
+
+
+_BOUNDS = ((">=", "at least"), ("<=", "at most"), (">", "above"), ("<", "below"))
+
+
+def _moved(value: str) -> str | None:
+    """A move's wanted value in words ("> 31" -> "above 31"), or None for a plain value."""
+    for sign, words in _BOUNDS:
+        if value.startswith(sign):
+            return f"{words} {value[len(sign) :].strip()}"
+    return value if value.split(" ", 1)[0] in ("on", "with", "without", "higher", "lower") else None
+
+
+def _asked(key: str, value: str) -> str:
+    """ "lr = 0.1"; a move as it reads: "C below 1", "scale_pos_weight on", "feature_set with calendar"."""
+    if not value:
+        return md_text(key)
+    moved = _moved(value)
+    return f"{md_text(key)} {md_text(moved)}" if moved else f"{md_text(key)} = {md_text(value)}"
 
 
 def _listed(notes: list[TriedRunNote], metric: str) -> list[str]:
@@ -112,7 +131,7 @@ def _table(notes: list[TriedRunNote], metric: str) -> str:
             f"{md_text(n.approach)} ({n.approach_status})" if n.approach and n.approach_status else _text(n.approach),
             ", ".join(md_text(m) for m in n.matched) or "—",
             "; ".join(
-                f"{md_text(d.param)}: {_text(d.run_value, 'unset')} (proposed {_text(d.proposed, 'unset')})"
+                f"{md_text(d.param)}: {_text(d.run_value, 'unset')} (proposed {_text(_proposed(d.proposed), 'unset')})"
                 for d in n.differing
             )
             or "—",
@@ -120,6 +139,10 @@ def _table(notes: list[TriedRunNote], metric: str) -> str:
         for n in notes
     ]
     return table(["Run", md_text(metric), "Approach", "Matched", "Differs"], rows)
+
+
+def _proposed(value: str | None) -> str | None:
+    return (_moved(value) or value) if value else value
 
 
 def _text(value: str | None, missing: str = "—") -> str:
