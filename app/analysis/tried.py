@@ -11,9 +11,16 @@ advance; the stored runs are the vocabulary:
 Numbers compare as numbers (3e-4 = 0.0003), words case- and separator-insensitively. Terms read after "instead of",
 "rather than", "not" or "vs" are what the proposal moves away from, and are left out.
 
+Words that name an ML concept ("stronger L2", "more dropout", "a deeper forest", "class weighting", "calendar
+features") go through `app.analysis.concepts`, which maps the concept to the keys the project's runs carry for it, per
+family. A direction word moves a key or a concept's keys (`ParamMove`): beyond a stated bound, else beyond the value
+of the family's reference run (the baseline when of that family, else its first run setting the key).
+
 A run has tried the proposal when it has every proposed value (a key named without a value: the key is set and not
-off) and, if a family is named, is of that family, unless the proposal sets a key no run has ("dropout=0.3"); runs
-that share the family or some values are similar. Terms no run knows are listed as `unmatched`.
+off), made every move and, if a family is named, is of that family, unless the proposal sets a key no run has
+("dropout=0.3") or names a concept no run's key carries; runs of the named family (of any family when none is
+named) that share some values, set a proposed key or a moved one are similar. The baseline is never an exact match
+of a move. Terms no run knows are listed as `unmatched`.
 """
 
 from __future__ import annotations
