@@ -470,3 +470,10 @@ KNOWN_FAMILIES: dict[str, str] = {
     "isolationforest": "isolation_forest",
     "autoencoder": "autoencoder",
 }
+# A family word and the marks of the families it covers ("transformer": a distilbert, a roberta).
+FAMILY_MARKS: dict[str, tuple[str, ...]] = {
+    "transformer": ("transformer", "bert", "gpt", "t5", "llama", "vit", "xlnet", "electra", "bart", "mistral"),
+    "cnn": ("cnn", "resnet", "conv", "efficientnet", "vgg", "densenet", "mobilenet"),
+    "rnn": ("rnn", "lstm", "gru"),
+    "boostedtrees": ("boost", "gbm", "gbdt", "gbt", "lgb", "xgb"),
+}

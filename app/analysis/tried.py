@@ -405,6 +405,12 @@ class _Vocabulary:
         for family in families:
             for part in parts_of(family):
                 owners.setdefault(part, set()).add(family)
+        # "a transformer" for the project's one distilbert, "a cnn" for its one resnet
+        for word, marks in vocab.FAMILY_MARKS.items():
+            marked = [f for f in families if any(mark in _norm(f) for mark in marks)]
+            if len(marked) == 1 and not self.is_key_word(word):
+                self.families.setdefault(word, marked[0])
+                self.families.setdefault(word + "s", marked[0])
         for part, named in sorted(owners.items()):
             if len(named) == 1 and len(part) >= 4 and part not in _GENERIC_FAMILY_WORDS and not self.is_key_word(part):
                 self.families.setdefault(part, next(iter(named)))
@@ -739,7 +745,9 @@ class _Reader:
             after = [
                 i
                 for i, m in enumerate(self.mentions)
-                if direction.end <= m.start <= direction.end + _DIRECTION_REACH - 1 and i not in moved
+                if direction.end <= m.start <= direction.end + _DIRECTION_REACH - 1
+                and i not in moved
+                and self._only_filler(direction.end, m.start)  # "larger batch with warmup": not warmup
             ]
             before = [
                 i
@@ -797,6 +805,9 @@ class _Reader:
         if unattached and not moves and not self.params:
             self.open_change = True
         return moves
+
+    def _only_filler(self, start: int, end: int) -> bool:
+        return all(i in self.used or self.tokens[i].text.lower() in _STOPWORDS for i in range(start, end))
 
     def _family_move(self, mention: _Mention) -> _Mention | None:
         """ "a bigger forest": a tree ensemble's size; a kind-less family has no such move."""

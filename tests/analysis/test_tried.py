@@ -491,3 +491,57 @@ FEATURE_RUNS = [
 def test_feature_families_imbalance_scaling_and_kernels(proposal: str, verdict: str, exact: list[str]) -> None:
     match = match_proposal(proposal, FEATURE_RUNS, replace(make_findings(FEATURE_RUNS), baseline="b"))
     assert (match.verdict, [r.key for r in match.exact]) == (verdict, exact)
+
+
+NLP_RUNS = [
+    RunView(
+        "bert-1",
+        params={
+            "model": "distilbert",
+            "learning_rate": "5e-5",
+            "hidden_dropout_prob": "0.1",
+            "attention_probs_dropout_prob": "0.1",
+            "warmup_ratio": "0",
+            "lr_scheduler_type": "linear",
+            "per_device_train_batch_size": "16",
+        },
+        metrics={"f1": 0.80},
+    ),
+    RunView(
+        "bert-2",
+        params={
+            "model": "distilbert",
+            "learning_rate": "3e-5",
+            "hidden_dropout_prob": "0.2",
+            "attention_probs_dropout_prob": "0.1",
+            "warmup_ratio": "0.1",
+            "lr_scheduler_type": "cosine",
+            "per_device_train_batch_size": "32",
+        },
+        metrics={"f1": 0.82},
+    ),
+    RunView("tfidf", params={"model": "LogisticRegression", "C": "1.0"}, metrics={"f1": 0.74}),
+]
+
+
+@pytest.mark.parametrize(
+    ("proposal", "verdict", "exact"),
+    [
+        ("lower learning rate for the transformer", "tried", ["bert-2"]),  # the project's one transformer
+        ("more dropout", "tried", ["bert-2"]),  # hidden_dropout_prob, attention_probs_dropout_prob
+        ("does warmup matter?", "tried", ["bert-2"]),
+        ("a cosine schedule", "tried", ["bert-2"]),
+        ("bigger batch size", "tried", ["bert-2"]),  # a key named with a direction
+        ("weaker regularisation on the logistic regression", "similar", []),  # C went no higher than 1
+        ("a gnn", "new", []),
+    ],
+)
+def test_a_transformer_history_in_words(proposal: str, verdict: str, exact: list[str]) -> None:
+    match = match_proposal(proposal, NLP_RUNS, replace(make_findings(NLP_RUNS, metric="f1"), baseline="tfidf"))
+    assert (match.verdict, [r.key for r in match.exact]) == (verdict, exact)
+
+
+def test_a_direction_moves_the_word_it_qualifies_not_one_further_on() -> None:
+    match = match_proposal("larger batch with warmup", NLP_RUNS, make_findings(NLP_RUNS, metric="f1"))
+    (move,) = match.proposal.moves
+    assert dict(move.signs) == {"warmup_ratio": 0}  # warmup on; "larger" qualifies "batch", which no key is
