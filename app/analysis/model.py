@@ -292,12 +292,34 @@ SetupSource = Literal["run", "known", "inferred", "missing", "not_needed"]  # no
 
 
 @dataclass(frozen=True, slots=True)
+class ParamMove:
+    """A proposal that moves a parameter, or a concept's parameters, one way: "stronger L2" (C smaller, reg_lambda
+    larger), "more trees", "lr below 1e-3", "use class weights" (set and on). A run has made the move when one of
+    `signs`' keys it sets is beyond the reference: `anchor` when the proposal states one, else the value of its family's
+    reference run (the baseline when of that family, else the family's first run setting the key)."""
+
+    words: str  # as written: "stronger L2"
+    signs: Mapping[str, int]  # stored key -> +1 (larger wanted), -1 (smaller wanted), 0 (set and on)
+    concept: str | None = None
+    anchor: float | None = None  # "deeper than 12"
+    beyond: bool = False  # "deeper than any": beyond every value tried
+    inclusive: bool = False  # "at least 500 trees": the anchor itself makes the move
+    contains: str | None = None  # a word the value must hold ("calendar" in feature_set="base+lags+calendar")
+    unlimited: frozenset[str] = frozenset()  # keys whose value <= 0 or "none" means no limit (max_depth=-1)
+    wanted: Mapping[str, str] = field(default_factory=dict)  # key -> the move in words ("< 1", "on")
+
+
+@dataclass(frozen=True, slots=True)
 class ProposalConfig:
     """What a free-text proposal asks for, read against the project's own parameter keys and values."""
 
     params: Mapping[str, str]  # parameter key (as stored in runs) -> proposed value; "" when only the key is named
     family: str | None = None  # a model family named in the text (as `Approach.family` spells it)
     unmatched: tuple[str, ...] = ()  # key=value pairs or terms of the text no stored run knows
+    concepts: tuple[str, ...] = ()  # the ML concepts read ("regularisation", "dropout", "depth")
+    moves: tuple[ParamMove, ...] = ()
+    families: tuple[str, ...] = ()  # the families a run must be of: the named one, or the project's of a named kind
+    open_change: bool = False  # the text names a change no run's parameter carries ("more dropout" with no dropout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +336,7 @@ class TriedMatch:
     verdict: TriedVerdict  # tried: a run has every proposed value; similar: some; new: none
     proposal: ProposalConfig
     exact: tuple[TriedRun, ...] = ()  # best first on the metric in force
-    similar: tuple[TriedRun, ...] = ()  # most keys matched first, at most 10
+    similar: tuple[TriedRun, ...] = ()  # most keys matched first, every one
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,16 @@ def test_tried_finds_the_runs_that_did_it(client: TestClient) -> None:
     assert {SMOTE_B, SMOTE_C} <= matched
 
 
+def test_tried_reads_a_proposal_in_words_and_lists_every_run(client: TestClient) -> None:
+    entry = created(client, "tried", {"proposal": "a lower learning rate on lightgbm"})
+    body = entry["body"]
+    assert (body["verdict"], body["family"], body["concepts"]) == ("tried", "lightgbm", ["learning_rate"])
+    assert body["params"] == {"lr": "< 0.05"}  # below the first lightgbm run's
+    assert {r["key"] for r in body["exact"]} == {SMOTE_C, SMOTE_D}
+    assert {r["key"] for r in body["similar"]} == {hist_id("2"), SMOTE_B}  # no xgboost run, though it sets lr
+    assert "Concepts: learning_rate." in entry["markdown"]
+
+
 def test_reproduction_uses_the_known_fields(client: TestClient) -> None:
     body = created(client, "reproductions", BODIES["reproductions"])["body"]
     assert (body["key"], body["expected"]) == (SMOTE_C, 0.853)

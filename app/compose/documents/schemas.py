@@ -211,6 +211,7 @@ class TriedAnswer(_Frozen):
     exact: list[TriedRunNote]
     similar: list[TriedRunNote]
     run_ids: list[str]
+    concepts: list[str] = []  # the ML concepts the proposal was read through ("regularisation", "dropout", "depth")
 
 
 class CriterionNote(_Frozen):

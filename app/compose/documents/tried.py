@@ -11,6 +11,7 @@ from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedRunNote
 
 KIND = "tried_answer"
 TITLE = "Has this been tried"
+MAX_SHOWN = 10  # runs per table in Markdown; the body lists every one
 
 
 def compose_tried(ctx: DocContext, findings: Findings, match: TriedMatch, *, proposal: str) -> Composed:
@@ -18,17 +19,27 @@ def compose_tried(ctx: DocContext, findings: Findings, match: TriedMatch, *, pro
         proposal=proposal,
         verdict=match.verdict,
         metric=findings.metric,
-        params=dict(match.proposal.params),
+        params=_params(match),
         family=match.proposal.family,
         unmatched=list(match.proposal.unmatched),
         answer=_answer(match, findings),
         exact=[_note(t, findings) for t in match.exact],
         similar=[_note(t, findings) for t in match.similar],
         run_ids=[],
+        concepts=list(match.proposal.concepts),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
+
+
+def _params(match: TriedMatch) -> dict[str, str]:
+    """The proposed values, and each moved key with its move in words ("C": "< 1", "scale_pos_weight": "on")."""
+    params = dict(match.proposal.params)
+    for move in match.proposal.moves:
+        for key in move.signs:
+            params.setdefault(key, move.wanted.get(key, ""))
+    return params
 
 
 def _note(t: TriedRun, findings: Findings) -> TriedRunNote:
@@ -44,13 +55,22 @@ def _note(t: TriedRun, findings: Findings) -> TriedRunNote:
 
 
 def _answer(match: TriedMatch, findings: Findings) -> str:
+    moves = match.proposal.moves
     if match.verdict == "tried":
         first = match.exact[0]
         value = f" and scored {findings.metric} {fmt(first.value)}" if first.value is not None else ""
         more = f" ({len(match.exact)} runs in all)" if len(match.exact) > 1 else ""
-        return f"Tried: {cite(first.key)} ran every proposed value{value}{more}."
+        did = "made every proposed change" if moves else "ran every proposed value"
+        return f"Tried: {cite(first.key)} {did}{value}{more}."
     if match.verdict == "similar":
-        return f"Similar: {len(match.similar)} runs share some of the proposed values, none all of them."
+        runs = f"{len(match.similar)} run" + ("s" if len(match.similar) != 1 else "")
+        if any(move.beyond or move.anchor is not None for move in moves):
+            return f"Similar: {runs} set the parameters, none beyond the proposed bound."
+        if moves or match.proposal.open_change:
+            return f"Similar: {runs} of the proposal's family or parameters, none with the whole change."
+        return f"Similar: {runs} share some of the proposed values, none all of them."
+    if match.proposal.family and not match.proposal.params and not moves:
+        return f"New: no stored run is of the family {match.proposal.family}."
     return "New: no stored run has any of the proposed values."
 
 
@@ -60,16 +80,47 @@ def render_markdown(body: TriedAnswer, title: str) -> str:
 
 
 def _markdown(title: str, body: TriedAnswer) -> str:
-    asked = ", ".join(f"{md_text(k)} = {md_text(v)}" if v else md_text(k) for k, v in body.params.items())
+    asked = ", ".join(_asked(k, v) for k, v in body.params.items())
     asked = asked or "no known parameter"
     blocks = [title, f"Proposal: “{md_text(body.proposal)}”", f"Read as: {asked}."]
     if body.family:
         blocks[-1] += f" Model family: {md_text(body.family)}."
+    if body.concepts:
+        blocks[-1] += f" Concepts: {', '.join(md_text(c) for c in body.concepts)}."
     blocks.append(f"**Verdict: {body.verdict}.** {md_prose(body.answer)}")
-    blocks += section("Runs with every proposed value", [_table(body.exact, body.metric)] if body.exact else [])
-    blocks += section("Similar runs", [_table(body.similar, body.metric)] if body.similar else [])
+    blocks += section("Runs with every proposed value", _listed(body.exact, body.metric))
+    blocks += section("Similar runs", _listed(body.similar, body.metric))
     blocks += section("Not recognised", [f"- {md_text(u)}" for u in body.unmatched])
     return document(blocks)
+
+
+_BOUNDS = ((">=", "at least"), ("<=", "at most"), (">", "above"), ("<", "below"))
+
+
+def _moved(value: str) -> str | None:
+    """A move's wanted value in words ("> 31" -> "above 31"), or None for a plain value."""
+    for sign, words in _BOUNDS:
+        if value.startswith(sign):
+            return f"{words} {value[len(sign) :].strip()}"
+    return value if value.split(" ", 1)[0] in ("on", "with", "without", "higher", "lower") else None
+
+
+def _asked(key: str, value: str) -> str:
+    """ "lr = 0.1"; a move as it reads: "C below 1", "scale_pos_weight on", "feature_set with calendar"."""
+    if not value:
+        return md_text(key)
+    moved = _moved(value)
+    return f"{md_text(key)} {md_text(moved)}" if moved else f"{md_text(key)} = {md_text(value)}"
+
+
+def _listed(notes: list[TriedRunNote], metric: str) -> list[str]:
+    """The first `MAX_SHOWN` runs as a table, and how many more the JSON body lists."""
+    if not notes:
+        return []
+    blocks = [_table(notes[:MAX_SHOWN], metric)]
+    if len(notes) > MAX_SHOWN:
+        blocks.append(f"… and {len(notes) - MAX_SHOWN} more ({len(notes)} in all).")
+    return blocks
 
 
 def _table(notes: list[TriedRunNote], metric: str) -> str:
@@ -80,7 +131,7 @@ def _table(notes: list[TriedRunNote], metric: str) -> str:
             f"{md_text(n.approach)} ({n.approach_status})" if n.approach and n.approach_status else _text(n.approach),
             ", ".join(md_text(m) for m in n.matched) or "—",
             "; ".join(
-                f"{md_text(d.param)}: {_text(d.run_value, 'unset')} (proposed {_text(d.proposed, 'unset')})"
+                f"{md_text(d.param)}: {_text(d.run_value, 'unset')} (proposed {_text(_proposed(d.proposed), 'unset')})"
                 for d in n.differing
             )
             or "—",
@@ -88,6 +139,10 @@ def _table(notes: list[TriedRunNote], metric: str) -> str:
         for n in notes
     ]
     return table(["Run", md_text(metric), "Approach", "Matched", "Differs"], rows)
+
+
+def _proposed(value: str | None) -> str | None:
+    return (_moved(value) or value) if value else value
 
 
 def _text(value: str | None, missing: str = "—") -> str:
