@@ -5,11 +5,11 @@ and the open risks (no baseline, unknown noise, reproduction gaps of the best ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from app.analysis.model import Approach, Findings
-from app.compose.contract import Composed, DocContext, EntryDigest
+from app.compose.contract import Composed, DocContext
+from app.compose.documents.chosen import SELECTION_DECISION, chosen_line, decision_note, latest_selection
 from app.compose.documents.common import (
     approach_evidence,
     below_baseline,
@@ -17,10 +17,9 @@ from app.compose.documents.common import (
     body_run_ids,
     lines_of_inquiry,
     one_off,
-    open_questions,
-    quotes,
     switch_notes,
 )
+from app.compose.documents.filing import Filed, file_quotes
 from app.compose.documents.next_experiments import best_line
 from app.compose.documents.render import (
     cite,
@@ -35,7 +34,7 @@ from app.compose.documents.render import (
     sentence,
     title_line,
 )
-from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Risk
+from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Quote, Risk
 from app.compose.documents.summary import switch_line
 
 Outcome = Literal["continued", "dropped", "adopted", "paused"]
@@ -52,6 +51,9 @@ _OUTCOME: dict[str, Outcome] = {
 
 
 def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Composed:
+    lines = lines_of_inquiry(findings)
+    filed = file_quotes(ctx.entries, lines)
+    chosen = latest_selection(ctx.entries)
     draft = HandoverBrief(
         audience=audience,
         goal=ctx.goal,
@@ -60,50 +62,48 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         direction=findings.direction,
         target=ctx.target_value,
         metric_switches=switch_notes(findings),
-        approaches=[_story(a, ctx.entries) for a in lines_of_inquiry(findings)],
-        decisions=[_decision(e) for e in ctx.entries if e.kind == "selection_decision"],
+        approaches=[_story(a, filed) for a in lines],
+        decisions=[decision_note(e) for e in ctx.entries if e.kind == SELECTION_DECISION],
         current_best=best_note(ctx, findings),
-        risks=_risks(ctx, findings),
+        risks=_risks(ctx, findings, filed.unfiled("open_questions")),
         run_ids=[],
+        did_not_work=filed.unfiled("did_not_work"),
+        selected=chosen[0] if chosen else None,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
-def _story(a: Approach, entries: tuple[EntryDigest, ...]) -> ApproachStory:
-    why = f"marked {a.mark.status}: {a.mark.reason}" if a.mark else a.reason
-    if a.mark and a.computed_status != a.status:
-        why += f" (computed: {a.computed_status})"
-    outcome = _OUTCOME[a.status]
-    if below_baseline(a):  # too short to judge, but worse than the baseline on every scored run: dropped early
-        outcome = "dropped"
-    elif one_off(a) and outcome == "continued":  # tried once and not followed up: not a line being continued
-        outcome, why = "paused", f"tried once, not followed up; {why}"
+def _story(a: Approach, filed: Filed) -> ApproachStory:
+    outcome, why = _outcome(a)
     return ApproachStory(
         name=a.name,
         status=a.status,
         outcome=outcome,
         why=why,
         evidence=approach_evidence(a),
-        did_not_work=quotes(entries, "did_not_work", set(a.run_ids)),
+        did_not_work=filed.of(a.name, "did_not_work"),
+        open_questions=filed.of(a.name, "open_questions"),
     )
 
 
-def _decision(entry: EntryDigest) -> DecisionNote:
-    body: Mapping[str, Any] = entry.body
-    selected = body.get("selected")
-    return DecisionNote(
-        entry_id=entry.id,
-        day=entry.day,
-        title=str(body.get("title") or entry.tldr),
-        decision=f"selected {selected}" if selected else entry.tldr,
-        rationale=str(body.get("rationale") or ""),
-        run_ids=list(entry.run_ids) or ([str(selected)] if selected else []),
-    )
+def _outcome(a: Approach) -> tuple[Outcome, str]:
+    """What became of the approach, agreeing with its status: only a closed line (abandoned or exhausted, by a
+    person's mark or the computed evidence) reads "dropped"; an open one is continued or paused."""
+    why = f"marked {a.mark.status}: {a.mark.reason}" if a.mark else a.reason
+    if a.mark and a.computed_status != a.status:
+        why += f" (computed: {a.computed_status})"
+    outcome = _OUTCOME[a.status]
+    if below_baseline(a):  # too short to judge, but worse than the baseline on every scored run: not followed up
+        return "paused", f"below the baseline on every scored run so far, too few runs to judge; {why}"
+    if one_off(a) and outcome == "continued":  # tried once and not followed up: not a line being continued
+        return "paused", f"tried once, not followed up; {why}"
+    return outcome, why
 
 
-def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
+def _risks(ctx: DocContext, findings: Findings, questions: list[Quote]) -> list[Risk]:
+    """The risks of the project; `questions` are the open questions about no one approach."""
     risks = [
         Risk(kind=f.kind, text=f.message, evidence=Evidence(run_ids=list(f.run_ids), numbers=dict(f.numbers)))
         for f in findings.findings
@@ -117,10 +117,7 @@ def _risks(ctx: DocContext, findings: Findings) -> list[Risk]:
         names = ", ".join(g.field for g in findings.project_gaps)
         text = f"No run of this project records {names}: every run shares these gaps."
         risks.append(Risk(kind="project_gap", text=text, evidence=Evidence()))
-    risks += [
-        Risk(kind="open_question", text=q.text, evidence=Evidence(run_ids=q.run_ids))
-        for q in open_questions(ctx.entries)
-    ]
+    risks += [Risk(kind="open_question", text=q.text, evidence=Evidence(run_ids=q.run_ids)) for q in questions]
     return risks
 
 
@@ -141,14 +138,19 @@ def _markdown(title: str, body: HandoverBrief) -> str:
         goal.append(f"Target: {md_text(body.metric)} {fmt(body.target)}.")
     blocks += section("Goal", goal)
     blocks += section("Metric changes", [switch_line(s) for s in body.metric_switches])
-    blocks += section("Approaches", [_story_line(s) for s in body.approaches], empty="No runs yet.")
+    stories = [_story_line(s) for s in body.approaches]
+    stories += [f"- did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in body.did_not_work]
+    blocks += section("Approaches", stories, empty="No runs yet.")
     decisions = [
         f"- {d.day.isoformat()} (entry {d.entry_id}): {md_text(d.decision)}{cites(d.run_ids)}. "
         f"{md_prose(d.rationale)}".rstrip()
         for d in body.decisions
     ]
     blocks += section("Decisions", decisions, empty="No selection decision recorded.")
-    blocks += section("Current best", [best_line(body.current_best)] if body.current_best else [], empty="None yet.")
+    best = [best_line(body.current_best)] if body.current_best else []
+    if body.selected:
+        best.append(chosen_line(body.selected, _selection(body), body.current_best, body.metric))
+    blocks += section("Current best", best, empty="None yet.")
     risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")
     return document(blocks)
@@ -160,4 +162,10 @@ def _story_line(s: ApproachStory) -> str:
     if best and "best_value" in s.evidence.numbers:
         line += f" Best {cite(best)} at {fmt(s.evidence.numbers['best_value'])}."
     lines = [line] + [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
+    lines += [f"  - open question: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.open_questions]
     return "\n".join(lines)
+
+
+def _selection(body: HandoverBrief) -> DecisionNote | None:
+    """The most recent recorded decision that selected the brief's chosen run."""
+    return next((d for d in reversed(body.decisions) if body.selected in d.run_ids), None)

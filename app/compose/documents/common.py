@@ -3,12 +3,13 @@ statements from log entries, metric switches, and the ordered list of cited runs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from app.analysis.model import Approach, BestLead, Direction, Findings, RunView
 from app.compose.contract import DocContext, EntryDigest
+from app.compose.documents.filing import Filed, Section, log_quotes
 from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, LeadNote, Quote, SwitchNote
 
 
@@ -183,8 +184,8 @@ def approach_evidence(a: Approach) -> Evidence:
     return Evidence(run_ids=[a.best] if a.best else [], numbers=numbers)
 
 
-def approach_note(a: Approach, run_ids: Sequence[str], entries: Sequence[EntryDigest]) -> ApproachNote:
-    runs = set(a.run_ids)
+def approach_note(a: Approach, run_ids: Sequence[str], filed: Filed) -> ApproachNote:
+    """The approach's status, evidence and the statements filed under it."""
     return ApproachNote(
         name=a.name,
         status=a.status,
@@ -193,36 +194,21 @@ def approach_note(a: Approach, run_ids: Sequence[str], entries: Sequence[EntryDi
         run_ids=list(run_ids),
         best=a.best,
         evidence=approach_evidence(a),
-        conclusions=quotes(entries, "conclusions", runs),
-        did_not_work=quotes(entries, "did_not_work", runs),
+        conclusions=filed.of(a.name, "conclusions"),
+        did_not_work=filed.of(a.name, "did_not_work"),
+        open_questions=filed.of(a.name, "open_questions"),
     )
 
 
-def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:
-    items = entry.body.get(section, [])
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and not item.get("quoted", False):
-            yield item
+def quotes(entries: Sequence[EntryDigest], section: Section, runs: set[str] | None = None) -> list[Quote]:
+    """The statements of `section` in log entries, each once (those citing one of `runs` when given); never
+    instruction-like ones, never answered questions, never the quotes of an earlier document."""
+    return [q for s, q in log_quotes(entries) if s == section and (runs is None or runs.intersection(q.run_ids))]
 
 
-def quotes(entries: Iterable[EntryDigest], section: str, runs: set[str] | None = None) -> list[Quote]:
-    """The items of `section` in log entries (those citing one of `runs` when given), never instruction-like ones."""
-    found = []
-    for entry in entries:
-        for item in entry_items(entry, section):
-            cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
-            if runs is None or runs.intersection(cited):
-                found.append(Quote(text=str(item["text"]), entry_id=entry.id, day=entry.day, run_ids=cited))
-    return found
-
-
-def open_questions(entries: Iterable[EntryDigest]) -> list[Quote]:
-    """The open questions of log entries that no later dump answered."""
-    return [q for q in quotes(entries, "open_questions") if q.text not in _answered(entries, q.entry_id)]
-
-
-def _answered(entries: Iterable[EntryDigest], entry_id: int) -> tuple[str, ...]:
-    return next((e.answered for e in entries if e.id == entry_id), ())
+def open_questions(entries: Sequence[EntryDigest]) -> list[Quote]:
+    """The open questions of log entries that no later dump answered, each once."""
+    return quotes(entries, "open_questions")
 
 
 def switch_notes(findings: Findings, until: date | None = None) -> list[SwitchNote]:

@@ -99,6 +99,16 @@ class ApproachNote(_Frozen):
     evidence: Evidence
     conclusions: list[Quote] = Field(default_factory=list)
     did_not_work: list[Quote] = Field(default_factory=list)
+    open_questions: list[Quote] = Field(default_factory=list)  # its own; the summary's keeps the rest
+
+
+class DecisionNote(_Frozen):
+    entry_id: int
+    day: date
+    title: str
+    decision: str
+    rationale: str
+    run_ids: list[str]
 
 
 class ParamProposal(_Frozen):
@@ -168,6 +178,12 @@ class PhaseSummary(_Frozen):
     metric_switches: list[SwitchNote]
     plan: list[Suggestion]
     run_ids: list[str]
+    # Statements about no one approach (each approach's own sit on its note), and the recorded choice of model:
+    # bodies stored before these fields have none.
+    conclusions: list[Quote] = Field(default_factory=list)
+    did_not_work: list[Quote] = Field(default_factory=list)
+    selected: str | None = None  # the run the most recent selection decision (up to the window's end) selected
+    selection: DecisionNote | None = None  # that decision
 
 
 class NextExperiments(_Frozen):
@@ -331,15 +347,7 @@ class ApproachStory(_Frozen):
     why: str
     evidence: Evidence
     did_not_work: list[Quote] = Field(default_factory=list)
-
-
-class DecisionNote(_Frozen):
-    entry_id: int
-    day: date
-    title: str
-    decision: str
-    rationale: str
-    run_ids: list[str]
+    open_questions: list[Quote] = Field(default_factory=list)  # its own; the brief's risks keep the rest
 
 
 class Risk(_Frozen):
@@ -362,6 +370,8 @@ class HandoverBrief(_Frozen):
     current_best: BestNote | None
     risks: list[Risk]
     run_ids: list[str]
+    did_not_work: list[Quote] = Field(default_factory=list)  # failures about no one approach
+    selected: str | None = None  # the run the most recent selection decision selected
 
 
 class MetricSwitchRecord(_Frozen):

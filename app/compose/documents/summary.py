@@ -8,6 +8,7 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.chosen import chosen_line, latest_selection
 from app.compose.documents.common import (
     approach_note,
     best_note,
@@ -15,11 +16,11 @@ from app.compose.documents.common import (
     in_window,
     lines_of_inquiry,
     one_off,
-    open_questions,
     run_day,
     switch_notes,
     value_of,
 )
+from app.compose.documents.filing import file_quotes
 from app.compose.documents.next_experiments import best_line, suggestion_lines
 from app.compose.documents.planning import TOP, make_plan, plan_request
 from app.compose.documents.render import (
@@ -45,7 +46,9 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
     in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
     lines = [a for a in lines_of_inquiry(findings) if in_range.intersection(a.run_ids)]
-    explored = [approach_note(a, [k for k in a.run_ids if k in in_range], entries) for a in lines]
+    filed = file_quotes(entries, lines)
+    explored = [approach_note(a, [k for k in a.run_ids if k in in_range], filed) for a in lines]
+    chosen = latest_selection(ctx.entries, until)
     once = {a.name for a in lines if one_off(a)}  # explored, but not a line that remains to explore
     plan = make_plan(ctx, findings, plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None))
     draft = PhaseSummary(
@@ -56,11 +59,15 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
         approaches=explored,
         closed=[a for a in explored if a.status in CLOSED],
         remaining=[a for a in explored if a.status not in CLOSED and a.name not in once],
-        open_questions=open_questions(entries),
+        open_questions=filed.unfiled("open_questions"),
         current_best=_best_until(ctx, findings, until),
         metric_switches=switch_notes(findings, until),
         plan=plan.priorities[:TOP],
         run_ids=[],
+        conclusions=filed.unfiled("conclusions"),
+        did_not_work=filed.unfiled("did_not_work"),
+        selected=chosen[0] if chosen else None,
+        selection=chosen[1] if chosen else None,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -94,12 +101,17 @@ def render_markdown(body: PhaseSummary, title: str) -> str:
 
 def _markdown(title: str, body: PhaseSummary) -> str:
     blocks = [title, f"{_window(body)}. Metric in force: **{md_text(body.metric)}** ({body.direction})."]
-    blocks += section("Approaches explored", [_approach_block(a) for a in body.approaches], empty="No runs.")
+    explored = [_approach_block(a) for a in body.approaches]
+    explored += [_quote_line(q, "concluded") for q in body.conclusions]
+    explored += [_quote_line(q, "did not work") for q in body.did_not_work]
+    blocks += section("Approaches explored", explored, empty="No runs.")
     blocks += section("Closed", [_closed_line(a) for a in body.closed], empty="Nothing closed in this window.")
     remaining = [f"- {md_text(a.name)} ({a.status}): {md_text(a.reason)}" for a in body.remaining]
     remaining += [_quote_line(q, "open question") for q in body.open_questions]
     blocks += section("What remains", remaining, empty="Nothing open.")
     best = [best_line(body.current_best)] if body.current_best else []
+    if body.selected:
+        best.append(chosen_line(body.selected, body.selection, body.current_best, body.metric))
     blocks += section("Current best", best, empty="No scored run yet.")
     blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
     blocks += section("Plan for the next phase", suggestion_lines(body.plan), empty="Nothing to suggest.")
@@ -120,6 +132,7 @@ def _approach_block(a: ApproachNote) -> str:
     lines = [head]
     lines += ["  " + _quote_line(q, "concluded") for q in a.conclusions]
     lines += ["  " + _quote_line(q, "did not work") for q in a.did_not_work]
+    lines += ["  " + _quote_line(q, "open question") for q in a.open_questions]
     return "\n".join(lines)
 
 

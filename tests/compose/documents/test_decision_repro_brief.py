@@ -106,7 +106,8 @@ def test_handover_brief_tells_the_story_and_the_risks() -> None:
     ]
     assert body.approaches[2].why == "marked abandoned: too simple for this data (computed: active)"
     assert [(d.entry_id, d.decision) for d in body.decisions] == [(3, "selected r-lr3")]
-    assert [r.kind for r in body.risks] == ["noise_unknown", "repro_gap", "open_question", "open_question"]
+    assert [r.kind for r in body.risks] == ["noise_unknown", "repro_gap", "open_question"]
+    assert [q.text for q in body.approaches[0].open_questions] == ["is lr 0.2 too high?"]
     assert "Written for: the new team lead." in markdown
     assert "Target: val_auc 0.9." in markdown
     assert "- 2024-05-02: from val_acc to **val_auc** (max)" in markdown

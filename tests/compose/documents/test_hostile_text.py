@@ -156,7 +156,8 @@ def test_the_body_keeps_the_text_as_written(setting: tuple[DocContext, Findings]
     docs = documents(ctx, findings)
     summary = docs["phase_summary"].body.model_dump()
     assert {a["name"] for a in summary["approaches"]} >= {LGBM, XGB}
-    assert [q["text"] for q in summary["open_questions"]] == [QUESTION]
+    quoted = summary["open_questions"] + [q for a in summary["approaches"] for q in a["open_questions"]]
+    assert [q["text"] for q in quoted] == [QUESTION]
     decision = docs["selection_decision"].body.model_dump()
     assert [c["name"] for c in decision["criteria"]] == ["auc | <script>x</script>", "latency\nms"]
     assert decision["rationale"] == "<script>r</script> latency | 12 ms"

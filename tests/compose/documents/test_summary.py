@@ -24,8 +24,9 @@ def compose(since: date | None, until: date | None, **overrides: object) -> tupl
 def test_window_keeps_runs_and_entries_inside_it_inclusive() -> None:
     body, markdown = compose(date(2024, 5, 3), date(2024, 5, 4))
     assert [(a.name, a.run_ids) for a in body.approaches] == [("lgbm", ["r-lr2", "r-lr3"]), ("xgb", ["r-xgb2"])]
-    # entry 1 (May 3) is in; entry 2 (May 10) and its open question are not
-    assert [q.text for q in body.open_questions] == ["is lr 0.2 too high?"]
+    # entry 1 (May 3) is in; entry 2 (May 10) and its open question are not; the learning-rate question is lgbm's
+    assert body.open_questions == []
+    assert [q.text for q in body.approaches[0].open_questions] == ["is lr 0.2 too high?"]
     assert markdown.startswith("# Phase summary: Churn 2024\n\nFrom 2024-05-03 to 2024-05-04.")
 
 
@@ -44,7 +45,8 @@ def test_closed_and_remaining() -> None:
     assert [a.name for a in body.closed] == ["xgb", "logreg"]
     assert [a.name for a in body.remaining] == ["lgbm"]
     assert "- logreg: abandoned, because too simple for this data (`r-base`)" in markdown
-    assert [q.text for q in body.open_questions] == ["is lr 0.2 too high?", "does the March data drift?"]
+    assert [q.text for q in body.open_questions] == ["does the March data drift?"]
+    assert "  - open question (2024-05-03, entry 1): “is lr 0.2 too high?”" in markdown
 
 
 def test_current_best_with_gain_and_noise() -> None:

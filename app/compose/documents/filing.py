@@ -1,0 +1,233 @@
+"""People's statements from log entries, each quoted once and filed under the approach it is about.
+
+Only log entries are quoted: an earlier summary or brief stores quotes too, and quoting those would say the same thing
+twice (or quote a document as if a person wrote it). A statement said again in a later dump is quoted once, where it
+was first said. An open question is left out once answered: recorded as answered in storage (`EntryDigest.answered`),
+or answered by a later log entry's statements as the dumps' own answer detection reads them.
+
+A statement is filed under one approach: the one most of the runs it cites belong to; when it cites none of the
+approaches' runs, the one whose words it uses (its name, its model family's usual names, the parameters its runs
+change), a word shared by several approaches naming none of them; else it is not about one approach (general). A
+"did not work" item that reads as a success ("best so far", "helped") and names no failure is a conclusion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.analysis.model import Approach
+from app.compose.contract import EntryDigest
+from app.compose.documents.schemas import Quote
+from app.compose.log_entry.said import answered_questions
+
+Section = Literal["conclusions", "did_not_work", "open_questions"]
+SECTIONS: tuple[Section, ...] = ("conclusions", "did_not_work", "open_questions")
+LOG_ENTRY = "log_entry"
+# What a later dump says that may answer an earlier question.
+_ANSWERING = ("observations", "conclusions", "did_not_work")
+
+_SUCCESS = re.compile(
+    r"\b(?:best\s+so\s+far|best\s+yet|new\s+best|(?:the\s+)?best\s+(?:run|model|result|score|one)|top\s+score|"
+    r"improv\w*|helped|helps|works?|worked|beats?|beating|better|gain(?:ed|s)?|wins?|winner|outperform\w*|"
+    r"boost\w*|lifted|clear\s+win|promising)\b"
+)
+_FAILURE = re.compile(
+    r"\b(?:not|no|never|none|nothing|without|cannot|can't|won't|isn't|wasn't|aren't|didn't|doesn't|don't|"
+    r"worse|worst|fail\w*|hurt\w*|diverg\w*|nan|crash\w*|broke\w*|broken|dead|overfit\w*|degrad\w*|drop(?:ped|s)?|"
+    r"regress\w*|unstable|slower|oom|errors?|stuck|flat|useless|lower|decreas\w*|lost|loses?|killed|"
+    r"abandon\w*|gave\s+up|give\s+up|noise|noisy|marginal\w*|negligible)\b|n't\b"
+)
+# Words of an approach's name or a parameter's name that do not name it on their own.
+_GENERIC = frozenset(
+    """a an and the of on off with without no new old base baseline default line approach model models run runs
+    ft finetune tuned tuning aug sweep grid search cv objective loss small large big tiny full lite plus feature
+    features data test eval exp experiment v1 v2 v3 num n max min use is in to for by at""".split()
+)
+# Usual names of model families: a family named by one of a group is named by all of its group.
+_FAMILIES: tuple[frozenset[str], ...] = tuple(
+    frozenset(group.split(","))
+    for group in (
+        "random forest,random forests,randomforest,rf,forest,forests,randomforestclassifier,randomforestregressor",
+        "lightgbm,lgbm,lgb,lgbmclassifier,lgbmregressor,light gbm",
+        "xgboost,xgb,xgbclassifier,xgbregressor",
+        "catboost,cat boost,catboostclassifier",
+        "gradient boosting,gbm,gbdt,gradientboostingclassifier,histgradientboostingclassifier,hist gradient boosting",
+        "logistic regression,logreg,logit,lr model,logisticregression",
+        "svm,svc,support vector machine,support vector machines,linearsvc",
+        "knn,k nearest neighbours,k nearest neighbors,nearest neighbours,nearest neighbors,kneighborsclassifier",
+        "mlp,neural net,neural network,feed forward net,mlpclassifier",
+        "naive bayes,gaussiannb,nb",
+        "linear regression,ols,linearregression",
+        "ridge,ridge regression",
+        "lasso,lasso regression",
+        "transformer,transformers,bert",
+        "cnn,convnet,conv net,resnet",
+        "lstm,rnn,gru",
+        "tabnet",
+        "prophet",
+        "arima,sarima",
+    )
+)
+# Usual names of common parameters, so "learning rate" names the approach whose runs change `lr`.
+_PARAM_NAMES: tuple[frozenset[str], ...] = tuple(
+    frozenset(group.split(","))
+    for group in (
+        "lr,learning rate,learning_rate,eta,step size",
+        "num leaves,num_leaves,leaves",
+        "max depth,max_depth,depth,deeper,shallower",
+        "n estimators,n_estimators,estimators,trees,num trees,boosting rounds,num_boost_round",
+        "c,regularisation,regularization,l2,reg lambda,reg_lambda,lambda,penalty",
+        "alpha,l1,reg alpha,reg_alpha",
+        "dropout,drop rate",
+        "batch size,batch_size,batch",
+        "warmup,warm up,warmup steps,warmup_steps",
+        "weight decay,weight_decay,wd",
+        "epochs,epoch,num epochs",
+        "kernel,rbf",
+        "gamma",
+        "class weight,class_weight,balanced,imbalance,scale pos weight,scale_pos_weight",
+        "optimizer,optimiser,adam,adamw,sgd",
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """Quotes by section: `by_approach[name][section]`, and `general[section]` for those about no one approach."""
+
+    by_approach: Mapping[str, Mapping[Section, list[Quote]]] = field(default_factory=dict)
+    general: Mapping[Section, list[Quote]] = field(default_factory=dict)
+
+    def of(self, approach: str, section: Section) -> list[Quote]:
+        return list(self.by_approach.get(approach, {}).get(section, []))
+
+    def unfiled(self, section: Section) -> list[Quote]:
+        return list(self.general.get(section, []))
+
+
+def file_quotes(entries: Sequence[EntryDigest], approaches: Sequence[Approach]) -> Filed:
+    """Every log entry's conclusions, failures and still-open questions, once each, filed under an approach."""
+    by_approach: dict[str, dict[Section, list[Quote]]] = {a.name: {s: [] for s in SECTIONS} for a in approaches}
+    general: dict[Section, list[Quote]] = {s: [] for s in SECTIONS}
+    owner = {key: a.name for a in approaches for key in a.run_ids}
+    vocab = _vocabulary(approaches)
+    for section, quote in log_quotes(entries):
+        name = _approach_of(quote, owner, vocab)
+        (by_approach[name] if name is not None else general)[section].append(quote)
+    return Filed(by_approach, general)
+
+
+def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]]:
+    """(section, quote) for each statement of the log entries, oldest entry first, each text once."""
+    logs = sorted((e for e in entries if e.kind == LOG_ENTRY), key=lambda e: (e.day, e.id))
+    statements = [_statements(e) for e in logs]
+    seen: set[str] = set()
+    for n, entry in enumerate(logs):
+        for section in SECTIONS:
+            for item in entry_items(entry, section):
+                text = str(item["text"])
+                said = _said(text)
+                if not said or said in seen:
+                    continue
+                if section == "open_questions" and _answered(entry, text, statements[n + 1 :]):
+                    continue
+                seen.add(said)
+                cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
+                quote = Quote(text=text, entry_id=entry.id, day=entry.day, run_ids=cited)
+                yield ("conclusions" if section == "did_not_work" and is_success(text) else section), quote
+
+
+def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:
+    """The items of a section of an entry's body, never the quoted (instruction-like) ones."""
+    items = entry.body.get(section, [])
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and isinstance(item.get("text"), str) and not item.get("quoted", False):
+            yield item
+
+
+def is_success(text: str) -> bool:
+    """The statement reads as something that worked ("best so far", "helped") and names no failure."""
+    lower = text.lower()
+    return bool(_SUCCESS.search(lower)) and not _FAILURE.search(lower)
+
+
+def _said(text: str) -> str:
+    return " ".join(_words(text))
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _answered(entry: EntryDigest, question: str, said_later: Sequence[str]) -> bool:
+    if question in entry.answered:
+        return True
+    return any(answered_questions(said, open_questions=[question]) for said in said_later if said)
+
+
+def _statements(entry: EntryDigest) -> str:
+    texts = [str(item["text"]) for section in _ANSWERING for item in entry_items(entry, section)]
+    experiments = entry.body.get("experiments", [])
+    for x in experiments if isinstance(experiments, list) else []:
+        texts += [str(x["context"])] if isinstance(x, Mapping) and isinstance(x.get("context"), str) else []
+    return " ".join(t.strip().rstrip(".") + "." for t in texts if t.strip())
+
+
+# -- which approach ---------------------------------------------------------------------------------------------------
+
+_Vocab = Mapping[str, Mapping[str, int]]  # phrase -> approach name -> weight
+
+
+def _approach_of(quote: Quote, owner: Mapping[str, str], vocab: _Vocab) -> str | None:
+    counts = Counter(owner[key] for key in quote.run_ids if key in owner)
+    if counts:
+        ranked = counts.most_common()
+        tied = [name for name, n in ranked if n == ranked[0][1]]
+        return tied[0] if len(tied) == 1 else (_by_words(quote.text, vocab, among=set(tied)) or tied[0])
+    return _by_words(quote.text, vocab)
+
+
+def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | None:
+    """The approach the text names most strongly, by phrases naming one approach only; None on a tie or none."""
+    padded = f" {' '.join(_words(text))} "
+    scores: Counter[str] = Counter()
+    for phrase, names in vocab.items():
+        if len(names) == 1 and f" {phrase} " in padded:
+            ((name, weight),) = names.items()
+            if among is None or name in among:
+                scores[name] += weight
+    ranked = scores.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return None
+    return ranked[0][0]
+
+
+def _vocabulary(approaches: Sequence[Approach]) -> _Vocab:
+    """Each phrase (space-separated words) and the approaches it names, with a weight: 2 for the approach's name or
+    model family, 1 for a parameter its runs change."""
+    vocab: dict[str, dict[str, int]] = {}
+    for a in approaches:
+        for phrase, weight in _phrases(a):
+            names = vocab.setdefault(phrase, {})
+            names[a.name] = max(names.get(a.name, 0), weight)
+    return vocab
+
+
+def _phrases(a: Approach) -> Iterator[tuple[str, int]]:
+    names = {_said(a.name), "".join(_words(a.name))}
+    names |= {w for w in _words(a.name) if w not in _GENERIC and len(w) >= 3}
+    names |= {_said(a.family), "".join(_words(a.family))} if a.family else set()
+    for group in _FAMILIES:
+        if names & {_said(g) for g in group} or names & {"".join(_words(g)) for g in group}:
+            names |= {_said(g) for g in group}
+    yield from ((n, 2) for n in names if n and n not in _GENERIC)
+    for key in a.changed_keys:
+        params = {_said(key)} | {w for w in _words(key) if w not in _GENERIC and len(w) >= 3}
+        for group in _PARAM_NAMES:
+            if params & {_said(g) for g in group}:
+                params |= {_said(g) for g in group}
+        yield from ((p, 1) for p in params if p and p not in _GENERIC)
