@@ -149,7 +149,7 @@ def _markdown(title: str, body: HandoverBrief) -> str:
     blocks += section("Decisions", decisions, empty="No selection decision recorded.")
     best = [best_line(body.current_best)] if body.current_best else []
     if body.selected:
-        best.append(chosen_line(body.selected, _selection(body), body.current_best, body.metric))
+        best.append("\n" + chosen_line(body.selected, _selection(body), body.current_best, body.metric))
     blocks += section("Current best", best, empty="None yet.")
     risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")

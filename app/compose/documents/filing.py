@@ -2,8 +2,9 @@
 
 Only log entries are quoted: an earlier summary or brief stores quotes too, and quoting those would say the same thing
 twice (or quote a document as if a person wrote it). A statement said again in a later dump is quoted once, where it
-was first said. An open question is left out once answered: recorded as answered in storage (`EntryDigest.answered`),
-or answered by a later log entry's statements as the dumps' own answer detection reads them.
+was first said. An open question is left out once answered: recorded as answered in storage (`EntryDigest.answered`,
+of any entry that asked it), or answered by a later log entry's statements as the dumps' own answer detection reads
+them.
 
 A statement is filed under one approach: the one most of the runs it cites belong to; when it cites none of the
 approaches' runs, the one whose words it uses (its name, its model family's usual names, the parameters its runs
@@ -125,6 +126,7 @@ def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]
     """(section, quote) for each statement of the log entries, oldest entry first, each text once."""
     logs = sorted((e for e in entries if e.kind == LOG_ENTRY), key=lambda e: (e.day, e.id))
     statements = [_statements(e) for e in logs]
+    answered = {_said(text) for e in logs for text in e.answered}  # a question asked twice is answered once for all
     seen: set[str] = set()
     for n, entry in enumerate(logs):
         for section in SECTIONS:
@@ -133,7 +135,7 @@ def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]
                 said = _said(text)
                 if not said or said in seen:
                     continue
-                if section == "open_questions" and _answered(entry, text, statements[n + 1 :]):
+                if section == "open_questions" and (said in answered or _answered_later(text, statements[n + 1 :])):
                     continue
                 seen.add(said)
                 cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
@@ -163,9 +165,7 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def _answered(entry: EntryDigest, question: str, said_later: Sequence[str]) -> bool:
-    if question in entry.answered:
-        return True
+def _answered_later(question: str, said_later: Sequence[str]) -> bool:
     return any(answered_questions(said, open_questions=[question]) for said in said_later if said)
 
 

@@ -111,7 +111,7 @@ def _markdown(title: str, body: PhaseSummary) -> str:
     blocks += section("What remains", remaining, empty="Nothing open.")
     best = [best_line(body.current_best)] if body.current_best else []
     if body.selected:
-        best.append(chosen_line(body.selected, body.selection, body.current_best, body.metric))
+        best.append("\n" + chosen_line(body.selected, body.selection, body.current_best, body.metric))
     blocks += section("Current best", best, empty="No scored run yet.")
     blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
     blocks += section("Plan for the next phase", suggestion_lines(body.plan), empty="Nothing to suggest.")

@@ -1,0 +1,249 @@
+"""Summaries and briefs quote what people wrote in their log entries: each statement once, filed under the approach
+it is about, a success never as a failure, an answered question never as open, and the chosen model as the
+selection decision on record says. The real analysis over a built history, the real composers and renderers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.analysis.findings import analyze
+from app.analysis.model import AnalysisInput, Findings, RunView
+from app.compose.contract import Composed
+from app.compose.documents import (
+    DocContext,
+    EntryDigest,
+    check_document_grounding,
+    compose_brief,
+    compose_phase_summary,
+)
+from app.compose.documents import brief as brief_doc
+from app.compose.documents import summary as summary_doc
+from app.compose.documents.filing import is_success
+from app.compose.documents.schemas import HandoverBrief, PhaseSummary
+from tests.compose.documents.fixtures import planned
+
+START = datetime(2024, 5, 1, 9, 0)
+ROWS = [  # key, day, params, val_auc
+    ("base", 0, {"model": "logreg", "C": "1.0"}, 0.80),
+    ("lr05", 1, {"model": "lgbm", "learning_rate": "0.05", "num_leaves": "31"}, 0.850),
+    ("lr10", 1, {"model": "lgbm", "learning_rate": "0.1", "num_leaves": "31"}, 0.860),
+    ("nl63", 2, {"model": "lgbm", "learning_rate": "0.1", "num_leaves": "63"}, 0.872),
+    ("rf6", 1, {"model": "random_forest", "max_depth": "6", "n_estimators": "200"}, 0.840),
+    ("rf12", 2, {"model": "random_forest", "max_depth": "12", "n_estimators": "200"}, 0.846),
+    ("rf12n", 3, {"model": "random_forest", "max_depth": "12", "n_estimators": "500"}, 0.847),
+    ("svm1", 3, {"model": "svm", "kernel": "rbf", "gamma": "0.1"}, 0.78),
+    ("svm2", 3, {"model": "svm", "kernel": "rbf", "gamma": "0.01"}, 0.79),
+]
+
+
+def history() -> tuple[RunView, ...]:
+    return tuple(
+        RunView(
+            key=key,
+            name=key,
+            params=params,
+            metrics={"val_auc": auc},
+            tags={"baseline": "true"} if key == "base" else {"approach": params["model"]},
+            when=START + timedelta(days=day, minutes=i),
+            session=(START + timedelta(days=day)).date(),
+            status="FINISHED",
+            duration_s=60.0,
+            source="mlflow",
+        )
+        for i, (key, day, params, auc) in enumerate(ROWS)
+    )
+
+
+def items(*texts: str | tuple[str, list[str]]) -> list[dict[str, Any]]:
+    return [{"text": t, "run_ids": []} if isinstance(t, str) else {"text": t[0], "run_ids": t[1]} for t in texts]
+
+
+def log(entry_id: int, day: int, answered: tuple[str, ...] = (), **sections: list[dict[str, Any]]) -> EntryDigest:
+    when = date(2024, 5, day)
+    return EntryDigest(entry_id, "log_entry", when, when, "", body=sections, answered=answered)
+
+
+ENTRIES = (
+    log(
+        1,
+        2,
+        did_not_work=items(
+            ("lgbm with 63 leaves is the best so far", ["nl63"]),  # a success, not a failure
+            "the forest overfit once the trees got deeper",  # no run cited: "forest" names random_forest
+            ("both lines stalled this week", ["lr10", "rf12", "rf6"]),  # most cited runs are the forest's
+        ),
+        open_questions=items(
+            "would a smaller learning rate still help?",  # a parameter only lgbm's runs change
+            "is the validation set big enough?",  # about no one approach
+            "does a max_depth beyond 12 matter for the forest?",  # answered by entry 3
+            "does the rbf kernel need scaling?",  # answered, as recorded in storage
+        ),
+    ),
+    log(
+        2,
+        3,
+        answered=("does the rbf kernel need scaling?",),  # asked again here, answered for both askings
+        open_questions=items("is the validation set big enough?", "does the rbf kernel need scaling?"),
+    ),
+    EntryDigest(  # an earlier summary: its quotes are a document's, never quoted again
+        4,
+        "phase_summary",
+        date(2024, 5, 3),
+        None,
+        "Phase summary",
+        body={"open_questions": items("a question only an earlier summary holds?")},
+    ),
+    log(5, 4, observations=items("checked max_depth beyond 12 for the forest: made no difference")),
+)
+
+
+def decision(entry_id: int, selected: str, rationale: str) -> EntryDigest:
+    body = {"title": "Pick a model", "selected": selected, "rationale": rationale}
+    return EntryDigest(entry_id, "selection_decision", date(2024, 5, 5), None, "", (selected,), body)
+
+
+@pytest.fixture(scope="module")
+def setting() -> tuple[DocContext, Findings]:
+    runs = history()
+    findings = analyze(AnalysisInput(runs=runs, primary_metric="val_auc", direction="max"))
+    ctx = DocContext(
+        project_slug="churn",
+        project_name="Churn",
+        goal="Predict churn",
+        primary_metric="val_auc",
+        direction="max",
+        target_value=None,
+        deadline=None,
+        today=date(2024, 5, 20),
+        public_url="",
+        runs={r.key: r for r in runs},
+        entries=ENTRIES + (decision(6, "rf12n", "half the latency of lgbm at 0.847"),),
+    )
+    return planned(ctx, findings), findings
+
+
+def both(ctx: DocContext, findings: Findings) -> tuple[Composed, Composed]:
+    summary = compose_phase_summary(ctx, findings, since=None, until=None)
+    brief = compose_brief(ctx, findings, audience="")
+    for doc in (summary, brief):
+        assert check_document_grounding(doc, ctx, findings) == [], doc.kind
+    return summary, brief
+
+
+def filed(body: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Quote text -> every (place, section) it appears under in a summary or brief body."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for section in ("conclusions", "did_not_work", "open_questions"):
+        for q in body.get(section, []):
+            out.setdefault(q["text"], []).append(("general", section))
+        for a in body["approaches"]:
+            for q in a.get(section, []):
+                out.setdefault(q["text"], []).append((a["name"], section))
+    for r in body.get("risks", []):
+        if r["kind"] == "open_question":
+            out.setdefault(r["text"], []).append(("general", "open_questions"))
+    return out
+
+
+EXPECTED = {
+    "lgbm with 63 leaves is the best so far": ("lgbm", "conclusions"),
+    "the forest overfit once the trees got deeper": ("random_forest", "did_not_work"),
+    "both lines stalled this week": ("random_forest", "did_not_work"),
+    "would a smaller learning rate still help?": ("lgbm", "open_questions"),
+    "is the validation set big enough?": ("general", "open_questions"),
+}
+
+
+def test_each_statement_is_quoted_once_under_its_approach(setting: tuple[DocContext, Findings]) -> None:
+    summary, brief = both(*setting)
+    assert {t: places for t, places in filed(summary.body.model_dump()).items()} == {
+        t: [where] for t, where in EXPECTED.items()
+    }
+    # the brief tells no conclusions: the success line is in neither of its failure lists
+    assert filed(brief.body.model_dump()) == {t: [where] for t, where in EXPECTED.items() if where[1] != "conclusions"}
+
+
+def test_the_markdown_quotes_each_statement_once(setting: tuple[DocContext, Findings]) -> None:
+    summary, brief = both(*setting)
+    for doc in (summary, brief):
+        assert doc.markdown.count("is the validation set big enough?") == 1, doc.kind
+        assert "an earlier summary" not in doc.markdown
+        assert "max_depth beyond 12" not in doc.markdown  # answered by a later dump
+        assert "rbf kernel need scaling" not in doc.markdown  # answered, as recorded
+    assert "did not work (2024-05-02, entry 1): “lgbm with 63 leaves" not in summary.markdown
+    assert "  - concluded (2024-05-02, entry 1): “lgbm with 63 leaves is the best so far” (`nl63`)" in summary.markdown
+    assert "  - open question: “would a smaller learning rate still help?”" in brief.markdown
+
+
+def test_no_approach_reads_dropped_while_active(setting: tuple[DocContext, Findings]) -> None:
+    _, brief = both(*setting)
+    assert isinstance(brief.body, HandoverBrief)
+    for story in brief.body.approaches:
+        assert story.outcome != "dropped" or story.status in ("abandoned", "exhausted"), story.name
+    svm = next(s for s in brief.body.approaches if s.name == "svm")  # worse than the baseline on both runs
+    assert (svm.outcome, svm.status) == ("paused", "active")
+    assert svm.why.startswith("below the baseline on every scored run so far")
+    assert "dropped (active)" not in brief.markdown
+
+
+def test_the_chosen_model_is_the_selection_on_record(setting: tuple[DocContext, Findings]) -> None:
+    summary, brief = both(*setting)
+    assert isinstance(summary.body, PhaseSummary) and isinstance(brief.body, HandoverBrief)
+    assert summary.body.selected == brief.body.selected == "rf12n"
+    assert summary.body.current_best is not None and summary.body.current_best.key == "nl63"
+    line = (
+        "Chosen model: `rf12n`, selected on 2024-05-05 (entry 6); the best run on **val_auc** is `nl63`, another run. "
+        "Why the chosen one: half the latency of lgbm at 0.847."
+    )
+    assert line in summary.markdown and line in brief.markdown
+
+
+def test_the_latest_selection_of_the_best_says_it_is_the_same_run(setting: tuple[DocContext, Findings]) -> None:
+    ctx, findings = setting
+    later = decision(7, "nl63", "")
+    summary, brief = both(replace(ctx, entries=ctx.entries + (later,)), findings)
+    for doc in (summary, brief):
+        assert "Chosen model: `nl63`, selected on 2024-05-05 (entry 7); it is also the best run on **val_auc**." in (
+            doc.markdown
+        )
+    # a summary up to a day before any decision names no chosen model
+    early = compose_phase_summary(ctx, findings, since=None, until=date(2024, 5, 4))
+    assert isinstance(early.body, PhaseSummary) and early.body.selected is None
+    assert "Chosen model" not in early.markdown
+
+
+NEW_FIELDS = {
+    "phase_summary": ("conclusions", "did_not_work", "selected", "selection"),
+    "handover_brief": ("did_not_work", "selected"),
+}
+
+
+def test_bodies_stored_before_still_validate_and_render(setting: tuple[DocContext, Findings]) -> None:
+    summary, brief = both(*setting)
+    for doc, module in ((summary, summary_doc), (brief, brief_doc)):
+        old = doc.body.model_dump(mode="json", exclude=set(NEW_FIELDS[doc.kind]))
+        for a in old["approaches"]:
+            del a["open_questions"]
+        body = type(doc.body).model_validate(old)
+        markdown = module.render_markdown(body, doc.title)  # type: ignore[arg-type]
+        assert markdown.startswith(f"# {doc.title}\n") and "Chosen model" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("text", "success"),
+    [
+        ("lgbm is the best so far", True),
+        ("more leaves helped", True),
+        ("new best at 0.87", True),
+        ("more leaves did not help", False),
+        ("best so far, but it diverged at lr 0.3", False),
+        ("the forest overfit", False),
+        ("warmup made no difference", False),
+    ],
+)
+def test_a_success_line_is_not_a_failure(text: str, success: bool) -> None:
+    assert is_success(text) is success
