@@ -34,7 +34,7 @@ _ANSWERING = ("observations", "conclusions", "did_not_work")
 _SUCCESS = re.compile(
     r"\b(?:best\s+so\s+far|best\s+yet|new\s+best|(?:the\s+)?best\s+(?:run|model|result|score|one)|top\s+score|"
     r"improv\w*|helped|helps|works?|worked|beats?|beating|better|gain(?:ed|s)?|wins?|winner|outperform\w*|"
-    r"boost\w*|lifted|clear\s+win|promising)\b"
+    r"boost\w*|lifted|clear\s+win|promising|(?:still|remains?|stays?|is|was)\s+(?:the\s+|our\s+)?best)\b"
 )
 _FAILURE = re.compile(
     r"\b(?:not|no|never|none|nothing|without|cannot|can't|won't|isn't|wasn't|aren't|didn't|doesn't|don't|"
@@ -42,6 +42,14 @@ _FAILURE = re.compile(
     r"regress\w*|unstable|slower|oom|errors?|stuck|flat|useless|lower|decreas\w*|lost|loses?|killed|"
     r"abandon\w*|gave\s+up|give\s+up|noise|noisy|marginal\w*|negligible)\b|n't\b"
 )
+# "than lgbm", "vs the forest": an approach only compared with is not the one the statement is about.
+_COMPARED = re.compile(
+    r"\b(?:than|vs|versus|behind|against|beat|beats|beating|outperform\w*|over|of|like|instead of|compared to|"
+    r"compared with|relative to)(?: the| our| plain)?$"
+)
+_COMPARED_WEIGHT = 0.25
+# Words that do not change what a statement says: "Still: is the val set big enough?" is the question asked before.
+_FILLER = frozenset("a an the is are was were be it this that still again also so q question open do does".split())
 # Words of an approach's name or a parameter's name that do not name it on their own.
 _GENERIC = frozenset(
     """a an and the of on off with without no new old base baseline default line approach model models run runs
@@ -126,13 +134,13 @@ def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]
     """(section, quote) for each statement of the log entries, oldest entry first, each text once."""
     logs = sorted((e for e in entries if e.kind == LOG_ENTRY), key=lambda e: (e.day, e.id))
     statements = [_statements(e) for e in logs]
-    answered = {_said(text) for e in logs for text in e.answered}  # a question asked twice is answered once for all
+    answered = {_gist(text) for e in logs for text in e.answered}  # a question asked twice is answered once for all
     seen: set[str] = set()
     for n, entry in enumerate(logs):
         for section in SECTIONS:
             for item in entry_items(entry, section):
                 text = str(item["text"])
-                said = _said(text)
+                said = _gist(text)
                 if not said or said in seen:
                     continue
                 if section == "open_questions" and (said in answered or _answered_later(text, statements[n + 1 :])):
@@ -161,6 +169,12 @@ def _said(text: str) -> str:
     return " ".join(_words(text))
 
 
+def _gist(text: str) -> str:
+    """What a statement says, whatever its order, case, punctuation and filler words: two statements with the same
+    gist are one statement said twice."""
+    return " ".join(sorted(set(_words(text)) - _FILLER))
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
@@ -179,7 +193,7 @@ def _statements(entry: EntryDigest) -> str:
 
 # -- which approach ---------------------------------------------------------------------------------------------------
 
-_Vocab = Mapping[str, Mapping[str, int]]  # phrase -> approach name -> weight
+_Vocab = Mapping[str, Mapping[str, float]]  # phrase -> approach name -> weight
 
 
 def _approach_of(quote: Quote, owner: Mapping[str, str], vocab: _Vocab) -> str | None:
@@ -192,15 +206,24 @@ def _approach_of(quote: Quote, owner: Mapping[str, str], vocab: _Vocab) -> str |
 
 
 def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | None:
-    """The approach the text names most strongly, by phrases naming one approach only; None on a tie or none."""
-    padded = f" {' '.join(_words(text))} "
-    scores: Counter[str] = Counter()
+    """The approach the text names most strongly, by phrases naming one approach only, the longest wording first
+    ("random forest", not also "forest"), one only compared with counting little; None on a tie or none."""
+    said = " ".join(_words(text))
+    found: list[tuple[int, int, str, float]] = []
     for phrase, names in vocab.items():
-        if len(names) == 1 and f" {phrase} " in padded:
+        if len(names) == 1 and (among is None or set(names) <= among):
             ((name, weight),) = names.items()
-            if among is None or name in among:
-                scores[name] += weight
-    ranked = scores.most_common(2)
+            pattern = rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
+            found += [(m.start(), m.end(), name, weight) for m in re.finditer(pattern, said)]
+    scores: dict[str, float] = {}
+    taken: list[tuple[int, int]] = []
+    for start, end, name, weight in sorted(found, key=lambda f: f[0] - f[1]):
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        compared = _COMPARED.search(said[:start].rstrip())
+        scores[name] = scores.get(name, 0.0) + weight * (_COMPARED_WEIGHT if compared else 1)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:2]
     if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
         return None
     return ranked[0][0]
@@ -209,15 +232,15 @@ def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | 
 def _vocabulary(approaches: Sequence[Approach]) -> _Vocab:
     """Each phrase (space-separated words) and the approaches it names, with a weight: 2 for the approach's name or
     model family, 1 for a parameter its runs change."""
-    vocab: dict[str, dict[str, int]] = {}
+    vocab: dict[str, dict[str, float]] = {}
     for a in approaches:
         for phrase, weight in _phrases(a):
             names = vocab.setdefault(phrase, {})
-            names[a.name] = max(names.get(a.name, 0), weight)
+            names[a.name] = max(names.get(a.name, 0.0), weight)
     return vocab
 
 
-def _phrases(a: Approach) -> Iterator[tuple[str, int]]:
+def _phrases(a: Approach) -> Iterator[tuple[str, float]]:
     names = {_said(a.name), "".join(_words(a.name))}
     names |= {w for w in _words(a.name) if w not in _GENERIC and len(w) >= 3}
     names |= {_said(a.family), "".join(_words(a.family))} if a.family else set()

@@ -22,7 +22,7 @@ from app.compose.documents import (
 )
 from app.compose.documents import brief as brief_doc
 from app.compose.documents import summary as summary_doc
-from app.compose.documents.filing import is_success
+from app.compose.documents.filing import file_quotes, is_success
 from app.compose.documents.schemas import HandoverBrief, PhaseSummary
 from tests.compose.documents.fixtures import planned
 
@@ -247,3 +247,39 @@ def test_bodies_stored_before_still_validate_and_render(setting: tuple[DocContex
 )
 def test_a_success_line_is_not_a_failure(text: str, success: bool) -> None:
     assert is_success(text) is success
+
+
+@pytest.mark.parametrize(
+    ("text", "approach"),
+    [
+        ("lgbm beat the random forest by a point", "lgbm"),
+        ("the random forest never got within a point of lgbm", "random_forest"),
+        ("would a smaller learning rate help?", "lgbm"),  # a parameter only lgbm's runs change
+        ("are more estimators worth the time?", "random_forest"),
+        ("RF: does bagging more trees matter?", "random_forest"),  # a usual name of the family
+        ("does gamma matter for the SVM?", "svm"),
+        ("is the split leaking?", None),
+        ("lgbm and the forest both stalled", None),  # about two approaches equally: about no one of them
+    ],
+)
+def test_a_statement_citing_no_run_is_filed_by_its_words(
+    setting: tuple[DocContext, Findings], text: str, approach: str | None
+) -> None:
+    _, findings = setting
+    quotes = file_quotes([log(1, 2, open_questions=items(text))], findings.approaches)
+    where = [a.name for a in findings.approaches if quotes.of(a.name, "open_questions")]
+    assert where == ([approach] if approach else [])
+    assert len(quotes.unfiled("open_questions")) == (0 if approach else 1)
+
+
+def test_the_same_question_in_other_words_is_quoted_once(setting: tuple[DocContext, Findings]) -> None:
+    _, findings = setting
+    entries = [
+        log(1, 2, open_questions=items("Is the validation set big enough?")),
+        log(2, 3, open_questions=items("still: is the validation set big enough", "is the test set big enough?")),
+    ]
+    quotes = file_quotes(entries, findings.approaches).unfiled("open_questions")
+    assert [(q.text, q.entry_id) for q in quotes] == [
+        ("Is the validation set big enough?", 1),
+        ("is the test set big enough?", 2),
+    ]
