@@ -27,6 +27,7 @@ def decision_note(entry: EntryDigest) -> DecisionNote:
         decision=f"selected {selected}" if selected else entry.tldr,
         rationale=str(body.get("rationale") or ""),
         run_ids=list(entry.run_ids) or ([str(selected)] if selected else []),
+        rationale_source=source if (source := body.get("rationale_source")) in ("person", "ranking") else None,
     )
 
 
@@ -56,6 +57,6 @@ def chosen_line(selected: str, decision: DecisionNote | None, best: BestNote | N
     if best.key == selected:
         return line + f"; it is also the best run on **{md_text(metric)}**."
     line += f"; the best run on **{md_text(metric)}** is {cite(best.key)}, another run"
-    if decision is not None and decision.rationale.strip():
+    if decision is not None and decision.rationale.strip() and decision.rationale_source != "ranking":
         return line + f". Why the chosen one: {sentence(decision.rationale)}"
-    return line + ". The decision records no reason for choosing it over the best."
+    return line + ". The decision records no reason of its own for choosing it over the best."

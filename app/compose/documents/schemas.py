@@ -109,6 +109,7 @@ class DecisionNote(_Frozen):
     decision: str
     rationale: str
     run_ids: list[str]
+    rationale_source: Literal["person", "ranking"] | None = None  # None: stored before it was recorded here
 
 
 class ParamProposal(_Frozen):

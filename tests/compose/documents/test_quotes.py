@@ -101,8 +101,8 @@ ENTRIES = (
 )
 
 
-def decision(entry_id: int, selected: str, rationale: str) -> EntryDigest:
-    body = {"title": "Pick a model", "selected": selected, "rationale": rationale}
+def decision(entry_id: int, selected: str, rationale: str, source: str = "person") -> EntryDigest:
+    body = {"title": "Pick a model", "selected": selected, "rationale": rationale, "rationale_source": source}
     return EntryDigest(entry_id, "selection_decision", date(2024, 5, 5), None, "", (selected,), body)
 
 
@@ -214,6 +214,17 @@ def test_the_latest_selection_of_the_best_says_it_is_the_same_run(setting: tuple
     early = compose_phase_summary(ctx, findings, since=None, until=date(2024, 5, 4))
     assert isinstance(early.body, PhaseSummary) and early.body.selected is None
     assert "Chosen model" not in early.markdown
+
+
+def test_a_ranking_s_rationale_is_no_reason_of_the_person_s(setting: tuple[DocContext, Findings]) -> None:
+    ctx, findings = setting
+    later = decision(7, "rf12", "No rationale given: the selected run's weighted total is 0, against 1", "ranking")
+    summary, brief = both(replace(ctx, entries=ctx.entries + (later,)), findings)
+    line = (
+        "Chosen model: `rf12`, selected on 2024-05-05 (entry 7); the best run on **val_auc** is `nl63`, another run. "
+        "The decision records no reason of its own for choosing it over the best."
+    )
+    assert line in summary.markdown and line in brief.markdown
 
 
 NEW_FIELDS = {
