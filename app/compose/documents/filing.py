@@ -50,6 +50,12 @@ _COMPARED = re.compile(
 _COMPARED_WEIGHT = 0.25
 # Words that do not change what a statement says: "Still: is the val set big enough?" is the question asked before.
 _FILLER = frozenset("a an the is are was were be it this that still again also so q question open do does".split())
+# Words the answer detection never counts as key terms (a subset of its list): left out of the prefilter.
+_COMMON = frozenset(
+    """a an the is are was were be been it its this that these those we i you they to of in on at by for from with
+    and or but so if than then what why how when where which who do does did have has had not no can could should
+    would will may might just only still yet also any some all more most much very""".split()
+)
 # Words of an approach's name or a parameter's name that do not name it on their own.
 _GENERIC = frozenset(
     """a an and the of on off with without no new old base baseline default line approach model models run runs
@@ -133,17 +139,16 @@ def file_quotes(entries: Sequence[EntryDigest], approaches: Sequence[Approach]) 
 def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]]:
     """(section, quote) for each statement of the log entries, oldest entry first, each text once."""
     logs = sorted((e for e in entries if e.kind == LOG_ENTRY), key=lambda e: (e.day, e.id))
-    statements = [_statements(e) for e in logs]
-    answered = {_gist(text) for e in logs for text in e.answered}  # a question asked twice is answered once for all
+    answered = {_gist(text) for e in logs for text in e.answered} | _answered_later(logs)
     seen: set[str] = set()
-    for n, entry in enumerate(logs):
+    for entry in logs:
         for section in SECTIONS:
             for item in entry_items(entry, section):
                 text = str(item["text"])
                 said = _gist(text)
                 if not said or said in seen:
                     continue
-                if section == "open_questions" and (said in answered or _answered_later(text, statements[n + 1 :])):
+                if section == "open_questions" and said in answered:
                     continue
                 seen.add(said)
                 cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
@@ -179,8 +184,33 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 
 
-def _answered_later(question: str, said_later: Sequence[str]) -> bool:
-    return any(answered_questions(said, open_questions=[question]) for said in said_later if said)
+def _answered_later(logs: Sequence[EntryDigest]) -> set[str]:
+    """The gists of the questions that a later log entry's statements answer, each entry read once against the
+    questions still open before it (as a dump is read when it is posted).
+
+    Only the questions sharing at least two word beginnings (4 letters) with the entry's statements are read: an
+    answer shares at least two key terms with its question, each one a word that starts like one of the text's, so no
+    other question can be answered, and a long history stays fast."""
+    asked: dict[str, str] = {}  # gist -> text, the questions still open
+    by_head: dict[str, set[str]] = {}  # word beginning -> gists of the questions that use it
+    answered: set[str] = set()
+    for entry in logs:
+        said = _statements(entry)
+        shared = Counter(gist for head in _heads(said) for gist in by_head.get(head, ()) if gist in asked)
+        candidates = [asked[gist] for gist, n in shared.items() if n >= 2]
+        for found in answered_questions(said, open_questions=candidates) if candidates else ():
+            answered.add(gist := _gist(found.question))
+            asked.pop(gist, None)
+        for item in entry_items(entry, "open_questions"):
+            if (gist := _gist(text := str(item["text"]))) not in answered and gist not in asked:
+                asked[gist] = text
+                for head in _heads(text):
+                    by_head.setdefault(head, set()).add(gist)
+    return answered
+
+
+def _heads(text: str) -> set[str]:
+    return {w[:4] for w in _words(text) if w not in _COMMON}
 
 
 def _statements(entry: EntryDigest) -> str:
@@ -211,7 +241,7 @@ def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | 
     said = " ".join(_words(text))
     found: list[tuple[int, int, str, float]] = []
     for phrase, names in vocab.items():
-        if len(names) == 1 and (among is None or set(names) <= among):
+        if len(names) == 1 and phrase in said and (among is None or set(names) <= among):
             ((name, weight),) = names.items()
             pattern = rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])"
             found += [(m.start(), m.end(), name, weight) for m in re.finditer(pattern, said)]
