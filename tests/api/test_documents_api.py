@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.compose import kinds
-from tests.factories import hist_id, seed_history
+from tests.factories import hist_id, post_log, seed_history
 
 BASE, SMOTE_B, SMOTE_C, SMOTE_D, WEIGHTS_B = (hist_id(d) for d in "13457")
 KINDS = {
@@ -205,3 +205,24 @@ def test_numbers_json_cannot_carry_and_oversized_answers_are_refused(
     response = client.post(f"/v1/projects/churn/{resource}", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == field
+
+
+class TestQuotesAndTheChosenModel:
+    def test_log_questions_are_quoted_once_answered_ones_never(self, client: TestClient) -> None:
+        post_log(client, text="Open question: is the split leaking?\nOpen question: is the validation set big enough?")
+        created(client, "summaries", {})  # an earlier document holding the same questions: never quoted again
+        post_log(client, text="Open question: is the validation set big enough?")
+        post_log(client, text="Checked the split: no leakage, the gap comes from the class balance.")
+        for resource in ("summaries", "briefs"):
+            markdown = post(client, resource, {}, headers={"Accept": "text/markdown"}).text
+            assert markdown.count("is the validation set big enough?") == 1, resource
+            assert "is the split leaking?" not in markdown, resource
+
+    def test_the_brief_and_summary_name_the_selected_run(self, client: TestClient) -> None:
+        decision = DECISION | {"finalists": ["weights-b", "smote-d"], "selected": SMOTE_D, "rationale": "better recall"}
+        created(client, "decisions", decision)
+        for resource in ("summaries", "briefs"):
+            entry = created(client, resource, {})
+            assert entry["body"]["selected"] == SMOTE_D and entry["body"]["current_best"]["key"] == WEIGHTS_B
+            markdown = post(client, resource, {}, headers={"Accept": "text/markdown"}).text
+            assert "Chosen model: " in markdown and "Why the chosen one: better recall." in markdown, resource
