@@ -60,7 +60,8 @@ _COMMON = frozenset(
 _GENERIC = frozenset(
     """a an and the of on off with without no new old base baseline default line approach model models run runs
     ft finetune tuned tuning aug sweep grid search cv objective loss small large big tiny full lite plus feature
-    features data test eval exp experiment v1 v2 v3 num n max min use is in to for by at""".split()
+    features data test eval exp experiment v1 v2 v3 num n max min use is in to for by at seed seeds random state
+    random_state fold folds split""".split()
 )
 # Usual names of model families: a family named by one of a group is named by all of its group.
 _FAMILIES: tuple[frozenset[str], ...] = tuple(
@@ -238,7 +239,7 @@ def _approach_of(quote: Quote, owner: Mapping[str, str], vocab: _Vocab) -> str |
 def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | None:
     """The approach the text names most strongly, by phrases naming one approach only, the longest wording first
     ("random forest", not also "forest"), one only compared with counting little; None on a tie or none."""
-    said = " ".join(_words(text))
+    said = _singular(" ".join(_words(text)))
     found: list[tuple[int, int, str, float]] = []
     for phrase, names in vocab.items():
         if len(names) == 1 and phrase in said and (among is None or set(names) <= among):
@@ -265,9 +266,14 @@ def _vocabulary(approaches: Sequence[Approach]) -> _Vocab:
     vocab: dict[str, dict[str, float]] = {}
     for a in approaches:
         for phrase, weight in _phrases(a):
-            names = vocab.setdefault(phrase, {})
+            names = vocab.setdefault(_singular(phrase), {})
             names[a.name] = max(names.get(a.name, 0.0), weight)
     return vocab
+
+
+def _singular(phrase: str) -> str:
+    """ "class weights" and "class weight", "more trees" and "a tree" read alike."""
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split())
 
 
 def _phrases(a: Approach) -> Iterator[tuple[str, float]]:

@@ -269,7 +269,9 @@ def test_a_success_line_is_not_a_failure(text: str, success: bool) -> None:
         ("are more estimators worth the time?", "random_forest"),
         ("RF: does bagging more trees matter?", "random_forest"),  # a usual name of the family
         ("does gamma matter for the SVM?", "svm"),
+        ("is a deeper tree worth the time?", "random_forest"),  # "deeper" and "tree": the forest's parameters
         ("is the split leaking?", None),
+        ("would more seeds change the ranking?", None),  # seeds are every approach's
         ("lgbm and the forest both stalled", None),  # about two approaches equally: about no one of them
     ],
 )
