@@ -93,7 +93,7 @@ def _outcome(a: Approach) -> tuple[Outcome, str]:
     person's mark or the computed evidence) reads "dropped"; an open one is continued or paused."""
     why = f"marked {a.mark.status}: {a.mark.reason}" if a.mark else a.reason
     if a.mark and a.computed_status != a.status:
-        why += f" (computed: {a.computed_status})"
+        why += f" (the mark decides; the runs alone read {a.computed_status})"
     outcome = _OUTCOME[a.status]
     if below_baseline(a):  # too short to judge, but worse than the baseline on every scored run: not followed up
         return "paused", f"below the baseline on every scored run so far, too few runs to judge; {why}"

@@ -104,7 +104,10 @@ def test_handover_brief_tells_the_story_and_the_risks() -> None:
         ("xgb", "paused"),
         ("logreg", "dropped"),
     ]
-    assert body.approaches[2].why == "marked abandoned: too simple for this data (computed: active)"
+    assert (
+        body.approaches[2].why
+        == "marked abandoned: too simple for this data (the mark decides; the runs alone read active)"
+    )
     assert [(d.entry_id, d.decision) for d in body.decisions] == [(3, "selected r-lr3")]
     assert [r.kind for r in body.risks] == ["noise_unknown", "repro_gap", "open_question"]
     assert [q.text for q in body.approaches[0].open_questions] == ["is lr 0.2 too high?"]
