@@ -52,7 +52,7 @@ _OUTCOME: dict[str, Outcome] = {
 
 def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Composed:
     lines = lines_of_inquiry(findings)
-    filed = file_quotes(ctx.entries, lines)
+    filed = file_quotes(ctx.entries, lines, ctx.runs)
     chosen = latest_selection(ctx.entries)
     draft = HandoverBrief(
         audience=audience,

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.analysis.model import Approach
+from app.analysis.model import Approach, RunView
 from app.compose.contract import EntryDigest
 from app.compose.documents.schemas import Quote
 from app.compose.log_entry.said import answered_questions
@@ -35,6 +35,15 @@ _SUCCESS = re.compile(
     r"\b(?:best\s+so\s+far|best\s+yet|new\s+best|(?:the\s+)?best\s+(?:run|model|result|score|one)|top\s+score|"
     r"improv\w*|helped|helps|works?|worked|beats?|beating|better|gain(?:ed|s)?|wins?|winner|outperform\w*|"
     r"boost\w*|lifted|clear\s+win|promising|(?:still|remains?|stays?|is|was)\s+(?:the\s+|our\s+)?best)\b"
+)
+# A success said outright ("best so far", "our best model") stands whatever else the line says went wrong, unless
+# denied ("not the best", "no longer the best").
+_BEST = re.compile(
+    r"\b(?:best\s+so\s+far|best\s+yet|new\s+best|(?:still|now|remains?|stays?|is|was|our|the|current)\s+"
+    r"(?:the\s+|our\s+)?best\b|winner|top\s+of\s+the\s+(?:board|leaderboard|ranking))"
+)
+_NOT_BEST = re.compile(
+    r"\b(?:not|no\s+longer|never|isn'?t|wasn'?t|nowhere\s+near|far\s+from)\s+(?:\w+\s+){0,2}(?:best|winner)\b"
 )
 _FAILURE = re.compile(
     r"\b(?:not|no|never|none|nothing|without|cannot|can't|won't|isn't|wasn't|aren't|didn't|doesn't|don't|"
@@ -63,6 +72,8 @@ _GENERIC = frozenset(
     features data test eval exp experiment v1 v2 v3 num n max min use is in to for by at seed seeds random state
     random_state fold folds split""".split()
 )
+# Parameter values that say nothing about which approach: "true", "auto", "none" ...
+_VALUE_WORDS = frozenset("true false none null auto yes off default nan inf".split())
 # Usual names of model families: a family named by one of a group is named by all of its group.
 _FAMILIES: tuple[frozenset[str], ...] = tuple(
     frozenset(group.split(","))
@@ -125,12 +136,15 @@ class Filed:
         return list(self.general.get(section, []))
 
 
-def file_quotes(entries: Sequence[EntryDigest], approaches: Sequence[Approach]) -> Filed:
-    """Every log entry's conclusions, failures and still-open questions, once each, filed under an approach."""
+def file_quotes(
+    entries: Sequence[EntryDigest], approaches: Sequence[Approach], runs: Mapping[str, RunView] | None = None
+) -> Filed:
+    """Every log entry's conclusions, failures and still-open questions, once each, filed under an approach (`runs`
+    add the names of its runs and the words of their parameter values to the words that name it)."""
     by_approach: dict[str, dict[Section, list[Quote]]] = {a.name: {s: [] for s in SECTIONS} for a in approaches}
     general: dict[Section, list[Quote]] = {s: [] for s in SECTIONS}
     owner = {key: a.name for a in approaches for key in a.run_ids}
-    vocab = _vocabulary(approaches)
+    vocab = _vocabulary(approaches, runs or {})
     for section, quote in log_quotes(entries):
         name = _approach_of(quote, owner, vocab)
         (by_approach[name] if name is not None else general)[section].append(quote)
@@ -166,8 +180,11 @@ def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]
 
 
 def is_success(text: str) -> bool:
-    """The statement reads as something that worked ("best so far", "helped") and names no failure."""
+    """The statement reads as something that worked: a best said outright and not denied ("best so far"), or a
+    gain ("helped", "improved") in a line that names no failure."""
     lower = text.lower()
+    if _BEST.search(lower) and not _NOT_BEST.search(lower):
+        return True
     return bool(_SUCCESS.search(lower)) and not _FAILURE.search(lower)
 
 
@@ -260,15 +277,25 @@ def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | 
     return ranked[0][0]
 
 
-def _vocabulary(approaches: Sequence[Approach]) -> _Vocab:
-    """Each phrase (space-separated words) and the approaches it names, with a weight: 2 for the approach's name or
-    model family, 1 for a parameter its runs change."""
+def _vocabulary(approaches: Sequence[Approach], runs: Mapping[str, RunView]) -> _Vocab:
+    """Each phrase (space-separated words) and the approaches it names, with a weight: 2 for the approach's name, its
+    model family or the name of one of its runs, 1 for a parameter its runs change or a word of their values."""
     vocab: dict[str, dict[str, float]] = {}
     for a in approaches:
-        for phrase, weight in _phrases(a):
+        for phrase, weight in [*_phrases(a), *_run_phrases([runs[k] for k in a.run_ids if k in runs])]:
             names = vocab.setdefault(_singular(phrase), {})
             names[a.name] = max(names.get(a.name, 0.0), weight)
     return vocab
+
+
+def _run_phrases(runs: Sequence[RunView]) -> Iterator[tuple[str, float]]:
+    """Its runs' names ("lgb_weather_lr" as "lgb weather lr"), and the words of their parameter values ("weather" of
+    features=weather, "lbfgs" of solver=lbfgs): words, not numbers."""
+    names = {_said(r.name) for r in runs if r.name and re.search(r"[a-z]", r.name.lower())}
+    yield from ((n, 2.0) for n in names if len(n) >= 3)
+    values = {str(v) for r in runs for v in r.params.values()}
+    words = {w for v in values for w in _words(v) if len(w) >= 3 and w.isalpha() and w not in _GENERIC}
+    yield from ((w, 1.0) for w in words - _VALUE_WORDS)
 
 
 def _singular(phrase: str) -> str:

@@ -46,7 +46,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
     in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
     lines = [a for a in lines_of_inquiry(findings) if in_range.intersection(a.run_ids)]
-    filed = file_quotes(entries, lines)
+    filed = file_quotes(entries, lines, ctx.runs)
     explored = [approach_note(a, [k for k in a.run_ids if k in in_range], filed) for a in lines]
     chosen = latest_selection(ctx.entries, until)
     once = {a.name for a in lines if one_off(a)}  # explored, but not a line that remains to explore

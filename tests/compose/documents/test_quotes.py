@@ -251,7 +251,10 @@ def test_bodies_stored_before_still_validate_and_render(setting: tuple[DocContex
         ("more leaves helped", True),
         ("new best at 0.87", True),
         ("more leaves did not help", False),
-        ("best so far, but it diverged at lr 0.3", False),
+        ("best so far, though lr 0.3 diverged", True),  # a best said outright stands
+        ("still our best model, the deeper one overfit", True),
+        ("no longer the best once seeds were repeated", False),
+        ("helped, but it diverged at lr 0.3", False),
         ("the forest overfit", False),
         ("warmup made no difference", False),
     ],
@@ -283,6 +286,24 @@ def test_a_statement_citing_no_run_is_filed_by_its_words(
     where = [a.name for a in findings.approaches if quotes.of(a.name, "open_questions")]
     assert where == ([approach] if approach else [])
     assert len(quotes.unfiled("open_questions")) == (0 if approach else 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "approach"),
+    [
+        ("does the rbf kernel want scaled inputs?", "svm"),  # a word of its runs' parameter values
+        ("is rf12n stable across seeds?", "random_forest"),  # a run's name, unresolved as a reference
+        ("does the logreg baseline leak?", None),  # the baseline is not a line of inquiry
+    ],
+)
+def test_its_runs_names_and_values_name_an_approach(
+    setting: tuple[DocContext, Findings], text: str, approach: str | None
+) -> None:
+    ctx, findings = setting
+    quotes = file_quotes([log(1, 2, open_questions=items(text))], findings.approaches[1:], ctx.runs)
+    assert [a.name for a in findings.approaches if quotes.of(a.name, "open_questions")] == (
+        [approach] if approach else []
+    )
 
 
 def test_the_same_question_in_other_words_is_quoted_once(setting: tuple[DocContext, Findings]) -> None:
