@@ -145,14 +145,27 @@ def file_quotes(
     general: dict[Section, list[Quote]] = {s: [] for s in SECTIONS}
     owner = {key: a.name for a in approaches for key in a.run_ids}
     vocab = _vocabulary(approaches, runs or {})
-    for section, quote in log_quotes(entries):
-        name = _approach_of(quote, owner, vocab)
+    said = [(section, quote, line, _approach_of(quote, owner, vocab)) for section, quote, line in _log_items(entries)]
+    on_line: dict[tuple[int, int], set[str]] = {}
+    for _, quote, line, name in said:
+        if name is not None and line is not None:
+            on_line.setdefault((quote.entry_id, line), set()).add(name)
+    for section, quote, line, name in said:
+        if name is None and section != "open_questions" and line is not None:
+            # a clause split from a line that names one approach ("X is behind, not worth more runs") is about it
+            sibling = on_line.get((quote.entry_id, line), set())
+            name = next(iter(sibling)) if len(sibling) == 1 else None
         (by_approach[name] if name is not None else general)[section].append(quote)
     return Filed(by_approach, general)
 
 
 def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]]:
     """(section, quote) for each statement of the log entries, oldest entry first, each text once."""
+    return ((section, quote) for section, quote, _ in _log_items(entries))
+
+
+def _log_items(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote, int | None]]:
+    """(section, quote, dump line) for each statement of the log entries, oldest entry first, each text once."""
     logs = sorted((e for e in entries if e.kind == LOG_ENTRY), key=lambda e: (e.day, e.id))
     answered = {_gist(text) for e in logs for text in e.answered} | _answered_later(logs)
     seen: set[str] = set()
@@ -168,7 +181,8 @@ def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]
                 seen.add(said)
                 cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
                 quote = Quote(text=text, entry_id=entry.id, day=entry.day, run_ids=cited)
-                yield ("conclusions" if section == "did_not_work" and is_success(text) else section), quote
+                line = item.get("line") if isinstance(item.get("line"), int) else None
+                yield ("conclusions" if section == "did_not_work" and is_success(text) else section), quote, line
 
 
 def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:

@@ -306,6 +306,21 @@ def test_its_runs_names_and_values_name_an_approach(
     )
 
 
+def test_a_clause_split_from_a_line_is_about_the_approach_the_line_names(setting: tuple[DocContext, Findings]) -> None:
+    _, findings = setting
+    entry = log(
+        1,
+        2,
+        conclusions=[{"text": "the svm is clearly behind", "line": 3}],
+        did_not_work=[{"text": "not worth more runs", "line": 3}, {"text": "the queue was slow", "line": 4}],
+        open_questions=[{"text": "is the split leaking?", "line": 3}],  # a question stays what it says
+    )
+    quotes = file_quotes([entry], findings.approaches)
+    assert [q.text for q in quotes.of("svm", "did_not_work")] == ["not worth more runs"]
+    assert [q.text for q in quotes.unfiled("did_not_work")] == ["the queue was slow"]
+    assert [q.text for q in quotes.unfiled("open_questions")] == ["is the split leaking?"]
+
+
 def test_the_same_question_in_other_words_is_quoted_once(setting: tuple[DocContext, Findings]) -> None:
     _, findings = setting
     entries = [
