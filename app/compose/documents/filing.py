@@ -40,7 +40,8 @@ _SUCCESS = re.compile(
 # denied ("not the best", "no longer the best").
 _BEST = re.compile(
     r"\b(?:best\s+so\s+far|best\s+yet|new\s+best|(?:still|now|remains?|stays?|is|was|our|the|current)\s+"
-    r"(?:the\s+|our\s+)?best\b|winner|top\s+of\s+the\s+(?:board|leaderboard|ranking))"
+    r"(?:the\s+|our\s+)?best\b|winner|top\s+of\s+the\s+(?:board|leaderboard|ranking)|works?\s+best|"
+    r"sweet\s+spot)"
 )
 _NOT_BEST = re.compile(
     r"\b(?:not|no\s+longer|never|isn'?t|wasn'?t|nowhere\s+near|far\s+from)\s+(?:\w+\s+){0,2}(?:best|winner)\b"
@@ -170,11 +171,11 @@ def _log_items(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote,
     answered = {_gist(text) for e in logs for text in e.answered} | _answered_later(logs)
     seen: set[str] = set()
     for entry in logs:
-        for section in SECTIONS:
+        for section in (*SECTIONS, "observations"):
             for item in entry_items(entry, section):
                 text = str(item["text"])
                 said = _gist(text)
-                if not said or said in seen:
+                if not said or said in seen or (section == "observations" and not best_said(text)):
                     continue
                 if section == "open_questions" and said in answered:
                     continue
@@ -182,7 +183,14 @@ def _log_items(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote,
                 cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
                 quote = Quote(text=text, entry_id=entry.id, day=entry.day, run_ids=cited)
                 line = item.get("line") if isinstance(item.get("line"), int) else None
-                yield ("conclusions" if section == "did_not_work" and is_success(text) else section), quote, line
+                yield _filed_as(section, text), quote, line
+
+
+def _filed_as(section: str, text: str) -> Section:
+    """Where a statement is quoted: a success is a conclusion, whether filed as a failure or an observation."""
+    if section == "did_not_work" and not is_success(text):
+        return "did_not_work"
+    return "open_questions" if section == "open_questions" else "conclusions"
 
 
 def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:
@@ -196,10 +204,14 @@ def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]
 def is_success(text: str) -> bool:
     """The statement reads as something that worked: a best said outright and not denied ("best so far"), or a
     gain ("helped", "improved") in a line that names no failure."""
+    return best_said(text) or (bool(_SUCCESS.search(text.lower())) and not _FAILURE.search(text.lower()))
+
+
+def best_said(text: str) -> bool:
+    """A best said outright and not denied ("best so far", "works best", "the sweet spot"): a conclusion, wherever
+    the dump's structure filed it (an observation, a failure)."""
     lower = text.lower()
-    if _BEST.search(lower) and not _NOT_BEST.search(lower):
-        return True
-    return bool(_SUCCESS.search(lower)) and not _FAILURE.search(lower)
+    return bool(_BEST.search(lower)) and not _NOT_BEST.search(lower)
 
 
 def _said(text: str) -> str:

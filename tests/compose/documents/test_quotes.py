@@ -254,6 +254,7 @@ def test_bodies_stored_before_still_validate_and_render(setting: tuple[DocContex
         ("best so far, though lr 0.3 diverged", True),  # a best said outright stands
         ("still our best model, the deeper one overfit", True),
         ("no longer the best once seeds were repeated", False),
+        ("C=0.1 is the sweet spot", True),
         ("helped, but it diverged at lr 0.3", False),
         ("the forest overfit", False),
         ("warmup made no difference", False),
@@ -304,6 +305,14 @@ def test_its_runs_names_and_values_name_an_approach(
     assert [a.name for a in findings.approaches if quotes.of(a.name, "open_questions")] == (
         [approach] if approach else []
     )
+
+
+def test_an_observation_that_says_a_best_outright_is_a_conclusion(setting: tuple[DocContext, Findings]) -> None:
+    _, findings = setting
+    said = items(("num_leaves 63 works best", ["nl63"]), ("rf12 took 3 minutes", ["rf12"]))
+    quotes = file_quotes([log(1, 2, observations=said)], findings.approaches)
+    assert [q.text for q in quotes.of("lgbm", "conclusions")] == ["num_leaves 63 works best"]
+    assert quotes.of("random_forest", "conclusions") == []  # an observation that concludes nothing is not quoted
 
 
 def test_a_clause_split_from_a_line_is_about_the_approach_the_line_names(setting: tuple[DocContext, Findings]) -> None:
