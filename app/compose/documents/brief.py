@@ -62,7 +62,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         direction=findings.direction,
         target=ctx.target_value,
         metric_switches=switch_notes(findings),
-        approaches=[_story(a, filed) for a in lines],
+        approaches=[_story(a, filed, chosen[0] if chosen else None) for a in lines],
         decisions=[decision_note(e) for e in ctx.entries if e.kind == SELECTION_DECISION],
         current_best=best_note(ctx, findings),
         risks=_risks(ctx, findings, filed.unfiled("open_questions")),
@@ -75,8 +75,10 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
-def _story(a: Approach, filed: Filed) -> ApproachStory:
+def _story(a: Approach, filed: Filed, selected: str | None) -> ApproachStory:
     outcome, why = _outcome(a)
+    if outcome == "dropped" and a.mark is None and selected in a.run_ids:  # no more gains, but it holds the choice
+        outcome, why = "adopted", f"holds the chosen model; {why}"
     return ApproachStory(
         name=a.name,
         status=a.status,

@@ -10,7 +10,7 @@ from app.analysis.model import Criterion, CriterionScore, Noise, NoiseTie, Ranke
 from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
 from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
 from app.errors import InputInvalid
-from tests.compose.documents.fixtures import LGBM, LOGREG, SWITCH, XGB, context, findings
+from tests.compose.documents.fixtures import DECISION, LGBM, LOG_1, LOG_2, LOGREG, SWITCH, XGB, context, findings
 
 RANKING = Ranking(
     criteria=(
@@ -205,3 +205,16 @@ def test_handover_brief_names_the_project_gaps_once() -> None:
     assert "- project gap: No run of this project records hardware, split: every run shares these gaps." in (
         composed.markdown
     )
+
+
+def test_an_exhausted_line_holding_the_chosen_model_is_adopted_not_dropped() -> None:
+    done = replace(XGB, status="exhausted", computed_status="exhausted")
+    facts = findings(approaches=(LGBM, done, LOGREG))
+    chose = replace(DECISION, body=DECISION.body | {"selected": "r-xgb2"}, run_ids=("r-xgb2",))
+    ctx = context(entries=(LOG_1, LOG_2, chose))
+    composed = compose_brief(ctx, facts, audience="")
+    assert isinstance(composed.body, HandoverBrief) and composed.body.selected == "r-xgb2"
+    xgb = composed.body.approaches[1]
+    assert (xgb.outcome, xgb.status) == ("adopted", "exhausted") and xgb.why.startswith("holds the chosen model; ")
+    assert composed.body.approaches[2].outcome == "dropped"  # marked abandoned, and holding no choice
+    assert check_document_grounding(composed, ctx, facts) == []
