@@ -7,9 +7,12 @@ of any entry that asked it), or answered by a later log entry's statements as th
 them.
 
 A statement is filed under one approach: the one most of the runs it cites belong to; when it cites none of the
-approaches' runs, the one whose words it uses (its name, its model family's usual names, the parameters its runs
-change), a word shared by several approaches naming none of them; else it is not about one approach (general). A
-"did not work" item that reads as a success ("best so far", "helped") and names no failure is a conclusion.
+approaches' runs, the one whose words it uses (its name, its model family's usual names, its runs' names, the
+parameters its runs change and the words of their values), a word shared by several approaches naming none of them
+and one only compared with ("better than X") counting little; a clause naming nothing, split from a dump line that
+names one approach, is about that one; else it is not about one approach (general). A success is a conclusion: a
+"did not work" item that says a best outright ("best so far") or a gain ("helped") and names no failure, and an
+observation that says a best outright.
 """
 
 from __future__ import annotations
