@@ -55,6 +55,7 @@ from app.services.schemas import (
 from app.storage import analysis as analysis_store
 from app.storage import declarations as declaration_store
 from app.storage import revisions
+from app.storage import runs as run_store
 from app.storage.models import AnsweredQuestion, ApproachMarkProposal, Entry, Project
 
 METRIC_SWITCH = "metric_switch"
@@ -182,6 +183,8 @@ def doc_context(
         public_url=public_url,
         runs={run.key: run for run in inp.runs},
         entries=project_entries(session, project=project),
+        tracking_uri=project.tracking_uri or "",
+        experiments=run_store.experiment_ids(session, project_id=cast(int, project.id)) if project.tracking_uri else {},
     )
 
 

@@ -257,7 +257,7 @@ def _identifiers(ctx: DocContext, findings: Findings, cited: set[str]) -> tuple[
     names += [a.name for a in findings.approaches]
     for key in cited:
         run = ctx.runs[key]
-        names += [key, *(n for n in (run.name, run.run_id) if n), *run.params, *run.metrics]
+        names += [key, key[:8], *(n for n in (run.name, run.run_id) if n), *run.params, *run.metrics]  # labels
     return tuple(dict.fromkeys(names))
 
 

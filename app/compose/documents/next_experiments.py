@@ -21,12 +21,14 @@ from app.compose.documents.render import (
     title_line,
 )
 from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+from app.compose.labels import labelling
 from app.parsing.fmt import fmt
 
 KIND = "next_experiments"
 TITLE = "Next experiments"
 
 
+@labelling
 def compose_next_experiments(
     ctx: DocContext,
     findings: Findings,
