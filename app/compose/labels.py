@@ -121,7 +121,8 @@ def short_key(key: str) -> str:
 
 def plain_label(key: str, name: str | None) -> str:
     """The label as plain text (a TL;DR, a tag): `name (abcdef12)`, `abcdef12`, or the name of a `name:` key."""
-    name = name or (key[len(NAME_PREFIX) :] if key.startswith(NAME_PREFIX) else "")
+    if key.startswith(NAME_PREFIX) and (not name or name == key):
+        name = key[len(NAME_PREFIX) :]
     short = short_key(key)
     return f"{name} ({short})" if name and short and name != key and not name.startswith(short) else name or short
 
@@ -153,16 +154,14 @@ def _span(span: str, labels: RunLabels | None) -> str:
     inner = span[ticks:-ticks]
     if ticks > 1 and inner.startswith(" ") and inner.endswith(" ") and inner.strip():
         inner = inner[1:-1]
-    for key in dict.fromkeys((inner, inner.replace("\\|", "|"))):
-        if _is_run(key, labels):
-            return run_label(key)
+    unescaped = inner.replace("\\|", "|")  # in a table row, `cell` wrote a key's `|` as `\|`
+    if labels is not None and labels.knows(inner):
+        return run_label(inner)
+    if labels is not None and labels.knows(unescaped):
+        return run_label(unescaped)
+    if unescaped.startswith(NAME_PREFIX) or _HEX_KEY_RE.fullmatch(unescaped):
+        return run_label(unescaped)
     return span
-
-
-def _is_run(key: str, labels: RunLabels | None) -> bool:
-    if labels is not None and labels.knows(key):
-        return True
-    return key.startswith(NAME_PREFIX) or _HEX_KEY_RE.fullmatch(key) is not None
 
 
 def _bare_ids(text: str, labels: RunLabels | None) -> str:
