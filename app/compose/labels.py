@@ -175,17 +175,20 @@ def _bare_ids(text: str, labels: RunLabels | None) -> str:
     return _HEX_ID_RE.sub(label, text)
 
 
-def listed(items: Sequence[str], *, limit: int = GROUP_LIMIT) -> str:
-    """`a, b, c and 3 more`, `a and b`, `a`: items already rendered."""
+def listed(items: Sequence[str], *, limit: int = GROUP_LIMIT, total: int | None = None) -> str:
+    """`a, b, c and 3 more`, `a and b`, `a`: items already rendered; `total` counts items not given too."""
     items = list(dict.fromkeys(items))
-    if len(items) > limit:
-        return f"{', '.join(items[:limit])} and {len(items) - limit} more"
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}" if items else ""
+    shown = items[:limit]
+    more = max(len(items), total or 0) - len(shown)
+    if more > 0:
+        return f"{', '.join(shown)} and {more} more" if shown else ""
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}" if shown else ""
 
 
 def counted(count: int, what: str, items: Sequence[str], *, detail: str = "", limit: int = GROUP_LIMIT) -> str:
     """One line for a list that grows with the history: `6 gains within the noise, largest +0.0064: a, b, c and 3
-    more`. `what` is the plural noun phrase (a count of 1 takes `what` as given), `detail` what sums the group up."""
+    more`. `count` may exceed the items given (the rest are counted, not named); `what` is the noun phrase as it goes
+    with `count`, `detail` what sums the group up."""
     head = f"{count} {what}" + (f", {detail}" if detail else "")
-    shown = listed(items, limit=limit)
+    shown = listed(items, limit=limit, total=count)
     return f"{head}: {shown}" if shown else head

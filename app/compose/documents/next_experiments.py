@@ -8,6 +8,7 @@ from datetime import date
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import best_note, body_run_ids, gain
+from app.compose.documents.groups import low_roi_lines
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
     cite,
@@ -72,7 +73,7 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
     blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
-    blocks += section("Low return on investment", [_low_roi_line(item) for item in body.low_roi], empty="Nothing.")
+    blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
     blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
     return document(blocks)
