@@ -20,6 +20,7 @@ from app.compose.documents.render import (
     md_text,
     section,
     title_line,
+    versus,
 )
 from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
 from app.compose.labels import labelling
@@ -84,10 +85,7 @@ def best_line(best: BestNote) -> str:
     if best.approach:
         line += f" (approach {md_text(best.approach)})"
     if best.baseline and best.gain_vs_baseline is not None and best.baseline_value is not None:
-        line += (
-            f", {fmt(best.gain_vs_baseline)} better than the baseline {cite(best.baseline)} "
-            f"({fmt(best.baseline_value)})"
-        )
+        line += f", {versus(best.gain_vs_baseline)} the baseline {cite(best.baseline)} ({fmt(best.baseline_value)})"
     elif best.baseline is None:
         line += ", with no baseline to compare against"
     believable = best.believable_gain if best.believable_gain is not None else best.noise_threshold

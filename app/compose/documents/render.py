@@ -40,6 +40,7 @@ __all__ = [
     "section",
     "table",
     "title_line",
+    "versus",
 ]
 
 
@@ -66,6 +67,14 @@ def cites(keys: Iterable[str], limit: int = CITE_LIMIT) -> str:
         return ""
     shown = ", ".join(cite(k) for k in keys[:limit])
     return f" ({shown} and {len(keys) - limit} more)" if len(keys) > limit else f" ({shown})"
+
+
+def versus(gain: float) -> str:
+    """A signed gain as words before "the baseline": `+0.07 better than`, `0.01 worse than` (a gain never reads
+    negative), `level with`."""
+    if gain > 0:
+        return f"{fmt_gain(gain)} better than"
+    return f"{fmt(-gain)} worse than" if gain < 0 else "level with"
 
 
 def sentence(text: str) -> str:
