@@ -92,7 +92,7 @@ def labelling(compose: Callable[P, R]) -> Callable[P, R]:
 
     @wraps(compose)
     def with_labels(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx: Any = args[0] if args else None
+        ctx: Any = args[0] if args else kwargs.get("ctx")
         if ctx is None or not hasattr(ctx, "labels"):
             return compose(*args, **kwargs)
         with labelled(ctx.labels()):

@@ -40,6 +40,8 @@ from app.analysis.model import (
 )
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.findings import render_findings
+from app.compose.labels import labelled
+from app.services.labels import run_labels
 from app.services.schemas import (
     ApproachMarkPublic,
     ApproachProposedMarkPublic,
@@ -319,9 +321,10 @@ def approach_public(approach: Approach, proposed: ApproachProposedMarkPublic | N
     )
 
 
-def findings_markdown(project: Project, findings: Findings) -> str:
-    """The findings as a Markdown list, each with the runs it comes from (people's text escaped)."""
-    return render_findings(project.name, findings)
+def findings_markdown(session: Session, *, project: Project, findings: Findings) -> str:
+    """The findings as a Markdown list, each with the runs it comes from by label (people's text escaped)."""
+    with labelled(run_labels(session, project=project)):
+        return render_findings(project.name, findings)
 
 
 def run_changes_public(inp: AnalysisInput, findings: Findings, key: str) -> RunChangesPublic:

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from app.compose import kinds
 from app.compose.contract import Composed, Sources
 from app.compose.documents import DOCUMENT_MODELS
-from app.compose.labels import RunLabels, labelled
+from app.compose.labels import labelled
 from app.compose.log_entry import kind as log_entry_kind
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.markdown import render_log_entry
@@ -30,6 +30,7 @@ from app.services import idempotency, outbox_status
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
+from app.services.labels import run_labels
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import (
     EntryPublic,
@@ -137,12 +138,6 @@ def _compose(
         table_run_ids=table_keys,
     )
     return composed, Sources(dump=log.text, runs=runs)
-
-
-def run_labels(session: Session, *, project: Project) -> RunLabels:
-    """The project's runs by name, linked to the MLflow UI when the project has a tracking server."""
-    rows = run_store.label_rows(session, project_id=cast(int, project.id))
-    return RunLabels.of(rows, tracking_uri=project.tracking_uri or "")
 
 
 def table_keys(log: SessionLog, project: Project) -> list[str]:
