@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterable
 
 __all__ = [
-    "code_spans",
     "csv_cell",
     "csv_text",
     "html_text",
@@ -121,11 +120,6 @@ def _escape(text: str, *, at_start: bool) -> str:
     if at_start:
         text = _LEADING_RE.sub(lambda m: m[0] + "\\" if m[0][0].isdigit() else "\\" + m[0], text)
     return text
-
-
-def code_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every code span of `text`, backticks included."""
-    return _code_spans(text)
 
 
 def _code_spans(text: str) -> list[tuple[int, int]]:

@@ -21,7 +21,7 @@ from functools import wraps
 from typing import Any, ParamSpec, Protocol, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from app.compose.escape import code_spans, md_text
+from app.compose.escape import md_text
 
 __all__ = [
     "GROUP_LIMIT",
@@ -41,6 +41,7 @@ SHORT = 8
 NAME_PREFIX = "name:"
 GROUP_LIMIT = 3  # a grouped list names this many and counts the rest
 _HEX_ID_RE = re.compile(r"(?<![0-9A-Za-z/])[0-9a-f]{32}(?![0-9A-Za-z])")
+_TICKS_RE = re.compile(r"`+")
 _HEX_KEY_RE = re.compile(r"[0-9a-f]{32}")
 _URL_SAFE = ":/#?&=%+,;~!$*'.-_@"  # everything else (spaces, parentheses, brackets) is percent-encoded
 
@@ -141,12 +142,37 @@ def named(markdown: str) -> str:
     labels = _LABELS.get()
     parts: list[str] = []
     start = 0
-    for opening, closing in code_spans(markdown):
+    for opening, closing in _spans(markdown):
         parts.append(_bare_ids(markdown[start:opening], labels))
         parts.append(_span(markdown[opening:closing], labels))
         start = closing
     parts.append(_bare_ids(markdown[start:], labels))
     return "".join(parts)
+
+
+def _spans(markdown: str) -> list[tuple[int, int]]:
+    """(start, end) of the code spans of Markdown: a run of backticks, not escaped by a backslash (`md_text` writes a
+    person's backtick as `\\``), closed by the next run of the same length."""
+    runs = [m for m in _TICKS_RE.finditer(markdown) if not _escaped(markdown, m.start())]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(runs):
+        width = len(runs[i][0])
+        close = next((j for j in range(i + 1, len(runs)) if len(runs[j][0]) == width), None)
+        if close is None:
+            i += 1
+            continue
+        spans.append((runs[i].start(), runs[close].end()))
+        i = close + 1
+    return spans
+
+
+def _escaped(text: str, at: int) -> bool:
+    """Whether an odd number of backslashes stands right before `at`."""
+    start = at
+    while start > 0 and text[start - 1] == "\\":
+        start -= 1
+    return (at - start) % 2 == 1
 
 
 def _span(span: str, labels: RunLabels | None) -> str:

@@ -177,3 +177,9 @@ def test_duplicates_are_grouped_and_counted_past_the_listed_ones() -> None:
 )
 def test_counted(count: int, items: list[str], line: str) -> None:
     assert counted(count, "gains", items, detail="largest +1") == line
+
+
+def test_a_person_s_escaped_backtick_opens_no_code_span() -> None:
+    with labelled(RunLabels({HEX: "lgbm"})):
+        assert named(f"it\\`s bad (`{HEX}`)") == "it\\`s bad (lgbm (9b22c4f0))"
+        assert named(f"``{HEX}`` and `` odd`key ``") == "lgbm (9b22c4f0) and `` odd`key ``"
