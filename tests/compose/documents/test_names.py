@@ -12,6 +12,8 @@ import pytest
 from app.analysis.model import Duplicate, Finding
 from app.compose.contract import Composed
 from app.compose.documents import check_document_grounding, compose_next_experiments
+from app.compose.documents.next_experiments import render_markdown
+from app.compose.documents.schemas import NextExperiments
 from app.compose.escape import md_plain
 from app.compose.labels import RunLabels, counted, labelled, named, plain_label, run_label, run_url
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
@@ -183,3 +185,21 @@ def test_a_person_s_escaped_backtick_opens_no_code_span() -> None:
     with labelled(RunLabels({HEX: "lgbm"})):
         assert named(f"it\\`s bad (`{HEX}`)") == "it\\`s bad (lgbm (9b22c4f0))"
         assert named(f"``{HEX}`` and `` odd`key ``") == "lgbm (9b22c4f0) and `` odd`key ``"
+
+
+def test_a_body_stored_before_low_return_kinds_renders_one_line_per_item() -> None:
+    noise = [
+        Finding("within_noise", f"{k} within the noise", run_ids=(k,), numbers={"gain": 0.001}, subject=k)
+        for k in list(RUNS)[1:4]
+    ]
+    facts = findings(findings=tuple(noise))
+    composed = compose_next_experiments(
+        planned(context(), facts), facts, target=None, deadline=None, budget_runs=None, budget_hours=None
+    )
+    old = composed.body.model_dump(mode="json")
+    for item in old["low_roi"]:
+        del item["kind"], item["count"]
+    with labelled(context().labels()):
+        markdown = render_markdown(NextExperiments.model_validate(old), composed.title)
+    assert "3 gains within the noise" in composed.markdown and "gains within the noise" not in markdown
+    assert all(f"- {k.removeprefix('r-')} ({k}): {k} within the noise" in markdown for k in list(RUNS)[1:4])
