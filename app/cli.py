@@ -159,20 +159,61 @@ def demo_cmd(
     # shutdown, which with the default handler would end the process on the spot.
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     settings = _demo_settings(get_settings(), host=host, port=port)
-    _configure_logging(settings)
+    _configure_demo_logging(settings)
+    progress = _Progress()
+    progress("starting MLflow")
     with demo.mlflow_server(settings, port=mlflow_port) as mlflow_server:
         with _session(settings) as session:
-            seeded = demo.seed_demo(session, settings=settings, tracking_uri=mlflow_server.url)
+            seeded = demo.seed_demo(session, settings=settings, tracking_uri=mlflow_server.url, progress=progress)
             token = demo.ensure_demo_token(session, settings=settings)
-        _echo_demo(seeded, token=token, url=settings.public_url, seconds=time.monotonic() - started)
         if serve_:
+            progress.clear()
+            _echo_demo(seeded, token=token, url=settings.public_url)
+            typer.echo(f"ready in {time.monotonic() - started:.1f} s")
             _serve(settings, host, port)  # its in-process worker writes the entries back to MLflow
-        else:
-            _deliver_writebacks(settings)
+            return
+        progress("writing the entries back to MLflow")
+        counts = _deliver_writebacks(settings)
+    progress.clear()
+    _echo_seeded(seeded, token=token, delivered=counts, data_dir=str(settings.data_dir))
+    typer.echo(f"seeded in {time.monotonic() - started:.1f} s")
 
 
-def _deliver_writebacks(settings: Settings) -> None:
-    """What serving would do in the background: write the entries back to MLflow before its server stops."""
+class _Progress:
+    """One progress line on a terminal, rewritten step by step; one short line per step elsewhere (a log file)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.width = 0
+
+    def __call__(self, step: str) -> None:
+        if not self.tty:
+            typer.echo(f"demo: {step}")
+            return
+        line = f"demo: {step} ..."
+        sys.stdout.write("\r" + line.ljust(self.width))
+        sys.stdout.flush()
+        self.width = len(line)
+
+    def clear(self) -> None:
+        if self.tty and self.width:
+            sys.stdout.write("\r" + " " * self.width + "\r")
+            sys.stdout.flush()
+        self.width = 0
+
+
+def _configure_demo_logging(settings: Settings) -> None:
+    """The demo's console is for a person trying Labbook: warnings and errors only, unless LABBOOK_LOG_LEVEL asks for
+    more. uvicorn still reports where it serves, and each request, at `settings.log_level`."""
+    if "log_level" in settings.model_fields_set:
+        _configure_logging(settings)
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _deliver_writebacks(settings: Settings) -> tuple[int, int]:
+    """What serving would do in the background: write the entries back to MLflow before its server stops.
+    Returns (tag writes sent to MLflow, items to retry): a write-back MLflow already holds needs no write."""
     from app.services import outbox as outbox_service
 
     engine = make_engine(settings.sqlalchemy_url)
@@ -180,7 +221,7 @@ def _deliver_writebacks(settings: Settings) -> None:
         counts = outbox_service.drain(outbox_store.session_factory(engine), settings)
     finally:
         engine.dispose()
-    typer.echo(f"written back to MLflow: {counts.delivered} write-backs ({counts.retried} to retry)")
+    return counts.writes, counts.retried
 
 
 def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
@@ -191,13 +232,20 @@ def _demo_settings(settings: Settings, *, host: str, port: int) -> Settings:
     return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
 
 
-def _echo_demo(seeded: DemoSeeded, *, token: str, url: str, seconds: float) -> None:
+def _echo_demo(seeded: DemoSeeded, *, token: str, url: str) -> None:
     typer.echo(f"Labbook demo: project '{seeded.slug}' ({seeded.runs} runs, {seeded.logs} brain dumps)")
     typer.echo(f"  MLflow UI: {seeded.tracking_uri}")
     typer.echo(f"  Labbook:   {url}  (API docs at {url}/docs)")
     typer.echo(f"  Token:     {token}")
     typer.echo(f"  Try:       curl -H 'Authorization: Bearer {token}' {url}/v1/projects/{seeded.slug}/runs")
-    typer.echo(f"ready in {seconds:.1f} s")
+
+
+def _echo_seeded(seeded: DemoSeeded, *, token: str, delivered: tuple[int, int], data_dir: str) -> None:
+    done, retry = delivered
+    typer.echo(f"Labbook demo: project '{seeded.slug}' ({seeded.runs} runs, {seeded.logs} brain dumps) in {data_dir}")
+    typer.echo(f"  written back to MLflow: {done} write-backs ({retry} to retry)")
+    typer.echo(f"  Token:     {token}")
+    typer.echo("MLflow and Labbook have stopped (--no-serve); `labbook demo` serves this data again.")
 
 
 @token_cli.command("create")

@@ -16,6 +16,7 @@ from typing import cast
 
 import httpx
 import pytest
+from mlflow.tracking import MlflowClient
 from sqlmodel import Session
 
 from app.config import Settings
@@ -24,8 +25,10 @@ from app.demo.runs import git_commit
 from app.demo.story import story
 from app.integrations.mlflow import server as mlflow_server
 from app.services import analysis as analysis_service
+from app.services import outbox as outbox_service
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
+from app.storage import outbox as outbox_store
 from app.storage import projects as project_store
 from app.storage import runs as run_store
 from app.storage.db import make_engine, migrate
@@ -39,22 +42,49 @@ class Seeded:
     first_url: str
     second_url: str
     engine_url: str
+    notes: dict[str, str]  # run ID -> its MLflow run description after the second start's write-backs
+    decision_urls: list[str]  # labbook.decision_url on the registered model versions, likewise
+    steps: list[str]  # what the first start reported as it went
+    rewritten: int  # tag writes the second start's write-backs sent
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     root = tmp_path_factory.mktemp("demo")
-    settings = Settings(data_dir=root, database_url=f"sqlite:///{root / 'labbook.db'}", outbox_worker="off")
-    engine = make_engine(settings.sqlalchemy_url)
+    base = Settings(data_dir=root, database_url=f"sqlite:///{root / 'labbook.db'}", outbox_worker="off")
+    first_settings = base.model_copy(update={"public_url": "http://127.0.0.1:8000"})
+    second_settings = base.model_copy(update={"public_url": "http://127.0.0.1:8123"})  # served on another port
+    engine = make_engine(base.sqlalchemy_url)
     migrate(engine)
+    sessions = outbox_store.session_factory(engine)
+    steps: list[str] = []
     try:
-        with demo.mlflow_server(settings) as first_server, Session(engine) as session:
-            first = demo.seed_demo(session, settings=settings, tracking_uri=first_server.url)
+        with demo.mlflow_server(base) as first_server, Session(engine) as session:
+            first = demo.seed_demo(
+                session, settings=first_settings, tracking_uri=first_server.url, progress=steps.append
+            )
             session.commit()
-        with demo.mlflow_server(settings) as second_server, Session(engine) as session:
-            second = demo.seed_demo(session, settings=settings, tracking_uri=second_server.url)
+            outbox_service.drain(sessions, first_settings)
+        with demo.mlflow_server(base) as second_server, Session(engine) as session:
+            second = demo.seed_demo(session, settings=second_settings, tracking_uri=second_server.url)
             session.commit()
-        yield Seeded(first, second, first_server.url, second_server.url, settings.sqlalchemy_url)
+            rewritten = outbox_service.drain(sessions, second_settings).writes
+            client = MlflowClient(tracking_uri=second_server.url)
+            runs = client.search_runs([client.get_experiment_by_name(demo.EXPERIMENT).experiment_id])
+            notes = {r.info.run_id: r.data.tags.get("mlflow.note.content", "") for r in runs}
+            versions = client.search_model_versions()
+            decision_urls = [v.tags["labbook.decision_url"] for v in versions if "labbook.decision_url" in v.tags]
+        yield Seeded(
+            first,
+            second,
+            first_server.url,
+            second_server.url,
+            base.sqlalchemy_url,
+            notes,
+            decision_urls,
+            steps,
+            rewritten,
+        )
     finally:
         engine.dispose()
 
@@ -184,6 +214,19 @@ class TestSecondStart:
     def test_points_the_project_at_the_new_server(self, seeded: Seeded, project: Project) -> None:
         assert seeded.second_url != seeded.first_url
         assert project.tracking_uri == seeded.second.tracking_uri == seeded.second_url
+
+    def test_write_back_links_follow_the_port_it_serves_on(self, seeded: Seeded) -> None:
+        cited = [note for note in seeded.notes.values() if "/v1/entries/" in note]
+        assert len(cited) >= 10
+        assert all("127.0.0.1:8123/v1/entries/" in note and ":8000/" not in note for note in cited)
+        assert seeded.decision_urls and all(
+            u.startswith("http://127.0.0.1:8123/v1/entries/") for u in seeded.decision_urls
+        )
+        assert seeded.rewritten >= len(cited)
+
+    def test_reports_each_step_once(self, seeded: Seeded) -> None:
+        assert seeded.steps[0].startswith("logging the demo's runs") and len(seeded.steps) == len(set(seeded.steps))
+        assert any("brain dumps" in step for step in seeded.steps)
 
     def test_the_servers_are_stopped(self, seeded: Seeded) -> None:
         for url in (seeded.first_url, seeded.second_url):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from sqlmodel import Session
 from app.config import Settings
 from app.errors import LabbookError
 from app.integrations.mlflow.server import INSTALL_HINT, LocalMlflowServer, MlflowServerError
-from app.services import auth, documents, logs, projects, sync
+from app.services import auth, documents, logs, outbox, projects, sync
 from app.services.auth import Principal
 from app.services.schemas import CriterionCreate, DecisionCreate, LogCreate, ProjectCreate, TokenCreate
 from app.storage import analysis as analysis_store
@@ -59,16 +60,39 @@ def mlflow_server(settings: Settings, *, port: int = 0) -> LocalMlflowServer:
     return LocalMlflowServer(Path(settings.data_dir) / "mlflow", port=port)
 
 
-def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today: date | None = None) -> DemoSeeded:
-    """Log the story to MLflow unless it is there, create or repoint the project, sync it, post the dumps once."""
+Progress = Callable[[str], None]
+
+
+def seed_demo(
+    session: Session,
+    *,
+    settings: Settings,
+    tracking_uri: str,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> DemoSeeded:
+    """Log the story to MLflow unless it is there, create or repoint the project, sync it, post the dumps once.
+
+    A later start queues every write-back again: the run descriptions and model-version tags link to Labbook's
+    entries at `settings.public_url`, which follows the port this start serves on (an unchanged one is left as is
+    at delivery). `progress` hears one short line per step."""
+    say = progress or (lambda _: None)
+    say("logging the demo's runs to MLflow (the first start trains them, about 15 s)")
     story = _runs().log_story(tracking_uri, today=today or datetime.now(UTC).date(), experiment=EXPERIMENT)
     project, created = _ensure_project(session, tracking_uri=tracking_uri)
+    say("syncing the runs into Labbook")
     _sync(session, project=project, settings=settings)
     project_id = cast(int, project.id)
+    posted = False
     if not log_store.list_logs(session, project_id=project_id, after_id=0, limit=1):
+        say("composing the brain dumps")
         _post_dumps(session, project=project)
+        posted = True
     if not analysis_store.entries_of_kind(session, project_id=project_id, kinds=["selection_decision"]):
+        say("recording the model-selection decision")
         _record_decision(session, project=project, settings=settings)
+    elif not posted:
+        _requeue_writebacks(session, project=project)
     return DemoSeeded(
         slug=DEMO_SLUG,
         runs=len(run_store.list_runs(session, project_id=project_id, after_id=0, limit=10_000)),
@@ -77,6 +101,18 @@ def seed_demo(session: Session, *, settings: Settings, tracking_uri: str, today:
         logged=story.created,
         tracking_uri=tracking_uri,
     )
+
+
+def _requeue_writebacks(session: Session, *, project: Project) -> int:
+    """Queue the write-back of every entry citing runs, and of the decision's model-version tags, once more."""
+    queued = 0
+    for entry in analysis_store.entries_of_kind(session, project_id=cast(int, project.id)):
+        if entry.run_ids:
+            queued += outbox.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
+        selected = entry.body.get("selected") if entry.kind == "selection_decision" else None
+        if isinstance(selected, str):
+            queued += outbox.queue_decision_model_tags(session, project=project, entry=entry, run_key=selected)
+    return queued
 
 
 def _runs() -> ModuleType:

@@ -164,11 +164,16 @@ def write_decision_model_tags(
     if DECISION_ID_KEY in tags:
         tags[DECISION_URL_KEY] = entry_url(settings.public_url, int(tags[DECISION_ID_KEY]))
     versions = writeback.run_model_versions(uri, run_id)
+    written = 0
     for version in versions:
-        writeback.set_model_version_tags(uri, version, tags)
+        held = dict(version.tags)
+        changed = {k: v for k, v in tags.items() if held.get(k) != v}
+        if changed:
+            writeback.set_model_version_tags(uri, version, changed)
+            written += 1
     if not versions:
         return 0, f"no registered model version of run {run_id}: nothing tagged"
-    return len(versions), "tagged " + ", ".join(f"{v.name} v{v.version}" for v in versions)
+    return written, "tagged " + ", ".join(f"{v.name} v{v.version}" for v in versions)
 
 
 def _writeback_uri(session: Session, settings: Settings, *, project_id: int) -> str:

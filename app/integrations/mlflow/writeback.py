@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow.entities import RunTag
@@ -99,6 +99,7 @@ class ModelVersionRef:
 
     name: str
     version: str
+    tags: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # as the registry held them when read
 
 
 def run_model_versions(tracking_uri: str, run_id: str, *, timeout: int = DEFAULT_TIMEOUT_S) -> list[ModelVersionRef]:
@@ -113,7 +114,10 @@ def run_model_versions(tracking_uri: str, run_id: str, *, timeout: int = DEFAULT
     while True:
         params = {"filter": query, "max_results": _VERSIONS_PAGE} | ({"page_token": token} if token else {})
         body = _request(tracking_uri, _SEARCH_VERSIONS, "GET", run_id=run_id, timeout=timeout, params=params)
-        found += [ModelVersionRef(v["name"], str(v["version"])) for v in body.get("model_versions", [])]
+        found += [
+            ModelVersionRef(v["name"], str(v["version"]), tuple((t["key"], t["value"]) for t in v.get("tags", [])))
+            for v in body.get("model_versions", [])
+        ]
         token = body.get("next_page_token") or None
         if token is None:
             return sorted(found)
@@ -143,7 +147,7 @@ def _client_versions(uri: str, run_id: str, query: str) -> list[ModelVersionRef]
         versions = MlflowClient(tracking_uri=uri).search_model_versions(query)
     except MlflowException as exc:
         raise _client_error(uri, run_id, exc) from exc
-    return sorted(ModelVersionRef(v.name, str(v.version)) for v in versions)
+    return sorted(ModelVersionRef(v.name, str(v.version), tuple(sorted((v.tags or {}).items()))) for v in versions)
 
 
 def _client_version_tag(uri: str, version: ModelVersionRef, key: str, value: str) -> None:
