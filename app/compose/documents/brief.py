@@ -37,6 +37,7 @@ from app.compose.documents.render import (
 )
 from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Risk
 from app.compose.documents.summary import switch_line
+from app.compose.labels import labelling
 
 Outcome = Literal["continued", "dropped", "adopted", "paused"]
 KIND = "handover_brief"
@@ -51,6 +52,7 @@ _OUTCOME: dict[str, Outcome] = {
 }
 
 
+@labelling
 def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Composed:
     draft = HandoverBrief(
         audience=audience,

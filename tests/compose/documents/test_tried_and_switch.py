@@ -26,8 +26,9 @@ def test_tried_names_the_run_its_value_and_approach_status() -> None:
     assert body.verdict == "tried"
     assert [(n.key, n.value, n.approach_status) for n in body.exact] == [("r-lr3", 0.87, "converging")]
     assert body.similar[0].differing[0].model_dump() == {"param": "num_leaves", "run_value": "31", "proposed": "63"}
-    assert "**Verdict: tried.** Tried: `r-lr3` ran every proposed value and scored val_auc 0.87." in composed.markdown
-    assert "| `r-lr2` | 0.86 | lgbm (converging) | lr | num_leaves: 31 (proposed 63) |" in composed.markdown
+    verdict = "**Verdict: tried.** Tried: lr3 (r-lr3) ran every proposed value and scored val_auc 0.87."
+    assert verdict in composed.markdown
+    assert "| lr2 (r-lr2) | 0.86 | lgbm (converging) | lr | num_leaves: 31 (proposed 63) |" in composed.markdown
     assert composed.run_ids == ["r-lr3", "r-lr2"]
     assert check_document_grounding(composed, context(), findings()) == []
 
