@@ -70,7 +70,7 @@ def test_a_proposal_in_words_reads_its_concepts_and_moves_and_stays_grounded() -
     assert body.params == {"num_leaves": "> 31"}  # more than the family's first run
     assert [n.key for n in body.exact] == ["r-lr3"] and {n.key for n in body.similar} == {"r-lr1", "r-lr2"}
     assert "Read as: num_leaves above 31. Model family: lightgbm. Concepts: depth." in composed.markdown
-    assert "| `r-lr1` | 0.85 | lgbm (converging) | — | num_leaves: 31 (proposed above 31) |" in composed.markdown
+    assert "| lr1 (r-lr1) | 0.85 | lgbm (converging) | — | num_leaves: 31 (proposed above 31) |" in composed.markdown
     assert "made every proposed change" in composed.markdown
     assert check_document_grounding(composed, context(), findings()) == []
 
