@@ -62,7 +62,7 @@ def test_each_command_prints_the_stored_document(server: LiveServer, args: list[
 def test_repro_prints_the_run_it_resolved(server: LiveServer) -> None:
     done = labbook(server, "repro", "churn", "444444")
     assert done.returncode == 0, done.stderr
-    assert hist_id("4") in done.stdout
+    assert f"Run smote-c ({hist_id('4')[:8]})" in done.stdout  # the run it resolved, by its label
 
 
 def test_unknown_run_exits_1_naming_the_field(server: LiveServer) -> None:

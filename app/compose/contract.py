@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from app.analysis.model import Direction, Findings, RunView
 from app.analysis.options import NextOptions
+from app.compose.labels import RunLabels
 from app.compose.log_entry.facts import RunFacts
 
 
@@ -57,6 +58,14 @@ class DocContext:
     entries: tuple[EntryDigest, ...] = ()
     # What a next run could change, computed by the analysis; the plans of summaries and next experiments read it.
     options: NextOptions = field(default_factory=NextOptions)
+    # The project's MLflow tracking server ("" when it has none) and each MLflow run's experiment: run links.
+    tracking_uri: str = ""
+    experiments: Mapping[str, str] = field(default_factory=dict)
+
+    def labels(self) -> RunLabels:
+        """The runs as Markdown shows them: by name, linked to the MLflow UI when there is a tracking server."""
+        rows = ((k, r.run_id, r.name, self.experiments.get(k)) for k, r in self.runs.items())
+        return RunLabels.of(rows, tracking_uri=self.tracking_uri)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,3 +21,9 @@ def fmt(value: float) -> str:
     if abs(value) >= 1000:
         return f"{value:.0f}"
     return f"{value:.4g}"
+
+
+def fmt_gain(value: float) -> str:
+    """A difference with its sign: +0.0064, -0.002, 0."""
+    text = fmt(value)
+    return f"+{text}" if value > 0 and not math.isinf(value) else text

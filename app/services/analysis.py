@@ -40,6 +40,8 @@ from app.analysis.model import (
 )
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.findings import render_findings
+from app.compose.labels import labelled
+from app.services.labels import run_labels
 from app.services.schemas import (
     ApproachMarkPublic,
     ApproachProposedMarkPublic,
@@ -55,6 +57,7 @@ from app.services.schemas import (
 from app.storage import analysis as analysis_store
 from app.storage import declarations as declaration_store
 from app.storage import revisions
+from app.storage import runs as run_store
 from app.storage.models import AnsweredQuestion, ApproachMarkProposal, Entry, Project
 
 METRIC_SWITCH = "metric_switch"
@@ -182,6 +185,8 @@ def doc_context(
         public_url=public_url,
         runs={run.key: run for run in inp.runs},
         entries=project_entries(session, project=project),
+        tracking_uri=project.tracking_uri or "",
+        experiments=run_store.experiment_ids(session, project_id=cast(int, project.id)) if project.tracking_uri else {},
     )
 
 
@@ -316,9 +321,10 @@ def approach_public(approach: Approach, proposed: ApproachProposedMarkPublic | N
     )
 
 
-def findings_markdown(project: Project, findings: Findings) -> str:
-    """The findings as a Markdown list, each with the runs it comes from (people's text escaped)."""
-    return render_findings(project.name, findings)
+def findings_markdown(session: Session, *, project: Project, findings: Findings) -> str:
+    """The findings as a Markdown list, each with the runs it comes from by label (people's text escaped)."""
+    with labelled(run_labels(session, project=project)):
+        return render_findings(project.name, findings)
 
 
 def run_changes_public(inp: AnalysisInput, findings: Findings, key: str) -> RunChangesPublic:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from app.compose import kinds
 from app.compose.contract import Composed, Sources
 from app.compose.documents import DOCUMENT_MODELS
+from app.compose.labels import labelled
 from app.compose.log_entry import kind as log_entry_kind
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.markdown import render_log_entry
@@ -29,6 +30,7 @@ from app.services import idempotency, outbox_status
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
+from app.services.labels import run_labels
 from app.services.pagination import decode_cursor, next_cursor
 from app.services.schemas import (
     EntryPublic,
@@ -107,15 +109,16 @@ def _template_version(kind: str) -> str:
 def create_log_entry(session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str] = ()) -> Entry:
     """Compose the dump against the project's stored runs and store it as version 1; `table_keys` are the runs of
     the table pasted with it (the session's experiments, even where the text does not name them)."""
-    composed, sources = _compose(session, project=project, log=log, table_keys=table_keys)
-    entry = store_entry(
-        session,
-        project=project,
-        composed=composed,
-        sources=sources,
-        log_id=log.id,
-        reason=f"composed from log {log.id}",
-    )
+    with labelled(run_labels(session, project=project)):
+        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys)
+        entry = store_entry(
+            session,
+            project=project,
+            composed=composed,
+            sources=sources,
+            log_id=log.id,
+            reason=f"composed from log {log.id}",
+        )
     # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     return entry
@@ -158,8 +161,9 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
     log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
     if entry.kind != LOG_ENTRY or log is None:
         raise InputInvalid(f"entry {entry_id} was not composed from a brain dump", field="entry_id")
-    composed, sources = _compose(session, project=project, log=log, table_keys=table_keys(log, project))
-    composed = checked(composed, sources)
+    with labelled(run_labels(session, project=project)):
+        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys(log, project))
+        composed = checked(composed, sources)
     body = cast(LogEntry, composed.body)
     if body.model_dump(mode="json") != entry.body:
         cited_before = list(entry.run_ids)
@@ -273,7 +277,9 @@ def update_entry(session: Session, *, principal: Principal, entry_id: int, body:
         )
     corrected = _corrected(session, entry=entry, project=project, body=body)
     cited_before = list(entry.run_ids)
-    _apply(entry, corrected, markdown=render_log_entry(corrected, title=_entry_title(session, entry, project)))
+    with labelled(run_labels(session, project=project)):
+        markdown = render_log_entry(corrected, title=_entry_title(session, entry, project))
+    _apply(entry, corrected, markdown=markdown)
     entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=body.reason))
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
     return _with_writeback(session, to_public(entry, project=project))

@@ -78,6 +78,21 @@ def run_rows(session: Session, *, project_id: int) -> list[RunRow]:
     return [(key, run_id, name, metrics or {}, params or {}) for key, run_id, name, metrics, params in rows]
 
 
+def label_rows(session: Session, *, project_id: int) -> list[tuple[str, str | None, str | None, str | None]]:
+    """Every run of a project as (key, run_id, run_name, experiment_id): what a run's label and link need."""
+    columns = (col(Run.key), col(Run.run_id), col(Run.run_name), col(Run.experiment_id))
+    statement = sql_select(*columns).where(col(Run.project_id) == project_id)
+    return [(key, run_id, name, experiment_id) for key, run_id, name, experiment_id in session.execute(statement)]
+
+
+def experiment_ids(session: Session, *, project_id: int) -> dict[str, str]:
+    """{run key: MLflow experiment id} of the project's MLflow runs (what a link to a run in the MLflow UI needs)."""
+    statement = sql_select(col(Run.key), col(Run.experiment_id)).where(
+        col(Run.project_id) == project_id, col(Run.experiment_id).is_not(None)
+    )
+    return {key: experiment_id for key, experiment_id in session.execute(statement).all()}
+
+
 def save_runs(session: Session, new_rows: Sequence[dict[str, Any]]) -> None:
     """Write the changes made to loaded runs, then insert new runs as one executemany of plain column values.
 

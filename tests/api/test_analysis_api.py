@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -64,7 +65,8 @@ class TestGetFindings:
         lines = response.text.splitlines()
         assert lines[0] == "# Churn model — findings on val_auc (max)"
         best = next(line for line in lines if line.startswith("- **current_best**"))
-        assert f"(runs: {WEIGHTS_B}, " in best and "beyond the noise" in best
+        assert f"(runs: weights-b ({WEIGHTS_B[:8]}), " in best and "beyond the noise" in best
+        assert not re.search(r"(?<![0-9a-f/])[0-9a-f]{32}(?![0-9a-f])", response.text)  # no full run ID
 
     def test_unknown_project_is_404(self, client: TestClient) -> None:
         assert error(client.get("/v1/projects/nope/findings"), 404)["field"] == "slug"

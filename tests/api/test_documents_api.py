@@ -4,6 +4,7 @@ Markdown, listed by kind, and refused with a 422 naming the field when a run or 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -74,6 +75,9 @@ def test_each_document_is_stored_listed_and_served_as_markdown(
     assert (entry["version"], entry["provider"], entry["template"]) == (1, "offline", KINDS[resource])
     assert entry["schema_version"] == f"{KINDS[resource]}/1" and entry["template_version"]
     assert entry["markdown"].startswith("# ") and entry["run_ids"]
+    # Markdown shows runs by name and short key; the JSON keeps the full keys.
+    assert not re.search(r"(?<![0-9a-f/])[0-9a-f]{32}(?![0-9a-f])", entry["markdown"]), entry["markdown"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", k) for k in entry["run_ids"])
     listed = client.get("/v1/projects/churn/entries", params={"kind": KINDS[resource]}).json()["items"]
     assert [e["id"] for e in listed] == [entry["id"]]
     versions = client.get(f"/v1/entries/{entry['id']}/versions").json()
@@ -86,7 +90,9 @@ def test_each_document_is_stored_listed_and_served_as_markdown(
 
 
 def test_summary_names_the_plateaued_approach_and_the_best_run(client: TestClient) -> None:
-    body = created(client, "summaries", {})["body"]
+    entry = created(client, "summaries", {})
+    body = entry["body"]
+    assert f"weights-b ({WEIGHTS_B[:8]}) with val_auc 0.87" in entry["markdown"]
     statuses = {a["name"]: a["status"] for a in body["approaches"]}
     assert statuses["smote"] == "plateaued"
     assert body["current_best"]["key"] == WEIGHTS_B and body["current_best"]["value"] == 0.87

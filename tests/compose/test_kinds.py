@@ -8,6 +8,7 @@ from app.analysis.model import Findings
 from app.compose import kinds
 from app.compose.contract import DocContext, Sources
 from app.compose.documents import DOCUMENT_MODELS
+from app.compose.labels import labelled
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.kind import compose_entry
 from app.compose.log_entry.schema import LogEntry
@@ -34,7 +35,8 @@ def test_a_log_entry_renders_from_its_body_and_is_checked_against_its_dump() -> 
 def test_every_document_renders_from_its_body_as_composed(setting: tuple[DocContext, Findings]) -> None:  # noqa: F811
     ctx, findings = setting
     for doc in all_documents(ctx, findings):
-        assert kinds.render(doc.kind, doc.body, doc.title) == doc.markdown, doc.kind
+        with labelled(ctx.labels()):  # the runs' names and links, as the composer had them
+            assert kinds.render(doc.kind, doc.body, doc.title) == doc.markdown, doc.kind
         assert kinds.check(doc, Sources(ctx=ctx, findings=findings)) == [], doc.kind
 
 

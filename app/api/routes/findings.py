@@ -21,7 +21,7 @@ def get_findings(project: ProjectDep, session: SessionDep, markdown: PrefersMark
     `Accept: text/markdown`, answers with a Markdown list."""
     findings = analysis_service.project_findings(session, project=project)
     if markdown:
-        return markdown_response(analysis_service.findings_markdown(project, findings))
+        return markdown_response(analysis_service.findings_markdown(session, project=project, findings=findings))
     return analysis_service.findings_public(
         findings, proposed=analysis_service.proposed_marks(session, project=project)
     )

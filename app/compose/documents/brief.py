@@ -36,6 +36,7 @@ from app.compose.documents.render import (
 )
 from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Quote, Risk
 from app.compose.documents.summary import switch_line
+from app.compose.labels import labelling
 
 Outcome = Literal["continued", "dropped", "adopted", "paused"]
 KIND = "handover_brief"
@@ -50,6 +51,7 @@ _OUTCOME: dict[str, Outcome] = {
 }
 
 
+@labelling
 def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Composed:
     lines = lines_of_inquiry(findings)
     filed = file_quotes(ctx.entries, lines, ctx.runs)

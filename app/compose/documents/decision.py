@@ -16,12 +16,14 @@ from app.compose.documents.schemas import (
     SelectionDecision,
     TradeOff,
 )
+from app.compose.labels import labelling
 from app.errors import InputInvalid
 
 KIND = "selection_decision"
 TITLE = "Selection decision"
 
 
+@labelling
 def compose_decision(
     ctx: DocContext, findings: Findings, ranking: Ranking, *, selected: str | None, rationale: str, title: str | None
 ) -> Composed:

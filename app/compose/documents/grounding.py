@@ -30,6 +30,7 @@ from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids, value_of
 from app.compose.documents.planning import median_duration
 from app.compose.escape import md_plain
+from app.compose.labels import SHORT
 from app.parsing.fmt import fmt
 from app.parsing.mentions import extract_numbers
 
@@ -37,6 +38,7 @@ __all__ = ["check_document_grounding"]
 
 _DATE_RE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _CODE_RE = re.compile(r"(?<!\\)(`+)\s?(.+?)\s?\1")  # not from an escaped backtick: a person's, shown as typed
+_SHORT_RE = re.compile(r"(?<![0-9A-Za-z.])[0-9A-Za-z_-]{8}(?![0-9A-Za-z.])")
 _PERSON_FIELDS = ("proposal", "audience", "known", "params", "unmatched", "reason")
 _MIN_COUNT_BOUND = 12
 
@@ -53,8 +55,10 @@ def check_document_grounding(composed: Composed, ctx: DocContext, findings: Find
     allowed.add_many(_verified(ctx, body, problems))
     bound = max(len(ctx.runs), len(ctx.entries), _MIN_COUNT_BOUND)
     masks = _identifiers(ctx, findings, cited)
+    shorts = {key[:SHORT] for key in ctx.runs if len(key) > SHORT}
     for line_number, line in enumerate(composed.markdown.splitlines(), start=1):
-        for mention in extract_numbers(_DATE_RE.sub(" ", md_plain(_strip_code(line))), mask=masks):
+        line = _strip_short_keys(_strip_code(line), shorts)
+        for mention in extract_numbers(_DATE_RE.sub(" ", md_plain(line)), mask=masks):
             if not any(allowed.has(v) or _is_count(v, bound) for v in mention.values):
                 problems.append(
                     f"number {mention.text} in the Markdown (line {line_number}) is neither a stored value of a "
@@ -127,6 +131,11 @@ def _code_values(body: Any) -> Iterator[str]:
     elif isinstance(body, list):
         for item in body:
             yield from _code_values(item)
+
+
+def _strip_short_keys(line: str, shorts: set[str]) -> str:
+    """A run's label shows the first 8 characters of its key (`app.compose.labels`): digits that are not numbers."""
+    return _SHORT_RE.sub(lambda m: " " if m[0] in shorts else m[0], line) if shorts else line
 
 
 def _strip_code(line: str) -> str:

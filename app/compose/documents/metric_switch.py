@@ -9,11 +9,13 @@ from app.analysis.model import MetricSwitch
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.render import document, heading, md_text, title_line
 from app.compose.documents.schemas import MetricSwitchRecord
+from app.compose.labels import labelling
 
 KIND = "metric_switch"
 TITLE = "Metric switch"
 
 
+@labelling
 def compose_metric_switch(
     ctx: DocContext, switch: MetricSwitch, *, source: Literal["dump", "api"], log_id: int | None
 ) -> Composed:

@@ -8,6 +8,7 @@ from datetime import date
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import best_note, body_run_ids, gain
+from app.compose.documents.groups import low_roi_lines
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
     cite,
@@ -19,14 +20,17 @@ from app.compose.documents.render import (
     md_text,
     section,
     title_line,
+    versus,
 )
 from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+from app.compose.labels import labelling
 from app.parsing.fmt import fmt
 
 KIND = "next_experiments"
 TITLE = "Next experiments"
 
 
+@labelling
 def compose_next_experiments(
     ctx: DocContext,
     findings: Findings,
@@ -70,7 +74,7 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
     blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
-    blocks += section("Low return on investment", [_low_roi_line(item) for item in body.low_roi], empty="Nothing.")
+    blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
     blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
     return document(blocks)
@@ -81,10 +85,7 @@ def best_line(best: BestNote) -> str:
     if best.approach:
         line += f" (approach {md_text(best.approach)})"
     if best.baseline and best.gain_vs_baseline is not None and best.baseline_value is not None:
-        line += (
-            f", {fmt(best.gain_vs_baseline)} better than the baseline {cite(best.baseline)} "
-            f"({fmt(best.baseline_value)})"
-        )
+        line += f", {versus(best.gain_vs_baseline)} the baseline {cite(best.baseline)} ({fmt(best.baseline_value)})"
     elif best.baseline is None:
         line += ", with no baseline to compare against"
     believable = best.believable_gain if best.believable_gain is not None else best.noise_threshold

@@ -26,6 +26,7 @@ def low_roi(findings: Findings) -> list[LowRoi]:
             subject=a.name,
             reason=f"{a.status}: {a.mark.reason if a.mark else a.reason}",
             evidence=Evidence(run_ids=[a.best] if a.best else [], numbers=_numbers(a)),
+            kind="approach",
         )
         for a in findings.approaches
         if a.status in CLOSED
@@ -38,28 +39,34 @@ def low_roi(findings: Findings) -> list[LowRoi]:
             evidence=Evidence(
                 run_ids=[d.key, d.of], numbers={"compute_s": d.compute_s} if d.compute_s is not None else {}
             ),
+            kind="duplicate",
         )
         for d in findings.duplicates[-LISTED:]
     ]
-    items += _more(len(findings.duplicates), "runs repeat an earlier configuration")
+    items += _more(len(findings.duplicates), "runs repeat an earlier configuration", "duplicate")
     items += [
         LowRoi(
             subject=f.subject or "",
             reason=f.message,
             evidence=Evidence(run_ids=list(f.run_ids), numbers=dict(f.numbers)),
+            kind="within_noise",
         )
         for f in findings.of_kind("within_noise")[-LISTED:]
     ]
-    items += _more(len(findings.of_kind("within_noise")), "gains are within the noise")
+    items += _more(len(findings.of_kind("within_noise")), "gains are within the noise", "within_noise")
     return items
 
 
-def _more(total: int, what: str) -> list[LowRoi]:
+def _more(total: int, what: str, kind: str) -> list[LowRoi]:
     if total <= LISTED:
         return []
     return [
         LowRoi(
-            subject="", reason=f"{total - LISTED} earlier {what} (GET .../findings lists them all)", evidence=Evidence()
+            subject="",
+            reason=f"{total - LISTED} earlier {what} (GET .../findings lists them all)",
+            evidence=Evidence(),
+            kind=kind,
+            count=total - LISTED,
         )
     ]
 

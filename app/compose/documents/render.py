@@ -1,5 +1,9 @@
-"""Markdown building blocks shared by the documents: numbers at 4 significant digits, run keys as inline code,
+"""Markdown building blocks shared by the documents: numbers at 4 significant digits, runs by the names people know,
 sections, bullet lists and tables. Pure string building.
+
+A run is cited as its key in a code span (`cite`), the form the body's text and the grounding check read; the last
+step of every document (`document`) and log entry shows each such span as the run's label (`app.compose.labels`):
+`name (abcdef12)`, a link to the run in the MLflow UI when the project has a tracking server.
 
 Every text that did not come from Labbook itself (names, a person's words, values from MLflow or a pasted table)
 goes through `md_text` (`app.compose.escape`), and every sentence Labbook composed around such text through
@@ -10,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from app.compose.escape import inline_code, md_prose, md_text, one_line
-from app.parsing.fmt import fmt
+from app.compose.labels import RunLabels, counted, labelled, labelling, named, run_label
+from app.parsing.fmt import fmt, fmt_gain
 
 __all__ = [
     "plural",
@@ -18,9 +23,16 @@ __all__ = [
     "cell",
     "cite",
     "cites",
+    "counted",
     "document",
     "duration",
     "fmt",
+    "fmt_gain",
+    "labelled",
+    "labelling",
+    "named",
+    "run_label",
+    "RunLabels",
     "heading",
     "md_prose",
     "md_text",
@@ -28,6 +40,7 @@ __all__ = [
     "section",
     "table",
     "title_line",
+    "versus",
 ]
 
 
@@ -54,6 +67,14 @@ def cites(keys: Iterable[str], limit: int = CITE_LIMIT) -> str:
         return ""
     shown = ", ".join(cite(k) for k in keys[:limit])
     return f" ({shown} and {len(keys) - limit} more)" if len(keys) > limit else f" ({shown})"
+
+
+def versus(gain: float) -> str:
+    """A signed gain as words before "the baseline": `+0.07 better than`, `0.01 worse than` (a gain never reads
+    negative), `level with`."""
+    if gain > 0:
+        return f"{fmt_gain(gain)} better than"
+    return f"{fmt(-gain)} worse than" if gain < 0 else "level with"
 
 
 def sentence(text: str) -> str:
@@ -97,4 +118,5 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def document(blocks: Iterable[str]) -> str:
-    return "\n\n".join(b for b in blocks if b) + "\n"
+    """The blocks as one document, every cited run shown by its label (`named`)."""
+    return named("\n\n".join(b for b in blocks if b) + "\n")

@@ -20,6 +20,7 @@ from app.compose.documents.schemas import (
     Question,
     ReproductionReport,
 )
+from app.compose.labels import labelling
 from app.parsing.fmt import fmt
 
 KIND = "reproduction_report"
@@ -60,6 +61,7 @@ _LOGGING = {
 }
 
 
+@labelling
 def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, known: Mapping[str, str]) -> Composed:
     draft = ReproductionReport(
         key=setup.key,

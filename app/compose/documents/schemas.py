@@ -149,6 +149,10 @@ class LowRoi(_Frozen):
     subject: str
     reason: str
     evidence: Evidence
+    # What it is ("approach", "duplicate", "within_noise"; "" in bodies stored before kinds were recorded) and how
+    # many findings it stands for (the line counting the earlier ones stands for all of them, with no subject).
+    kind: str = ""
+    count: int = 1
 
 
 class Pivot(_Frozen):

@@ -36,12 +36,14 @@ from app.compose.documents.render import (
     title_line,
 )
 from app.compose.documents.schemas import ApproachNote, BestNote, PhaseSummary, Quote, SwitchNote
+from app.compose.labels import labelling
 
 KIND = "phase_summary"
 TITLE = "Phase summary"
 CLOSED = frozenset({"exhausted", "plateaued", "abandoned", "adopted"})
 
 
+@labelling
 def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | None, until: date | None) -> Composed:
     in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))

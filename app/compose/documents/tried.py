@@ -8,12 +8,14 @@ from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import approach_by_run, body_run_ids
 from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
 from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedRunNote
+from app.compose.labels import labelling
 
 KIND = "tried_answer"
 TITLE = "Has this been tried"
 MAX_SHOWN = 10  # runs per table in Markdown; the body lists every one
 
 
+@labelling
 def compose_tried(ctx: DocContext, findings: Findings, match: TriedMatch, *, proposal: str) -> Composed:
     draft = TriedAnswer(
         proposal=proposal,

@@ -4,7 +4,8 @@ Pure string building. The dump's words (and run names, table cells, warnings quo
 and never as markup: each goes through `app.compose.escape` (`md_text` inline, `md_cell` in a table, `md_prose`
 for a warning Labbook wrote around run keys in code spans), which also keeps a line break from ending a bullet or a
 row. A quoted item keeps its lines, each escaped. Numbers are shown as written in the dump (stated) or
-with at most 12 significant digits (stored), so 0.858 never reads 0.8580000000000001.
+with at most 4 significant digits (stored, `app.parsing.fmt.fmt`), so 0.858 never reads 0.8580000000000001. Runs are
+cited as code spans and shown by their labels (`app.compose.labels.named`): `name (abcdef12)`, linked to MLflow.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from app.compose.escape import inline_code, md_cell, md_prose, md_text
+from app.compose.labels import named
 from app.compose.log_entry.schema import EntryWarning, Experiment, Item, LogEntry, StatedMetric
+from app.parsing.fmt import fmt
 
 QUOTED_NOTE = "*(quoted from the dump, not a result)*"
 _ITEM_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -35,12 +38,12 @@ def render_log_entry(entry: LogEntry, *, title: str) -> str:
         blocks += _section(heading, _items(getattr(entry, name)))
     blocks += _section("Warnings", _warnings(entry.warnings))
     blocks += _section("Runs cited", [", ".join(inline_code(r) for r in entry.run_ids)] if entry.run_ids else [])
-    return "\n\n".join(blocks) + "\n"
+    return named("\n\n".join(blocks) + "\n")
 
 
 def format_number(value: float) -> str:
-    """At most 12 significant digits: enough for any metric, and float noise (0.30000000000000004) disappears."""
-    return f"{value:.12g}"
+    """At most 4 significant digits (what the noise of a metric allows), never float noise (0.30000000000000004)."""
+    return fmt(value)
 
 
 def _section(heading: str, body: list[str]) -> list[str]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from app.compose.labels import plain_label
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.schema import StatedMetric
 from app.parsing.columns import normalize_metric_name
+from app.parsing.fmt import fmt
 
 _DECIMALS_RE = re.compile(r"\d*\.(\d+)|\d+")
 
@@ -42,8 +44,8 @@ def stated_mismatch(stated: StatedMetric, run: RunFacts, project: ProjectFacts) 
         return None  # an unnamed number may be about any of the run's metrics
     if stated.name is None and not _comparable(stated, stored):
         return None  # "the positive rate is around 4%" beside a run with pr_auc 0.187: not a statement of its metric
-    label = run.run_name or run.key
-    return f"{stated.text} is stated for {label}, but its stored {name} is {stored!r}"
+    label = plain_label(run.key, run.run_name)
+    return f"{stated.text} is stated for {label}, but its stored {name} is {fmt(stored)}"
 
 
 def _agrees(stated: StatedMetric, stored: float) -> bool:

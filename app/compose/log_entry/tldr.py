@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from app.compose.labels import plain_label
 from app.compose.log_entry.facts import ProjectFacts
 from app.compose.log_entry.refs import RunIndex
 from app.compose.log_entry.schema import Experiment, Item, Section
+from app.parsing.fmt import fmt
 
 _MAX_PART = 140
 
@@ -40,8 +42,8 @@ def _best_cited(experiments: Sequence[Experiment], index: RunIndex, project: Pro
     pick = max if project.metric_direction == "max" else min
     value, experiment = pick(scored, key=lambda pair: pair[0])
     run = index.by_key(experiment.run_id or "")
-    label = run.run_name if run and run.run_name else experiment.ref or experiment.run_id
-    return f"Best of the {len(scored)} cited runs: {label} ({metric} {value!r})"
+    label = plain_label(experiment.run_id or "", run.run_name if run else None)
+    return f"Best of the {len(scored)} cited runs: {label} ({metric} {fmt(value)})"
 
 
 def _short(text: str) -> str:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from app.compose.escape import md_text, one_line
+from app.compose.labels import named
 
 BEGIN = "<!-- labbook:begin -->"
 END = "<!-- labbook:end -->"
@@ -140,7 +141,7 @@ def _section(entries: Sequence[NoteEntry], more: int, *, public_url: str, more_u
 
 
 def _line(entry: NoteEntry, public_url: str) -> str:
-    tldr = md_text(entry.tldr)
+    tldr = named(md_text(entry.tldr))  # a full run ID in a TL;DR reads as the run's label
     parts = [entry.day.isoformat(), *([tldr] if tldr else []), f"[entry {entry.id}]({entry_url(public_url, entry.id)})"]
     return "- " + " · ".join(parts)
 

@@ -8,13 +8,13 @@ without opening Labbook. Pure: findings in, {run key: {tag: value}} out.
     labbook.finding.current_best     val_auc=0.9954
     labbook.finding.duplicate        of 1f3c...
     labbook.finding.multi_change     changed class_weight, max_features vs 9a0b...
-    labbook.finding.within_noise     gain 0.0004 <= noise 0.0021
+    labbook.finding.within_noise     gain +0.0004 <= noise 0.0021
     labbook.finding.repro_gap        missing git_commit, seed
 
-Numbers are the stored values (or the analysis's computed ones) to 12 significant digits, so a tag says what the
-finding says. A run with nothing to say gets no entry. A value is plain text, never Markdown-escaped, so a search
-filter matches it as the approach or parameter was named; it is put on one line without control characters and cut
-to MLflow's 5000-byte limit (`app.compose.escape.tag_value`).
+Numbers are the stored values (or the analysis's computed ones) to 4 significant digits, as the documents write
+them, so a tag says what the finding says; gains are signed (+0.0064). A run with nothing to say gets no entry. A
+value is plain text, never Markdown-escaped, so a search filter matches it as the approach or parameter was named; it
+is put on one line without control characters and cut to MLflow's 5000-byte limit (`app.compose.escape.tag_value`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 
 from app.analysis.model import Finding, Findings
 from app.compose.escape import MAX_TAG_VALUE_BYTES, tag_value
+from app.parsing.fmt import fmt, fmt_gain
 
 APPROACH_KEY = "labbook.approach"
 STATUS_KEY = "labbook.approach_status"
@@ -89,7 +90,7 @@ def _within_noise(findings: Findings, finding: Finding) -> str:
     gain = numbers.get("gain")
     names = ("believable_gain", "noise", "threshold", "min_gain")
     noise = next((numbers[n] for n in names if n in numbers), findings.noise.min_gain)
-    return f"gain {_num(gain)} <= noise {_num(noise)}" if gain is not None else f"gain <= noise {_num(noise)}"
+    return f"gain {fmt_gain(gain)} <= noise {_num(noise)}" if gain is not None else f"gain <= noise {_num(noise)}"
 
 
 def _ordered(per_run: Mapping[str, dict[str, str]], run_order: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -103,6 +104,6 @@ def _ordered(per_run: Mapping[str, dict[str, str]], run_order: Iterable[str]) ->
 
 
 def _num(value: float) -> str:
-    """The value to 12 significant digits: every digit a person logged, without float noise from arithmetic
-    (0.8200000000000001 reads 0.82); whole numbers without ".0"."""
-    return f"{value:.12g}"
+    """The value to 4 significant digits, as every document writes it (`app.parsing.fmt.fmt`): no float noise
+    (0.8200000000000001 reads 0.82), no digits finer than the noise (0.00181964587519 reads 0.00182)."""
+    return fmt(value)

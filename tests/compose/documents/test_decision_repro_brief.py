@@ -37,10 +37,10 @@ def test_decision_for_the_top_has_the_table_and_no_trade_offs_but_latency() -> N
     body, markdown = decide(None)
     assert (body.selected, body.selected_is_top, body.rationale_source) == ("r-lr3", True, "ranking")
     assert body.rationale == "Highest weighted total (0.7) across the criteria."
-    assert "| 1 | `r-lr3` ← selected | 0.87 / 1 | 40 / 0 | 0.7 |" in markdown
+    assert "| 1 | lr3 (r-lr3) ← selected | 0.87 / 1 | 40 / 0 | 0.7 |" in markdown
     assert "- **auc** (val_auc, higher is better): weight 0.7, 0.7 normalised. Why: the primary metric" in markdown
     assert [t.criterion for t in body.traded] == ["latency"]
-    assert "- latency: 40 against 12 for `r-xgb2` (a gap of 28)" in markdown
+    assert "- latency: 40 against 12 for xgb2 (r-xgb2) (a gap of 28)" in markdown
 
 
 def test_selecting_below_the_top_says_so_and_lists_what_was_traded() -> None:
@@ -48,8 +48,8 @@ def test_selecting_below_the_top_says_so_and_lists_what_was_traded() -> None:
     assert (body.selected, body.top, body.selected_is_top) == ("r-xgb2", "r-lr3", False)
     assert body.rationale == "latency matters more than 0.03 AUC online"
     assert [(t.criterion, t.best_key, t.gap) for t in body.traded] == [("auc", "r-lr3", pytest.approx(0.029))]
-    assert "Selected `r-xgb2`, **not** the top of the ranking (`r-lr3`). Traded on: auc." in markdown
-    assert "- auc: 0.841 against 0.87 for `r-lr3` (a gap of 0.029)" in markdown
+    assert "Selected xgb2 (r-xgb2), **not** the top of the ranking (lr3 (r-lr3)). Traded on: auc." in markdown
+    assert "- auc: 0.841 against 0.87 for lr3 (r-lr3) (a gap of 0.029)" in markdown
     assert body.run_ids == ["r-lr3", "r-xgb2"]
 
 
@@ -81,10 +81,10 @@ def test_reproduction_report_has_setup_questions_checks_and_logging_calls() -> N
     assert isinstance(body, ReproductionReport)
     assert [q.field for q in body.questions] == ["data_version", "seed", "environment"]
     assert [c.name for c in body.checks] == ["metric", "data_version", "git_commit", "environment"]
-    assert "| seed | 42 | inferred | `r-lr2` | the nearest lgbm run used it |" in markdown
+    assert "| seed | 42 | inferred | lr2 (r-lr2) | the nearest lgbm run used it |" in markdown
     assert (
         "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the believable gain of one run over another; seed "
-        "sd unknown, the configured minimum effect) (the run's stored value) (`r-lr3`)"
+        "sd unknown, the configured minimum effect) (the run's stored value) (lr3 (r-lr3))"
     ) in markdown
     assert "- [ ] git_commit: the same code: commit abc1234" in markdown
     assert '- seed: `mlflow.log_param("seed", seed)`' in markdown
@@ -114,8 +114,8 @@ def test_handover_brief_tells_the_story_and_the_risks() -> None:
     assert "Written for: the new team lead." in markdown
     assert "Target: val_auc 0.9." in markdown
     assert "- 2024-05-02: from val_acc to **val_auc** (max)" in markdown
-    assert "  - did not work: “deeper xgb trees did not help” (`r-xgb2`)" in markdown
-    assert "- 2024-05-12 (entry 3): selected r-lr3 (`r-lr3`). best AUC, latency is fine" in markdown
+    assert "  - did not work: “deeper xgb trees did not help” (xgb2 (r-xgb2))" in markdown
+    assert "- 2024-05-12 (entry 3): selected r-lr3 (lr3 (r-lr3)). best AUC, latency is fine" in markdown
     assert "- repro gap: The best run cannot be reproduced with confidence: no data_version, seed recorded." in markdown
     assert check_document_grounding(composed, context(target_value=0.9), facts) == []
 
@@ -143,7 +143,7 @@ def test_a_decision_says_when_a_within_noise_gap_decides_the_top() -> None:
     assert (
         "- **auc**: the finalists span 0.029 on it, no more than the believable gain 0.04 (seed sd 0.0172), yet "
         "normalisation scores them from 0 to 1 on it: it cannot separate them. Without it the top would be "
-        "`r-xgb2`, not `r-lr3`: the gap decides."
+        "xgb2 (r-xgb2), not lr3 (r-lr3): the gap decides."
     ) in composed.markdown
     assert "The top rests on a gap within the noise on auc" in composed.markdown
 

@@ -130,10 +130,10 @@ def test_every_document_composes_validates_and_is_grounded(setting: tuple[DocCon
 def test_end_to_end_content(setting: tuple[DocContext, Findings]) -> None:
     ctx, findings = setting
     summary, plan, tried, decision, repro, brief, switch = all_documents(ctx, findings)
-    assert "`nl63` with val_auc 0.872" in summary.markdown
-    assert "Continue lgbm: num_leaves 63 → 128 on `nl63`" in plan.markdown
+    assert "nl63 with val_auc 0.872" in summary.markdown
+    assert "Continue lgbm: num_leaves 63 → 128 on nl63" in plan.markdown
     assert "**Verdict: tried.**" in tried.markdown
-    assert "**not** the top of the ranking (`nl63`)" in decision.markdown
+    assert "**not** the top of the ranking (nl63)" in decision.markdown
     assert "No rationale given: the selected run's weighted total is 0, against 1 for the top" in decision.markdown
     # no run records a data version: one gap of the project, said once, not a question about nl63
     assert "No run of this project records data_version, environment," in repro.markdown

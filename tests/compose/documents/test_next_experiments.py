@@ -37,8 +37,8 @@ def test_priorities_are_seed_repeats_then_the_converging_direction_then_a_neighb
     assert step.from_runs == ["r-lr2", "r-lr3"]
     assert (body.priorities[2].changes[0].param, body.priorities[2].changes[0].proposed) == ("lr", "0.05")
     assert body.priorities[0].cost.seconds_per_run == 620.0  # median of lgbm's 600, 620, 640
-    assert "1. **Repeat the current best `r-lr3` with new seeds**" in markdown
-    assert "2. **Continue lgbm: num_leaves 63 → 128 on `r-lr3`**" in markdown
+    assert "1. **Repeat the current best lr3 (r-lr3) with new seeds**" in markdown
+    assert "2. **Continue lgbm: num_leaves 63 → 128 on lr3 (r-lr3)**" in markdown
     assert "about 10.33 min each (median of 3 similar runs)" in markdown
 
 
@@ -50,7 +50,7 @@ def test_model_keys_are_not_small_changes() -> None:
 def test_low_roi_lists_closed_approaches_duplicates_and_within_noise() -> None:
     body, markdown = compose()
     assert [item.subject for item in body.low_roi] == ["xgb", "logreg", "r-dup", "r-xgb2"]
-    assert "- `r-dup`: repeats the configuration of `r-xgb2` (930 s of compute)" in markdown
+    assert "- dup (r-dup): repeats the configuration of xgb2 (r-xgb2) (930 s of compute)" in markdown
     assert "- logreg: abandoned: too simple for this data" in markdown
 
 
@@ -107,7 +107,7 @@ def test_a_past_deadline_drops_everything_that_costs_time() -> None:
 def test_target_met_is_said() -> None:
     body, markdown = compose(target=0.86)
     assert body.target_met is True
-    assert "The best `r-lr3` (0.87) already meets the target 0.86." in markdown
+    assert "The best lr3 (r-lr3) (0.87) already meets the target 0.86." in markdown
     body, markdown = compose(target=0.9)
     assert body.target_met is False
     assert "has not reached the target 0.9 yet" in markdown
@@ -207,10 +207,10 @@ def test_a_lead_within_the_noise_puts_seed_repeats_of_the_top_configurations_fir
     assert (first.kind, [c.base for c in first.changes]) == ("seed_repeats", ["r-lr3", "r-xgb2"])
     assert first.cost.runs == 4
     assert (
-        "Its lead over the runner-up `r-xgb2` (the best of approach xgb) is 0.029 (0.87 vs 0.841), against a "
+        "Its lead over the runner-up xgb2 (r-xgb2) (the best of approach xgb) is 0.029 (0.87 vs 0.841), against a "
         "believable gain of 0.04 for these sides: **within the noise**"
     ) in markdown
-    assert "1. **Repeat the top configurations `r-lr3` and `r-xgb2` with new seeds**" in markdown
+    assert "1. **Repeat the top configurations lr3 (r-lr3) and xgb2 (r-xgb2) with new seeds**" in markdown
 
 
 def test_a_lead_beyond_the_noise_changes_nothing_in_the_plan() -> None:

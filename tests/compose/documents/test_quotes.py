@@ -175,7 +175,7 @@ def test_the_markdown_quotes_each_statement_once(setting: tuple[DocContext, Find
         assert "max_depth beyond 12" not in doc.markdown  # answered by a later dump
         assert "rbf kernel need scaling" not in doc.markdown  # answered, as recorded
     assert "did not work (2024-05-02, entry 1): “lgbm with 63 leaves" not in summary.markdown
-    assert "  - concluded (2024-05-02, entry 1): “lgbm with 63 leaves is the best so far” (`nl63`)" in summary.markdown
+    assert "  - concluded (2024-05-02, entry 1): “lgbm with 63 leaves is the best so far” (nl63)" in summary.markdown
     assert "  - open question: “would a smaller learning rate still help?”" in brief.markdown
 
 
@@ -196,7 +196,7 @@ def test_the_chosen_model_is_the_selection_on_record(setting: tuple[DocContext, 
     assert summary.body.selected == brief.body.selected == "rf12n"
     assert summary.body.current_best is not None and summary.body.current_best.key == "nl63"
     line = (
-        "Chosen model: `rf12n`, selected on 2024-05-05 (entry 6); the best run on **val_auc** is `nl63`, another run. "
+        "Chosen model: rf12n, selected on 2024-05-05 (entry 6); the best run on **val_auc** is nl63, another run. "
         "Why the chosen one: half the latency of lgbm at 0.847."
     )
     assert line in summary.markdown and line in brief.markdown
@@ -207,7 +207,7 @@ def test_the_latest_selection_of_the_best_says_it_is_the_same_run(setting: tuple
     later = decision(7, "nl63", "")
     summary, brief = both(replace(ctx, entries=ctx.entries + (later,)), findings)
     for doc in (summary, brief):
-        assert "Chosen model: `nl63`, selected on 2024-05-05 (entry 7); it is also the best run on **val_auc**." in (
+        assert "Chosen model: nl63, selected on 2024-05-05 (entry 7); it is also the best run on **val_auc**." in (
             doc.markdown
         )
     # a summary up to a day before any decision names no chosen model
@@ -221,7 +221,7 @@ def test_a_ranking_s_rationale_is_no_reason_of_the_person_s(setting: tuple[DocCo
     later = decision(7, "rf12", "No rationale given: the selected run's weighted total is 0, against 1", "ranking")
     summary, brief = both(replace(ctx, entries=ctx.entries + (later,)), findings)
     line = (
-        "Chosen model: `rf12`, selected on 2024-05-05 (entry 7); the best run on **val_auc** is `nl63`, another run. "
+        "Chosen model: rf12, selected on 2024-05-05 (entry 7); the best run on **val_auc** is nl63, another run. "
         "The decision records no reason of its own for choosing it over the best."
     )
     assert line in summary.markdown and line in brief.markdown

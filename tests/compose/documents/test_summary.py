@@ -35,16 +35,16 @@ def test_key_findings_per_approach_quote_entries_citing_its_runs() -> None:
     lgbm, xgb = body.approaches
     assert [q.text for q in lgbm.conclusions] == ["num_leaves 63 helped lgbm"]
     assert [q.text for q in xgb.did_not_work] == ["deeper xgb trees did not help"]
-    assert "- **lgbm** (converging, 2 runs (`r-lr2`, `r-lr3`))" in markdown
-    assert "Best `r-lr3` at 0.87." in markdown
-    assert "  - did not work (2024-05-03, entry 1): “deeper xgb trees did not help” (`r-xgb2`)" in markdown
+    assert "- **lgbm** (converging, 2 runs (lr2 (r-lr2), lr3 (r-lr3)))" in markdown
+    assert "Best lr3 (r-lr3) at 0.87." in markdown
+    assert "  - did not work (2024-05-03, entry 1): “deeper xgb trees did not help” (xgb2 (r-xgb2))" in markdown
 
 
 def test_closed_and_remaining() -> None:
     body, markdown = compose(None, None)
     assert [a.name for a in body.closed] == ["xgb", "logreg"]
     assert [a.name for a in body.remaining] == ["lgbm"]
-    assert "- logreg: abandoned, because too simple for this data (`r-base`)" in markdown
+    assert "- logreg: abandoned, because too simple for this data (base (r-base))" in markdown
     assert [q.text for q in body.open_questions] == ["does the March data drift?"]
     assert "  - open question (2024-05-03, entry 1): “is lr 0.2 too high?”" in markdown
 
@@ -53,13 +53,14 @@ def test_current_best_with_gain_and_noise() -> None:
     body, markdown = compose(None, None)
     assert body.current_best is not None
     assert (body.current_best.key, body.current_best.value, body.current_best.beyond_noise) == ("r-lr3", 0.87, True)
-    assert "`r-lr3` with val_auc 0.87 (approach lgbm), 0.07 better than the baseline `r-base` (0.8)" in markdown
+    best = "lr3 (r-lr3) with val_auc 0.87 (approach lgbm), +0.07 better than the baseline base (r-base) (0.8)"
+    assert best in markdown
 
 
 def test_best_as_of_the_window_end() -> None:
     body, markdown = compose(None, date(2024, 5, 3))
     assert body.current_best is not None and body.current_best.key == "r-lr2"
-    assert "`r-lr2` with val_auc 0.86" in markdown
+    assert "lr2 (r-lr2) with val_auc 0.86" in markdown
 
 
 def test_metric_switches_up_to_the_window_end() -> None:
@@ -73,7 +74,7 @@ def test_metric_switches_up_to_the_window_end() -> None:
 def test_plan_is_the_top_3_of_next_experiments() -> None:
     body, markdown = compose(None, None)
     assert [s.kind for s in body.plan] == ["seed_repeats", "continue", "neighbour"]
-    assert "## Plan for the next phase\n\n1. **Repeat the current best `r-lr3` with new seeds**" in markdown
+    assert "## Plan for the next phase\n\n1. **Repeat the current best lr3 (r-lr3) with new seeds**" in markdown
 
 
 def test_a_one_off_run_is_explored_but_not_what_remains() -> None:

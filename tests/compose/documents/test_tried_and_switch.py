@@ -26,8 +26,9 @@ def test_tried_names_the_run_its_value_and_approach_status() -> None:
     assert body.verdict == "tried"
     assert [(n.key, n.value, n.approach_status) for n in body.exact] == [("r-lr3", 0.87, "converging")]
     assert body.similar[0].differing[0].model_dump() == {"param": "num_leaves", "run_value": "31", "proposed": "63"}
-    assert "**Verdict: tried.** Tried: `r-lr3` ran every proposed value and scored val_auc 0.87." in composed.markdown
-    assert "| `r-lr2` | 0.86 | lgbm (converging) | lr | num_leaves: 31 (proposed 63) |" in composed.markdown
+    verdict = "**Verdict: tried.** Tried: lr3 (r-lr3) ran every proposed value and scored val_auc 0.87."
+    assert verdict in composed.markdown
+    assert "| lr2 (r-lr2) | 0.86 | lgbm (converging) | lr | num_leaves: 31 (proposed 63) |" in composed.markdown
     assert composed.run_ids == ["r-lr3", "r-lr2"]
     assert check_document_grounding(composed, context(), findings()) == []
 
@@ -69,7 +70,7 @@ def test_a_proposal_in_words_reads_its_concepts_and_moves_and_stays_grounded() -
     assert body.params == {"num_leaves": "> 31"}  # more than the family's first run
     assert [n.key for n in body.exact] == ["r-lr3"] and {n.key for n in body.similar} == {"r-lr1", "r-lr2"}
     assert "Read as: num_leaves above 31. Model family: lightgbm. Concepts: depth." in composed.markdown
-    assert "| `r-lr1` | 0.85 | lgbm (converging) | — | num_leaves: 31 (proposed above 31) |" in composed.markdown
+    assert "| lr1 (r-lr1) | 0.85 | lgbm (converging) | — | num_leaves: 31 (proposed above 31) |" in composed.markdown
     assert "made every proposed change" in composed.markdown
     assert check_document_grounding(composed, context(), findings()) == []
 

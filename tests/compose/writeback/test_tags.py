@@ -67,12 +67,12 @@ def change(key: str, closest: str | None, *keys: str) -> RunChange:
         (
             {"findings": (Finding("within_noise", "m", ("r3",), {"gain": 0.0004, "noise": 0.0021}, subject="r3"),)},
             "r3",
-            {"labbook.finding.within_noise": "gain 0.0004 <= noise 0.0021"},
+            {"labbook.finding.within_noise": "gain +0.0004 <= noise 0.0021"},
         ),
         (
             {"findings": (Finding("within_noise", "m", ("r3",), {"gain": 0.001}, subject="r3"),)},
             "r3",
-            {"labbook.finding.within_noise": "gain 0.001 <= noise 0.005"},  # the noise threshold of the findings
+            {"labbook.finding.within_noise": "gain +0.001 <= noise 0.005"},  # the noise threshold of the findings
         ),
         (
             {"repro_gaps": (ReproGap("r2", ("git_commit", "seed")),)},
@@ -167,9 +167,16 @@ def test_deterministic_for_10k_runs() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(0.8 + 0.02, "0.82"), (0.9953712341, "0.9953712341"), (12.0, "12"), (1e-05, "1e-05"), (-0.25, "-0.25")],
+    [
+        (0.8 + 0.02, "0.82"),
+        (0.9953712341, "0.9954"),
+        (0.00181964587519, "0.00182"),
+        (12.0, "12"),
+        (1e-05, "1e-05"),
+        (-0.25, "-0.25"),
+    ],
 )
-def test_numbers_keep_every_logged_digit_without_float_noise(value: float, text: str) -> None:
+def test_numbers_have_at_most_4_significant_digits_without_float_noise(value: float, text: str) -> None:
     assert (
         labbook_tags(findings(best="r1", best_value=value))["r1"]["labbook.finding.current_best"] == f"val_auc={text}"
     )
