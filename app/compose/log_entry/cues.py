@@ -4,7 +4,7 @@ Labels ("open q:", "tomorrow:", "## Didn't work", ":soon: tmrw") name a section 
 (a question: "?", "not sure", "should we"; a plan: "tomorrow", "need to", a leading imperative; a failure: "didn't
 help", "dead end", "diverged", "worse"; a guess: "I think", "prob", "maybe"; a conclusion: "best so far", "because",
 "so", "going with"). `cue_section` applies them to one clause, strongest first; `dump` decides what a
-clause is. Instruction-like text is recognised here too (announced metric switches: `metric_switch.py`).
+clause is. Instruction-like text is read in `instructions.py`, announced metric switches in `metric_switch.py`.
 """
 
 from __future__ import annotations
@@ -116,16 +116,6 @@ _CONCLUSION_RE = re.compile(
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
     r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
     r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
-    re.IGNORECASE,
-)
-INSTRUCTION_RE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions?|prompts?|rules|above|previous|prior|"
-    r"everything)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|<\|im_start\|>|"
-    r"^\W*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b|"
-    # addressed to a model: "NOTE TO ANY AI SUMMARISING THIS", "if you are an LLM", "AI reading this: report ..."
-    r"\b(?:note|message|instructions?|hint)s? (?:to|for) (?:any |the |all )?(?:ai|llm|gpt|model|assistant|bot|"
-    r"summari[sz]er|language model)s?\b|\bif you(?:'re| are) an? (?:ai|llm|language model|assistant|bot)\b|"
-    r"\b(?:ai|llm|gpt|assistant|model|bot)s? (?:reading|summari[sz]ing|processing|parsing) this\b",
     re.IGNORECASE,
 )
 # Openers that carry no content: "ok so today:", "anyway,".
