@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.compose.log_entry.changes import diff_words, is_a_change, subject, tidy
 from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.dump import Statement, parse_dump
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
@@ -43,7 +44,7 @@ _TRIAL_RE = re.compile(
 )
 _URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 _CHANGE_SPLIT_RE = re.compile(r"[,;:]|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
-_CHANGE_STRIP = " ()[]{},;:–=>\"'`"  # not "." or "-": ".861" and "-0.02" keep their signs and points
+_CHANGE_STRIP = " ()[]{},;:–=>\"'`|"  # not "." or "-": ".861" and "-0.02" keep their signs and points
 
 
 def compose_log_entry(
@@ -81,6 +82,7 @@ class _Builder:
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
     sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
     statement_refs: list[Reference] = field(default_factory=list)  # the references of the statement being read
+    positions: dict[str, int] | None = None  # run key -> its place in the stored history, built when first needed
 
     def __post_init__(self) -> None:
         known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
@@ -228,12 +230,35 @@ class _Builder:
             ref=reference.text if reference else None,
             run_id=run.key if run else None,
             run_name=run.run_name if run else None,
-            change=change or _describe(statement.text, reference, self.statement_refs),
+            change=change or self._change(statement.text, reference),
             context=statement.text,
             stated=stated,
             stored=dict(run.metrics) if run else {},
             line=statement.line,
         )
+
+    def _change(self, text: str, reference: Reference | None) -> str:
+        """What changed for the run: the dump's words when they say it; else the parameter diff against the run the
+        sentence compares it with or its closest earlier configuration; else the words the observation is about."""
+        if reference is None:
+            return _trim(text)
+        fragments = _fragments(text, reference, self.statement_refs, self.metric_re)
+        said = next((f for f, follows in fragments if is_a_change(f, self.metric_re, number_follows=follows)), None)
+        if said:
+            return _trim(tidy(said))
+        run = reference.run
+        if run is not None:
+            compared = [r.run for r in self.statement_refs if r.run and r.run.key != run.key]
+            words = diff_words(run, compared, self.index.runs, self._position(run.key))
+            if words:
+                return _trim(words)
+        about = next((subject(f) for f, _ in fragments if subject(f)), "")
+        return _trim(about) if about else reference.text
+
+    def _position(self, key: str) -> int | None:
+        if self.positions is None:
+            self.positions = {run.key: at for at, run in enumerate(self.index.runs)}
+        return self.positions.get(key)
 
     def _check_number(self, reference: Reference | None, run: RunFacts, metric: StatedMetric) -> None:
         mismatch = stated_mismatch(metric, run, self.project)
@@ -297,13 +322,11 @@ def _unique_refs(references: list[Reference]) -> list[Reference]:
     return unique
 
 
-def _describe(text: str, reference: Reference | None, neighbours: list[Reference]) -> str:
-    return _change(text, reference, neighbours) if reference else _trim(text)
-
-
-def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str:
-    """What the dump says was changed for this run: the words just before the reference (back to the previous
-    reference or link), else the words just after it, else the reference itself."""
+def _fragments(
+    text: str, reference: Reference, neighbours: list[Reference], metric_re: re.Pattern[str]
+) -> list[tuple[str, bool]]:
+    """The words written for this run, best first: those just before the reference (back to the previous reference
+    or link), then those just after it; each with whether a number follows it in the dump."""
     start = max((m.end() for m in _URL_RE.finditer(text[: reference.start])), default=0)
     start = max([start, *(r.end for r in neighbours if r.end <= reference.start)])
     before_text, after_text = text[start : reference.start], text[reference.end :]
@@ -315,10 +338,20 @@ def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str
     before = next(
         (p for p in reversed(parts) if _WORDY_RE.search(p) and not _is_reference_text(p) and not _is_result(p)), ""
     )
-    if before:
-        return _trim(before)
-    after = _strip(_AFTER_SPLIT_RE.split(after_text)[0])
-    return _trim(after) if _WORDY_RE.search(after) and not _is_result(after) else reference.text
+    cut = _AFTER_SPLIT_RE.search(after_text)
+    number_follows = bool(cut and cut.group().isdigit())
+    head = after_text[: cut.start()] if cut else ""
+    if (
+        number_follows
+        and re.search(r"[A-Za-z_]\s*[=:]?\s*$", head)
+        and not re.search(rf"(?:{metric_re.pattern})\W*$", head)
+    ):
+        # "(dim 128, lr 3e-4)": the number is the value of the words before it, not a result; keep them together
+        cut = _AFTER_BREAK_RE.search(after_text, cut.end())
+        number_follows = False
+    after = _strip(after_text[: cut.start()] if cut else after_text)
+    found = [(before, False)] if before else []
+    return [*found, (after, number_follows)] if _WORDY_RE.search(after) and not _is_result(after) else found
 
 
 # "got 0.9448", "scored .86", "gets": the previous run's result, or this run's, said with a verb; never a change.
@@ -334,7 +367,8 @@ def _is_result(text: str) -> bool:
 
 
 _OPEN_PAREN_RE = re.compile(r"\s*\([^)]*$")
-_AFTER_SPLIT_RE = re.compile(r"[,;:]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b|\d", re.IGNORECASE)
+_AFTER_SPLIT_RE = re.compile(r"[,;:]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b|(?<![\w@-])\d", re.IGNORECASE)
+_AFTER_BREAK_RE = re.compile(r"[,;:|)]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
 _WORDY_RE = re.compile(r"[A-Za-z]{2,}")  # a change is said in words: "0.889" alone is a number, not a change
 
 
