@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.compose.log_entry.changes import diff_words, is_a_change, subject, tidy
+from app.compose.log_entry.cues import is_setup
 from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.dump import Statement, parse_dump
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
@@ -82,6 +83,7 @@ class _Builder:
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
     sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
     statement_refs: list[Reference] = field(default_factory=list)  # the references of the statement being read
+    read: set[tuple[int, str]] = field(default_factory=set)  # (line, text) of the statements read
     positions: dict[str, int] | None = None  # run key -> its place in the stored history, built when first needed
 
     def __post_init__(self) -> None:
@@ -118,6 +120,9 @@ class _Builder:
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
         )
+        if (statement.line, statement.text) in self.read:
+            numbers = []  # the same words again (a clause yielded twice): their numbers are already stated once
+        self.read.add((statement.line, statement.text))
         inherited = self._inherited(statement) if _elaborates(statement.text, numbers) else []
         cited = _unique_refs(references) or inherited or self._same_sentence(statement, numbers)
         self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
@@ -149,7 +154,7 @@ class _Builder:
             self._check_number(reference, run, metric)
         if trial:
             current = self.experiments[run.key]
-            self.experiments[run.key] = current.model_copy(update={"stated": [*current.stated, *trial.stated]})
+            self.experiments[run.key] = current.model_copy(update={"stated": _once([*current.stated, *trial.stated])})
         self.line_refs.setdefault(parent.group, []).append(reference)
         for section, items in self.sections.items():
             self.sections[section] = [_cite(item, run.key) if item.line == parent.line else item for item in items]
@@ -190,7 +195,8 @@ class _Builder:
             # "... (447c745c was 0.05) is worse -> keep 0.05": a parameter value of a run named on the same line
             named = self.line_refs.get(statement.group, [])
             stated = [n.metric for n in numbers if not any(is_param_value(n.metric, r.run) for r in named)]
-            if statement.section in _PAST_SECTIONS and (stated or _TRIAL_RE.search(statement.text)):
+            tried = _TRIAL_RE.search(statement.text) and not is_setup(statement.text)  # "trained on 8 GPUs": setup
+            if statement.section in _PAST_SECTIONS and (stated or tried):
                 self._experiment(None, statement, stated)
                 self.trials.setdefault(statement.group, f"line:{statement.line}:{statement.text}")
             return
@@ -223,8 +229,9 @@ class _Builder:
             for metric in stated:
                 self._check_number(reference, run, metric)
         existing = self.experiments.get(key)
+        stated = _once([*existing.stated, *stated] if existing else stated)
         if existing:
-            self.experiments[key] = existing.model_copy(update={"stated": [*existing.stated, *stated]})
+            self.experiments[key] = existing.model_copy(update={"stated": stated})
             return
         self.experiments[key] = Experiment(
             ref=reference.text if reference else None,
@@ -287,7 +294,7 @@ class _Builder:
     # -- the entry ----------------------------------------------------------------------------------------------------
 
     def build(self) -> LogEntry:
-        experiments = list(self.experiments.values())
+        experiments = _each_number_once(list(self.experiments.values()))
         cited = [e.run_id for e in experiments if e.run_id]
         cited += [key for items in self.sections.values() for item in items for key in item.run_ids]
         run_ids = list(dict.fromkeys(cited))
@@ -298,6 +305,31 @@ class _Builder:
             run_ids=run_ids,
             **{section: items for section, items in self.sections.items()},
         )
+
+
+def _each_number_once(experiments: list[Experiment]) -> list[Experiment]:
+    """A number read once is stated for one experiment: the first that holds it keeps it."""
+    seen: set[int] = set()
+    out = []
+    for experiment in experiments:
+        kept = [m for m in experiment.stated if id(m) not in seen]
+        seen.update(id(m) for m in kept)
+        out.append(
+            experiment if len(kept) == len(experiment.stated) else experiment.model_copy(update={"stated": kept})
+        )
+    return out
+
+
+def _once(stated: list[StatedMetric]) -> list[StatedMetric]:
+    """A number said twice for one run on one line ("AUUC was 0.58 I think yeah 0.58") is stated once."""
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for metric in stated:
+        key = (metric.line, metric.name, metric.text.strip(), metric.value, metric.low, metric.high)
+        if key not in seen:
+            seen.add(key)
+            out.append(metric)
+    return out
 
 
 def _only_reference(text: str, references: list[Reference]) -> bool:
