@@ -321,13 +321,17 @@ def _each_number_once(experiments: list[Experiment]) -> list[Experiment]:
 
 
 def _once(stated: list[StatedMetric]) -> list[StatedMetric]:
-    """A number said twice for one run on one line ("AUUC was 0.58 I think yeah 0.58") is stated once."""
-    seen: set[tuple[object, ...]] = set()
-    out = []
+    """A number said twice for one run on one line ("AUUC was 0.58 I think yeah 0.58") is stated once: the same
+    value on the same line, unnamed the second time or under the same name."""
+    out: list[StatedMetric] = []
     for metric in stated:
-        key = (metric.line, metric.name, metric.text.strip(), metric.value, metric.low, metric.high)
-        if key not in seen:
-            seen.add(key)
+        same = (metric.line, metric.text.strip(), metric.value, metric.low, metric.high)
+        if not any(
+            (m.line, m.text.strip(), m.value, m.low, m.high) == same
+            and None in (m.name, metric.name)
+            or (m.line, m.text.strip(), m.value, m.low, m.high, m.name) == (*same, metric.name)
+            for m in out
+        ):
             out.append(metric)
     return out
 
