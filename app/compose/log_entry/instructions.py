@@ -39,10 +39,11 @@ _READER_VERBS = r"reading|summari[sz]ing|processing|parsing|ingesting|analy[sz]i
 _THIS = r"(?:this|these|that|me|my|our|the\s+(?:notes?|dump|log|text|entry|page|file|doc\w*|session))\b"
 _ADDRESSEE_RE = re.compile(
     # a greeting or a note to it: "hey model", "dear AI", "attention LLM", "note to the assistant", "@claude"
-    rf"\b(?:hey|hi|hello|dear|attention|attn|yo|psst|ok|okay)\b[\s,:]+(?:(?:the|any|all|my|you)\s+)*"
+    rf"\b(?:hey|hi|hello|dear|attention|attn|yo|psst)\b[\s,:]+(?:(?:the|any|all|my|you)\s+)*"
     rf"(?:{_ANY_NOUNS})\b"
+    # "notes for the model" heads a person's notes about their model; "note to any model" speaks to one
     rf"|\b(?:notes?|messages?|instructions?|hints?|reminders?|memo|p\.?s\.?|nb|fyi|request)\s+(?:to|for)\s+"
-    rf"(?:(?:any|the|all|every|whatever|whichever|an?|you)\s+)*(?:{_ANY_NOUNS})\b"
+    rf"(?:(?:(?:the|an?|you)\s+)*(?:{_AI_NOUNS})|(?:any|all|every|whatever|whichever)\s+(?:{_ANY_NOUNS}))\b"
     rf"|\b(?:to|for)\s+(?:(?:any|the|all|every|whatever|whichever|an?)\s+)+(?:{_AI_NOUNS})\b"
     rf"|@(?:{_ANY_NOUNS})\b"
     # the addressee opens the line: "AI: ...", "Assistant, please ...", "LLM -> report ..."
@@ -107,7 +108,7 @@ _PRESENT_VERBS = (
 )
 _RESULT_WORDS = (
     r"best|final|official|headline|winning|winner|top|primary|true|real|actual|correct|overall|main|reported|"
-    r"result|results|outcome|answer|number|score|figure|metric|sota|state of the art|champion|"
+    r"result|results|outcome|answer|number|score|figure|sota|state of the art|champion|"
     r"meilleure?|final(?:e)?|résultat|gagnant|beste[snrm]?|endgültige\w*|ergebnis|sieger|gewinner|mejor|"
     r"resultado|ganador|melhor|vencedor|migliore|risultato|vincitore"
 )
@@ -117,6 +118,7 @@ _AS_RESULT_RE = re.compile(
     rf"(?:\w+\s+){{0,2}}(?:{_RESULT_WORDS})\b"
     rf"|\b(?:the|our)\s+(?:{_RESULT_WORDS})\s+(?:\w+\s+){{0,3}}(?:is|was|should be|must be|=|:)\s*[~≈]?\s*[-+]?"
     rf"\d*\.?\d"
+    r"|\b(?:as|to be|comme|als|como|come)\s+[~≈]?[-+]?\d*\.?\d+%?(?![\w.])"  # "report the auc as 0.97"
     r"|最(?:佳|好|终)|最終結果|ベスト",
     re.IGNORECASE,
 )
@@ -151,7 +153,7 @@ _MARKER_RE = re.compile(
     re.IGNORECASE,
 )
 # Digits that are part of a metric's name, not a value: "recall@5%", "top-5", "ndcg@10", "f1".
-_NAME_DIGITS_RE = re.compile(r"@\s*\d+%?|\b[a-z]+[-_]?\d{1,2}\b", re.IGNORECASE)
+_NAME_DIGITS_RE = re.compile(r"@\s*\d*\.?\d+%?|\b[a-z]+[-_]?\d{1,2}\b", re.IGNORECASE)
 _VALUE_RE = re.compile(
     r"(?<![\w.])[-+]?(?:\d+\.\d+|\.\d+|\d+)%?(?![\w])|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,32}\b",
     re.IGNORECASE,
@@ -186,9 +188,19 @@ def _states_a_value(text: str) -> bool:
 
 
 def _presents_a_result(text: str) -> bool:
-    """A presentation verb with "as the best/final result" (or "the final score is 0.97") after it."""
+    """A presentation verb with "as the best/final result" (or "the final score is 0.97") after it. "Report f1 as
+    the main metric" chooses a metric (a switch, read elsewhere), it presents no result."""
     verb = _PRESENT_RE.search(text)
-    return bool(verb and _AS_RESULT_RE.search(text, verb.end()))
+    if not verb:
+        return False
+    return any(not _METRIC_CHOICE_RE.match(text, found.end()) for found in _AS_RESULT_RE.finditer(text, verb.end()))
+
+
+_METRIC_CHOICE_RE = re.compile(
+    r"\s*(?:metrics?|kpis?|objectives?|measures?|criteri(?:on|a)|target metric|north star|métrique|metrik|métrica|"
+    r"metrica)\b",
+    re.IGNORECASE,
+)
 
 
 _META_RE = re.compile(
