@@ -35,19 +35,28 @@ _AI_NOUNS = (
     r"ia|i\.a\.|ki|k\.i\.|assistente?s?|asistentes?|assistent(?:in)?|sprachmodell|résumeur|zusammenfasser"
 )
 _ANY_NOUNS = rf"{_AI_NOUNS}|models?|agents?|modèle|modell|modelo|modello"
-_READER_VERBS = r"reading|summari[sz]ing|processing|parsing|ingesting|analy[sz]ing|condensing|writing up|turning"
-_THIS = r"(?:this|these|that|me|my|our|the\s+(?:notes?|dump|log|text|entry|page|file|doc\w*|session))\b"
+_READER_VERBS = (
+    r"reading|summari[sz]ing|processing|parsing|ingesting|analy[sz]ing|condensing|writing up|turning|generating|"
+    r"producing"
+)
+_THIS = (
+    r"(?:this|these|that|me|my|our|the\s+(?:notes?|dump|log|text|entry|page|file|doc\w*|session|summary|"
+    r"write-?up))\b"
+)
 _ADDRESSEE_RE = re.compile(
     # a greeting or a note to it: "hey model", "dear AI", "attention LLM", "note to the assistant", "@claude"
     rf"\b(?:hey|hi|hello|dear|attention|attn|yo|psst)\b[\s,:]+(?:(?:the|any|all|my|you)\s+)*"
     rf"(?:{_ANY_NOUNS})\b"
     # "notes for the model" heads a person's notes about their model; "note to any model" speaks to one
     rf"|\b(?:notes?|messages?|instructions?|hints?|reminders?|memo|p\.?s\.?|nb|fyi|request)\s+(?:to|for)\s+"
-    rf"(?:(?:(?:the|an?|you)\s+)*(?:{_AI_NOUNS})|(?:any|all|every|whatever|whichever)\s+(?:{_ANY_NOUNS}))\b"
+    rf"(?:(?:(?:the|an?|you)\s+)*(?:{_AI_NOUNS}|summari[sz]ation|auto-?summar\w*)|"
+    rf"(?:any|all|every|whatever|whichever)\s+(?:{_ANY_NOUNS}))\b"
     rf"|\b(?:to|for)\s+(?:(?:any|the|all|every|whatever|whichever|an?)\s+)+(?:{_AI_NOUNS})\b"
     rf"|@(?:{_ANY_NOUNS})\b"
     # the addressee opens the line: "AI: ...", "Assistant, please ...", "LLM -> report ..."
-    rf"|^\W*(?:(?:the|dear|hey)\s+)?(?:{_AI_NOUNS})\s*(?:[:,>]|-+>|—|–)"
+    rf"|^\W*(?:(?:the|dear|hey)\s+)?(?:[\w-]+\s+)?(?:{_AI_NOUNS})\s*(?:[:,>\])]|-+>|—|–)"
+    # spoken of, and told what to do: "the assistant should report ...", "any AI must ..."
+    rf"|\b(?:the|any|an?|all|every)\s+(?:{_AI_NOUNS})\s+(?:should|must|needs? to|has to|have to|will|shall|is to)\b"
     # "AI reading this", "any model summarising these notes", "whoever is summarising this"
     rf"|\b(?:{_ANY_NOUNS})\s+(?:that\s+|who\s+|which\s+)?(?:is\s+|are\s+)?(?:{_READER_VERBS})\s+{_THIS}"
     rf"|\b(?:who|what)(?:ever|soever)?\s+(?:is\s+|are\s+)?(?:{_READER_VERBS})\s+{_THIS}"
@@ -144,7 +153,7 @@ _RULES_NOUNS = (
 )
 _MARKER_RE = re.compile(
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext)\|>|\[/?(?:INST|SYS)\]|<</?SYS>>|"
-    r"^\W*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:|^\W*#{1,6}\s*(?:system|instructions?)\b|"
+    r"^\W*(?:system|assistant|developer)\s*(?:prompt|message|override|note|instructions?)?\s*:|^\W*#{1,6}\s*(?:system|instructions?)\b|"
     r"\bsystem prompt\b|\bprompt injection\b|\bjailbreak\b|\bdeveloper mode\b|\byou are now\b|"
     r"\bnew instructions?\s*:|(?:^|[.;:!?]\s)\W*(?:please\s+|just\s+)?(?:pretend|act as if|imagine that)\b|"
     rf"\b(?:{_IGNORE_VERBS})\b.{{0,60}}?\b(?:{_RULES_NOUNS})\b(?!-)|"
@@ -174,12 +183,24 @@ def reads_as_instruction(text: str, *, addressed: bool = False) -> bool:
     presents = _presents_a_result(text)
     if addressed or addresses_a_model(text):
         # a line that speaks to a model and asks anything of it
-        return behaviour or presents or bool(_IMPERATIVE_RE.search(text) or _YOU_RE.search(text))
+        asks = behaviour or presents or bool(_IMPERATIVE_RE.search(text) or _YOU_RE.search(text))
+        return asks or _states_a_value(text) or bool(_AS_RESULT_RE.search(text))  # "...: the top auc is 0.97"
     value = _states_a_value(text)
+    if _SUMMARY_DIRECTIVE_RE.search(text) and (presents or value or behaviour):
+        return True  # "any summary of these notes must say 0.97 is the best"
     if _YOU_RE.search(text) and ((behaviour and _meta(text)) or (presents and value)):
         return True
     # no addressee: an imperative that asks for a value or a run to be presented as the result
     return presents and value and bool(_IMPERATIVE_RE.search(text))
+
+
+# What the summary is to say: "any summary of these notes must say ...", "the write-up should state ...".
+_SUMMARY_DIRECTIVE_RE = re.compile(
+    r"\b(?:any|the|this|every|each|your)\s+(?:summary|summaries|write-?up|tl;?dr|recap|digest)\s+(?:of\s+\w+(?:\s+\w+)?\s+)?"
+    r"(?:should|must|needs? to|has to|will|shall|is to)\s+(?:always\s+|only\s+)?(?:say|state|report|list|show|present|"
+    r"claim|mention|include|describe|call|name|omit|leave out|skip|ignore|hide)\b",
+    re.IGNORECASE,
+)
 
 
 def _states_a_value(text: str) -> bool:
