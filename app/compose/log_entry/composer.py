@@ -83,6 +83,7 @@ class _Builder:
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
     sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
     statement_refs: list[Reference] = field(default_factory=list)  # the references of the statement being read
+    stated_names: dict[str, dict[tuple[object, ...], set[str | None]]] = field(default_factory=dict)  # per experiment
     read: set[tuple[int, str]] = field(default_factory=set)  # (line, text) of the statements read
     positions: dict[str, int] | None = None  # run key -> its place in the stored history, built when first needed
 
@@ -154,7 +155,8 @@ class _Builder:
             self._check_number(reference, run, metric)
         if trial:
             current = self.experiments[run.key]
-            self.experiments[run.key] = current.model_copy(update={"stated": _once([*current.stated, *trial.stated])})
+            added = _once(list(trial.stated), self.stated_names.setdefault(run.key, {}))
+            self.experiments[run.key] = current.model_copy(update={"stated": [*current.stated, *added]})
         self.line_refs.setdefault(parent.group, []).append(reference)
         for section, items in self.sections.items():
             self.sections[section] = [_cite(item, run.key) if item.line == parent.line else item for item in items]
@@ -229,9 +231,9 @@ class _Builder:
             for metric in stated:
                 self._check_number(reference, run, metric)
         existing = self.experiments.get(key)
-        stated = _once([*existing.stated, *stated] if existing else stated)
+        stated = _once(stated, self.stated_names.setdefault(key, {}))
         if existing:
-            self.experiments[key] = existing.model_copy(update={"stated": stated})
+            self.experiments[key] = existing.model_copy(update={"stated": [*existing.stated, *stated]})
             return
         self.experiments[key] = Experiment(
             ref=reference.text if reference else None,
@@ -320,19 +322,17 @@ def _each_number_once(experiments: list[Experiment]) -> list[Experiment]:
     return out
 
 
-def _once(stated: list[StatedMetric]) -> list[StatedMetric]:
-    """A number said twice for one run on one line ("AUUC was 0.58 I think yeah 0.58") is stated once: the same
-    value on the same line, unnamed the second time or under the same name."""
+def _once(stated: list[StatedMetric], names: dict[tuple[object, ...], set[str | None]]) -> list[StatedMetric]:
+    """The numbers of `stated` not already stated for the run: a number said twice for one run on one line ("AUUC
+    was 0.58 I think yeah 0.58") is stated once (the same value on the same line, unnamed the second time or under
+    the same name). `names` holds what the run states so far, and is updated: linear, however long the dump."""
     out: list[StatedMetric] = []
     for metric in stated:
-        same = (metric.line, metric.text.strip(), metric.value, metric.low, metric.high)
-        if not any(
-            (m.line, m.text.strip(), m.value, m.low, m.high) == same
-            and None in (m.name, metric.name)
-            or (m.line, m.text.strip(), m.value, m.low, m.high, m.name) == (*same, metric.name)
-            for m in out
-        ):
-            out.append(metric)
+        seen = names.setdefault((metric.line, metric.text.strip(), metric.value, metric.low, metric.high), set())
+        if seen and (metric.name is None or None in seen or metric.name in seen):
+            continue
+        seen.add(metric.name)
+        out.append(metric)
     return out
 
 

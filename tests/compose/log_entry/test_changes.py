@@ -109,3 +109,9 @@ def test_the_same_number_for_two_runs_is_stated_for_each() -> None:
         "c3d4e5f6": [".86"],
         "b2c3d4e5": [".86"],
     }
+
+
+def test_the_same_number_on_two_lines_is_stated_for_each_line() -> None:
+    text = "lgbm-lr auc .86\nlgbm-lr auc .86 again on the rerun"
+    entry = compose_log_entry(text, runs=RUNS, project=PROJECT)
+    assert [(m.line, m.text) for e in entry.experiments for m in e.stated] == [(1, ".86"), (2, ".86")]
