@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from app.compose.log_entry.changes import diff_words, is_a_change, subject, tidy
+from app.compose.log_entry.cues import is_setup
 from app.compose.log_entry.declarations import announced_metric_switch
 from app.compose.log_entry.dump import Statement, parse_dump
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
@@ -43,7 +45,7 @@ _TRIAL_RE = re.compile(
 )
 _URL_RE = re.compile(r"https?://\S+", re.IGNORECASE)
 _CHANGE_SPLIT_RE = re.compile(r"[,;:]|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
-_CHANGE_STRIP = " ()[]{},;:–=>\"'`"  # not "." or "-": ".861" and "-0.02" keep their signs and points
+_CHANGE_STRIP = " ()[]{},;:–=>\"'`|"  # not "." or "-": ".861" and "-0.02" keep their signs and points
 
 
 def compose_log_entry(
@@ -81,6 +83,9 @@ class _Builder:
     firsts: dict[int, Statement] = field(default_factory=dict)  # group -> its first statement
     sentence_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per sentence
     statement_refs: list[Reference] = field(default_factory=list)  # the references of the statement being read
+    stated_names: dict[str, dict[tuple[object, ...], set[str | None]]] = field(default_factory=dict)  # per experiment
+    read: set[tuple[int, str]] = field(default_factory=set)  # (line, text) of the statements read
+    positions: dict[str, int] | None = None  # run key -> its place in the stored history, built when first needed
 
     def __post_init__(self) -> None:
         known = {self.project.primary_metric, *self.project.metric_aliases, *self.project.metric_aliases.values()}
@@ -116,6 +121,9 @@ class _Builder:
         numbers = find_stated(
             statement.text, statement.line, metric_re=self.metric_re, param_words=self.param_words, masked=masked
         )
+        if (statement.line, statement.text) in self.read:
+            numbers = []  # the same words again (a clause yielded twice): their numbers are already stated once
+        self.read.add((statement.line, statement.text))
         inherited = self._inherited(statement) if _elaborates(statement.text, numbers) else []
         cited = _unique_refs(references) or inherited or self._same_sentence(statement, numbers)
         self.line_refs.setdefault(statement.group, []).extend(r for r in cited if r.run)
@@ -147,7 +155,8 @@ class _Builder:
             self._check_number(reference, run, metric)
         if trial:
             current = self.experiments[run.key]
-            self.experiments[run.key] = current.model_copy(update={"stated": [*current.stated, *trial.stated]})
+            added = _once(list(trial.stated), self.stated_names.setdefault(run.key, {}))
+            self.experiments[run.key] = current.model_copy(update={"stated": [*current.stated, *added]})
         self.line_refs.setdefault(parent.group, []).append(reference)
         for section, items in self.sections.items():
             self.sections[section] = [_cite(item, run.key) if item.line == parent.line else item for item in items]
@@ -188,7 +197,8 @@ class _Builder:
             # "... (447c745c was 0.05) is worse -> keep 0.05": a parameter value of a run named on the same line
             named = self.line_refs.get(statement.group, [])
             stated = [n.metric for n in numbers if not any(is_param_value(n.metric, r.run) for r in named)]
-            if statement.section in _PAST_SECTIONS and (stated or _TRIAL_RE.search(statement.text)):
+            tried = _TRIAL_RE.search(statement.text) and not is_setup(statement.text)  # "trained on 8 GPUs": setup
+            if statement.section in _PAST_SECTIONS and (stated or tried):
                 self._experiment(None, statement, stated)
                 self.trials.setdefault(statement.group, f"line:{statement.line}:{statement.text}")
             return
@@ -221,6 +231,7 @@ class _Builder:
             for metric in stated:
                 self._check_number(reference, run, metric)
         existing = self.experiments.get(key)
+        stated = _once(stated, self.stated_names.setdefault(key, {}))
         if existing:
             self.experiments[key] = existing.model_copy(update={"stated": [*existing.stated, *stated]})
             return
@@ -228,12 +239,35 @@ class _Builder:
             ref=reference.text if reference else None,
             run_id=run.key if run else None,
             run_name=run.run_name if run else None,
-            change=change or _describe(statement.text, reference, self.statement_refs),
+            change=change or self._change(statement.text, reference),
             context=statement.text,
             stated=stated,
             stored=dict(run.metrics) if run else {},
             line=statement.line,
         )
+
+    def _change(self, text: str, reference: Reference | None) -> str:
+        """What changed for the run: the dump's words when they say it; else the parameter diff against the run the
+        sentence compares it with or its closest earlier configuration; else the words the observation is about."""
+        if reference is None:
+            return _trim(text)
+        fragments = _fragments(text, reference, self.statement_refs, self.metric_re)
+        said = next((f for f, follows in fragments if is_a_change(f, self.metric_re, number_follows=follows)), None)
+        if said:
+            return _trim(tidy(said))
+        run = reference.run
+        if run is not None:
+            compared = [r.run for r in self.statement_refs if r.run and r.run.key != run.key]
+            words = diff_words(run, compared, self.index.runs, self._position(run.key))
+            if words:
+                return _trim(words)
+        about = next((subject(f) for f, _ in fragments if subject(f)), "")
+        return _trim(about) if about else reference.text
+
+    def _position(self, key: str) -> int | None:
+        if self.positions is None:
+            self.positions = {run.key: at for at, run in enumerate(self.index.runs)}
+        return self.positions.get(key)
 
     def _check_number(self, reference: Reference | None, run: RunFacts, metric: StatedMetric) -> None:
         mismatch = stated_mismatch(metric, run, self.project)
@@ -262,7 +296,7 @@ class _Builder:
     # -- the entry ----------------------------------------------------------------------------------------------------
 
     def build(self) -> LogEntry:
-        experiments = list(self.experiments.values())
+        experiments = _each_number_once(list(self.experiments.values()))
         cited = [e.run_id for e in experiments if e.run_id]
         cited += [key for items in self.sections.values() for item in items for key in item.run_ids]
         run_ids = list(dict.fromkeys(cited))
@@ -273,6 +307,33 @@ class _Builder:
             run_ids=run_ids,
             **{section: items for section, items in self.sections.items()},
         )
+
+
+def _each_number_once(experiments: list[Experiment]) -> list[Experiment]:
+    """A number read once is stated for one experiment: the first that holds it keeps it."""
+    seen: set[int] = set()
+    out = []
+    for experiment in experiments:
+        kept = [m for m in experiment.stated if id(m) not in seen]
+        seen.update(id(m) for m in kept)
+        out.append(
+            experiment if len(kept) == len(experiment.stated) else experiment.model_copy(update={"stated": kept})
+        )
+    return out
+
+
+def _once(stated: list[StatedMetric], names: dict[tuple[object, ...], set[str | None]]) -> list[StatedMetric]:
+    """The numbers of `stated` not already stated for the run: a number said twice for one run on one line ("AUUC
+    was 0.58 I think yeah 0.58") is stated once (the same value on the same line, unnamed the second time or under
+    the same name). `names` holds what the run states so far, and is updated: linear, however long the dump."""
+    out: list[StatedMetric] = []
+    for metric in stated:
+        seen = names.setdefault((metric.line, metric.text.strip(), metric.value, metric.low, metric.high), set())
+        if seen and (metric.name is None or None in seen or metric.name in seen):
+            continue
+        seen.add(metric.name)
+        out.append(metric)
+    return out
 
 
 def _only_reference(text: str, references: list[Reference]) -> bool:
@@ -297,13 +358,11 @@ def _unique_refs(references: list[Reference]) -> list[Reference]:
     return unique
 
 
-def _describe(text: str, reference: Reference | None, neighbours: list[Reference]) -> str:
-    return _change(text, reference, neighbours) if reference else _trim(text)
-
-
-def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str:
-    """What the dump says was changed for this run: the words just before the reference (back to the previous
-    reference or link), else the words just after it, else the reference itself."""
+def _fragments(
+    text: str, reference: Reference, neighbours: list[Reference], metric_re: re.Pattern[str]
+) -> list[tuple[str, bool]]:
+    """The words written for this run, best first: those just before the reference (back to the previous reference
+    or link), then those just after it; each with whether a number follows it in the dump."""
     start = max((m.end() for m in _URL_RE.finditer(text[: reference.start])), default=0)
     start = max([start, *(r.end for r in neighbours if r.end <= reference.start)])
     before_text, after_text = text[start : reference.start], text[reference.end :]
@@ -315,10 +374,20 @@ def _change(text: str, reference: Reference, neighbours: list[Reference]) -> str
     before = next(
         (p for p in reversed(parts) if _WORDY_RE.search(p) and not _is_reference_text(p) and not _is_result(p)), ""
     )
-    if before:
-        return _trim(before)
-    after = _strip(_AFTER_SPLIT_RE.split(after_text)[0])
-    return _trim(after) if _WORDY_RE.search(after) and not _is_result(after) else reference.text
+    cut = _AFTER_SPLIT_RE.search(after_text)
+    number_follows = bool(cut and cut.group().isdigit())
+    head = after_text[: cut.start()] if cut else ""
+    if (
+        number_follows
+        and re.search(r"[A-Za-z_]\s*[=:]?\s*$", head)
+        and not re.search(rf"(?:{metric_re.pattern})\W*$", head)
+    ):
+        # "(dim 128, lr 3e-4)": the number is the value of the words before it, not a result; keep them together
+        cut = _AFTER_BREAK_RE.search(after_text, cut.end())
+        number_follows = False
+    after = _strip(after_text[: cut.start()] if cut else after_text)
+    found = [(before, False)] if before else []
+    return [*found, (after, number_follows)] if _WORDY_RE.search(after) and not _is_result(after) else found
 
 
 # "got 0.9448", "scored .86", "gets": the previous run's result, or this run's, said with a verb; never a change.
@@ -334,7 +403,8 @@ def _is_result(text: str) -> bool:
 
 
 _OPEN_PAREN_RE = re.compile(r"\s*\([^)]*$")
-_AFTER_SPLIT_RE = re.compile(r"[,;:]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b|\d", re.IGNORECASE)
+_AFTER_SPLIT_RE = re.compile(r"[,;:]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b|(?<![\w@-])\d", re.IGNORECASE)
+_AFTER_BREAK_RE = re.compile(r"[,;:|)]|\.\s|\bvs\.?(?=\s)|->|=>|\band\b|\bthen\b", re.IGNORECASE)
 _WORDY_RE = re.compile(r"[A-Za-z]{2,}")  # a change is said in words: "0.889" alone is a number, not a change
 
 

@@ -4,7 +4,7 @@ Labels ("open q:", "tomorrow:", "## Didn't work", ":soon: tmrw") name a section 
 (a question: "?", "not sure", "should we"; a plan: "tomorrow", "need to", a leading imperative; a failure: "didn't
 help", "dead end", "diverged", "worse"; a guess: "I think", "prob", "maybe"; a conclusion: "best so far", "because",
 "so", "going with"). `cue_section` applies them to one clause, strongest first; `dump` decides what a
-clause is. Instruction-like text is recognised here too (announced metric switches: `metric_switch.py`).
+clause is. Instruction-like text is read in `instructions.py`, announced metric switches in `metric_switch.py`.
 """
 
 from __future__ import annotations
@@ -118,16 +118,6 @@ _CONCLUSION_RE = re.compile(
     r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
     re.IGNORECASE,
 )
-INSTRUCTION_RE = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b.{0,30}\b(?:instructions?|prompts?|rules|above|previous|prior|"
-    r"everything)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|<\|im_start\|>|"
-    r"^\W*(?:assistant|system)\s*:|\b(?:say|report|state|claim|write|output|pretend)\b.{0,20}\bthe best\b|"
-    # addressed to a model: "NOTE TO ANY AI SUMMARISING THIS", "if you are an LLM", "AI reading this: report ..."
-    r"\b(?:note|message|instructions?|hint)s? (?:to|for) (?:any |the |all )?(?:ai|llm|gpt|model|assistant|bot|"
-    r"summari[sz]er|language model)s?\b|\bif you(?:'re| are) an? (?:ai|llm|language model|assistant|bot)\b|"
-    r"\b(?:ai|llm|gpt|assistant|model|bot)s? (?:reading|summari[sz]ing|processing|parsing) this\b",
-    re.IGNORECASE,
-)
 # Openers that carry no content: "ok so today:", "anyway,".
 FILLER_RE = re.compile(
     r"^(?:(?:ok(?:ay)?|so|alright|right|anyway|well|hmm+|ugh|phew|hi|hey|hello|update|eod|end of day|quick notes?|"
@@ -152,6 +142,36 @@ _MARKED_GUESS_RE = re.compile(
 )
 
 
+# A setup sentence says how the work is done, not what came of it: "we use 5-fold CV on the 2024 data", "trained on 8
+# GPUs", "all runs evaluated on the March holdout". Its "so" or "because" makes no conclusion.
+_SETUP_VERB_RE = re.compile(
+    r"^\W*(?:(?:we|i|all|all runs?|every run|each run|everything|runs?|models?|it|they)\s+(?:are\s+|were\s+|is\s+|"
+    r"was\s+|have been\s+|get\s+|got\s+)?(?:all\s+|now\s+|still\s+|always\s+)?)?(?:use|uses|used|using|train(?:ed|s)? "
+    r"(?:on|with|for|using)|trains? on|run on|ran on|running on|runs on|evaluat\w+ (?:on|with|using|against)|"
+    r"eval(?:ed)? "
+    r"on|test(?:ed)? on|validat\w+ on|fit(?:ted)? on|split(?:ting)?|hold(?:ing)? out|set up|configured|sampled|"
+    r"stratif\w+|tokeni[sz]ed|preprocess\w*|deduplicat\w*)\b",
+    re.IGNORECASE,
+)
+_SETUP_NOUN_RE = re.compile(
+    r"\b(?:\d+-?fold|folds?|cv|cross-?validation|gpus?|cpus?|tpus?|a100s?|h100s?|v100s?|nodes?|machines?|cluster|"
+    r"data(?:set)?|split|holdout|hold-out|train(?:ing)? set|test set|val(?:idation)? set|seeds?|batch(?: size)?|"
+    r"epochs?|"
+    r"rows|samples|images|tokens|hours? of|days? of|months? of|weeks? of|\d{4})\b",
+    re.IGNORECASE,
+)
+_OUTCOME_RE = re.compile(
+    r"\b(?:best|better|worse|win\w*|beats?|outperform\w*|helps?|helped|hurts?|works|worked|improv\w*|gain\w*|"
+    r"lift\w*|drop(?:ped|s)? (?:to|by)|jump\w*|regress\w*|overfit\w*|underfit\w*|leak\w*|fails?|failed)\b",
+    re.IGNORECASE,
+)
+
+
+def is_setup(text: str) -> bool:
+    """Whether a clause describes how the work is set up (data, folds, hardware), with no outcome in it."""
+    return bool(_SETUP_VERB_RE.search(text) and _SETUP_NOUN_RE.search(text) and not _OUTCOME_RE.search(text))
+
+
 def cue_section(text: str) -> Section | None:
     """The section a clause's own cue phrases point to, strongest cue first; None when it has none.
 
@@ -162,7 +182,7 @@ def cue_section(text: str) -> Section | None:
         return "next_steps" if NEXT_RE.search(text) else "hypothesis"
     for pattern, section in _CUES:
         if pattern.search(text):
-            return section
+            return None if section == "conclusions" and is_setup(text) else section
     return None
 
 

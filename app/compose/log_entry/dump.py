@@ -6,7 +6,9 @@ headings, arrows, em dashes, run-on sentences and unpunctuated dictation. This m
 observations, conclusions, did_not_work, open_questions, next_steps).
 
 How a statement finds its section, strongest first (the vocabulary is in `app.compose.log_entry.cues`):
-1. Instruction-like text ("ignore previous instructions...") is kept, with its whole line, as a quoted observation.
+1. Instruction-like text, read by `instructions.reads_as_instruction` (an addressee, a behaviour verb, a value presented
+   as the result), is kept with its whole line as a quoted observation; so is every line of a block under a line that
+   speaks to a model ("Note for the AI summariser:"), up to the next blank line.
 2. An inline label ("open q: ...", "tomorrow: ...", "next comp: ...") or a header above it ("## Next steps",
    "didn't work:", a bare "todo", a short cued bullet with sub-bullets such as "- What did not work").
 3. Cue phrases of the clause itself: a guess ("I think", "prob", "(hypothesis)"), a question ("?", "not sure",
@@ -28,13 +30,13 @@ from app.compose.log_entry.cues import (
     FILLER_RE,
     GENERIC,
     INLINE_LABEL_RE,
-    INSTRUCTION_RE,
     MIDLINE_LABEL_RE,
     NOT_BARE_HEADERS,
     clean_label,
     cue_section,
     label_section,
 )
+from app.compose.log_entry.instructions import addresses_a_model, reads_as_instruction
 from app.compose.log_entry.metric_switch import announces_switch
 from app.compose.log_entry.schema import Section
 
@@ -221,9 +223,17 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
     context: _Context | None = None
     group = sentence_number = 0
     parents: list[tuple[int, int]] = []  # (depth, group) of the bullets above
+    addressed = False  # under a line that speaks to a model ("Notes for the AI summariser:"), until a blank line
     for index, line in enumerate(lines):
         if not line.text:
             context = context if context and context.heading else None
+            addressed = False
+            continue
+        if addressed or reads_as_instruction(line.text) or (addresses_a_model(line.text) and _opens(line)):
+            # The whole line is suspect, not only the sentence that gives it away: kept as one quotation.
+            addressed = addressed or (addresses_a_model(line.text) and _opens(line))
+            group += 1
+            yield Statement(line.text, line.line, "observations", quoted=True, group=group)
             continue
         if context and context.bullet and line.depth <= context.depth:
             context = None  # a sibling of a bullet header ends its list
@@ -240,10 +250,6 @@ def _statements(lines: list[_Line]) -> Iterator[Statement]:
         group += 1
         if line.bullet:
             parents.append((line.depth, group))
-        if INSTRUCTION_RE.search(line.text):
-            # The whole line is suspect, not only the sentence that gives it away: kept as one quotation.
-            yield Statement(line.text, line.line, "observations", quoted=True, group=group, parent=parent)
-            continue
         # Under a header, one bullet is one item ("do we report macro? they care about rare classes").
         sentences = [line.text] if context and line.bullet else split_sentences(line.text)
         for sentence in sentences:
@@ -261,6 +267,11 @@ class _Context:
     depth: int
     heading: bool
     bullet: bool
+
+
+def _opens(line: _Line) -> bool:
+    """A line that introduces what follows: a heading, or text ending in a colon ("Note for the assistant:")."""
+    return bool(_HEADING_RE.match(line.text)) or line.text.rstrip(" *_").endswith(":")
 
 
 def _next_text(lines: list[_Line], index: int) -> _Line | None:
@@ -283,9 +294,6 @@ def _sentence_statements(
     sentence: str, line: int, context: Section | None, group: int, parent: int | None, todo: bool = False
 ) -> Iterator[Statement]:
     body = FILLER_RE.sub("", sentence).strip() or sentence.strip()
-    if INSTRUCTION_RE.search(body):
-        yield Statement(body, line, "observations", quoted=True, group=group, parent=parent)
-        return
     switch = announces_switch(body)
     label = INLINE_LABEL_RE.match(body)
     if label and label[3].strip():

@@ -27,6 +27,15 @@ PARAM_WORDS = frozenset(
         "hidden dim units window lag lags horizon"
     ).split()
 )
+# A word shaped like a parameter's name, whatever the project calls it: "smoothness around 0.1", "a mixing weight
+# of 0.3", "shrinkage 0.05". A metric named before a number is read first, so "error rate 0.12" stays a result.
+_PARAM_SHAPE_RE = re.compile(
+    r"(?:ness|rate|size|weight|factor|decay|penalty|strength|coef|coefficient|ratio|temperature|margin|tolerance|"
+    r"width|length|radius|bandwidth|power|exponent|prior|fraction|momentum|smoothing|threshold|dropout|shrinkage|"
+    r"cutoff|scale|noise|budget|interval|lambda|alpha|beta|gamma|epsilon|sigma|lr)$",
+    re.IGNORECASE,
+)
+_VALUE_OF_RE = re.compile(r"\s+(?:of|set to|set at|fixed at|fixed to|at|to|=|:)\s*$", re.IGNORECASE)
 _UNITS_AFTER_RE = re.compile(
     r"^\s*(?:x\b|×|h\b|hrs?\b|hours?\b|mins?\b|minutes?\b|s\b|secs?\b|seconds?\b|ms\b|gb\b|mb\b|kb\b|epochs?\b|"
     r"steps?\b|folds?\b|seeds?\b|trees?\b|layers?\b|days?\b|weeks?\b|of\b|times\b|gpus?\b|cores?\b|rows?\b|"
@@ -157,8 +166,9 @@ def _unnamed_result(text: str, match: re.Match[str], param_words: Collection[str
     if _UNITS_AFTER_RE.match(text[match.end() :]):
         return False
     before = text[: match.start()].rstrip(" :=~≈")  # not "(": "lags (0.81, run X)" -- lags names no value
+    before = _VALUE_OF_RE.sub("", before)  # "lr of 3e-4", "a depth of 6", "temperature set to 0.7"
     word = re.search(r"([A-Za-z_][\w]*)\s*$", before)
-    if word and word[1].lower() in param_words:
+    if word and (word[1].lower() in param_words or _PARAM_SHAPE_RE.search(word[1])):
         return False
     if re.search(r"[A-Za-z_]\w*\s*=\s*$", text[: match.start()]):
         return False  # "max_depth=0.5": a key=value that is not a metric

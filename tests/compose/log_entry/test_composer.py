@@ -266,7 +266,7 @@ def test_a_run_tagged_with_its_own_number_does_not_take_the_others() -> None:
     ("text", "changes"),
     [
         ("feats: f0603577 0.731 vs 447c745c 0.712. nice", {"f0603577": "feats", "447c745c": "447c745c"}),
-        ("MASE up, worse than plain lgbm lags (0.712, run 447c745c)", {"447c745c": "worse than plain lgbm lags"}),
+        ("MASE up, worse than plain lgbm lags (0.712, run 447c745c)", {"447c745c": "plain lgbm lags"}),
         ("focal loss (f0603577) didn't help", {"f0603577": "focal loss"}),
         # The first run's result ("got 0.731") is not what changed for the second.
         (
