@@ -123,6 +123,16 @@ def _varied_keys(steps: Sequence[Step]) -> tuple[str, ...]:
     return tuple(sorted(keys - {key for key, _ in same}))
 
 
+def versus_baseline(g: float) -> dict[str, float]:
+    """A gain over the baseline as a number a person reads without a sign: `gain_vs_baseline` when the line is
+    ahead or level, else `shortfall_vs_baseline`, how far behind it is."""
+    return {"gain_vs_baseline": g} if g >= 0 else {"shortfall_vs_baseline": -g}
+
+
+def _gain_words(g: float, against: str) -> str:
+    return f"a gain of {fmt(g)} over {against}" if g >= 0 else f"{fmt(-g)} worse than {against}"
+
+
 def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[ApproachStatus, str, dict[str, float]]:
     """The computed status, the reason in words, and the numbers the reason states."""
     if not curve:
@@ -132,7 +142,7 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
     g = gain(best_value, ref.value, judge.direction)
     numbers: dict[str, float] = {"n_runs": n, "best_value": best_value, "believable_gain": judge.threshold}
     numbers |= {"seed_sd": judge.seed_sd} if judge.seed_sd is not None else {}
-    numbers |= {"reference_value": ref.value, "gain_vs_baseline": g, "recent_runs": judge.recent_runs}
+    numbers |= {"reference_value": ref.value, **versus_baseline(g), "recent_runs": judge.recent_runs}
     head = f"best {judge.metric} {fmt(best_value)} (run {best_key}) over {n} scored run(s)"
     against = (
         f"the baseline {ref.key} ({fmt(ref.value)})"
@@ -142,12 +152,16 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
     if n < judge.recent_runs + 1:
         numbers["needed"] = judge.recent_runs + 1
         why = f"fewer than the {judge.recent_runs + 1} needed to judge the trend over the last {judge.recent_runs}"
-        return "active", f"{head}, a gain of {fmt(g)} over {against}: {why}", numbers
+        return "active", f"{head}, {_gain_words(g, against)}: {why}", numbers
     recent = numbers["recent_gain"] = gain(best_value, curve[-1 - judge.recent_runs][1], judge.direction)
     thr = f"the believable gain {fmt(judge.threshold)} ({_sd_words(judge)})"
     if g <= judge.threshold:
-        return "exhausted", f"{head} is a gain of {fmt(g)} over {against}, not more than {thr}", numbers
-    trend = f"its best-so-far rose by {fmt(recent)} over its last {judge.recent_runs} runs"
+        return "exhausted", f"{head} is {_gain_words(g, against)}, not more than {thr}", numbers
+    trend = (
+        f"its best-so-far rose by {fmt(recent)} over its last {judge.recent_runs} runs"
+        if recent > 0
+        else f"its best-so-far has not risen over its last {judge.recent_runs} runs"
+    )
     if recent > judge.threshold:
         return "converging", f"{head} beats {against} by {fmt(g)}, more than {thr}, and {trend}", numbers
     return "plateaued", f"{head} beats {against} by {fmt(g)}, more than {thr}, but {trend}, not more", numbers

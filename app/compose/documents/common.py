@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from app.analysis.model import Approach, BestLead, Direction, Findings, RunView
+from app.analysis.progress import versus_baseline
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.documents.filing import Filed, Section, log_quotes
 from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, LeadNote, Quote, SwitchNote
@@ -176,11 +177,12 @@ def approach_evidence(a: Approach) -> Evidence:
         name: value
         for name, value in (
             ("best_value", a.best_value),
-            ("gain_vs_baseline", a.gain_vs_baseline),
             ("recent_gain", a.recent_gain),
         )
         if value is not None
     }
+    if a.gain_vs_baseline is not None:
+        numbers |= versus_baseline(a.gain_vs_baseline)
     return Evidence(run_ids=[a.best] if a.best else [], numbers=numbers)
 
 

@@ -5,6 +5,7 @@ time box as well as more runs."""
 from __future__ import annotations
 
 from app.analysis.model import Approach, Findings
+from app.analysis.progress import versus_baseline
 from app.compose.documents.common import below_baseline, open_lines
 from app.compose.documents.render import cite
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
@@ -76,8 +77,9 @@ def _state(a: Approach) -> str:
 
 
 def _numbers(a: Approach) -> dict[str, float]:
-    values = {"best_value": a.best_value, "recent_gain": a.recent_gain, "gain_vs_baseline": a.gain_vs_baseline}
-    return {k: v for k, v in values.items() if v is not None}
+    values = {"best_value": a.best_value, "recent_gain": a.recent_gain}
+    numbers = {k: v for k, v in values.items() if v is not None}
+    return numbers | (versus_baseline(a.gain_vs_baseline) if a.gain_vs_baseline is not None else {})
 
 
 def pivot_of(findings: Findings) -> Pivot:
