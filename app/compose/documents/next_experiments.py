@@ -7,7 +7,7 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
-from app.compose.documents.common import best_note, body_run_ids, gain
+from app.compose.documents.common import best_note, body_run_ids
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
     cite,
@@ -39,9 +39,7 @@ def compose_next_experiments(
     request = plan_request(ctx, target=target, deadline=deadline, budget_runs=budget_runs, budget_hours=budget_hours)
     plan = make_plan(ctx, findings, request)
     best = best_note(ctx, findings)
-    met = None
-    if request.target is not None and best is not None:
-        met = gain(best.value, request.target, findings.direction) >= 0
+    met = plan.target_met
     draft = NextExperiments(
         request=request,
         metric=findings.metric,
@@ -53,6 +51,7 @@ def compose_next_experiments(
         low_roi=plan.low_roi,
         pivot=plan.pivot,
         run_ids=[],
+        more=plan.more,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -69,6 +68,7 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Current best", [best_line(body.best)] if body.best else [], empty="No scored run yet.")
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
+    blocks += section("More candidates, ranked", _more_lines(body.more))
     blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
     blocks += section("Low return on investment", [_low_roi_line(item) for item in body.low_roi], empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
@@ -123,16 +123,39 @@ def _side(value: float, n: int) -> str:
     return f"{fmt(value)}, mean of {n} seeds" if n > 1 else fmt(value)
 
 
+MORE_LISTED = 12
+
+
 def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:
     return [
-        f"{s.rank or i}. **{md_prose(s.title)}**. {md_prose(s.why)}{_cost_text(s)}"
+        f"{s.rank or i}. **{_title(s)}**. {md_prose(s.why)}{_said_text(s)}{_cost_text(s)}"
         for i, s in enumerate(suggestions, start=1)
     ]
+
+
+def _more_lines(more: list[Suggestion]) -> list[str]:
+    lines = suggestion_lines(more[:MORE_LISTED])
+    if len(more) > MORE_LISTED:
+        lines.append(f"\nand {len(more) - MORE_LISTED} more (the JSON lists them all).")
+    return lines
+
+
+def _title(s: Suggestion) -> str:
+    """A person's words (a stated step, a question) as typed; Labbook's titles keep their run citations."""
+    return md_text(s.title) if s.source != "computed" else md_prose(s.title)
+
+
+def _said_text(s: Suggestion) -> str:
+    if s.source != "computed" or s.quote is None or s.entry_id is None:
+        return ""
+    return f" Entry {s.entry_id} proposed it too: \u201c{md_text(s.quote)}\u201d."
 
 
 def _cost_text(s: Suggestion) -> str:
     if s.kind == "reframe":
         return ""
+    if s.cost.runs == 0:
+        return " Cost: no new training run."
     runs = f"{s.cost.runs} run{'s' if s.cost.runs != 1 else ''}"
     if s.cost.seconds_per_run is None:
         return f" Cost: {runs}, time unknown (no similar run records a duration)."
