@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 from app.analysis.model import Approach, BestLead, Direction, Findings, RunView
-from app.analysis.progress import versus_baseline
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.documents.filing import Filed, Section, log_quotes
 from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, LeadNote, Quote, SwitchNote
@@ -170,6 +169,12 @@ def lead_note(lead: BestLead) -> LeadNote | None:
         beyond_noise=lead.beyond_noise,
         evidence=Evidence(run_ids=[lead.best, lead.runner_up], numbers=numbers),
     )
+
+
+def versus_baseline(g: float) -> dict[str, float]:
+    """A gain over the baseline as a number a person reads without a sign, named as the analysis names it:
+    `gain_vs_baseline` when ahead or level, else `shortfall_vs_baseline`, how far behind."""
+    return {"gain_vs_baseline": g} if g >= 0 else {"shortfall_vs_baseline": -g}
 
 
 def approach_evidence(a: Approach) -> Evidence:

@@ -7,7 +7,7 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
-from app.compose.documents.common import best_note, body_run_ids, gain
+from app.compose.documents.common import best_note, body_run_ids
 from app.compose.documents.groups import low_roi_lines
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
@@ -43,9 +43,7 @@ def compose_next_experiments(
     request = plan_request(ctx, target=target, deadline=deadline, budget_runs=budget_runs, budget_hours=budget_hours)
     plan = make_plan(ctx, findings, request)
     best = best_note(ctx, findings)
-    met = None
-    if request.target is not None and best is not None:
-        met = gain(best.value, request.target, findings.direction) >= 0
+    met = plan.target_met
     draft = NextExperiments(
         request=request,
         metric=findings.metric,
@@ -57,6 +55,7 @@ def compose_next_experiments(
         low_roi=plan.low_roi,
         pivot=plan.pivot,
         run_ids=[],
+        more=plan.more,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -73,6 +72,7 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Current best", [best_line(body.best)] if body.best else [], empty="No scored run yet.")
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
+    blocks += section("More candidates, ranked", _more_lines(body.more))
     blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
     blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
@@ -124,16 +124,43 @@ def _side(value: float, n: int) -> str:
     return f"{fmt(value)}, mean of {n} seeds" if n > 1 else fmt(value)
 
 
-def suggestion_lines(suggestions: list[Suggestion]) -> list[str]:
+MORE_LISTED = 12
+
+
+def suggestion_lines(suggestions: list[Suggestion], *, questions_quoted: bool = False) -> list[str]:
+    """Numbered suggestion lines. `questions_quoted`: the document quotes the open questions elsewhere (a phase
+    summary), so a question to answer is named by its entry instead of quoted twice."""
     return [
-        f"{s.rank or i}. **{md_prose(s.title)}**. {md_prose(s.why)}{_cost_text(s)}"
+        f"{s.rank or i}. **{_title(s, questions_quoted)}**. {md_prose(s.why)}{_said_text(s)}{_cost_text(s)}"
         for i, s in enumerate(suggestions, start=1)
     ]
+
+
+def _more_lines(more: list[Suggestion]) -> list[str]:
+    lines = suggestion_lines(more[:MORE_LISTED])
+    if len(more) > MORE_LISTED:
+        lines.append(f"\nand {len(more) - MORE_LISTED} more (the JSON lists them all).")
+    return lines
+
+
+def _title(s: Suggestion, questions_quoted: bool = False) -> str:
+    """A person's words (a stated step, a question) as typed; Labbook's titles keep their run citations."""
+    if s.source == "question" and questions_quoted and s.entry_id is not None:
+        return f"Answer the open question of entry {s.entry_id} (quoted above)"
+    return md_text(s.title) if s.source != "computed" else md_prose(s.title)
+
+
+def _said_text(s: Suggestion) -> str:
+    if s.source != "computed" or s.quote is None or s.entry_id is None:
+        return ""
+    return f" Entry {s.entry_id} proposed it too: \u201c{md_text(s.quote)}\u201d."
 
 
 def _cost_text(s: Suggestion) -> str:
     if s.kind == "reframe":
         return ""
+    if s.cost.runs == 0:
+        return " Cost: no new training run."
     runs = f"{s.cost.runs} run{'s' if s.cost.runs != 1 else ''}"
     if s.cost.seconds_per_run is None:
         return f" Cost: {runs}, time unknown (no similar run records a duration)."

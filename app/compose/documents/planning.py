@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from app.analysis.model import Approach, BestLead, Findings, RunView
 from app.analysis.options import NeighbourOption, StepOption
 from app.compose.contract import DocContext
-from app.compose.documents.common import approach_by_run
-from app.compose.documents.pivot import low_roi, pivot_of
-from app.compose.documents.render import cite
+from app.compose.documents.common import approach_by_run, gain
+from app.compose.documents.listening import listen
+from app.compose.documents.pivot import low_roi, pivot_of, reframe_why
+from app.compose.documents.render import cite, cites
 from app.compose.documents.schemas import (
     Cost,
     Evidence,
@@ -47,13 +48,23 @@ class Plan:
     dropped: list[Suggestion]
     low_roi: list[LowRoi]
     pivot: Pivot
+    more: list[Suggestion] = field(default_factory=list)
+    target_met: bool | None = None
 
 
 def make_plan(ctx: DocContext, findings: Findings, request: PlanRequest) -> Plan:
-    pivot = pivot_of(findings)
-    candidates = list(_candidates(ctx, findings, pivot))
-    kept, dropped = _fit(candidates, request)
-    return Plan(kept, dropped, low_roi(findings), pivot)
+    met = target_met(findings, request)
+    pivot = pivot_of(ctx, findings, target_met=bool(met))
+    computed = list(_candidates(ctx, findings, pivot, met=bool(met)))
+    ranked, dropped = listen(ctx, findings, computed)
+    kept, more, over = _fit(ranked, request)
+    return Plan(kept, dropped + over, low_roi(findings), pivot, more, met)
+
+
+def target_met(findings: Findings, request: PlanRequest) -> bool | None:
+    if request.target is None or findings.best_value is None:
+        return None
+    return gain(findings.best_value, request.target, findings.direction) >= 0
 
 
 def plan_request(
@@ -77,7 +88,7 @@ def plan_request(
 # -- the candidates ----------------------------------------------------------------------------------------------------
 
 
-def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot) -> Iterator[Suggestion]:
+def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool) -> Iterator[Suggestion]:
     lead = findings.best_lead
     runner = ctx.runs.get(lead.runner_up or "") if lead is not None and lead.beyond_noise is False else None
     best = ctx.runs.get(findings.best or "")
@@ -85,11 +96,13 @@ def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot) -> Iterator[S
         yield _confirm_lead(ctx, findings, lead, best, runner)  # before anything is built on an unproven best
     if findings.baseline is None:
         yield _baseline(ctx, findings)
-    if pivot.pivot:
-        yield _reframe(pivot)
+    if pivot.pivot and not met:
+        yield _reframe(ctx, findings, pivot)
     if best is None:
         return
-    if findings.noise.source == "min_effect" and runner is None:
+    if met:
+        yield from harden(ctx, findings, best, repeats=runner is None)
+    elif findings.noise.source == "min_effect" and runner is None:
         yield _seed_repeats(ctx, findings, best)
     proposed: set[tuple[str, str]] = set()
     approaches = {a.name: a for a in findings.approaches}
@@ -114,15 +127,72 @@ def _baseline(ctx: DocContext, findings: Findings) -> Suggestion:
     )
 
 
-def _reframe(pivot: Pivot) -> Suggestion:
+def _reframe(ctx: DocContext, findings: Findings, pivot: Pivot) -> Suggestion:
+    title, why = reframe_why(ctx, findings)
     return Suggestion(
         rank=None,
         kind="reframe",
-        title="Reframe the problem or time-box the current line",
-        why=pivot.argument,
+        title=title,
+        why=why,
         cost=Cost(runs=0, seconds_per_run=None),
         evidence=pivot.evidence,
     )
+
+
+def harden(ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool) -> Iterator[Suggestion]:
+    """Confirm-and-harden advice once the target is met: seed repeats of the best (unless its configuration has
+    them), a check on a held-out set (unless the best records one), and a look at its errors."""
+    group = next((g for g in findings.noise.groups if best.key in g.run_ids), None)
+    value = findings.best_value
+    numbers = {findings.metric: value} if value is not None else {}
+    if repeats:
+        s = _seed_repeats(ctx, findings, best)
+        why = (
+            f"The target is met by {cite(best.key)}; {SEED_REPEATS} more seeds of its configuration show whether it "
+            f"holds beyond the luck of one seed (believable gain {fmt(findings.noise.min_gain)})."
+        )
+        s = s.model_copy(update={"kind": "harden", "title": f"Confirm the best {cite(best.key)} with new seeds"})
+        s = s.model_copy(update={"why": why})
+        if group is not None and len(group.run_ids) > SEED_REPEATS:
+            runs = list(group.run_ids)
+            s = s.model_copy(
+                update={
+                    "dropped_because": f"already tried: its configuration has {len(runs)} seeds{cites(runs)}",
+                    "evidence": Evidence(run_ids=runs, numbers=numbers),
+                }
+            )
+        yield s
+    held = next((m for m in best.metrics if {"test", "holdout", "heldout", "oot"} & set(_words(m))), None)
+    check = Suggestion(
+        rank=None,
+        kind="harden",
+        title=f"Check the best {cite(best.key)} on a held-out set",
+        why=f"Every choice so far was made on {findings.metric}; a test split none of the runs tuned on (big "
+        "enough to tell the believable gain from noise) shows whether the result carries over.",
+        approach=_approach_name(findings, best.key),
+        base=best.key,
+        cost=Cost(runs=0, seconds_per_run=None),
+        evidence=Evidence(run_ids=[best.key], numbers=numbers),
+    )
+    if held is not None:
+        reason = f"already checked: the best records {held} {fmt(best.metrics[held])}"
+        check = check.model_copy(update={"dropped_because": reason})
+    yield check
+    yield Suggestion(
+        rank=None,
+        kind="harden",
+        title=f"Look at the errors of the best {cite(best.key)}",
+        why="Where it is wrong (by class, segment or confidence) says whether the errors that remain are ones that "
+        "matter, and what data or features would fix them.",
+        approach=_approach_name(findings, best.key),
+        base=best.key,
+        cost=Cost(runs=0, seconds_per_run=None),
+        evidence=Evidence(run_ids=[best.key], numbers=numbers),
+    )
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in "".join(c if c.isalnum() else " " for c in text.lower()).split()]
 
 
 def _seed_repeats(ctx: DocContext, findings: Findings, best: RunView) -> Suggestion:
@@ -246,24 +316,31 @@ def median_duration(runs: Mapping[str, RunView], keys: Sequence[str]) -> float:
     return float(statistics.median(runs[k].duration_s or 0.0 for k in keys))
 
 
-def _fit(candidates: Sequence[Suggestion], request: PlanRequest) -> tuple[list[Suggestion], list[Suggestion]]:
+def _fit(
+    candidates: Sequence[Suggestion], request: PlanRequest
+) -> tuple[list[Suggestion], list[Suggestion], list[Suggestion]]:
+    """The top `TOP` that fit the budget and the deadline, the ranked rest that still fits after them, and what
+    does not fit, with the reason."""
     kept: list[Suggestion] = []
+    more: list[Suggestion] = []
     dropped: list[Suggestion] = []
     used_runs, used_s = 0, 0.0
     for candidate in candidates:
         need_s = (candidate.cost.seconds_per_run or 0.0) * candidate.cost.runs
-        reason = _over(request, len(kept), used_runs + candidate.cost.runs, used_s + need_s)
+        reason = _over(request, used_runs + candidate.cost.runs, used_s + need_s)
         if reason:
             dropped.append(candidate.model_copy(update={"dropped_because": reason}))
             continue
-        used_runs, used_s = used_runs + candidate.cost.runs, used_s + need_s
-        kept.append(candidate.model_copy(update={"rank": len(kept) + 1}))
-    return kept, dropped
+        rank = len(kept) + len(more) + 1
+        if len(kept) < TOP:
+            used_runs, used_s = used_runs + candidate.cost.runs, used_s + need_s
+            kept.append(candidate.model_copy(update={"rank": rank}))
+        else:
+            more.append(candidate.model_copy(update={"rank": rank}))
+    return kept, more, dropped
 
 
-def _over(request: PlanRequest, n_kept: int, runs: int, seconds: float) -> str:
-    if n_kept >= TOP:
-        return f"below the top {TOP}"
+def _over(request: PlanRequest, runs: int, seconds: float) -> str:
     if request.budget_runs is not None and runs > request.budget_runs:
         return f"over the budget of {request.budget_runs} runs"
     if request.budget_hours is not None and seconds / 3600 > request.budget_hours:

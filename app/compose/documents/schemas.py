@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.analysis.model import ApproachStatus, Direction, NoiseSource, SetupSource, TriedVerdict
 
-SuggestionKind = Literal["baseline", "seed_repeats", "continue", "neighbour", "reframe"]
+SuggestionKind = Literal["baseline", "seed_repeats", "continue", "neighbour", "reframe", "harden", "stated"]
+# Where a suggestion comes from: computed from the runs, a dump's stated next step, or an open question of a dump that
+# an experiment can answer.
+SuggestionSource = Literal["computed", "stated", "question"]
 ChangeRule = Literal["ratio", "step", "stored_value", "new_seed"]
 
 
@@ -133,6 +136,10 @@ class Cost(_Frozen):
 
 
 class Suggestion(_Frozen):
+    """One candidate experiment. `source` says where it comes from; a computed candidate a dump also proposed keeps
+    source "computed" and carries that dump's `entry_id` and `quote` (the person's words, verbatim), as a stated
+    step or an open question does."""
+
     rank: int | None
     kind: SuggestionKind
     title: str
@@ -143,6 +150,9 @@ class Suggestion(_Frozen):
     cost: Cost
     evidence: Evidence
     dropped_because: str = ""
+    source: SuggestionSource = "computed"
+    entry_id: int | None = None
+    quote: str | None = None
 
 
 class LowRoi(_Frozen):
@@ -203,6 +213,7 @@ class NextExperiments(_Frozen):
     low_roi: list[LowRoi]
     pivot: Pivot
     run_ids: list[str]
+    more: list[Suggestion] = Field(default_factory=list)  # ranked candidates after the top priorities
 
 
 class ParamDiff(_Frozen):

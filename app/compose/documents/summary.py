@@ -116,7 +116,9 @@ def _markdown(title: str, body: PhaseSummary) -> str:
         best.append("\n" + chosen_line(body.selected, body.selection, body.current_best, body.metric))
     blocks += section("Current best", best, empty="No scored run yet.")
     blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
-    blocks += section("Plan for the next phase", suggestion_lines(body.plan), empty="Nothing to suggest.")
+    blocks += section(
+        "Plan for the next phase", suggestion_lines(body.plan, questions_quoted=True), empty="Nothing to suggest."
+    )
     return document(blocks)
 
 

@@ -22,9 +22,14 @@ def compose(**kwargs: object) -> tuple[NextExperiments, str]:
     return composed.body, composed.markdown
 
 
-def test_priorities_are_seed_repeats_then_the_converging_direction_then_a_neighbour() -> None:
+def test_priorities_are_seed_repeats_then_the_converging_direction_then_what_people_asked() -> None:
     body, markdown = compose()
-    assert [(s.rank, s.kind) for s in body.priorities] == [(1, "seed_repeats"), (2, "continue"), (3, "neighbour")]
+    assert [(s.rank, s.kind) for s in body.priorities] == [(1, "seed_repeats"), (2, "continue"), (3, "stated")]
+    # the open questions an experiment can answer rank with the computed candidates, citing their entries
+    asked = [(s.source, s.entry_id, s.quote) for s in body.priorities[2:] + body.more if s.kind == "stated"]
+    assert asked == [("question", 2, "does the March data drift?"), ("question", 1, "is lr 0.2 too high?")]
+    assert [(s.rank, s.kind) for s in body.more] == [(4, "stated"), (5, "neighbour")]
+    assert "## More candidates, ranked" in markdown
     step = body.priorities[1].changes[0]
     # num_leaves 31 -> 63 raised lgbm's best: the same ratio from the best's 63 is 128 (an integer key stays one)
     assert (step.param, step.current, step.proposed, step.rule, step.base) == (
@@ -35,7 +40,7 @@ def test_priorities_are_seed_repeats_then_the_converging_direction_then_a_neighb
         "r-lr3",
     )
     assert step.from_runs == ["r-lr2", "r-lr3"]
-    assert (body.priorities[2].changes[0].param, body.priorities[2].changes[0].proposed) == ("lr", "0.05")
+    assert (body.more[1].changes[0].param, body.more[1].changes[0].proposed) == ("lr", "0.05")
     assert body.priorities[0].cost.seconds_per_run == 620.0  # median of lgbm's 600, 620, 640
     assert "1. **Repeat the current best lr3 (r-lr3) with new seeds**" in markdown
     assert "2. **Continue lgbm: num_leaves 63 → 128 on lr3 (r-lr3)**" in markdown
@@ -64,9 +69,11 @@ def test_all_approaches_closed_argues_a_pivot_before_more_runs() -> None:
     plateaued = replace(LGBM, status="plateaued")
     body, markdown = compose(f={"approaches": (plateaued, XGB, LOGREG)})
     assert body.pivot.pivot is True
-    assert "Every approach is lgbm plateaued, xgb plateaued, logreg abandoned" in body.pivot.argument
+    assert "every approach is lgbm plateaued, xgb plateaued, logreg abandoned" in body.pivot.argument
+    assert body.pivot.argument.startswith("1 run since the last believable gain")
     assert "reframe the problem" in body.pivot.argument and "time-box" in body.pivot.argument
-    assert body.priorities[0].kind == "reframe"
+    # confirming the unproven best comes first, then the reframing the pivot argues for
+    assert [s.kind for s in body.priorities[:2]] == ["seed_repeats", "reframe"]
     assert "**Yes.**" in markdown
 
 
@@ -80,8 +87,10 @@ def test_missing_baseline_comes_first() -> None:
 def test_run_budget_keeps_what_fits_and_says_what_is_dropped() -> None:
     body, markdown = compose(budget_runs=2)
     assert [s.kind for s in body.priorities] == ["seed_repeats"]
-    assert [(s.kind, s.dropped_because) for s in body.dropped][:2] == [
+    assert [(s.kind, s.dropped_because) for s in body.dropped] == [
         ("continue", "over the budget of 2 runs"),
+        ("stated", "over the budget of 2 runs"),
+        ("stated", "over the budget of 2 runs"),
         ("neighbour", "over the budget of 2 runs"),
     ]
     assert "- Budget: 2 runs." in markdown
@@ -90,8 +99,9 @@ def test_run_budget_keeps_what_fits_and_says_what_is_dropped() -> None:
 
 def test_hours_budget_and_deadline_drop_what_costs_too_much() -> None:
     body, markdown = compose(budget_hours=0.2, deadline=TODAY)
-    # the seed repeats need 2 x 620 s > 0.2 h = 720 s; the single change fits; the next one no longer does
-    assert [s.kind for s in body.priorities] == ["continue"]
+    # the seed repeats need 2 x 620 s > 0.2 h = 720 s; the single change fits; the next one no longer does; the
+    # questions (one run each, of unknown cost) are kept
+    assert [s.kind for s in body.priorities] == ["continue", "stated", "stated"]
     assert body.dropped[0].kind == "seed_repeats"
     assert body.dropped[0].dropped_because == "over the budget of 0.2 hours at the estimated cost"
     assert body.request.days_left == 0
@@ -127,7 +137,8 @@ def test_neighbours_take_values_only_from_runs_of_the_best_runs_family() -> None
     ctx = planned(context(runs=RUNS | {other.key: other}), facts)
     composed = compose_next_experiments(ctx, facts, target=None, deadline=None, budget_runs=None, budget_hours=None)
     assert isinstance(composed.body, NextExperiments)
-    proposed = [(c.param, c.proposed) for s in composed.body.priorities + composed.body.dropped for c in s.changes]
+    chosen = composed.body.priorities + composed.body.more + composed.body.dropped
+    proposed = [(c.param, c.proposed) for s in chosen for c in s.changes]
     assert ("num_leaves", "127") not in proposed
     assert ("lr", "0.05") in proposed  # lgbm's own stored value is still offered
 

@@ -73,7 +73,9 @@ def test_metric_switches_up_to_the_window_end() -> None:
 
 def test_plan_is_the_top_3_of_next_experiments() -> None:
     body, markdown = compose(None, None)
-    assert [s.kind for s in body.plan] == ["seed_repeats", "continue", "neighbour"]
+    assert [s.kind for s in body.plan] == ["seed_repeats", "continue", "stated"]
+    # the question it plans to answer is quoted once, under the open questions, and named by its entry in the plan
+    assert "3. **Answer the open question of entry 2 (quoted above)**" in markdown
     assert "## Plan for the next phase\n\n1. **Repeat the current best lr3 (r-lr3) with new seeds**" in markdown
 
 

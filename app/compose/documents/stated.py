@@ -1,0 +1,220 @@
+"""What people wrote that next experiments listen to: the next steps their dumps state, the open questions an
+experiment can answer, and the settings their dumps say did not work.
+
+Read word by word, never by phrase: a text names a parameter when the proposal reader (`app.analysis.tried`) reads it
+or when it uses a distinctive word of the key ("warmup" for `warmup_steps`); it names a concept ("repeats",
+"held_out", "errors", "baseline", "metric", "threshold", "data", "features") by the words of a small vocabulary. An
+open question is an experiment when it asks about an effect or an adequacy ("matter", "change", "enough", "too",
+"help", "overfit", "drift", ...) of something a run can vary or check (a parameter, a model family, a concept, a run);
+a "why", "who" or "when" question, or one about people and process, is not. A question a later dump answered is not
+proposed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from app.analysis.family import family_of
+from app.analysis.model import Findings, RunView
+from app.analysis.tried import match_proposal
+from app.compose.contract import DocContext, EntryDigest
+from app.compose.documents.filing import entry_items
+
+Source = Literal["stated", "question"]
+
+CONCEPTS: dict[str, frozenset[str]] = {
+    name: frozenset(words.split())
+    for name, words in {
+        "repeats": "seed seeds repeat repeats repeated repeating rerun reruns cv fold folds crossval variance noise "
+        "noisy luck lucky stable stability bootstrap",
+        "held_out": "holdout heldout held test unseen oot generalise generalize generalisation generalization "
+        "validation val split",
+        "errors": "error errors mistake mistakes misclassified misclassification confusion residual residuals "
+        "failure failures slice slices segment segments",
+        "baseline": "baseline dummy majority",
+        "metric": "metric metrics f1 precision recall auc accuracy objective",
+        "threshold": "threshold thresholds cutoff calibration calibrate",
+        "data": "data dataset datasets sample samples label labels labelling labeling rows drift leak leakage "
+        "augmentation augment oversampling undersampling smote imbalance",
+        "features": "feature features encoding encoder embedding embeddings lag lags ngram ngrams tfidf interaction "
+        "interactions",
+    }.items()
+}
+_EFFECT = frozenset(
+    """matter matters help helps helped hurt hurts change changes affect affects improve improves fix fixes boost
+    reduce increase worth enough too better worse overfit overfits overfitting underfit leak leaks drift drifts
+    stable robust generalise generalize hold converge converges sensitive depend depends differ difference impact
+    effect influence gain beat beats big bigger small large many few high low""".split()
+)
+_PROCESS = frozenset(
+    """meeting meet stakeholder stakeholders pm manager email tell ask present presentation slides approve approval
+    legal ticket jira invoice write writeup report document docs refactor cleanup""".split()
+)
+_NOT_EXPERIMENT_START = frozenset({"why", "who", "when", "where"})
+# Words of a key that do not name it on their own ("size" in batch_size).
+_GENERIC_KEY_WORDS = frozenset(
+    "max min num n size rate type mode steps step count number value weight ratio frac fraction level id name".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A stated next step or an experiment question, as read."""
+
+    source: Source
+    entry_id: int
+    day: date
+    text: str
+    run_ids: tuple[str, ...]
+    params: Mapping[str, str]  # key -> value ("" when only the key is named)
+    family: str | None
+    concepts: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A setting a dump says did not work: the values it names (from its words, else the change of a run it cites)."""
+
+    entry_id: int
+    day: date
+    text: str
+    params: Mapping[str, str]
+    family: str | None
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def concepts_of(text: str) -> frozenset[str]:
+    words = set(words_of(text))
+    return frozenset(name for name, vocabulary in CONCEPTS.items() if words & vocabulary)
+
+
+class Reader:
+    """Reads people's texts against the project's parameters once per document (a cover of the runs holding every
+    stored key, value and family, so a long history is read quickly)."""
+
+    def __init__(self, ctx: DocContext, findings: Findings) -> None:
+        self.findings = findings
+        self.cover = _cover(ctx.runs.values())
+        self.keys = sorted({k for run in self.cover for k in run.params})
+        self._cache: dict[str, tuple[dict[str, str], str | None]] = {}
+
+    def read(self, text: str) -> tuple[dict[str, str], str | None]:
+        if text not in self._cache:
+            proposal = match_proposal(text, self.cover, self.findings).proposal
+            params = dict(proposal.params)
+            words = set(words_of(text))
+            for key in self.keys:
+                parts = [p for p in words_of(key.replace("_", " ")) if p not in _GENERIC_KEY_WORDS and len(p) >= 4]
+                if key not in params and parts and any(p in words for p in parts):
+                    params[key] = ""
+            self._cache[text] = (params, proposal.family)
+        return self._cache[text]
+
+
+def _cover(runs: Iterable[RunView]) -> list[RunView]:
+    seen: set[tuple[str, str]] = set()
+    families: set[str | None] = set()
+    out = []
+    for run in runs:
+        pairs = set(run.params.items())
+        family = family_of(run)
+        if not pairs <= seen or family not in families:
+            seen |= pairs
+            families.add(family)
+            out.append(run)
+    return out
+
+
+def _logs(ctx: DocContext) -> list[EntryDigest]:
+    return [e for e in ctx.entries if e.kind == "log_entry"]
+
+
+def said_items(ctx: DocContext, reader: Reader) -> list[Said]:
+    """Stated next steps and unanswered experiment questions, newest entry first, one per wording."""
+    out: list[Said] = []
+    seen: set[str] = set()
+    for entry in sorted(_logs(ctx), key=lambda e: (e.day, e.id), reverse=True):
+        for source, section in (("stated", "next_steps"), ("question", "open_questions")):
+            for item in entry_items(entry, section):
+                text = str(item["text"]).strip()
+                if not text or text in entry.answered or " ".join(words_of(text)) in seen:
+                    continue
+                params, family = reader.read(text)
+                runs = tuple(r for r in item.get("run_ids", []) if isinstance(r, str))
+                concepts = concepts_of(text)
+                if not is_experiment(text, source, bool(params or family or runs), concepts):  # type: ignore[arg-type]
+                    continue
+                seen.add(" ".join(words_of(text)))
+                out.append(Said(source, entry.id, entry.day, text, runs, params, family, concepts))  # type: ignore[arg-type]
+    return out
+
+
+def is_experiment(text: str, source: Source, names_setting: bool, concepts: frozenset[str]) -> bool:
+    words = words_of(text)
+    if not words:
+        return False
+    about = names_setting or bool(concepts)
+    process = bool(set(words) & _PROCESS)
+    if source == "stated":
+        return about or not process
+    if words[0] in _NOT_EXPERIMENT_START or (process and not about):
+        return False
+    return about and bool(set(words) & _EFFECT or {"if", "whether"} & set(words) or text.rstrip().endswith("?"))
+
+
+def failed_settings(ctx: DocContext, findings: Findings, reader: Reader) -> list[Failed]:
+    out: list[Failed] = []
+    for entry in _logs(ctx):
+        for item in entry_items(entry, "did_not_work"):
+            text = str(item["text"]).strip()
+            params, family = reader.read(text)
+            valued = {k: v for k, v in params.items() if v}
+            if valued:
+                out.append(Failed(entry.id, entry.day, text, valued, family))
+                continue
+            for key in item.get("run_ids", []):
+                change = findings.changes.get(key)
+                run = ctx.runs.get(key)
+                after = {c.key: c.after for c in change.vs_closest if c.after} if change else {}
+                if after and run is not None:
+                    out.append(Failed(entry.id, entry.day, text, after, family_of(run)))
+    return out
+
+
+def convergence_said(ctx: DocContext) -> bool:
+    """Whether any log entry speaks of convergence (a solver that did not converge, a warning about it)."""
+    for entry in _logs(ctx):
+        for section in ("observations", "did_not_work", "open_questions", "next_steps", "conclusions"):
+            if any("converg" in str(item["text"]).lower() for item in entry_items(entry, section)):
+                return True
+    return False
+
+
+def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunView | None:
+    """A run after the entry (not one it cites) that has every value the item names, of its family if it names one;
+    a key named without a value is tried by a later run that changed it."""
+    from app.analysis.tried import same_value
+
+    if not said.params and said.family is None:
+        return None
+    for run in runs:
+        day = run.session or (run.when.date() if run.when else None)
+        if day is None or day < said.day or run.key in said.run_ids:
+            continue
+        if said.family is not None and (family_of(run) or "").replace("_", "") != said.family.replace("_", ""):
+            continue
+        change = findings.changes.get(run.key)
+        changed = {c.key for c in change.vs_closest} if change else set()
+        if all(
+            (same_value(run.params[k], v) if v else k in changed) if k in run.params else False
+            for k, v in said.params.items()
+        ):
+            return run
+    return None
