@@ -299,7 +299,9 @@ def _compare(
 
 def _named_with_key(stored: str | None, proposed: str, key: str) -> bool:
     """ "standard" for a scaler stored as "StandardScaler": the value followed by its key's name."""
-    return bool(stored and proposed) and _canonical(stored) == _canonical(proposed) + _norm(key)
+    if not stored or not proposed:
+        return False
+    return _canonical(stored) == _canonical(proposed) + _norm(key)
 
 
 @lru_cache(maxsize=4096)
@@ -756,7 +758,7 @@ class _Reader:
             ]
             own = [i for i, m in enumerate(self.mentions) if m.start == direction.at and m.concept and i not in moved]
             near = (before[::-1] + after) if direction.comparison else (after + before[::-1])
-            target = (own or near or [None])[0]
+            target = next(iter(own or near), None)
             if target is not None:
                 moved[target] = direction
             if own:  # "deeper trees": the noun a depth word deepens is no concept of its own
@@ -767,13 +769,14 @@ class _Reader:
         for i, mention in enumerate(self.mentions):
             if i in absorbed:
                 continue
-            direction = moved.get(i)
+            step = moved.get(i)
             if mention.family is not None:
-                if direction is not None:
-                    mention = self._family_move(mention)
-                    if mention is None:
+                if step is not None:
+                    family_move = self._family_move(mention)
+                    if family_move is None:
                         self.open_change = True
                         continue
+                    mention = family_move
                 else:
                     continue
             if mention.valued:
@@ -789,9 +792,9 @@ class _Reader:
                 )
                 self._note_concept("features")
                 continue
-            if mention.key is not None and direction is None:
+            if mention.key is not None and step is None:
                 continue  # a key named without a value or direction: set and not off, as a param
-            move = self._move(mention, direction)
+            move = self._move(mention, step)
             if move is None:
                 self.open_change = True
                 words = " ".join(t.text for t in self.tokens[mention.start : mention.end]).lower()

@@ -64,10 +64,10 @@ def listen(
         else:
             own.append(said)
     for i, s in enumerate(kept):
-        said = merged.get(i)
+        proposer = merged.get(i)
         score = _score(s, i)
-        if said is not None:
-            s = s.model_copy(update={"entry_id": said.entry_id, "quote": said.text})
+        if proposer is not None:
+            s = s.model_copy(update={"entry_id": proposer.entry_id, "quote": proposer.text})
             score = max(score, 70.0) + 5.0 if s.kind in ("continue", "neighbour") else score
         scored.append((score, len(scored), s))
     runs = [ctx.runs[k] for k in findings.run_order if k in ctx.runs] or list(ctx.runs.values())

@@ -383,6 +383,7 @@ def _fragments(
         and not re.search(rf"(?:{metric_re.pattern})\W*$", head)
     ):
         # "(dim 128, lr 3e-4)": the number is the value of the words before it, not a result; keep them together
+        assert cut is not None  # a number follows the cut
         cut = _AFTER_BREAK_RE.search(after_text, cut.end())
         number_follows = False
     after = _strip(after_text[: cut.start()] if cut else after_text)
