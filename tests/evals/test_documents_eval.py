@@ -68,3 +68,9 @@ def test_markdown_checks_catch_what_they_name() -> None:
     assert documents.noise_contradictions(
         "lgbm-a is within the noise of the baseline. lgbm-a is beyond the noise.", {key: "lgbm-a"}
     ) == [key]
+
+
+def test_the_blind_set_meets_its_targets(tmp_path: Path) -> None:
+    """The figures issue 15 names, on every blind case: a regression in any document class fails here."""
+    out = tmp_path / "summary.json"
+    assert documents.main(["--check", "--json", str(out)]) == 0, documents.check(json.loads(out.read_text()))

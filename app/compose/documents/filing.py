@@ -49,6 +49,28 @@ _BEST = re.compile(
 _NOT_BEST = re.compile(
     r"\b(?:not|no\s+longer|never|isn'?t|wasn'?t|nowhere\s+near|far\s+from)\s+(?:\w+\s+){0,2}(?:best|winner)\b"
 )
+# A finding of no effect ("factors don't matter much", "C=0.1 barely moves it", "nothing over the baseline beyond
+# noise", "no better"): a conclusion about what a change does, not an attempt that broke.
+_NO_EFFECT = re.compile(
+    r"\b(?:(?:do|does|did)\s*(?:n'?t|not)\s+(?:really\s+|seem\s+to\s+)?matter|barely\s+(?:move|moves|moved|changes?|"
+    r"changed|matters?|helps?|helped|budges?|budged)|(?:makes?|made)\s+(?:no|little|almost\s+no)\s+(?:real\s+)?"
+    r"(?:difference|change)|no\s+(?:real\s+|clear\s+|significant\s+|measurable\s+)?(?:difference|effect|change)|"
+    r"(?:within|beyond|inside)\s+(?:the\s+)?(?:seed\s+)?noise|nothing\s+(?:over|above|beyond|on\s+top\s+of)|no\s+better|"
+    r"on\s+par|insensitive|(?:about|roughly|basically)\s+the\s+same|same\s+as)\b"
+)
+# What makes a statement a failure whatever else it says: something broke, got worse, or was given up.
+_BROKE = re.compile(
+    r"\b(?:fail\w*|diverg\w*|crash\w*|broke\w*|broken|oom|out\s+of\s+memory|nans?|hurt\w*|worse|worst|degrad\w*|"
+    r"regress\w*|unstable|overfit\w*|drop(?:ped|ping)?|abandon\w*|gave\s+up|give\s+up|ditch\w*|scrap\w*|"
+    r"killed|not\s+worth|waste|dead|useless|converge\w*|nowhere\s+near)\b"
+)
+# An observation that the target is reached ("-> 291, under the 300 target", "past the 0.60 target").
+_TARGET_MET = re.compile(
+    r"\b(?:under|below|beats?|beating|beat|hits?|hitting|meets?|met|reach\w*|above|over|past|exceeds?|exceeding|"
+    r"clears?|cleared|crossed)\s+(?:the\s+|our\s+)?(?:[\d.,]+\s*)?(?:\w+\s+)?target\b|\btarget\s+(?:met|reached|hit)\b"
+)
+_NOT_MET = re.compile(r"\b(?:not|n't|still|yet|short\s+of|far\s+from|nowhere)\b[^.;]{0,25}\btarget\b")
+
 _FAILURE = re.compile(
     r"\b(?:not|no|never|none|nothing|without|cannot|can't|won't|isn't|wasn't|aren't|didn't|doesn't|don't|"
     r"worse|worst|fail\w*|hurt\w*|diverg\w*|nan|crash\w*|broke\w*|broken|dead|overfit\w*|degrad\w*|drop(?:ped|s)?|"
@@ -178,7 +200,7 @@ def _log_items(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote,
             for item in entry_items(entry, section):
                 text = str(item["text"])
                 said = _gist(text)
-                if not said or said in seen or (section == "observations" and not best_said(text)):
+                if not said or said in seen or (section == "observations" and not _quoted_observation(text)):
                     continue
                 if section == "open_questions" and said in answered:
                     continue
@@ -190,10 +212,30 @@ def _log_items(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote,
 
 
 def _filed_as(section: str, text: str) -> Section:
-    """Where a statement is quoted: a success is a conclusion, whether filed as a failure or an observation."""
-    if section == "did_not_work" and not is_success(text):
+    """Where a statement is quoted: a success or a finding of no effect is a conclusion, whether the entry filed it
+    as a failure or an observation."""
+    if section == "did_not_work" and not is_success(text) and not no_effect_found(text):
         return "did_not_work"
     return "open_questions" if section == "open_questions" else "conclusions"
+
+
+def _quoted_observation(text: str) -> bool:
+    """An observation quoted as a conclusion: a best said outright, the target said to be reached, or a finding of
+    no effect."""
+    return best_said(text) or target_said_met(text) or no_effect_found(text)
+
+
+def no_effect_found(text: str) -> bool:
+    """A change found to do nothing ("barely moves it", "doesn't matter much", "no better") in a statement that
+    names nothing broken, worse or given up."""
+    lower = text.lower()
+    return bool(_NO_EFFECT.search(lower)) and not _BROKE.search(lower)
+
+
+def target_said_met(text: str) -> bool:
+    """The statement says the target is reached ("under the 300 target"), not that it is still short of it."""
+    lower = text.lower()
+    return bool(_TARGET_MET.search(lower)) and not _NOT_MET.search(lower)
 
 
 def entry_items(entry: EntryDigest, section: str) -> Iterator[Mapping[str, Any]]:

@@ -89,7 +89,23 @@ def listen(
         else:
             scored.append(((70.0 if said.source == "stated" else 55.0) - n * 0.01, len(scored), s))
     scored.sort(key=lambda t: (-t[0], t[1]))
-    return [s for _, _, s in scored], dropped
+    return _said_once([s for _, _, s in scored]), dropped
+
+
+def _said_once(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """The entry a stated item comes from is introduced once: a later item of the same entry whose why would read
+    the same says so in a few words ("Also stated in entry 3, untried.") instead of the same sentence again."""
+    seen: set[str] = set()
+    out: list[Suggestion] = []
+    for s in suggestions:
+        if s.kind == "stated" and s.why in seen and s.entry_id is not None:
+            also = (
+                "Also stated in entry {}, untried." if s.source == "stated" else "Also asked in entry {}, unanswered."
+            )
+            s = s.model_copy(update={"why": also.format(s.entry_id)})
+        seen.add(s.why)
+        out.append(s)
+    return out
 
 
 def _score(s: Suggestion, i: int) -> float:

@@ -95,7 +95,10 @@ def best_line(best: BestNote) -> str:
         line += f". Seed sd unknown (no seed repeats); believable gain {fmt(believable)}, the configured minimum effect"
     else:
         line += f". Believable gain {fmt(believable)}"
-    if best.beyond_noise is not None:
+    if best.beyond_noise is not None and best.seed_sd is None and best.noise_source == "min_effect":
+        # no seed repeats: the gain is judged against the minimum effect, and nothing is claimed about the noise
+        line += f": the gain {'clears' if best.beyond_noise else 'is within'} it (the seed noise is not measured yet)"
+    elif best.beyond_noise is not None:
         line += f": the gain is {'beyond' if best.beyond_noise else 'within'} the noise"
     return line + "." + (" " + lead_line(best.lead) if best.lead is not None else "")
 
@@ -113,7 +116,7 @@ def lead_line(lead: LeadNote) -> str:
         f"believable gain of {fmt(lead.believable_gain)} for these sides"
     )
     if lead.beyond_noise:
-        return line + ": beyond the noise."
+        return line + (": beyond the noise." if lead.seed_sd is not None else ": it clears it.")
     return (
         line + ": **within the noise**, so the best is not shown to be the best; repeat the top configurations with "
         "new seeds (or repeated cross-validation) before building on it."

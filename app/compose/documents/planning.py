@@ -106,7 +106,11 @@ def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool)
         yield _seed_repeats(ctx, findings, best)
     proposed: set[tuple[str, str]] = set()
     approaches = {a.name: a for a in findings.approaches}
+    # a step whose own gain is within the noise is no direction to continue (it is listed as low return)
+    unproven = {f.subject for f in findings.of_kind("within_noise")}
     for step in ctx.options.steps:
+        if step.change in unproven:
+            continue
         if (step.key, step.normalised) not in proposed:
             proposed.add((step.key, step.normalised))
             yield _continue(ctx, findings, approaches[step.approach], step)

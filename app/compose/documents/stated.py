@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from app.analysis.family import family_of
 from app.analysis.model import Findings, RunView
@@ -54,6 +54,14 @@ _PROCESS = frozenset(
     """meeting meet stakeholder stakeholders pm manager email tell ask present presentation slides approve approval
     legal ticket jira invoice write writeup report document docs refactor cleanup""".split()
 )
+# A setting named as held fixed: "at this batch size", "with the same lr", "for the current tokenizer".
+_HELD_RE = re.compile(
+    r"\b(?:at|for|with|on|under|keeping)\s+(?:this|that|these|those|the\s+same|the\s+current|our\s+current|a\s+fixed|"
+    r"fixed|the\s+chosen)\s+(?:[\w-]+\s+){0,2}[\w-]+",
+    re.IGNORECASE,
+)
+# A yes/no question opens with one of these: "does the tokenizer's lowercasing hurt ...?" can be run.
+_ASKING = frozenset("does do did would will could can is are was were".split())
 _NOT_EXPERIMENT_START = frozenset({"why", "who", "when", "where"})
 # Words of a key that do not name it on their own ("size" in batch_size).
 _GENERIC_KEY_WORDS = frozenset(
@@ -73,6 +81,8 @@ class Said:
     params: Mapping[str, str]  # key -> value ("" when only the key is named)
     family: str | None
     concepts: frozenset[str]
+    entry_runs: frozenset[str] = frozenset()  # the runs the entry cites: never "tried since" it
+    line: int | None = None  # the dump line it was read from
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +117,12 @@ class Reader:
 
     def read(self, text: str) -> tuple[dict[str, str], str | None]:
         if text not in self._cache:
-            proposal = match_proposal(text, self.cover, self.findings).proposal
-            params = dict(proposal.params)
-            words = set(words_of(text))
+            # "does warmup matter at this batch size?": the batch size is held, warmup is what would change
+            varied = _HELD_RE.sub(" ", text)
+            proposal = match_proposal(varied, self.cover, self.findings).proposal
+            # "would hard negatives beat in-batch negatives": a word of effect is the question's verb, not a value
+            params = {k: ("" if v.lower() in _EFFECT else v) for k, v in proposal.params.items()}
+            words = set(words_of(varied))
             for key in self.keys:
                 parts = [p for p in words_of(key.replace("_", " ")) if p not in _GENERIC_KEY_WORDS and len(p) >= 4]
                 if key not in params and parts and any(p in words for p in parts):
@@ -142,17 +155,33 @@ def said_items(ctx: DocContext, reader: Reader) -> list[Said]:
     seen: set[str] = set()
     for entry in sorted(_logs(ctx), key=lambda e: (e.day, e.id), reverse=True):
         for source, section in (("stated", "next_steps"), ("question", "open_questions")):
-            for item in entry_items(entry, section):
-                text = str(item["text"]).strip()
-                if not text or text in entry.answered or " ".join(words_of(text)) in seen:
+            items = [i for i in entry_items(entry, section) if str(i["text"]).strip() not in entry.answered]
+            for text, runs, line in _joined(items, source == "question"):
+                if not text or " ".join(words_of(text)) in seen:
                     continue
                 params, family = reader.read(text)
-                runs = tuple(r for r in item.get("run_ids", []) if isinstance(r, str))
                 concepts = concepts_of(text)
                 if not is_experiment(text, source, bool(params or family or runs), concepts):  # type: ignore[arg-type]
                     continue
                 seen.add(" ".join(words_of(text)))
-                out.append(Said(source, entry.id, entry.day, text, runs, params, family, concepts))  # type: ignore[arg-type]
+                cited = frozenset(entry.run_ids)
+                out.append(Said(source, entry.id, entry.day, text, runs, params, family, concepts, cited, line))  # type: ignore[arg-type]
+    return out
+
+
+def _joined(items: Sequence[Mapping[str, Any]], questions: bool) -> list[tuple[str, tuple[str, ...], int | None]]:
+    """(text, cited runs, dump line) of each item; questions asked one after another on one dump line ("Is the random
+    split leaking? should we move to a time-based split?") are one concern: one item, in the words of both."""
+    out: list[tuple[str, tuple[str, ...], int | None]] = []
+    for item in items:
+        text = str(item["text"]).strip()
+        runs = tuple(r for r in item.get("run_ids", []) if isinstance(r, str))
+        line = item.get("line") if isinstance(item.get("line"), int) else None
+        if questions and out and line is not None and out[-1][2] == line:
+            before, cited, _ = out[-1]
+            out[-1] = (f"{before} {text}", tuple(dict.fromkeys((*cited, *runs))), line)
+        else:
+            out.append((text, runs, line))
     return out
 
 
@@ -166,7 +195,10 @@ def is_experiment(text: str, source: Source, names_setting: bool, concepts: froz
         return about or not process
     if words[0] in _NOT_EXPERIMENT_START or (process and not about):
         return False
-    return about and bool(set(words) & _EFFECT or {"if", "whether"} & set(words) or text.rstrip().endswith("?"))
+    if not about:
+        # an effect of something a run can change, asked yes or no: "does the lowercasing hurt the emoji reviews?"
+        return not process and words[0] in _ASKING and bool(set(words) & _EFFECT)
+    return bool(set(words) & _EFFECT or {"if", "whether"} & set(words) or text.rstrip().endswith("?"))
 
 
 def failed_settings(ctx: DocContext, findings: Findings, reader: Reader) -> list[Failed]:
@@ -204,9 +236,13 @@ def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunV
 
     if not said.params and said.family is None:
         return None
+    if not said.params and any(_family_is(run, said.family) and (_day(run) or said.day) <= said.day for run in runs):
+        # a family already run by then ("add item-category features to the item tower"): the item asks for more
+        # than the family, which no run can be read to have tried
+        return None
     for run in runs:
-        day = run.session or (run.when.date() if run.when else None)
-        if day is None or day < said.day or run.key in said.run_ids:
+        day = _day(run)
+        if day is None or day < said.day or run.key in said.run_ids or run.key in said.entry_runs:
             continue
         if said.family is not None and (family_of(run) or "").replace("_", "") != said.family.replace("_", ""):
             continue
@@ -218,3 +254,11 @@ def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunV
         ):
             return run
     return None
+
+
+def _day(run: RunView) -> date | None:
+    return run.session or (run.when.date() if run.when else None)
+
+
+def _family_is(run: RunView, family: str | None) -> bool:
+    return family is not None and (family_of(run) or "").replace("_", "") == family.replace("_", "")

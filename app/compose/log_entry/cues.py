@@ -64,6 +64,25 @@ MIDLINE_LABEL_RE = re.compile(
     re.IGNORECASE,
 )
 
+# A question label in the middle of a line ("holdout q: ran the backtests ...") that a statement follows names the
+# question being answered, not a new one.
+_QUESTION_LABEL_RE = re.compile(r"^(?:open qs?|qs?|questions?)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
+_ASKING_START_RE = re.compile(
+    r"^\W*(?:is|are|was|were|do|does|did|can|could|should|would|will|shall|has|have|how|what|why|which|who|when|"
+    r"where|whether|if|any|must|might|may)\b",
+    re.IGNORECASE,
+)
+
+
+def labels_a_question(piece: str) -> bool:
+    """Whether a piece cut at a midline question label is a question: what follows the label asks."""
+    label = _QUESTION_LABEL_RE.match(piece.strip())
+    if label is None:
+        return True
+    rest = label[1]
+    return "?" in rest or bool(_ASKING_START_RE.match(rest) or _QUESTION_RE.search(rest))
+
+
 _QUESTION_RE = re.compile(
     r"\?|\b(?:i )?wonder\b|\bnot sure\b|\bunsure\b|\bconfused\b|\bunclear (?:if|whether|why|how)\b|\bno idea (?:if|"
     r"whether|why|how)\b|\bneed to (?:understand|figure out) (?:why|if|whether|how)\b|\bopen question\b|"
@@ -74,7 +93,8 @@ _QUESTION_RE = re.compile(
 NEXT_RE = re.compile(
     r"\b(?:tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|i want to|want to|i'?d like to|if (?:you|we) have time|"
     r"nice to have|next steps?|next up|next time|next week|next session|todo|to-do|will try|will run|"
-    r"i['’]ll|we['’]ll|i will|we will|gonna|going to|should try|want to try|wanna|need to|needs to|have to|must|"
+    r"i['’]ll|we['’]ll|i will|we will|(?<!not )(?<!n['’]t )(?:gonna|going to)|should try|want to try|wanna|"
+    r"need to|needs to|have to|must|"
     r"let['’]s|let us|then try|"
     r"try .{1,40} next|next i|next we|follow[- ]up|plan is|plan to|planning to|on monday)\b|\[ \]|"
     # A clause that starts with an imperative is a plan: "ask the annotators", "rerun with seeds".
@@ -97,6 +117,7 @@ _FAILED_RE = re.compile(
     r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
     r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
     r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)|\bnot viable\b|"
+    r"\bnowhere near\b|\b(?:not|n't|never)\b(?:\s+\w+){0,4}\s+anywhere near\b|"
     r"\b(?:way|well|far|much) (?:below|behind)\b|\bbelow (?:the )?(?:baseline|base|prod)\b|\bway off\b",
     re.IGNORECASE,
 )

@@ -35,6 +35,7 @@ from app.compose.log_entry.cues import (
     clean_label,
     cue_section,
     label_section,
+    labels_a_question,
 )
 from app.compose.log_entry.instructions import addresses_a_model, reads_as_instruction
 from app.compose.log_entry.metric_switch import announces_switch
@@ -141,7 +142,19 @@ def split_sentences(text: str) -> list[str]:
             start = match.end()
     pieces.append(text[start:].strip())
     pieces = _attach_fragments([p for p in pieces if p])
-    return [p for piece in pieces for p in _spoken(piece) for p in MIDLINE_LABEL_RE.split(p) if p.strip()]
+    return [p for piece in pieces for p in _spoken(piece) for p in _midline_parts(p) if p.strip()]
+
+
+def _midline_parts(sentence: str) -> list[str]:
+    """Cut at labels in the middle of a line ("... (auc .84) open q: is ..."); a question label that a statement
+    follows ("Re the holdout question: ran the backtests, ...") stays with the words before it."""
+    out: list[str] = []
+    for part in MIDLINE_LABEL_RE.split(sentence):
+        if out and not labels_a_question(part):
+            out[-1] = f"{out[-1]} {part.strip()}"
+        else:
+            out.append(part)
+    return out
 
 
 def _attach_fragments(pieces: list[str]) -> list[str]:
@@ -332,7 +345,7 @@ _DANGLING_RE = re.compile(r"(?:[\s,;]+(?:so|and|then|but|->|=>)\b)*[\s,;]*$", re
 # A part that opens like this continues the one before it: "a separate IR head, or just a day/night flag".
 _JOINED_RE = re.compile(
     r"(?:or|but|which|that|because|since|so|as|if|e\.g|i\.e|maybe|unless|instead|once|when|after|until|before|"
-    r"while)\b",
+    r"while|same|with|without|keeping|using|via|like|plus)\b",
     re.IGNORECASE,
 )
 _LIST_SPLIT_RE = re.compile(r",\s+(?:and\s+|then\s+)?|;\s+|\s+and then\s+")

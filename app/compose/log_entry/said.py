@@ -316,7 +316,10 @@ _STOP = frozenset(
 _ANSWERS = re.compile(
     r"\b(?:answer\w*|explain\w*|turn(?:s|ed)\s+out|because|caused\s+by|comes?\s+from|came\s+from|due\s+to|"
     r"check(?:ed)?|confirm\w*|verif\w*|ruled?\s+out|no\s+difference|made\s+no|found|resolved|solved|figured|"
-    r"the\s+reason|is\s+not\s+what|not\s+the\s+cause|it\s+was|it\s+is|yes|no)\b"
+    r"the\s+reason|is\s+not\s+what|not\s+the\s+cause|it\s+was|it\s+is|yes|no|"
+    # the question's claim denied ("lowercasing does not hurt the emoji reviews"), or the question named ("re the
+    # tokenizer question: ...")
+    r"(?:does|do|did|is|are|was|were|has|have)\s*(?:n'?t|not)|^\W*re\b|(?:re|about|on)\s+the\s+[\w\s-]{0,30}question)\b"
 )
 _STILL_OPEN = re.compile(
     r"\?|\b(?:not\s+sure|no\s+idea|still\s+(?:open|unclear|unknown|don'?t)|don'?t\s+know|unclear|tbd|to\s+check|"

@@ -19,6 +19,7 @@ from app.compose.documents import (
     check_document_grounding,
     compose_brief,
     compose_phase_summary,
+    filing,
 )
 from app.compose.documents import brief as brief_doc
 from app.compose.documents import summary as summary_doc
@@ -155,6 +156,8 @@ EXPECTED = {
     "both lines stalled this week": ("random_forest", "did_not_work"),
     "would a smaller learning rate still help?": ("lgbm", "open_questions"),
     "is the validation set big enough?": ("general", "open_questions"),
+    # an observation that finds no effect is a conclusion (and the answer to the question it closed)
+    "checked max_depth beyond 12 for the forest: made no difference": ("random_forest", "conclusions"),
 }
 
 
@@ -172,7 +175,7 @@ def test_the_markdown_quotes_each_statement_once(setting: tuple[DocContext, Find
     for doc in (summary, brief):
         assert doc.markdown.count("is the validation set big enough?") == 1, doc.kind
         assert "an earlier summary" not in doc.markdown
-        assert "max_depth beyond 12" not in doc.markdown  # answered by a later dump
+        assert "does a max_depth beyond 12" not in doc.markdown  # answered by a later dump
         assert "rbf kernel need scaling" not in doc.markdown  # answered, as recorded
     assert "did not work (2024-05-02, entry 1): “lgbm with 63 leaves" not in summary.markdown
     assert "  - concluded (2024-05-02, entry 1): “lgbm with 63 leaves is the best so far” (nl63)" in summary.markdown
@@ -341,3 +344,33 @@ def test_the_same_question_in_other_words_is_quoted_once(setting: tuple[DocConte
         ("Is the validation set big enough?", 1),
         ("is the test set big enough?", 2),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "section"),
+    [
+        ("ALS 64 factors 0.201, 256 factors 0.204 -> factors don't matter much.", "conclusions"),
+        ("BiLSTM 0.845 / 0.846, i.e. nothing over the tf-idf baseline beyond noise.", "conclusions"),
+        ("lr 0.02 instead of 0.05: 293.5, no better.", "conclusions"),
+        ("We're dropping the BiLSTM, not worth the GPU hours.", "did_not_work"),
+        ("SMOTE did not help at all: worse than plain scale_pos_weight.", "did_not_work"),
+        ("no difference with lbfgs, which did not converge either", "did_not_work"),
+    ],
+)
+def test_a_finding_of_no_effect_is_a_conclusion_a_breakage_a_failure(text: str, section: str) -> None:
+    assert filing._filed_as("did_not_work", text) == section
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("adding the weather features -> 291!! that's under the 300 target.", True),
+        ("depth 8 gets 0.63 - past the 0.60 target!", True),
+        ("C=0.1 barely moves it (0.42).", True),
+        ("bs64 gets 0.889, still short of the 0.92 target", False),
+        ("not under the target yet", False),
+        ("lightgbm on 168 lags: 338.", False),
+    ],
+)
+def test_an_observation_is_quoted_when_it_finds_a_best_the_target_or_no_effect(text: str, quoted: bool) -> None:
+    assert filing._quoted_observation(text) is quoted

@@ -265,3 +265,39 @@ def test_words_that_only_look_like_cues(text: str, expected: list[tuple[str, str
 )
 def test_more_words_that_only_look_like_cues(clause: str) -> None:
     assert cue_section(clause) is None
+
+
+def test_a_negated_going_to_is_a_verdict_not_a_plan() -> None:
+    # one failure, not a plan ("going to") and an orphan "dropping it"
+    assert sections("prophet is not going to get us anywhere near 300, dropping it.") == [
+        ("did_not_work", "prophet is not going to get us anywhere near 300, dropping it.")
+    ]
+    assert sections("we are going to try catboost") == [("next_steps", "we are going to try catboost")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Answering yesterday's holdout q: ran rolling-origin backtests over 6 folds, so the single holdout is enough.",
+        "Re the validation question: bootstrap CI is +-0.01, so yes the validation set is big enough.",
+    ],
+)
+def test_a_question_label_followed_by_a_statement_names_the_question_answered(line: str) -> None:
+    found = sections(line)
+    assert [s for s, _ in found] == ["conclusions"] and found[0][1] == line
+
+
+def test_a_question_label_mid_line_still_starts_a_question() -> None:
+    assert sections("auc .84 open q: is the split leaking?") == [
+        ("observations", "auc .84"),
+        ("open_questions", "is the split leaking?"),
+    ]
+    assert sections("f1 .8 q: whether the split leaks")[-1] == ("open_questions", "whether the split leaks")
+
+
+def test_a_qualifier_stays_with_the_step_it_qualifies() -> None:
+    assert sections("Next steps:\n- try roberta-base, same recipe\n- label smoothing 0.1, then pseudo-label the reviews\n") == [
+        ("next_steps", "try roberta-base, same recipe"),
+        ("next_steps", "label smoothing 0.1"),
+        ("next_steps", "pseudo-label the reviews"),
+    ]
