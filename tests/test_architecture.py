@@ -344,13 +344,15 @@ TYPES_RULES: tuple[TypesOnlyRule, ...] = (
         files=("app/compose/",),
         source="app.analysis",
         # What a person wrote is read the way the analysis reads runs, so the two never disagree: a model family from
-        # a run's params, two parameter values compared normalised, a proposal's words mapped to parameters, and a
-        # parameter diff in words. Each is a pure function of plain values, computing no finding.
+        # a run's params, two parameter values compared normalised, a proposal's words mapped to parameters, a
+        # parameter diff in words, and whether a run's estimator draws random numbers as configured. Each is a pure
+        # function of plain values, computing no finding.
         readers=(
             ("app.analysis.family", "family_of"),
             ("app.analysis.tried", "same_value"),
             ("app.analysis.tried", "match_proposal"),
             ("app.analysis.configs", "config_diff"),
+            ("app.analysis.determinism", "needs_seed"),
         ),
     ),
 )

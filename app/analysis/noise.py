@@ -22,7 +22,7 @@ from typing import Literal
 from app.analysis.history import Step
 from app.analysis.metric import gain
 from app.analysis.model import AnalysisSettings, BestLead, Direction, Finding, Noise, SeedGroup
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 Z = 1.645  # the one-sided 5 % point of the normal distribution
 SUGGESTED_REPEATS = 3
@@ -194,7 +194,8 @@ def _within(step: Step, ref: Step, g: float, noise: Noise, metric: str, is_close
     return Finding(
         "within_noise",
         f"Run {step.key} beat {what}, {ref.key}, on {metric} by {fmt(g)} ({fmt(step.value)} vs {fmt(ref.value)}), "
-        f"no more than the believable gain {fmt(noise.min_gain)} ({_sd_words(noise)}): not a believable improvement.",
+        f"no more than the believable gain {fmt_noise(noise.min_gain)} ({_sd_words(noise)}): "
+        "not a believable improvement.",
         run_ids=(step.key, ref.key),
         numbers=numbers | ({"seed_sd": noise.std} if noise.std is not None else {}),
         subject=step.key,
@@ -203,7 +204,7 @@ def _within(step: Step, ref: Step, g: float, noise: Noise, metric: str, is_close
 
 def _sd_words(noise: Noise) -> str:
     if noise.source == "seed_repeats" and noise.std is not None:
-        return f"seed sd {fmt(noise.std)}"
+        return f"seed sd {fmt_noise(noise.std)}"
     return "seed sd unknown, the configured minimum effect"
 
 
@@ -285,13 +286,13 @@ def lead_words(lead: BestLead, metric: str) -> tuple[str, dict[str, float]]:
         whose = "the best run of another configuration"
     sides = f"{_side_words(lead.best_mean, lead.n_best)} vs {_side_words(lead.runner_up_mean, lead.n_runner_up)}"
     if lead.seed_sd is not None:
-        sd = f"seed sd {fmt(lead.seed_sd)}"
+        sd = f"seed sd {fmt_noise(lead.seed_sd)}"
     else:
         sd = "seed sd unknown, the configured minimum effect"
     verdict = "beyond the noise" if lead.beyond_noise else "within the noise, so the best is not shown to be the best"
     text = (
         f"Its lead over the runner-up {lead.runner_up} ({whose}) is {fmt(lead.lead)} ({sides}), against a "
-        f"believable gain of {fmt(lead.believable_gain)} for these sides ({sd}): {verdict}."
+        f"believable gain of {fmt_noise(lead.believable_gain)} for these sides ({sd}): {verdict}."
     )
     numbers = {
         "lead": lead.lead,

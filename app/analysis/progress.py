@@ -27,7 +27,7 @@ from app.analysis.model import (
     Direction,
     Finding,
 )
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 _SOURCE_RANK: dict[ApproachSource, int] = {"override": 0, "tag": 1, "inferred": 2}
 
@@ -154,7 +154,7 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
         why = f"fewer than the {judge.recent_runs + 1} needed to judge the trend over the last {judge.recent_runs}"
         return "active", f"{head}, {_gain_words(g, against)}: {why}", numbers
     recent = numbers["recent_gain"] = gain(best_value, curve[-1 - judge.recent_runs][1], judge.direction)
-    thr = f"the believable gain {fmt(judge.threshold)} ({_sd_words(judge)})"
+    thr = f"the believable gain {fmt_noise(judge.threshold)} ({_sd_words(judge)})"
     if g <= judge.threshold:
         return "exhausted", f"{head} is {_gain_words(g, against)}, not more than {thr}", numbers
     trend = (
@@ -221,4 +221,4 @@ def find_stall(steps: Sequence[Step], judge: Judge, sessions: int) -> Finding | 
 
 
 def _sd_words(judge: Judge) -> str:
-    return f"seed sd {fmt(judge.seed_sd)}" if judge.seed_sd is not None else "the configured minimum effect"
+    return f"seed sd {fmt_noise(judge.seed_sd)}" if judge.seed_sd is not None else "the configured minimum effect"

@@ -27,3 +27,11 @@ def fmt_gain(value: float) -> str:
     """A difference with its sign: +0.0064, -0.002, 0."""
     text = fmt(value)
     return f"+{text}" if value > 0 and not math.isinf(value) else text
+
+
+def fmt_noise(value: float) -> str:
+    """Two significant digits, for a noise figure (a seed sd, a believable gain): 0.0009098 -> "0.00091", 0.002117
+    -> "0.0021". The noise is itself an estimate, so its third digit says nothing."""
+    if math.isnan(value) or math.isinf(value) or value == 0:
+        return fmt(value)
+    return fmt(float(f"{value:.2g}"))

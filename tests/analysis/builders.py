@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from app.analysis.model import Finding, RunView
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 FULL_REPRO: dict[str, Any] = {
@@ -88,5 +88,5 @@ def unstated_numbers(finding: Finding) -> list[str]:
     text = _DATE_RE.sub(" ", finding.message)
     for name in sorted({*finding.run_ids, finding.subject or ""} - {""}, key=len, reverse=True):
         text = text.replace(name, " ")
-    allowed = {fmt(v) for v in finding.numbers.values()}
+    allowed = {fmt(v) for v in finding.numbers.values()} | {fmt_noise(v) for v in finding.numbers.values()}
     return [n for n in _NUMBER_RE.findall(text) if n not in allowed and n.lstrip("-") not in allowed]

@@ -7,7 +7,18 @@ from __future__ import annotations
 from app.analysis.model import Findings, Ranking
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import body_run_ids
-from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
+from app.compose.documents.render import (
+    cite,
+    document,
+    fmt,
+    fmt_noise,
+    heading,
+    md_prose,
+    md_text,
+    section,
+    table,
+    title_line,
+)
 from app.compose.documents.schemas import (
     CriterionNote,
     FinalistRow,
@@ -149,7 +160,9 @@ def _decision(body: SelectionDecision) -> list[str]:
 
 def _tie_line(t: NoiseTieNote, body: SelectionDecision) -> str:
     """A criterion whose finalists lie within the noise, and what the decision would be without it."""
-    sd = f"seed sd {fmt(t.seed_sd)}" if t.seed_sd is not None else "seed sd unknown, the configured minimum effect"
+    sd = (
+        f"seed sd {fmt_noise(t.seed_sd)}" if t.seed_sd is not None else "seed sd unknown, the configured minimum effect"
+    )
     line = (
         f"- **{md_text(t.criterion)}**: the finalists span {fmt(t.spread)} on it, no more than the believable "
         f"gain {fmt(t.believable_gain)} ({sd}), yet normalisation scores them from 0 to 1 on it: it cannot separate "

@@ -11,10 +11,10 @@ carries) is one of
   applied to its base run), a selection table (raw values are the finalists' stored values, totals are the sum of
   normalised weight x score), a gap between two values of the same metric among the cited runs;
 - a date, a small count or ordinal, or a value the person gave (target, budget, weights, their own text).
-Numbers are compared after rendering with `fmt`, so 0.86123 stored and 0.8612 printed agree. The Markdown is read as
-a person reads it: the escaping of people's words (`app.compose.escape`) is undone first, so an escaped name still
-masks its digits and an escaped backtick opens no code span. The result is a list of problem sentences naming the
-number or run; [] means grounded.
+Numbers are compared after rendering with `fmt` (or `fmt_noise`, two digits), so 0.86123 stored and 0.8612 printed
+agree. The Markdown is read as a person reads it: the escaping of people's words (`app.compose.escape`) is undone
+first, so an escaped name still masks its digits and an escaped backtick opens no code span. The result is a list of
+problem sentences naming the number or run; [] means grounded.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from app.compose.documents.common import body_run_ids, value_of
 from app.compose.documents.planning import median_duration
 from app.compose.escape import md_plain
 from app.compose.labels import SHORT
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 from app.parsing.mentions import extract_numbers
 
 __all__ = ["check_document_grounding"]
@@ -81,6 +81,7 @@ class _Allowed:
             value = abs(value)
             self._keys.add(_key(value))
             self._keys.add(_key(float(fmt(value))))
+            self._keys.add(_key(float(fmt_noise(value))))  # a noise figure is written with two digits
 
     def has(self, value: float) -> bool:
         value = abs(value)

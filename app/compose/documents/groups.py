@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from app.compose.documents.render import cite, counted, fmt, fmt_gain, md_prose
+from app.compose.documents.render import cite, counted, fmt, fmt_gain, fmt_noise, md_prose
 from app.compose.documents.schemas import LowRoi
 
 GROUPED = ("duplicate", "within_noise")
@@ -63,6 +63,6 @@ def _within_noise(group: Sequence[LowRoi]) -> str:
     if gains:
         of = f" of the last {len(listed)}" if len(listed) < total else ""
         detail = f"largest{of} {fmt_gain(max(gains))}"
-        detail += f" against a believable gain of {fmt(noise)}" if noise is not None else ""
+        detail += f" against a believable gain of {fmt_noise(noise)}" if noise is not None else ""
     what = "gain within the noise" if total == 1 else "gains within the noise"
     return md_prose(counted(total, what, [cite(i.subject) for i in listed], detail=detail))

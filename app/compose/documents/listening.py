@@ -110,7 +110,7 @@ def _said_once(suggestions: list[Suggestion]) -> list[Suggestion]:
 
 def _score(s: Suggestion, i: int) -> float:
     if s.kind == "seed_repeats":
-        return 100.0 if len(s.changes) > 1 else 88.0
+        return 100.0 if len(s.evidence.run_ids) > 1 else 88.0  # the top two compared first
     return _SCORE.get(s.kind, 50.0) - i * 0.01
 
 

@@ -24,7 +24,7 @@ from app.compose.documents.render import (
 )
 from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
 from app.compose.labels import labelling
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 KIND = "next_experiments"
 TITLE = "Next experiments"
@@ -90,9 +90,11 @@ def best_line(best: BestNote) -> str:
         line += ", with no baseline to compare against"
     believable = best.believable_gain if best.believable_gain is not None else best.noise_threshold
     if best.seed_sd is not None:
-        line += f". Seed sd {fmt(best.seed_sd)}; believable gain of one run over another {fmt(believable)}"
+        line += f". Seed sd {fmt_noise(best.seed_sd)}; believable gain of one run over another "
+        line += fmt_noise(believable)
     elif best.noise_source == "min_effect":
-        line += f". Seed sd unknown (no seed repeats); believable gain {fmt(believable)}, the configured minimum effect"
+        line += f". Seed sd unknown (no seed repeats); believable gain {fmt_noise(believable)}, the configured "
+        line += "minimum effect"
     else:
         line += f". Believable gain {fmt(believable)}"
     if best.beyond_noise is not None and best.seed_sd is None and best.noise_source == "min_effect":
@@ -113,7 +115,7 @@ def lead_line(lead: LeadNote) -> str:
     sides = f"{_side(lead.best_value, lead.n_best)} vs {_side(lead.runner_up_value, lead.n_runner_up)}"
     line = (
         f"Its lead over the runner-up {cite(lead.runner_up)} ({whose}) is {fmt(lead.lead)} ({sides}), against a "
-        f"believable gain of {fmt(lead.believable_gain)} for these sides"
+        f"believable gain of {fmt_noise(lead.believable_gain)} for these sides"
     )
     if lead.beyond_noise:
         return line + (": beyond the noise." if lead.seed_sd is not None else ": it clears it.")

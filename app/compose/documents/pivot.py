@@ -12,7 +12,7 @@ from app.compose.contract import DocContext
 from app.compose.documents.common import below_baseline, gain, open_lines, value_of, versus_baseline
 from app.compose.documents.render import cite, plural
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 CLOSED = frozenset({"plateaued", "exhausted", "abandoned"})
 
@@ -113,7 +113,7 @@ def pivot_of(ctx: DocContext, findings: Findings, *, target_met: bool = False) -
         bg = stall[0].numbers.get("believable_gain", findings.noise.min_gain) if stall else findings.noise.min_gain
         sessions = int(stall[0].numbers.get("sessions", 0)) if stall else 0
         span = f" over the last {sessions} sessions" if sessions else " over the last sessions"
-        sentences.append(f"No gain beyond the believable gain {fmt(bg)} on {findings.metric}{span}")
+        sentences.append(f"No gain beyond the believable gain {fmt_noise(bg)} on {findings.metric}{span}")
         if stall:
             evidence_runs += stall[0].run_ids
             numbers |= dict(stall[0].numbers)

@@ -19,9 +19,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from app.analysis.determinism import needs_seed
 from app.analysis.model import Approach, BestLead, Findings, RunView
 from app.analysis.options import NeighbourOption, StepOption
 from app.compose.contract import DocContext
+from app.compose.documents.chosen import latest_selection
 from app.compose.documents.common import approach_by_run, gain
 from app.compose.documents.listening import listen
 from app.compose.documents.pivot import low_roi, pivot_of, reframe_why
@@ -35,7 +37,7 @@ from app.compose.documents.schemas import (
     PlanRequest,
     Suggestion,
 )
-from app.parsing.fmt import fmt
+from app.parsing.fmt import fmt, fmt_noise
 
 TOP = 3
 SIMILAR_RUNS = 20  # the cost estimate looks at this many of the most recent similar runs
@@ -101,7 +103,8 @@ def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool)
     if best is None:
         return
     if met:
-        yield from harden(ctx, findings, best, repeats=runner is None)
+        chosen = _chosen(ctx, findings)
+        yield from harden(ctx, findings, chosen or best, repeats=runner is None, chosen=chosen is not None)
     elif findings.noise.source == "min_effect" and runner is None:
         yield _seed_repeats(ctx, findings, best)
     proposed: set[tuple[str, str]] = set()
@@ -143,21 +146,51 @@ def _reframe(ctx: DocContext, findings: Findings, pivot: Pivot) -> Suggestion:
     )
 
 
-def harden(ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool) -> Iterator[Suggestion]:
-    """Confirm-and-harden advice once the target is met: seed repeats of the best (unless its configuration has
-    them), a check on a held-out set (unless the best records one), and a look at its errors."""
+def _chosen(ctx: DocContext, findings: Findings) -> RunView | None:
+    """The run the latest selection decision chose, when it is stored and scored on the metric in force: hardening
+    is about the model the team will hand over, not another run the metric happens to rank first."""
+    picked = latest_selection(ctx.entries)
+    run = ctx.runs.get(picked[0]) if picked else None
+    return run if run is not None and run.key != findings.best and findings.metric in run.metrics else None
+
+
+def harden(
+    ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool, chosen: bool = False
+) -> Iterator[Suggestion]:
+    """Confirm-and-harden advice once the target is met, for the chosen model when a decision records one, else the
+    best: repeats of it (new seeds, or new cross-validation folds for an estimator that is deterministic as
+    configured; unless its configuration has seed repeats), a check on a held-out set (unless it records one), and a
+    look at its errors."""
     group = next((g for g in findings.noise.groups if best.key in g.run_ids), None)
-    value = findings.best_value
+    value = best.metrics.get(findings.metric) if chosen else findings.best_value
     numbers = {findings.metric: value} if value is not None else {}
+    who = "the chosen model" if chosen else "the best"
     if repeats:
         s = _seed_repeats(ctx, findings, best)
-        why = (
-            f"The target is met by {cite(best.key)}; {SEED_REPEATS} more seeds of its configuration show whether it "
-            f"holds beyond the luck of one seed (believable gain {fmt(findings.noise.min_gain)})."
+        believable = fmt_noise(findings.noise.min_gain)
+        if needs_seed(best):
+            title = f"Confirm {who} {cite(best.key)} with new seeds"
+            why = (
+                f"The target is met by {cite(best.key)}; {SEED_REPEATS} more seeds of its configuration show whether "
+                f"it holds beyond the luck of one seed (believable gain {believable})."
+            )
+        else:
+            title = f"Confirm {who} {cite(best.key)} with repeated cross-validation"
+            why = (
+                f"The target is met by {cite(best.key)}, an estimator that is deterministic as configured: new seeds "
+                "would give the same score. Repeated k-fold cross-validation (new folds) shows whether it holds "
+                f"beyond the luck of one validation split (believable gain {believable})."
+            )
+            s = s.model_copy(update={"changes": [], "cost": _cost(ctx, findings, best.key, runs=1)})
+        s = s.model_copy(
+            update={
+                "kind": "harden",
+                "title": title,
+                "why": why,
+                "evidence": Evidence(run_ids=[best.key], numbers=numbers),
+            }
         )
-        s = s.model_copy(update={"kind": "harden", "title": f"Confirm the best {cite(best.key)} with new seeds"})
-        s = s.model_copy(update={"why": why})
-        if group is not None and len(group.run_ids) > SEED_REPEATS:
+        if needs_seed(best) and group is not None and len(group.run_ids) > SEED_REPEATS:
             runs = list(group.run_ids)
             s = s.model_copy(
                 update={
@@ -170,7 +203,7 @@ def harden(ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool)
     check = Suggestion(
         rank=None,
         kind="harden",
-        title=f"Check the best {cite(best.key)} on a held-out set",
+        title=f"Check {who} {cite(best.key)} on a held-out set",
         why=f"Every choice so far was made on {findings.metric}; a test split none of the runs tuned on (big "
         "enough to tell the believable gain from noise) shows whether the result carries over.",
         approach=_approach_name(findings, best.key),
@@ -179,13 +212,13 @@ def harden(ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool)
         evidence=Evidence(run_ids=[best.key], numbers=numbers),
     )
     if held is not None:
-        reason = f"already checked: the best records {held} {fmt(best.metrics[held])}"
+        reason = f"already checked: {who} records {held} {fmt(best.metrics[held])}"
         check = check.model_copy(update={"dropped_because": reason})
     yield check
     yield Suggestion(
         rank=None,
         kind="harden",
-        title=f"Look at the errors of the best {cite(best.key)}",
+        title=f"Look at the errors of {who} {cite(best.key)}",
         why="Where it is wrong (by class, segment or confidence) says whether the errors that remain are ones that "
         "matter, and what data or features would fix them.",
         approach=_approach_name(findings, best.key),
@@ -221,28 +254,42 @@ def _seed_repeats(ctx: DocContext, findings: Findings, best: RunView) -> Suggest
 
 
 def _confirm_lead(ctx: DocContext, findings: Findings, lead: BestLead, best: RunView, runner: RunView) -> Suggestion:
-    """Seed repeats of the best and the runner-up when the best's lead is within the noise: which is better is not
-    known yet, and every later step would build on the answer."""
+    """Repeats of the best and the runner-up when the best's lead is within the noise: which is better is not known
+    yet, and every later step would build on the answer. New seeds for an estimator that draws random numbers, new
+    cross-validation folds for two that are deterministic as configured (new seeds would repeat their scores)."""
     key = ctx.options.seed_key
-    sd = f"seed sd {fmt(lead.seed_sd)}" if lead.seed_sd is not None else "the seed sd is unknown"
+    sd = f"seed sd {fmt_noise(lead.seed_sd)}" if lead.seed_sd is not None else "the seed sd is unknown"
     numbers = {"lead": lead.lead, "believable_gain": lead.believable_gain}
+    seeded = [run for run in (best, runner) if needs_seed(run)]
+    gap = (
+        f"The best run leads the runner-up by {fmt(lead.lead)}, within the believable gain "
+        f"{fmt_noise(lead.believable_gain)} ({sd}), so which configuration is better is not known yet. "
+    )
+    if seeded:
+        title = f"Repeat the top configurations {cite(best.key)} and {cite(runner.key)} with new seeds"
+        how = (
+            f"{SEED_REPEATS} more seeds of each (or repeated cross-validation of both) average out the seed and shrink"
+        )
+    else:
+        title = f"Compare the top configurations {cite(best.key)} and {cite(runner.key)} with repeated cross-validation"
+        how = (
+            "Both are deterministic as configured, so new seeds would repeat their scores; repeated k-fold (new folds) "
+            "shrinks"
+        )
     return Suggestion(
         rank=None,
         kind="seed_repeats",
-        title=f"Repeat the top configurations {cite(best.key)} and {cite(runner.key)} with new seeds",
-        why=f"The best run leads the runner-up by {fmt(lead.lead)}, within the believable gain "
-        f"{fmt(lead.believable_gain)} ({sd}), so which configuration is better is not known yet. "
-        f"{SEED_REPEATS} more seeds of each (or repeated cross-validation of both) average out the seed and shrink "
-        "the believable gain; settle this before tuning either further.",
+        title=title,
+        why=gap + how + " the believable gain; settle this before tuning either further.",
         approach=_approach_name(findings, best.key),
         base=best.key,
         changes=[
             ParamProposal(
                 param=key, current=run.params.get(key) or run.seed, proposed="new", rule="new_seed", base=run.key
             )
-            for run in (best, runner)
+            for run in seeded
         ],
-        cost=_cost(ctx, findings, best.key, runs=2 * SEED_REPEATS),
+        cost=_cost(ctx, findings, best.key, runs=2 * SEED_REPEATS if seeded else 2),
         evidence=Evidence(run_ids=[best.key, runner.key], numbers=numbers),
     )
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from app.compose.escape import inline_code, md_prose, md_text, one_line
 from app.compose.labels import RunLabels, counted, labelled, labelling, named, run_label
-from app.parsing.fmt import fmt, fmt_gain
+from app.parsing.fmt import fmt, fmt_gain, fmt_noise
 
 __all__ = [
     "plural",
@@ -28,6 +28,7 @@ __all__ = [
     "duration",
     "fmt",
     "fmt_gain",
+    "fmt_noise",
     "labelled",
     "labelling",
     "named",

@@ -141,7 +141,7 @@ def test_a_decision_says_when_a_within_noise_gap_decides_the_top() -> None:
     [note] = composed.body.noise_ties
     assert (note.criterion, note.seed_sd, note.top_without, note.decides) == ("auc", 0.0172, "r-xgb2", True)
     assert (
-        "- **auc**: the finalists span 0.029 on it, no more than the believable gain 0.04 (seed sd 0.0172), yet "
+        "- **auc**: the finalists span 0.029 on it, no more than the believable gain 0.04 (seed sd 0.017), yet "
         "normalisation scores them from 0 to 1 on it: it cannot separate them. Without it the top would be "
         "xgb2 (r-xgb2), not lr3 (r-lr3): the gap decides."
     ) in composed.markdown

@@ -12,7 +12,17 @@ from typing import Any
 
 import pytest
 
-from evals.documents import DocLabels, DocumentsCase, DumpSpec, ProjectSpec, RunSpec, _project, repeated_sentences
+from evals.documents import (
+    CriterionSpec,
+    DecisionSpec,
+    DocLabels,
+    DocumentsCase,
+    DumpSpec,
+    ProjectSpec,
+    RunSpec,
+    _project,
+    repeated_sentences,
+)
 
 NO_LABELS = DocLabels(target_met=None, best=None, selected=None, min_candidates=None)
 
@@ -172,3 +182,29 @@ def test_an_answered_question_is_not_proposed() -> None:
             p.post_log(d.text, d.date, d.run_ids)
         doc = p.document("next", target=None)
     assert not any("lowercasing" in (s.get("quote") or "") for s in suggestions(doc))
+
+
+def test_hardening_is_about_the_chosen_model_and_a_deterministic_one_gets_new_folds_not_seeds() -> None:
+    runs = [
+        *RUNS[:2],
+        run("lr_c1", 5, 9, 0.905, model="logreg", solver="lbfgs", max_iter=1000, C=1.0, scaler="standard"),
+        run("lr_c3", 5, 11, 0.906, model="logreg", solver="lbfgs", max_iter=1000, C=3.0, scaler="standard"),
+    ]
+    dumps = [DumpSpec(date=date(2026, 5, 5), run_ids=["lr_c1", "lr_c3"], text="scaled logreg: C1 0.905, C3 0.906.\n")]
+    decision = DecisionSpec(
+        finalists=["lr_c1", "lr_c3"],
+        criteria=[CriterionSpec(name="f1", weight=1.0, metric="val_f1")],
+        selected="lr_c1",
+        rationale="same score within the noise, stronger regularisation",
+    )
+    with _project("chosen", case(target=0.9, runs=runs, dumps=dumps), 3) as p:
+        p.post_log(dumps[0].text, dumps[0].date, dumps[0].run_ids)
+        p.decide(decision)
+        doc = p.document("next", target=0.9)
+    hardening = [s for s in suggestions(doc) if s["kind"] == "harden"]
+    assert hardening and all(s["base"] == p.keys["lr_c1"] for s in hardening)
+    assert all(f"the chosen model `{p.keys['lr_c1']}`" in s["title"] for s in hardening)
+    # C3 leads C1 within the noise: both logistic regressions are compared on new folds, never on new seeds
+    compare = suggestions(doc)[0]
+    assert "with repeated cross-validation" in compare["title"] and not compare["changes"]
+    assert not any("with new seeds" in s["title"] or s["changes"] for s in suggestions(doc) if s["kind"] != "neighbour")

@@ -207,7 +207,7 @@ CLOSE_LEAD = BestLead(
 def test_the_best_line_names_the_seed_sd_and_the_believable_gain() -> None:
     body, markdown = compose(f={"noise": SEEDED})
     assert body.best is not None and (body.best.seed_sd, body.best.believable_gain) == (0.0172, 0.04)
-    assert "Seed sd 0.0172; believable gain of one run over another 0.04: the gain is beyond the noise." in markdown
+    assert "Seed sd 0.017; believable gain of one run over another 0.04: the gain is beyond the noise." in markdown
     assert "Noise threshold" not in markdown
 
 

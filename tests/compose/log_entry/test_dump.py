@@ -296,7 +296,9 @@ def test_a_question_label_mid_line_still_starts_a_question() -> None:
 
 
 def test_a_qualifier_stays_with_the_step_it_qualifies() -> None:
-    assert sections("Next steps:\n- try roberta-base, same recipe\n- label smoothing 0.1, then pseudo-label the reviews\n") == [
+    assert sections(
+        "Next steps:\n- try roberta-base, same recipe\n- label smoothing 0.1, then pseudo-label the reviews\n"
+    ) == [
         ("next_steps", "try roberta-base, same recipe"),
         ("next_steps", "label smoothing 0.1"),
         ("next_steps", "pseudo-label the reviews"),
