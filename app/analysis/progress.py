@@ -151,20 +151,23 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
     )
     if n < judge.recent_runs + 1:
         numbers["needed"] = judge.recent_runs + 1
-        why = f"fewer than the {judge.recent_runs + 1} needed to judge the trend over the last {judge.recent_runs}"
+        why = f"too few to judge a trend ({judge.recent_runs + 1} scored runs needed)"
         return "active", f"{head}, {_gain_words(g, against)}: {why}", numbers
     recent = numbers["recent_gain"] = gain(best_value, curve[-1 - judge.recent_runs][1], judge.direction)
     thr = f"the believable gain {fmt_noise(judge.threshold)} ({_sd_words(judge)})"
+    if g < 0:
+        return "exhausted", f"{head} is {_gain_words(g, against)}: no gain over it", numbers
     if g <= judge.threshold:
         return "exhausted", f"{head} is {_gain_words(g, against)}, not more than {thr}", numbers
+    if recent > judge.threshold:
+        trend = f"its best-so-far rose by {fmt(recent)} over its last {judge.recent_runs} runs"
+        return "converging", f"{head} beats {against} by {fmt(g)}, more than {thr}, and {trend}", numbers
     trend = (
-        f"its best-so-far rose by {fmt(recent)} over its last {judge.recent_runs} runs"
+        f"its best-so-far rose only {fmt(recent)} over its last {judge.recent_runs} runs, within that gain"
         if recent > 0
         else f"its best-so-far has not risen over its last {judge.recent_runs} runs"
     )
-    if recent > judge.threshold:
-        return "converging", f"{head} beats {against} by {fmt(g)}, more than {thr}, and {trend}", numbers
-    return "plateaued", f"{head} beats {against} by {fmt(g)}, more than {thr}, but {trend}, not more", numbers
+    return "plateaued", f"{head} beats {against} by {fmt(g)}, more than {thr}, but {trend}", numbers
 
 
 def approach_finding(approach: Approach, judge: Judge) -> Finding:

@@ -79,7 +79,7 @@ class TestApproaches:
         smote = found["smote"]
         assert (smote["status"], smote["computed_status"], smote["source"]) == ("plateaued", "plateaued", "tag")
         assert smote["best"] == SMOTE_C and smote["run_ids"][-1] == SMOTE_D
-        assert "rose by 0.003" in smote["reason"]
+        assert "rose only 0.003" in smote["reason"]
         assert found["weights"]["best"] == WEIGHTS_B and found["weights"]["mark"] is None
 
     def test_regroup_moves_runs_and_delete_gives_them_back(self, client: TestClient) -> None:

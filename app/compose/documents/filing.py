@@ -77,10 +77,12 @@ _FAILURE = re.compile(
     r"regress\w*|unstable|slower|oom|errors?|stuck|flat|useless|lower|decreas\w*|lost|loses?|killed|"
     r"abandon\w*|gave\s+up|give\s+up|noise|noisy|marginal\w*|negligible)\b|n't\b"
 )
-# "than lgbm", "vs the forest": an approach only compared with is not the one the statement is about.
+# "than lgbm", "vs the forest", "below the scaled logistic regression": an approach only compared with is not the one
+# the statement is about.
 _COMPARED = re.compile(
     r"\b(?:than|vs|versus|behind|against|beat|beats|beating|outperform\w*|over|of|like|instead of|compared to|"
-    r"compared with|relative to)(?: the| our| plain)?$"
+    r"compared with|relative to|below|above|under|beneath|short of|ahead of|level with|on par with)"
+    r"(?: the| our| plain)?(?: [a-z0-9]+){0,2}$"
 )
 _COMPARED_WEIGHT = 0.25
 # Words that do not change what a statement says: "Still: is the val set big enough?" is the question asked before.
@@ -171,11 +173,12 @@ def file_quotes(
     general: dict[Section, list[Quote]] = {s: [] for s in SECTIONS}
     owner = {key: a.name for a in approaches for key in a.run_ids}
     vocab = _vocabulary(approaches, runs or {})
-    said = [(section, quote, line, _approach_of(quote, owner, vocab)) for section, quote, line in _log_items(entries)]
-    on_line: dict[tuple[int, int], set[str]] = {}
-    for _, quote, line, name in said:
-        if name is not None and line is not None:
-            on_line.setdefault((quote.entry_id, line), set()).add(name)
+    labels = {key: run.name for key, run in (runs or {}).items() if run.name}
+    said = [
+        (section, quote, line, _approach_of(quote, owner, vocab, labels))
+        for section, quote, line in _log_items(entries)
+    ]
+    on_line = _named_on_lines(entries, owner, vocab, labels)
     for section, quote, line, name in said:
         if name is None and section != "open_questions" and line is not None:
             # a clause split from a line that names one approach ("X is behind, not worth more runs") is about it
@@ -183,6 +186,30 @@ def file_quotes(
             name = next(iter(sibling)) if len(sibling) == 1 else None
         (by_approach[name] if name is not None else general)[section].append(quote)
     return Filed(by_approach, general)
+
+
+_LINE_SECTIONS = ("observations", "hypothesis", "conclusions", "did_not_work", "open_questions", "next_steps")
+
+
+def _named_on_lines(
+    entries: Sequence[EntryDigest], owner: Mapping[str, str], vocab: _Vocab, labels: Mapping[str, str]
+) -> dict[tuple[int, int], set[str]]:
+    """(entry, dump line) -> the approaches its statements are about, every section read ("Tried knn-raw (..) and
+    svc-raw (..): 0.94 and 0.96. Both worse than the baseline." names one approach on that line)."""
+    out: dict[tuple[int, int], set[str]] = {}
+    for entry in entries:
+        if entry.kind != LOG_ENTRY:
+            continue
+        for section in _LINE_SECTIONS:
+            for item in entry_items(entry, section):
+                line = item.get("line")
+                if not isinstance(line, int):
+                    continue
+                cited = [r for r in item.get("run_ids", []) if isinstance(r, str)]
+                quote = Quote(text=str(item["text"]), entry_id=entry.id, day=entry.day, run_ids=cited)
+                if (name := _approach_of(quote, owner, vocab, labels)) is not None:
+                    out.setdefault((entry.id, line), set()).add(name)
+    return out
 
 
 def log_quotes(entries: Sequence[EntryDigest]) -> Iterator[tuple[Section, Quote]]:
@@ -315,13 +342,28 @@ def _statements(entry: EntryDigest) -> str:
 _Vocab = Mapping[str, Mapping[str, float]]  # phrase -> approach name -> weight
 
 
-def _approach_of(quote: Quote, owner: Mapping[str, str], vocab: _Vocab) -> str | None:
-    counts = Counter(owner[key] for key in quote.run_ids if key in owner)
+def _approach_of(
+    quote: Quote, owner: Mapping[str, str], vocab: _Vocab, labels: Mapping[str, str] | None = None
+) -> str | None:
+    """By the runs it cites, leaving out those it only compares with ("well below logreg-C1 at 0.9957"), else by
+    its words."""
+    cited = [key for key in quote.run_ids if key in owner]
+    subject = [key for key in cited if not _only_compared(quote.text, key, (labels or {}).get(key))]
+    if cited and not subject:
+        return _by_words(quote.text, vocab) or Counter(owner[k] for k in cited).most_common(1)[0][0]
+    counts = Counter(owner[key] for key in subject)
     if counts:
         ranked = counts.most_common()
         tied = [name for name, n in ranked if n == ranked[0][1]]
         return tied[0] if len(tied) == 1 else (_by_words(quote.text, vocab, among=set(tied)) or tied[0])
     return _by_words(quote.text, vocab)
+
+
+def _only_compared(text: str, key: str, name: str | None) -> bool:
+    """The run appears in the text (by name or key) only after a comparison word: it is what is compared with."""
+    lower = text.lower()
+    spots = [m.start() for label in (name, key[:8]) if label for m in re.finditer(re.escape(label.lower()), lower)]
+    return bool(spots) and all(_COMPARED.search(" ".join(_words(lower[:at]))) for at in spots)
 
 
 def _by_words(text: str, vocab: _Vocab, among: set[str] | None = None) -> str | None:

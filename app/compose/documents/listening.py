@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from app.analysis.family import family_of
-from app.analysis.model import Findings
+from app.analysis.model import Findings, RunView
 from app.analysis.tried import same_value
 from app.compose.contract import DocContext
-from app.compose.documents.render import cite
+from app.compose.documents.render import cite, fmt
 from app.compose.documents.schemas import Cost, Evidence, Suggestion
 from app.compose.documents.stated import (
     Failed,
@@ -26,6 +26,7 @@ from app.compose.documents.stated import (
     convergence_said,
     failed_settings,
     said_items,
+    same_family,
     tried_since,
     words_of,
 )
@@ -79,8 +80,9 @@ def listen(
             dropped.append(
                 s.model_copy(
                     update={
-                        "dropped_because": f"tried since entry {said.entry_id}: {cite(run.key)}",
-                        "evidence": Evidence(run_ids=[run.key]),
+                        "dropped_because": f"tried since entry {said.entry_id}: {cite(run.key)}"
+                        + _score_of(run, findings),
+                        "evidence": Evidence(run_ids=[run.key], numbers=_numbers_of(run, findings)),
                     }
                 )
             )
@@ -108,6 +110,16 @@ def _said_once(suggestions: list[Suggestion]) -> list[Suggestion]:
     return out
 
 
+def _score_of(run: RunView, findings: Findings) -> str:
+    value = run.metrics.get(findings.metric)
+    return f" ({findings.metric} {fmt(value)})" if value is not None else ""
+
+
+def _numbers_of(run: RunView, findings: Findings) -> dict[str, float]:
+    value = run.metrics.get(findings.metric)
+    return {findings.metric: value} if value is not None else {}
+
+
 def _score(s: Suggestion, i: int) -> float:
     if s.kind == "seed_repeats":
         return 100.0 if len(s.evidence.run_ids) > 1 else 88.0  # the top two compared first
@@ -126,7 +138,7 @@ def _family(ctx: DocContext, s: Suggestion) -> str | None:
 
 
 def _same_family(a: str | None, b: str | None) -> bool:
-    return a is None or b is None or a.replace("_", "") == b.replace("_", "")
+    return a is None or b is None or same_family(a, b)
 
 
 def _matches(ctx: DocContext, said: Said, s: Suggestion) -> bool:

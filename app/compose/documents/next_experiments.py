@@ -73,9 +73,13 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
     blocks += section("More candidates, ranked", _more_lines(body.more))
-    blocks += section("Dropped", [f"- {md_prose(s.title)}: {md_text(s.dropped_because)}." for s in body.dropped])
+    dropped = [
+        f"- {_title(s.model_copy(update={'title': s.title.rstrip(' .')}))}: {md_prose(s.dropped_because)}."
+        for s in body.dropped
+    ]
+    blocks += section("Dropped", dropped)
     blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
-    blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_text(body.pivot.argument)}"])
+    blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_prose(body.pivot.argument)}"])
     blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
     return document(blocks)
 
@@ -136,9 +140,15 @@ def suggestion_lines(suggestions: list[Suggestion], *, questions_quoted: bool = 
     """Numbered suggestion lines. `questions_quoted`: the document quotes the open questions elsewhere (a phase
     summary), so a question to answer is named by its entry instead of quoted twice."""
     return [
-        f"{s.rank or i}. **{_title(s, questions_quoted)}**. {md_prose(s.why)}{_said_text(s)}{_cost_text(s)}"
+        f"{s.rank or i}. **{_title(s, questions_quoted)}**{_stop(s.title)} {md_prose(s.why)}{_said_text(s)}"
+        f"{_cost_text(s)}"
         for i, s in enumerate(suggestions, start=1)
     ]
+
+
+def _stop(title: str) -> str:
+    """The full stop after a title, unless its own words end in one ("...?", "... on trees.")."""
+    return "" if title.rstrip().endswith((".", "?", "!", "…")) else "."
 
 
 def _more_lines(more: list[Suggestion]) -> list[str]:
@@ -152,7 +162,9 @@ def _title(s: Suggestion, questions_quoted: bool = False) -> str:
     """A person's words (a stated step, a question) as typed; Labbook's titles keep their run citations."""
     if s.source == "question" and questions_quoted and s.entry_id is not None:
         return f"Answer the open question of entry {s.entry_id} (quoted above)"
-    return md_text(s.title) if s.source != "computed" else md_prose(s.title)
+    if s.source != "computed":
+        return md_text(s.title)
+    return md_prose(s.title)
 
 
 def _said_text(s: Suggestion) -> str:

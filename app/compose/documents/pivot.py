@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from app.analysis.model import Approach, Findings, RunView
 from app.compose.contract import DocContext
+from app.compose.documents.chosen import latest_selection
 from app.compose.documents.common import below_baseline, gain, open_lines, value_of, versus_baseline
 from app.compose.documents.render import cite, plural
 from app.compose.documents.schemas import Evidence, LowRoi, Pivot
@@ -93,11 +94,15 @@ def pivot_of(ctx: DocContext, findings: Findings, *, target_met: bool = False) -
     closed = [a for a in judged if a.status in CLOSED or below_baseline(a)]
     best = findings.best
     if target_met and best is not None:
+        picked = latest_selection(ctx.entries)
+        chosen = picked[0] if picked and picked[0] in ctx.runs else None
+        held = f"; the chosen model is {cite(chosen)}" if chosen is not None and chosen != best else ""
         return Pivot(
             pivot=False,
-            argument=f"The target is met by {cite(best)}: no pivot. Confirm and harden it (seed repeats, a held-out "
-            "check, a look at the errors) before more tuning.",
-            evidence=Evidence(run_ids=[best]),
+            argument=f"The target is met by {cite(best)}{held}: no pivot. Confirm and harden "
+            f"{'the chosen model' if held else 'it'} (repeats, a held-out check, a look at the errors) before more "
+            "tuning.",
+            evidence=Evidence(run_ids=[best, *([chosen] if held and chosen else [])]),
         )
     stall = findings.of_kind("stall")
     all_closed = bool(judged) and len(closed) == len(judged)

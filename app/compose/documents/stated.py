@@ -124,6 +124,8 @@ class Reader:
             params = {k: ("" if v.lower() in _EFFECT else v) for k, v in proposal.params.items()}
             words = set(words_of(varied))
             for key in self.keys:
+                if _is_seed_key(key):
+                    continue  # "random forest" names no random_state: a seed is never a stated change by one word
                 parts = [p for p in words_of(key.replace("_", " ")) if p not in _GENERIC_KEY_WORDS and len(p) >= 4]
                 if key not in params and parts and any(p in words for p in parts):
                     params[key] = ""
@@ -230,8 +232,8 @@ def convergence_said(ctx: DocContext) -> bool:
 
 
 def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunView | None:
-    """A run after the entry (not one it cites) that has every value the item names, of its family if it names one;
-    a key named without a value is tried by a later run that changed it."""
+    """The best-scoring run after the entry (not one it cites) that has every value the item names, of its family if
+    it names one; a key named without a value is tried by a later run that changed it."""
     from app.analysis.tried import same_value
 
     if not said.params and said.family is None:
@@ -240,11 +242,12 @@ def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunV
         # a family already run by then ("add item-category features to the item tower"): the item asks for more
         # than the family, which no run can be read to have tried
         return None
+    tried: list[RunView] = []
     for run in runs:
         day = _day(run)
         if day is None or day < said.day or run.key in said.run_ids or run.key in said.entry_runs:
             continue
-        if said.family is not None and (family_of(run) or "").replace("_", "") != said.family.replace("_", ""):
+        if said.family is not None and not _family_is(run, said.family):
             continue
         change = findings.changes.get(run.key)
         changed = {c.key for c in change.vs_closest} if change else set()
@@ -252,8 +255,13 @@ def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunV
             (same_value(run.params[k], v) if v else k in changed) if k in run.params else False
             for k, v in said.params.items()
         ):
-            return run
-    return None
+            tried.append(run)
+    # the best of the runs that tried it, so the reader sees what came of it
+    scored = [r for r in tried if findings.metric in r.metrics]
+    if not scored:
+        return tried[0] if tried else None
+    sign = 1 if findings.direction == "max" else -1
+    return max(scored, key=lambda r: sign * r.metrics[findings.metric])
 
 
 def _day(run: RunView) -> date | None:
@@ -261,4 +269,18 @@ def _day(run: RunView) -> date | None:
 
 
 def _family_is(run: RunView, family: str | None) -> bool:
-    return family is not None and (family_of(run) or "").replace("_", "") == family.replace("_", "")
+    return family is not None and same_family(family_of(run), family)
+
+
+def same_family(a: str | None, b: str | None) -> bool:
+    """Two family names of one model, one maybe a kind of the other: "gradient_boosting" and
+    "hist_gradient_boosting", "svm" and "linear_svm"."""
+    if a is None or b is None:
+        return False
+    x, y = a.replace("_", ""), b.replace("_", "")
+    return x == y or x.endswith(y) or y.endswith(x)
+
+
+def _is_seed_key(key: str) -> bool:
+    norm = key.lower().replace("_", "").replace("-", "")
+    return "seed" in norm or norm in ("randomstate", "rngstate", "rng")

@@ -107,8 +107,9 @@ def _markdown(title: str, body: PhaseSummary) -> str:
     explored += [_quote_line(q, "concluded") for q in body.conclusions]
     explored += [_quote_line(q, "did not work") for q in body.did_not_work]
     blocks += section("Approaches explored", explored, empty="No runs.")
-    blocks += section("Closed", [_closed_line(a) for a in body.closed], empty="Nothing closed in this window.")
-    remaining = [f"- {md_text(a.name)} ({a.status}): {md_text(a.reason)}" for a in body.remaining]
+    closed = [_closed_line(a, body.selected) for a in body.closed]
+    blocks += section("Closed", closed, empty="Nothing closed in this window.")
+    remaining = [f"- {md_text(a.name)} ({a.status}){_best_of(a)}" for a in body.remaining]
     remaining += [_quote_line(q, "open question") for q in body.open_questions]
     blocks += section("What remains", remaining, empty="Nothing open.")
     best = [best_line(body.current_best)] if body.current_best else []
@@ -140,8 +141,22 @@ def _approach_block(a: ApproachNote) -> str:
     return "\n".join(lines)
 
 
-def _closed_line(a: ApproachNote) -> str:
-    return f"- {md_text(a.name)}: {a.status}, because {md_text(a.reason)}{cites([a.best] if a.best else [])}"
+def _closed_line(a: ApproachNote, selected: str | None) -> str:
+    """An approach closed in the window, in short: the computed reason is told under "Approaches explored" above; a
+    status a person set keeps their reason."""
+    if a.status != a.computed_status:
+        line = f"- {md_text(a.name)}: {a.status}, because {md_text(a.reason)}{cites([a.best] if a.best else [])}"
+    else:
+        line = f"- {md_text(a.name)}: {a.status}{_best_of(a)}"
+    if selected is not None and selected in a.run_ids:
+        line += f"; it holds the chosen model {cite(selected)}: confirm and harden that, no more tuning"
+    return line
+
+
+def _best_of(a: ApproachNote) -> str:
+    if a.best and "best_value" in a.evidence.numbers:
+        return f", best {cite(a.best)} at {fmt(a.evidence.numbers['best_value'])}"
+    return ""
 
 
 def _quote_line(q: Quote, label: str) -> str:

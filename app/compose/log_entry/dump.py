@@ -31,6 +31,7 @@ from app.compose.log_entry.cues import (
     GENERIC,
     INLINE_LABEL_RE,
     MIDLINE_LABEL_RE,
+    NEXT_RE,
     NOT_BARE_HEADERS,
     clean_label,
     cue_section,
@@ -362,6 +363,26 @@ def _outside_parens(pattern: re.Pattern[str], text: str) -> list[str]:
     return [*pieces, text[start:]]
 
 
+# A part that states something ("trees don't care about scaling", "it is cheap") rather than proposing it.
+_STATES_RE = re.compile(
+    r"\b(?:is|are|was|were|isn'?t|aren'?t|wasn'?t|weren'?t|do(?:es)?n'?t|don'?t|can'?t|won'?t|seems?|looks?|"
+    r"care|cares|needs?|has|have)\b",
+    re.IGNORECASE,
+)
+
+
+def _with_reasons(parts: list[str]) -> list[str]:
+    """ "random forest tomorrow, trees don't care about scaling": a part that states a reason, not a plan of its
+    own, stays with the plan before it."""
+    out: list[str] = []
+    for part in parts:
+        if out and _STATES_RE.search(part) and not NEXT_RE.search(part):
+            out[-1] = f"{out[-1]}, {part}"
+        else:
+            out.append(part)
+    return out
+
+
 def _split_list(
     text: str, line: int, section: Section, group: int, parent: int | None, switch: bool
 ) -> Iterator[Statement]:
@@ -369,7 +390,7 @@ def _split_list(
     when every item has at least two words; other sections (questions too) keep the sentence whole."""
     parts = [text]
     if section == "next_steps":
-        candidates = [p.strip(" .") for p in _outside_parens(_LIST_SPLIT_RE, text) if p.strip(" .")]
+        candidates = _with_reasons([p.strip(" .") for p in _outside_parens(_LIST_SPLIT_RE, text) if p.strip(" .")])
         whole = all(len(p.split()) >= 2 for p in candidates) and not any(_JOINED_RE.match(p) for p in candidates[1:])
         if len(candidates) > 1 and whole:
             parts = candidates

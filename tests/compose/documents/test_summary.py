@@ -45,6 +45,10 @@ def test_closed_and_remaining() -> None:
     assert [a.name for a in body.closed] == ["xgb", "logreg"]
     assert [a.name for a in body.remaining] == ["lgbm"]
     assert "- logreg: abandoned, because too simple for this data (base (r-base))" in markdown
+    # a computed status is told in full once, under "Approaches explored"; "Closed" and "What remains" say it short
+    assert "\n- lgbm (converging), best lr3 (r-lr3) at 0.87\n" in markdown
+    closed_xgb = next(line for line in markdown.splitlines() if line.startswith("- xgb: "))
+    assert "because" not in closed_xgb and ", best " in closed_xgb
     assert [q.text for q in body.open_questions] == ["does the March data drift?"]
     assert "  - open question (2024-05-03, entry 1): “is lr 0.2 too high?”" in markdown
 
