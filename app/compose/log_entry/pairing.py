@@ -29,8 +29,8 @@ def pair_numbers(
     With one reference, a comparison gives it only the side written next to it ("mae 12.4 vs 12.9 w/o (c6211d3d)":
     12.9 is that run's, 12.4 another's); a run named after "below", "above", "than", "vs", "over" and the like is
     what something else is compared with, so a number written before that word is the other thing's ("stuck around
-    0.97, well below X at 0.9957": only 0.9957 is X's). Failing that, as many numbers as references pair in order; otherwise each
-    number goes to the reference written before it (the first one, if none is)."""
+    0.97, well below X at 0.9957": only 0.9957 is X's). Failing that, as many numbers as references pair in order;
+    otherwise each number goes to the reference written before it (the first one, if none is)."""
     slots: list[list[StatedMetric]] = [[] for _ in cited]
     others: list[StatedMetric] = []
     chains = _versus_chains(text, numbers)
