@@ -1,7 +1,8 @@
 """What a brain dump says about the project's lines of work, applied when the dump is posted.
 
-A verdict on an approach ("TabNet is a dead end, dropping it") becomes a proposed mark with the sentence as its
-reason, shown beside the approach until a person confirms or dismisses it; with the project's
+A verdict on an approach ("TabNet is a dead end, dropping it", or "dropping them" after the approach's runs are
+named; the project's stored runs are passed in so a run stands for its approach) becomes a proposed mark with the
+sentence as its reason, shown beside the approach until a person confirms or dismisses it; with the project's
 `auto_apply_declared_marks` on, it is applied at once. A dump never overrides a person's mark: a verdict contrary to
 one is only proposed, and one that agrees with it is dropped. A sentence that answers an open question of an earlier
 log entry marks that question answered, with the dump, its entry and the sentence; answered questions are no longer
@@ -16,11 +17,13 @@ from sqlmodel import Session
 
 from app.compose.log_entry import kind as log_entry_kind
 from app.compose.log_entry.declarations import ProposedMark, answered_questions, may_declare_verdict, proposed_marks
+from app.compose.log_entry.facts import RunFacts
 from app.services import analysis as analysis_service
 from app.services import outbox as outbox_service
 from app.services.schemas import EntryPublic, OpenQuestionPublic, QuestionAnswerPublic
 from app.storage import analysis as analysis_store
 from app.storage import declarations as declaration_store
+from app.storage import runs as run_store
 from app.storage.models import AnsweredQuestion, Project, SessionLog
 
 logger = logging.getLogger(__name__)
@@ -40,8 +43,11 @@ def _declare_marks(session: Session, *, project: Project, log: SessionLog) -> No
     # The approaches as of a recent analysis: the dump's own writes (itself, its entry) change none of them.
     findings = analysis_service.recent_findings(session, project=project)
     held = {a.name: a.mark for a in findings.approaches}
+    approach_of = {key: a.name for a in findings.approaches for key in a.run_ids}
+    rows = run_store.label_rows(session, project_id=cast(int, project.id))
+    runs = [RunFacts(key, run_id, name) for key, run_id, name, _ in rows]
     applied = False
-    for mark in proposed_marks(log.text, approaches=list(held)):
+    for mark in proposed_marks(log.text, approaches=list(held), runs=runs, approach_of=approach_of):
         current = held[mark.approach]
         if current is not None and current.status == mark.status:
             continue  # already marked so: nothing to propose

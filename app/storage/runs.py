@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, insert
+from sqlalchemy import ColumnElement, func, insert
 from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -70,10 +70,12 @@ RunRow = tuple[str, str | None, str | None, dict[str, float], dict[str, str]]
 
 
 def run_rows(session: Session, *, project_id: int) -> list[RunRow]:
-    """Every run of a project as plain (key, run_id, run_name, metrics, params) tuples, in insertion order: what the
-    composer reads. Five columns and no ORM objects: 10,000 runs load in a fraction of the time `list_runs` takes."""
+    """Every run of a project as plain (key, run_id, run_name, metrics, params) tuples, in history order (start time,
+    else the time stored; insertion order on a tie, as a sync writes newest first): what the composer reads. Five
+    columns and no ORM objects: 10,000 runs load in a fraction of the time `list_runs` takes."""
     columns = (col(Run.key), col(Run.run_id), col(Run.run_name), col(Run.metrics), col(Run.params))
-    statement = sql_select(*columns).where(col(Run.project_id) == project_id).order_by(col(Run.id))
+    when = func.coalesce(col(Run.start_time), col(Run.created_at))
+    statement = sql_select(*columns).where(col(Run.project_id) == project_id).order_by(when, col(Run.id))
     rows = session.execute(statement).all()
     return [(key, run_id, name, metrics or {}, params or {}) for key, run_id, name, metrics, params in rows]
 

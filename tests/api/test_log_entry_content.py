@@ -148,3 +148,22 @@ def test_a_chat_tool_can_ask_for_the_entry_as_markdown(client: TestClient) -> No
     assert client.get("/v1/projects/churn/logs").json()["items"][0]["text"] == DUMP
     spec = client.get("/openapi.json").json()["paths"]["/v1/projects/{slug}/logs"]["post"]["responses"]["201"]
     assert {"application/json", "text/markdown"} <= set(spec["content"])
+
+
+NEWEST_FIRST = """\
+run_id,run_name,start_time,model,n_estimators,seed,val_auc
+c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0,forest-300-s1,2026-09-03T09:00:00Z,RandomForestClassifier,300,1,0.812
+b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0,forest-300,2026-09-02T09:00:00Z,RandomForestClassifier,300,0,0.811
+a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0,forest-100,2026-09-01T09:00:00Z,RandomForestClassifier,100,0,0.803
+"""
+
+
+def test_a_runs_change_is_read_against_the_runs_that_started_before_it(client: TestClient) -> None:
+    create_project(client)
+    import_table(client, "churn", NEWEST_FIRST, "csv")  # listed newest first, as a tracking server answers
+    body = post_log(client, text="forest-300 0.811, forest-300-s1 0.812")["log_entry"]["body"]
+    by_run = {e["run_name"]: e["change"] for e in body["experiments"]}
+    assert by_run == {
+        "forest-300": "n_estimators 100 -> 300 (vs forest-100)",
+        "forest-300-s1": "seed only: seed 0 -> 1 (vs forest-300)",
+    }

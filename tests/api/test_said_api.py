@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.services import declarations
-from tests.factories import post_log, seed_history
+from tests.factories import create_project, import_table, post_log, seed_history
 
 DEAD_END = "Tried the weights line again today.\nIt's a dead end, dropping it: never close to smote on recall."
 
@@ -157,3 +157,40 @@ class TestAnsweredQuestion:
         post_log(client, text="The split looks fine to me. Weights got a small bump.")
         (listed,) = client.get("/v1/projects/churn/questions").json()
         assert listed["answered"] is None
+
+
+RESAMPLING_CSV = """\
+run_id,run_name,start_time,model,ratio,class_weight,tag.approach,val_auc
+a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1,plain-lr,2026-10-01T09:00:00Z,logreg,,,,0.860
+b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2,over-2x,2026-10-01T10:00:00Z,logreg,2,,resample,0.842
+c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3,smote-k3,2026-10-01T11:00:00Z,logreg,1,,resample,0.851
+d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4,cw-balanced,2026-10-01T12:00:00Z,logreg,,balanced,costw,0.848
+"""
+
+
+@pytest.fixture
+def resampling(client: TestClient) -> None:
+    create_project(client, "fraud", name="Fraud model")
+    import_table(client, "fraud", RESAMPLING_CSV, "csv")
+
+
+def proposed(client: TestClient) -> dict[str, str]:
+    listed = client.get("/v1/projects/fraud/approaches").json()
+    return {a["name"]: a["proposed_mark"]["status"] for a in listed if a["proposed_mark"]}
+
+
+@pytest.mark.usefixtures("resampling")
+class TestAVerdictPointingBackToRuns:
+    def test_runs_of_one_approach_named_before_stand_for_it(self, client: TestClient) -> None:
+        text = "Two more tries: over-2x got 0.842 and smote-k3 0.851. Neither beats plain-lr. Parking them for good."
+        post_log(client, "fraud", text=text)
+        assert proposed(client) == {"resample": "abandoned"}
+
+    def test_runs_of_several_approaches_pointed_back_to_as_a_group_mark_each(self, client: TestClient) -> None:
+        text = "Imbalance day: smote-k3 (c3c3c3c3) 0.851, cw-balanced (d4d4d4d4) 0.848.\nBoth are a dead end here."
+        post_log(client, "fraud", text=text)
+        assert proposed(client) == {"resample": "abandoned", "costw": "abandoned"}
+
+    def test_a_run_named_in_the_verdict_is_no_verdict_on_its_approach(self, client: TestClient) -> None:
+        post_log(client, "fraud", text="smote-k3 is a dead end, over-2x still worth a look.")
+        assert proposed(client) == {}

@@ -5,8 +5,8 @@ The composer takes the words written next to a run reference as its change ("smo
 loss" and "got 0.731" are results, "see" or "this is run" only point at the link. `is_a_change` tells the two apart;
 when the words are not a change, `diff_words` says what the run changed in its parameters, against the run the
 sentence compares it with ("velocity feats are a win: 8b8c764d ... vs base a84bba07"), else against its closest earlier
-configuration among the stored runs (fewest differing keys, the most recent on a tie), as
-"l2 0 -> 1 (vs lgbm-base)".
+configuration among the stored runs of its model family (fewest differing keys, the most recent on a tie), as
+"l2 0 -> 1 (vs lgbm-base)"; a seed repeat reads "seed only: random_state 0 -> 2 (vs rf-base)".
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import re
 from collections.abc import Sequence
 
 from app.analysis.configs import config_diff
-from app.analysis.model import AnalysisSettings
+from app.analysis.family import family_of
+from app.analysis.model import AnalysisSettings, ParamChange, RunView
 from app.compose.log_entry.cues import cue_section
 from app.compose.log_entry.facts import RunFacts
 from app.compose.log_entry.stated import find_stated
@@ -116,37 +117,58 @@ def diff_words(run: RunFacts, compared: Sequence[RunFacts], runs: Sequence[RunFa
     if not run.params:
         return ""
     for other in compared:
-        if other.key != run.key and other.params:
-            words = _words(other, run)
-            if words:
-                return words
+        if other.key != run.key and other.params and _changes(other, run):
+            return _words(other, run)
     if position is None:
         return ""
+    closest = _closest_earlier(run, runs[max(0, position - SEARCH_WINDOW) : position])
+    return _words(closest, run) if closest else ""
+
+
+def _closest_earlier(run: RunFacts, earlier: Sequence[RunFacts]) -> RunFacts | None:
+    """The run of `earlier` (in history order) whose configuration is fewest keys away, seed keys aside (a seed repeat
+    is 0 away), the most recent on a tie. Only runs of the run's model family are searched when there are any: a
+    forest's change is never read against a boosting run."""
+    family = _family(run)
+    searched = [other for other in earlier if other.params]
+    same = [other for other in searched if family is not None and _family(other) == family]
     best: tuple[int, RunFacts] | None = None
-    for other in reversed(runs[max(0, position - SEARCH_WINDOW) : position]):
-        if not other.params:
-            continue
-        distance = len(config_diff(other.params, run.params, ignore=_seed_keys(other, run)))
-        if distance and (best is None or distance < best[0]):
+    for other in reversed(same or searched):
+        distance = len(_changes(other, run))
+        if best is None or distance < best[0]:
             best = (distance, other)
-            if distance == 1:
+            if distance == 0:
                 break
-    return _words(best[1], run) if best else ""
+    return best[1] if best else None
+
+
+def _family(run: RunFacts) -> str | None:
+    return family_of(RunView(run.key, params=run.params))
 
 
 def _seed_keys(*runs: RunFacts) -> frozenset[str]:
     return frozenset(k for run in runs for k in run.params if k.strip().lower() in _SEED_KEYS)
 
 
+def _changes(before: RunFacts, after: RunFacts) -> tuple[ParamChange, ...]:
+    return config_diff(before.params, after.params, ignore=_seed_keys(before, after))
+
+
 def _words(before: RunFacts, after: RunFacts) -> str:
-    changes = config_diff(before.params, after.params, ignore=_seed_keys(before, after))
+    """The diff in words: changed keys with their values, "seed only: ..." for a seed repeat, "same configuration"
+    for a run of the very same one."""
+    vs = f"(vs {before.run_name or before.key[:8]})"
+    changes = _changes(before, after)
     if not changes:
-        return ""
+        seeds = [c for c in config_diff(before.params, after.params) if c.key in _seed_keys(before, after)]
+        if not seeds:
+            return f"same configuration {vs}"
+        return f"seed only: {', '.join(f'{c.key} {_shown(c.before)} -> {_shown(c.after)}' for c in seeds)} {vs}"
     parts = [f"{c.key} {_shown(c.before)} -> {_shown(c.after)}" for c in changes[:LISTED]]
     if len(changes) > LISTED:
         # the other keys by name: a count here would be a number neither the dump nor the runs hold
         parts.append(f"also {', '.join(c.key for c in changes[LISTED:])}")
-    return f"{', '.join(parts)} (vs {before.run_name or before.key[:8]})"
+    return f"{', '.join(parts)} {vs}"
 
 
 def _shown(value: str | None) -> str:

@@ -10,6 +10,7 @@ clause is. Instruction-like text is read in `instructions.py`, announced metric 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from app.compose.log_entry.schema import Section
 
@@ -121,6 +122,25 @@ _FAILED_RE = re.compile(
     r"\b(?:way|well|far|much) (?:below|behind)\b|\bbelow (?:the )?(?:baseline|base|prod)\b|\bway off\b",
     re.IGNORECASE,
 )
+# A fit that did not converge, in its usual wordings: "hit max_iter=100 without converging", "ConvergenceWarning".
+_NO_CONVERGENCE_RE = re.compile(
+    r"\bwithout converg\w*|\b(?:fail\w*|unable) to converge\b|\bno(?:n-| )convergence\b|"
+    r"\b(?:did ?n[o']?t|does ?n[o']?t|do ?n[o']?t|has ?n[o']?t|have ?n[o']?t|wo ?n[o']?t|not|never)\s+"
+    r"(?:yet\s+)?converg\w*|"
+    r"\b(?:hit|hits|hitting|reached|reaches|reaching|maxed out)\s+(?:the\s+)?max[_ -]?iter\w*|"
+    r"\bmax[_ -]?iter\w*\s+(?:\S+\s+)?(?:reached|exceeded|hit)\b|\bconvergence\s?warnings?\b|"
+    r"\bconvergence (?:fail\w*|issues?|problems?)\b",
+    re.IGNORECASE,
+)
+# Words that deny what follows them: "no ConvergenceWarning this time", "never hit max_iter".
+_DENIED_RE = re.compile(r"(?:\b(?:no|not|never|without|nor|zero|none of)|n['’]t)\s+(?:\w+\s+){0,3}$", re.IGNORECASE)
+
+
+def _failed_to_converge(text: str) -> bool:
+    """Whether a clause says a fit did not converge, and does not deny it ("converged, no ConvergenceWarning")."""
+    return any(not _DENIED_RE.search(text[: m.start()]) for m in _NO_CONVERGENCE_RE.finditer(text))
+
+
 _HYPOTHESIS_RE = re.compile(
     r"\b(?:hypothes\w+|i think|i believe|(?:fairly|pretty|quite) sure|best guess|"
     r"i suspect|suspect(?:ing)?|my guess|guess is|i expect|expecting|theory|idea is|"
@@ -188,9 +208,39 @@ _OUTCOME_RE = re.compile(
 )
 
 
+# A line that only names a model and its settings, a noun phrase with an aside: "Gradient boosting
+# (HistGradientBoostingClassifier, max_features=0.5 so the seed matters)", "Baseline (LogisticRegression, C=1)".
+_ASIDE_RE = re.compile(r"\([^()]*\)")
+_LEAD_LABEL_RE = re.compile(r"^\W*(?:[A-Za-z0-9]+\s+){0,2}[A-Za-z0-9]+:\s+")  # "Day 3: ", "Second model: "
+_SETTING_RE = re.compile(r"[A-Za-z_][\w.]*\s*=\s*[\w.'\"-]|\b[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)+\b")
+_VERB_RE = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|got|gets|get|gave|gives|went|goes|came|comes|"
+    r"made|makes|seems?|looks?|stays?|stayed|reached|hit|tops?|topped|lands?|landed|scored?|ran|runs|run|tried|try|"
+    r"matters?|needs?|needed|should|would|could|will|can|won't|can't|so|because|since|as|therefore|hence|thus|"
+    r"which|that|it|we|i|they|but|though)\b|n't\b",
+    re.IGNORECASE,
+)
+
+
 def is_setup(text: str) -> bool:
-    """Whether a clause describes how the work is set up (data, folds, hardware), with no outcome in it."""
+    """Whether a clause describes how the work is set up (data, folds, hardware, or a model named with its settings),
+    with no outcome in it."""
+    if _names_a_model(text):
+        return True
     return bool(_SETUP_VERB_RE.search(text) and _SETUP_NOUN_RE.search(text) and not _OUTCOME_RE.search(text))
+
+
+def _names_a_model(text: str) -> bool:
+    """A few words with no verb, clause word, number or outcome, and an aside that gives settings (a key=value, a
+    class name) and no outcome: whatever the aside's "so" or "because" says, the line names what is run."""
+    asides = _ASIDE_RE.findall(text)
+    outside = _LEAD_LABEL_RE.sub("", _ASIDE_RE.sub(" ", text))
+    words = re.findall(r"[A-Za-z][\w'-]*", outside)
+    if not asides or not 0 < len(words) <= 5 or re.search(r"\d|[:;!?]", outside):
+        return False
+    if _VERB_RE.search(outside) or _OUTCOME_RE.search(outside) or _FAILED_RE.search(outside):
+        return False
+    return any(_SETTING_RE.search(a) for a in asides) and not any(_OUTCOME_RE.search(a) for a in asides)
 
 
 def cue_section(text: str) -> Section | None:
@@ -201,16 +251,16 @@ def cue_section(text: str) -> Section | None:
     text = _LINK_RE.sub(" ", text)  # "runs/abc?tab=metrics": a link's "?" asks nothing
     if (HEDGE_START_RE.search(text) or _MARKED_GUESS_RE.search(text)) and "?" not in text:
         return "next_steps" if NEXT_RE.search(text) else "hypothesis"
-    for pattern, section in _CUES:
-        if pattern.search(text):
+    for cued, section in _CUES:
+        if cued(text):
             return None if section == "conclusions" and is_setup(text) else section
     return None
 
 
-_CUES: tuple[tuple[re.Pattern[str], Section], ...] = (
-    (_QUESTION_RE, "open_questions"),
-    (NEXT_RE, "next_steps"),
-    (_FAILED_RE, "did_not_work"),
-    (_HYPOTHESIS_RE, "hypothesis"),
-    (_CONCLUSION_RE, "conclusions"),
+_CUES: tuple[tuple[Callable[[str], object], Section], ...] = (
+    (_QUESTION_RE.search, "open_questions"),
+    (NEXT_RE.search, "next_steps"),
+    (lambda text: _FAILED_RE.search(text) or _failed_to_converge(text), "did_not_work"),
+    (_HYPOTHESIS_RE.search, "hypothesis"),
+    (_CONCLUSION_RE.search, "conclusions"),
 )

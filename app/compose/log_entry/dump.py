@@ -187,7 +187,7 @@ def _spoken(sentence: str) -> list[str]:
 def _clauses(sentence: str) -> list[str]:
     """Cut at arrows, ", so" and ";"; then at commas too, where the comma-separated parts carry different cues
     ("parking gnn for now, back to feature work tmrw" is a conclusion and a plan)."""
-    parts = [p for p in _CLAUSE_SPLIT_RE.split(sentence) if p and p.strip(" ,.")] or [sentence]
+    parts = [p for p in _outside_asides(_CLAUSE_SPLIT_RE, sentence) if p and p.strip(" ,.")] or [sentence]
     head = [piece for part in parts[:-1] for piece in _comma_parts(part)]
     if not sentence.rstrip().endswith("?"):
         return [*head, *_comma_parts(parts[-1])]
@@ -197,6 +197,22 @@ def _clauses(sentence: str) -> list[str]:
         start = sentence.find(parts[-2])
         return [piece for part in parts[:-2] for piece in _comma_parts(part)] + [sentence[start:]]
     return [*head, *tail]
+
+
+_COMMA_RE = re.compile(r",\s+")
+
+
+def _outside_asides(pattern: re.Pattern[str], text: str) -> list[str]:
+    """`text` cut where `pattern` matches outside parentheses: an aside ("(XGBClassifier, depth=4, so rows vary)")
+    stays whole with the clause it sits in."""
+    pieces: list[str] = []
+    at = 0
+    for match in pattern.finditer(text):
+        if text.count("(", 0, match.start()) > text.count(")", 0, match.start()):
+            continue
+        pieces.append(text[at : match.start()])
+        at = match.end()
+    return [*pieces, text[at:]]
 
 
 def _question_tail(clause: str) -> list[str]:
@@ -209,7 +225,7 @@ def _question_tail(clause: str) -> list[str]:
 
 
 def _comma_parts(clause: str) -> list[str]:
-    pieces = [p for p in re.split(r",\s+", clause) if p.strip()]
+    pieces = [p for p in _outside_asides(_COMMA_RE, clause) if p.strip()]
     cues = {cue_section(p) for p in pieces} - {None}
     return pieces if len(cues) > 1 else [clause]
 

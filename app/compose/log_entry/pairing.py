@@ -27,15 +27,21 @@ def pair_numbers(
 
     Comparisons pair up in order: "A vs B -> .858 vs .861", "A vs B: logloss .4387 vs .4412, auc .7764 vs .7731".
     With one reference, a comparison gives it only the side written next to it ("mae 12.4 vs 12.9 w/o (c6211d3d)":
-    12.9 is that run's, 12.4 another's). Failing that, as many numbers as references pair in order; otherwise each
-    number goes to the reference written before it (the first one, if none is)."""
+    12.9 is that run's, 12.4 another's); a run named after "below", "above", "than", "vs", "over" and the like is
+    what something else is compared with, so a number written before that word is the other thing's ("stuck around
+    0.97, well below X at 0.9957": only 0.9957 is X's). Failing that, as many numbers as references pair in order;
+    otherwise each number goes to the reference written before it (the first one, if none is)."""
     slots: list[list[StatedMetric]] = [[] for _ in cited]
     others: list[StatedMetric] = []
     chains = _versus_chains(text, numbers)
     if len(cited) == 1:
         # "cv .1472 / pub .1451 / priv .1489": slashes list one run's numbers; only "vs" compares two runs
         chains = [[n] for n in numbers] if _slashed(text, numbers) else chains
+        compared_at = _compared_at(text, cited[0])
         for chain in chains:
+            if chain[-1].end <= compared_at:
+                others.extend(n.metric for n in chain)  # "stuck around 0.97, well below X at 0.9957": not X's
+                continue
             nearest = min(chain, key=lambda n: _distance(n, cited[0]))
             mine = nearest.metric if _about(text, cited[0], nearest, numbers) else None
             slots[0].extend([mine] if mine else [])
@@ -55,6 +61,19 @@ def pair_numbers(
 
 
 _PAREN_RE = re.compile(r"\(([^()]*)\)")
+# The comparison word a run named right after it is compared by: "well below X", "worse than the X", "vs X".
+_COMPARED_BEFORE_RE = re.compile(
+    r"\b(?:below|above|than|vs\.?|versus|over|behind|ahead\s+of|against|compared\s+(?:to|with)|relative\s+to|"
+    r"beat(?:s|ing)?|trail(?:s|ing|ed)?)\s+(?:(?:the|our|plain|old|current|previous)\s+)?(?:run\s+)?$",
+    re.IGNORECASE,
+)
+
+
+def _compared_at(text: str, reference: Reference) -> int:
+    """Where the comparison word before a compared run starts ("below" of "well below X"); -1 when the run is not
+    named as the thing compared with."""
+    found = _COMPARED_BEFORE_RE.search(text[: reference.start])
+    return found.start() if found else -1
 
 
 def _about(text: str, reference: Reference, number: FoundNumber, numbers: list[FoundNumber]) -> bool:

@@ -5,7 +5,11 @@ A sentence declares a verdict when it names an approach and says it is dead ("de
 on the RF line", "not pursuing this", "shelving prophet", "won't revisit") or chosen ("going with X", "X is the
 winner, shipping it"). An approach is named by its name or its words ("the forest" for `random_forest`, "mixup" for
 `mixup_aug`) or a usual name of its model family ("RF", "random forest"); "it", "this" or "that line" stands for the
-one approach named just before (earlier in the sentence, else in the sentence before). A setback ("didn't help this
+one approach named just before (earlier in the sentence, else in the nearest of the two sentences before that names
+one). A run named there stands for its approach: "knn-k5 got 0.94 and svc-raw 0.96. Both worse than the baseline.
+Dead end, dropping them." marks the approach both runs belong to, and "them", "both", "these" or "they" pointing back
+to runs or approaches of several approaches marks each of them. A run named in the verdict itself ("dropping
+knn-k5") is a verdict on that run, not on its approach. A setback ("didn't help this
 time", "worse today, will retry") is no verdict, nor is a negated, hedged or conditional one ("not dropping X yet",
 "looks like a dead end", "if X fails again we'll drop it", "should we drop X?"). An approach only compared with
 ("never within two points of LightGBM") is not the one the verdict is about. When in doubt nothing is proposed: a
@@ -19,9 +23,12 @@ question's key terms (its words minus the usual ones), and reads as an answer ("
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from app.compose.log_entry.facts import RunFacts
+from app.compose.log_entry.refs import RunIndex, find_references
 
 MarkStatus = Literal["abandoned", "adopted"]
 
@@ -65,7 +72,8 @@ _FAMILY_NAMES: tuple[tuple[str, ...], ...] = (
 )
 _COMPARED_BEFORE = re.compile(
     r"\b(?:than|vs\.?|versus|behind|against|beat|beats|beating|outperform\w*|over|of|like|instead\s+of|"
-    r"compared\s+(?:to|with)|relative\s+to)\s+(?:the\s+|our\s+|plain\s+)?$"
+    r"compared\s+(?:to|with)|relative\s+to|near|close\s+to|below|above|under|trail(?:s|ed|ing)?)\s+"
+    r"(?:the\s+|our\s+|plain\s+)?$"
 )
 
 
@@ -91,24 +99,43 @@ class _Mention:
     start: int
     end: int
     compared: bool
+    run: bool = False  # a run of the approach is named, not the approach
 
 
-def _mentions(sentence: str, approaches: Sequence[str]) -> list[_Mention]:
-    """Approaches the sentence names, longest wording first; a wording that names several equally is left out."""
+@dataclass(frozen=True, slots=True)
+class _Runs:
+    """The stored runs a dump may name, and the approach each belongs to (by run key)."""
+
+    index: RunIndex
+    approach_of: Mapping[str, str]
+
+
+def _mentions(sentence: str, approaches: Sequence[str], runs: _Runs | None) -> list[_Mention]:
+    """Runs and approaches the sentence names: runs first (a run's name holds words of approaches, "rf-n200"), then
+    approaches, longest wording first; a wording that names several approaches equally is left out."""
     lower = sentence.lower()
+    out = _run_mentions(sentence, runs) if runs else []
     found: dict[tuple[int, int], set[str]] = {}
     for approach in approaches:
         for phrase in _phrases(approach):
             pattern = r"(?<![a-z0-9])" + r"[\s_\-./]*".join(map(re.escape, phrase.split())) + r"(?![a-z0-9])"
             for match in re.finditer(pattern, lower):
                 found.setdefault(match.span(), set()).add(approach)
-    out: list[_Mention] = []
     for (start, end), names in sorted(found.items(), key=lambda kv: (kv[0][0] - kv[0][1], kv[0][0])):
         if len(names) != 1 or any(m.start < end and start < m.end for m in out):
             continue
-        compared = bool(_COMPARED_BEFORE.search(lower[max(0, start - 40) : start]))
-        out.append(_Mention(names.pop(), start, end, compared))
+        out.append(_Mention(names.pop(), start, end, _compared(lower, start)))
     return sorted(out, key=lambda m: m.start)
+
+
+def _run_mentions(sentence: str, runs: _Runs) -> list[_Mention]:
+    lower = sentence.lower()
+    found = [(r, runs.approach_of.get(r.run.key)) for r in find_references(sentence, runs.index) if r.run]
+    return [_Mention(a, r.start, r.end, _compared(lower, r.start), run=True) for r, a in found if a is not None]
+
+
+def _compared(lower: str, start: int) -> bool:
+    return bool(_COMPARED_BEFORE.search(lower[max(0, start - 40) : start]))
 
 
 # -- verdicts --------------------------------------------------------------------------------------------------------
@@ -122,7 +149,7 @@ _PART = (
 _THE = r"(?:the\s+|our\s+|my\s+|this\s+|that\s+)?"
 _REF = (
     rf"(?:{_THE}{_A}{_PART}(?:\s+{_NOUN}|\s+(?:stuff|thing|experiments?))?"
-    rf"|(?:it|this|that|them|these|those)(?:\s+{_NOUN})?|(?:the|this|that)\s+{_NOUN})"
+    rf"|(?:it|this|that|them|these|those|both)(?:\s+{_NOUN})?|(?:the|this|that)\s+{_NOUN})"
 )
 _VERDICT_PATTERNS: tuple[tuple[MarkStatus, str], ...] = (
     ("abandoned", r"\bdead[\s-]?ends?\b"),
@@ -175,7 +202,9 @@ _VERDICT_PATTERNS: tuple[tuple[MarkStatus, str], ...] = (
     ),
 )
 _VERDICTS = tuple((status, re.compile(pattern)) for status, pattern in _VERDICT_PATTERNS)
-_POINTS_BACK = re.compile(rf"\b(?:it|this|that|them|these|those)(?:\s+{_NOUN})?\b|\b(?:the|this|that)\s+{_NOUN}\b")
+_POINTS_BACK = re.compile(rf"\b(?:it|this|that|them|these|those|both)(?:\s+{_NOUN})?\b|\b(?:the|this|that)\s+{_NOUN}\b")
+# Words that point back to several things at once: "dropping them", "both are a dead end", "they're done".
+_PLURAL = frozenset("them these those both they all".split())
 # A verdict under one of these is not one: a condition, a question, a hedge or a plan still to be made.
 _CONDITIONAL = re.compile(r"\?|\b(?:if|unless|whether|in\s+case|otherwise)\b")
 _HEDGED_BEFORE = re.compile(
@@ -210,20 +239,38 @@ def may_declare_verdict(text: str) -> bool:
     return bool(_VERDICT_WORDS.search(text))
 
 
-def proposed_marks(text: str, *, approaches: Sequence[str]) -> list[ProposedMark]:
-    """The verdicts `text` declares on `approaches`, one per approach (two contrary ones cancel out)."""
+LOOK_BACK = 2  # sentences before a verdict searched for what its "it" or "them" points back to
+
+
+def proposed_marks(
+    text: str,
+    *,
+    approaches: Sequence[str],
+    runs: Sequence[RunFacts] = (),
+    approach_of: Mapping[str, str] | None = None,
+) -> list[ProposedMark]:
+    """The verdicts `text` declares on `approaches`, one per approach (two contrary ones cancel out). `runs` are the
+    stored runs the dump may name and `approach_of` the approach of each (by run key): a run pointed back to stands
+    for its approach."""
+    known = _Runs(RunIndex(runs), approach_of) if runs and approach_of else None
     found: dict[str, ProposedMark] = {}
     contrary: set[str] = set()
-    previous: list[_Mention] = []
+    before: list[list[_Mention]] = []
     for sentence in _sentences(text):
-        mentions = _mentions(sentence, approaches)
-        for approach, status in _verdicts(sentence, mentions, previous):
+        mentions = _mentions(sentence, approaches, known)
+        for approach, status in _verdicts(sentence, mentions, _pointed_back(before)):
             seen = found.get(approach)
             if seen is not None and seen.status != status:
                 contrary.add(approach)
             found.setdefault(approach, ProposedMark(approach, status, sentence))
-        previous = mentions
+        before = [*before, mentions][-LOOK_BACK:]
     return [mark for name, mark in found.items() if name not in contrary]
+
+
+def _pointed_back(before: list[list[_Mention]]) -> list[_Mention]:
+    """What the sentences before name, the nearest first that names anything besides what it compares with ("Both
+    worse than the baseline." names nothing a verdict after it could be about)."""
+    return next(([m for m in s if not m.compared] for s in reversed(before) if any(not m.compared for m in s)), [])
 
 
 def _sentences(text: str) -> Iterable[str]:
@@ -248,9 +295,7 @@ def _verdicts(sentence: str, mentions: list[_Mention], previous: list[_Mention])
         for match in pattern.finditer(marked):
             if _hedged(marked, match.start(), match.end()):
                 continue
-            approach = _subject(marked, match, spans, previous)
-            if approach is not None:
-                out.append((approach, status))
+            out.extend((approach, status) for approach in _subjects(marked, match, spans, previous))
     return out
 
 
@@ -277,27 +322,33 @@ def _hedged(marked: str, start: int, end: int) -> bool:
     return bool(_HEDGED_BEFORE.search(before) or _YET.search(marked[end:]))
 
 
-def _subject(
+def _subjects(
     marked: str, match: re.Match[str], spans: list[tuple[int, _Mention]], previous: list[_Mention]
-) -> str | None:
-    """The approach the verdict is about: the one it names ("dropping the RF line"), else the subject of its clause
-    ("tabnet is a dead end"), else the one named just before that "it", "that line" or a bare verdict points back to
-    (earlier in the sentence, else in the sentence before). Any doubt, such as an approach named only in a
-    comparison among the candidates, is None."""
-    inside = {m.approach for at, m in spans if match.start() <= at < match.end() and not m.compared}
+) -> list[str]:
+    """The approaches the verdict is about: the one it names ("dropping the RF line"), else the subject of its clause
+    ("tabnet is a dead end"), else what "it", "that line", "them" or a bare verdict points back to (earlier in the
+    sentence, else in the sentences before): one approach, or for "them", "both" and the like each approach of the
+    runs and approaches named there. A run named in the verdict or as its subject is a verdict on that run. Any
+    doubt, such as an approach named only in a comparison among the candidates, is none."""
+    inside = [m for at, m in spans if match.start() <= at < match.end() and not m.compared]
     if inside:
-        return inside.pop() if len(inside) == 1 else None
+        named = {m.approach for m in inside}
+        return [named.pop()] if len(named) == 1 and not any(m.run for m in inside) else []
     start = _clause_start(marked, match.start())
     clause = [m for at, m in spans if start <= at < match.start()]
     words = [w for w in re.findall(r"[a-z]+", marked[start : match.start()].replace(_A, " ")) if w not in _FILLER]
-    if words and not _points_back(match[0]):
-        return None  # "the feature engineering is a dead end": something else is
-    earlier = [m for at, m in spans if at < start]
-    candidates = clause or earlier[-1:] or previous
-    names = {m.approach for m in candidates}
-    if len(names) != 1 or any(m.compared for m in candidates):
-        return None
-    return names.pop()
+    pointers = [w for w in words if w in _PLURAL]
+    if len(pointers) < len(words) and not _points_back(match[0]):
+        return []  # "the feature engineering is a dead end": something else is
+    if any(m.run for m in clause):
+        return []  # "knn-k5 is a dead end": a run, not its approach
+    plural = bool(pointers) or bool(set(re.findall(r"[a-z]+", match[0])) & _PLURAL)
+    earlier = [m for at, m in spans if at < start and not m.compared]
+    candidates = clause or (earlier if plural else earlier[-1:]) or previous
+    names = sorted({m.approach for m in candidates})
+    if any(m.compared for m in candidates) or not names or (len(names) > 1 and not plural):
+        return []
+    return names
 
 
 def _points_back(verdict: str) -> bool:

@@ -115,3 +115,42 @@ def test_the_same_number_on_two_lines_is_stated_for_each_line() -> None:
     text = "lgbm-lr auc .86\nlgbm-lr auc .86 again on the rerun"
     entry = compose_log_entry(text, runs=RUNS, project=PROJECT)
     assert [(m.line, m.text) for e in entry.experiments for m in e.stated] == [(1, ".86"), (2, ".86")]
+
+
+MIXED = [
+    RunFacts(
+        "e1000001",
+        "e1000001",
+        "svc-a",
+        {"val_auc": 0.8},
+        {"estimator": "SVC", "C": "10", "kernel": "poly", "seed": "0"},
+    ),
+    RunFacts("e1000002", "e1000002", "lin-a", {"val_auc": 0.79}, {"estimator": "LinearSVC", "C": "1", "seed": "0"}),
+    RunFacts("e1000003", "e1000003", "svc-b", {"val_auc": 0.81}, {"estimator": "SVC", "C": "1", "seed": "0"}),
+    RunFacts("e1000004", "e1000004", "svc-c", {"val_auc": 0.82}, {"estimator": "SVC", "C": "1", "seed": "7"}),
+    RunFacts("e1000005", "e1000005", "svc-d", {"val_auc": 0.82}, {"estimator": "SVC", "C": "1", "seed": "7"}),
+]
+
+
+def mixed_changes(text: str) -> dict[str, str]:
+    entry = compose_log_entry(text, runs=MIXED, project=PROJECT)
+    assert check_grounding(entry, text=text, runs=MIXED).score == 1.0
+    return {e.run_id: e.change for e in entry.experiments if e.run_id}
+
+
+def test_the_closest_configuration_is_of_the_same_model_family() -> None:
+    # lin-a is one key away (the estimator), svc-a two: svc-b's change is read against the run of its own family
+    assert mixed_changes("svc-b came in at 0.81")["e1000003"] == "C 10 -> 1, kernel poly -> unset (vs svc-a)"
+
+
+def test_a_seed_repeat_reads_seed_only() -> None:
+    assert mixed_changes("svc-c 0.82")["e1000004"] == "seed only: seed 0 -> 7 (vs svc-b)"
+
+
+def test_a_run_of_the_very_same_configuration_says_so() -> None:
+    assert mixed_changes("svc-d 0.82")["e1000005"] == "same configuration (vs svc-c)"
+
+
+def test_without_a_run_of_its_family_the_closest_of_any_family_is_taken() -> None:
+    expected = "C 10 -> 1, estimator SVC -> LinearSVC, kernel poly -> unset (vs svc-a)"
+    assert mixed_changes("lin-a 0.79")["e1000002"] == expected

@@ -157,6 +157,21 @@ def test_a_lone_run_takes_only_its_side_of_a_comparison() -> None:
     assert stated_by_run(text, TWO) == {"447c745c": ["0.712"], None: ["0.745"]}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the transformer plateaus near .70, far behind 447c745c at 0.712", {"447c745c": ["0.712"], None: [".70"]}),
+        ("pr auc 0.69 for the cnn, lower than f0603577 (0.731)", {"f0603577": ["0.731"], None: ["0.69"]}),
+        ("ensemble ~0.74 vs f0603577 0.731", {"f0603577": ["0.731"], None: ["~0.74"]}),
+        ("got 0.744 this time, a clear gain over the 447c745c run", {"447c745c": [], None: ["0.744"]}),
+    ],
+)
+def test_a_number_before_the_run_compared_with_is_not_that_runs(
+    text: str, expected: dict[str | None, list[str]]
+) -> None:
+    assert stated_by_run(text, TWO) == expected
+
+
 def test_a_number_equal_to_a_parameter_of_the_run_is_not_a_result() -> None:
     assert stated_by_run("temp 0.1 is worse (447c745c was 0.05)", TWO) == {"447c745c": []}
 

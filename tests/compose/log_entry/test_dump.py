@@ -303,3 +303,57 @@ def test_a_qualifier_stays_with_the_step_it_qualifies() -> None:
         ("next_steps", "label smoothing 0.1"),
         ("next_steps", "pseudo-label the reviews"),
     ]
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "the solver stopped at max_iter=500 without converging",
+        "saga failed to converge on the raw counts",
+        "newton-cg did not converge for C=100",
+        "glm never converged on fold 3",
+        "sklearn raised a ConvergenceWarning for every fold",
+        "liblinear hit max_iter again",
+        "no convergence at lr 1e-1",
+        "EM has not converged after 200 steps",
+    ],
+)
+def test_a_fit_that_did_not_converge_did_not_work(clause: str) -> None:
+    assert cue_section(clause) == "did_not_work"
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "no ConvergenceWarning once the inputs are standardised",
+        "the fit never hit max_iter after scaling",
+        "we no longer see a ConvergenceWarning",
+        "converges within 40 iterations",
+    ],
+)
+def test_a_denied_convergence_failure_is_no_failure(clause: str) -> None:
+    assert cue_section(clause) != "did_not_work"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Second try: boosted trees (XGBClassifier, subsample=0.8 so the rows vary per tree).",
+        "Linear model (Ridge, alpha=3, because the targets are smooth).",
+        "The neural net (MLPClassifier, hidden=64, so training stays quick)",
+    ],
+)
+def test_a_line_naming_a_model_and_its_settings_is_setup_not_a_conclusion(line: str) -> None:
+    assert [section for section, _ in sections(line)] == ["observations"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Boosted trees (XGBClassifier, depth=4) so far the best.",
+        "Ridge (alpha=3) because it is the most stable one.",
+        "The forest (max_depth=8) clearly beats the linear model.",
+    ],
+)
+def test_a_model_named_with_an_outcome_is_still_a_conclusion(line: str) -> None:
+    assert [section for section, _ in sections(line)] == ["conclusions"]

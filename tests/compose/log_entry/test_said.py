@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.compose.log_entry.declarations import answered_questions, may_declare_verdict, proposed_marks
+from app.compose.log_entry.facts import RunFacts
 
 APPROACHES = [
     "random_forest",
@@ -134,3 +135,48 @@ def test_a_sentence_that_answers_an_open_question_is_found(text: str, question: 
 )
 def test_a_restated_question_or_unrelated_sentence_answers_nothing(text: str) -> None:
     assert answered_questions(text, open_questions=QUESTIONS) == []
+
+
+def test_a_verdict_points_back_past_a_sentence_that_only_compares() -> None:
+    text = "Spent the morning on mixup, three configs. None got near lightgbm. Dead end, dropping it."
+    assert [(m.approach, m.status) for m in proposed_marks(text, approaches=APPROACHES)] == [("mixup_aug", "abandoned")]
+
+
+def test_them_after_two_approaches_marks_each_but_it_marks_neither() -> None:
+    text = "prophet and tabnet both lagged all week."
+    both = proposed_marks(f"{text} Shelving them until the spring.", approaches=APPROACHES)
+    assert sorted((m.approach, m.status) for m in both) == [("prophet", "abandoned"), ("tabnet", "abandoned")]
+    assert proposed_marks(f"{text} Shelving it until the spring.", approaches=APPROACHES) == []
+
+
+def test_a_verdict_looks_back_two_sentences_at_most() -> None:
+    text = "Ran tabnet twice. The loader was slow. Then the GPU died. Lunch. It is a dead end."
+    assert proposed_marks(text, approaches=APPROACHES) == []
+
+
+RUNS = [
+    RunFacts("9f3e" + "0" * 28, "9f3e" + "0" * 28, "tn-wide"),
+    RunFacts("7c1d" + "0" * 28, "7c1d" + "0" * 28, "tn-deep"),
+]
+OF = {RUNS[0].key: "tabnet", RUNS[1].key: "tabnet"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tn-wide 0.71, tn-deep 0.70. Both are a dead end.",
+        "tn-wide and tn-deep never got past 0.71.\nWe're done with them.",
+        "tn-wide (9f3e0000) 0.71 and tn-deep 0.70, dropping these.",
+    ],
+)
+def test_runs_pointed_back_to_stand_for_their_approach(text: str) -> None:
+    marks = proposed_marks(text, approaches=APPROACHES, runs=RUNS, approach_of=OF)
+    assert [(m.approach, m.status) for m in marks] == [("tabnet", "abandoned")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["tn-wide is a dead end.", "Dropping tn-deep, the wide one stays.", "tn-wide 0.71. If it stalls again we drop it."],
+)
+def test_a_run_named_as_the_verdicts_subject_marks_no_approach(text: str) -> None:
+    assert proposed_marks(text, approaches=APPROACHES, runs=RUNS, approach_of=OF) == []
