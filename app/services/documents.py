@@ -147,7 +147,7 @@ def create_reproduction(
 
 def create_brief(session: Session, *, project: Project, body: BriefCreate, public_url: str) -> EntryPublic:
     """A handover brief: the goal, what was tried and why it stopped, decisions, the current best and the risks."""
-    a = analysed(session, project=project, public_url=public_url)
+    a = analysed(session, project=project, public_url=public_url, plan=True)
     composed = compose_brief(a.ctx, a.findings, audience=body.audience.strip() or "a teammate taking over")
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 

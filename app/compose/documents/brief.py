@@ -20,7 +20,8 @@ from app.compose.documents.common import (
     switch_notes,
 )
 from app.compose.documents.filing import Filed, file_quotes
-from app.compose.documents.next_experiments import best_line
+from app.compose.documents.next_experiments import best_line, suggestion_lines
+from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
     cite,
     cites,
@@ -34,7 +35,15 @@ from app.compose.documents.render import (
     sentence,
     title_line,
 )
-from app.compose.documents.schemas import ApproachStory, DecisionNote, Evidence, HandoverBrief, Quote, Risk
+from app.compose.documents.schemas import (
+    ApproachStory,
+    DecisionNote,
+    Evidence,
+    HandoverBrief,
+    Quote,
+    Risk,
+    Suggestion,
+)
 from app.compose.documents.summary import switch_line
 from app.compose.labels import labelling
 
@@ -71,6 +80,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         run_ids=[],
         did_not_work=filed.unfiled("did_not_work"),
         selected=chosen[0] if chosen else None,
+        next_steps=_next_steps(ctx, findings),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -106,6 +116,13 @@ def _outcome(a: Approach) -> tuple[Outcome, str]:
     return outcome, why
 
 
+def _next_steps(ctx: DocContext, findings: Findings) -> list[Suggestion]:
+    """The top of the plan, so whoever takes over knows what comes next (the next-experiments document has the rest:
+    ranked candidates, what was dropped and why)."""
+    request = plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None)
+    return make_plan(ctx, findings, request).priorities
+
+
 def _risks(ctx: DocContext, findings: Findings, questions: list[Quote]) -> list[Risk]:
     """The risks of the project; `questions` are the open questions about no one approach."""
     risks = [
@@ -113,9 +130,12 @@ def _risks(ctx: DocContext, findings: Findings, questions: list[Quote]) -> list[
         for f in findings.findings
         if f.kind in ("missing_baseline", "noise_unknown", "stall")
     ]
-    gap = next((g for g in findings.repro_gaps if g.key == findings.best), None)
+    chosen = latest_selection(ctx.entries)
+    handed = chosen[0] if chosen and chosen[0] in ctx.runs else findings.best  # the run handed over
+    gap = next((g for g in findings.repro_gaps if g.key == handed), None)
     if gap is not None and gap.missing:
-        text = f"The best run cannot be reproduced with confidence: no {', '.join(gap.missing)} recorded."
+        which = "The chosen model" if handed != findings.best else "The best run"
+        text = f"{which} cannot be reproduced with confidence: no {', '.join(gap.missing)} recorded."
         risks.append(Risk(kind="repro_gap", text=text, evidence=Evidence(run_ids=[gap.key])))
     if findings.project_gaps:  # once for the project, not once per run
         names = ", ".join(g.field for g in findings.project_gaps)
@@ -157,6 +177,7 @@ def _markdown(title: str, body: HandoverBrief) -> str:
     blocks += section("Current best", best, empty="None yet.")
     risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")
+    blocks += section("Next steps", suggestion_lines(body.next_steps, questions_quoted=True))
     return document(blocks)
 
 

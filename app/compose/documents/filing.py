@@ -348,7 +348,7 @@ def _approach_of(
     """By the runs it cites, leaving out those it only compares with ("well below logreg-C1 at 0.9957"), else by
     its words."""
     cited = [key for key in quote.run_ids if key in owner]
-    subject = [key for key in cited if not _only_compared(quote.text, key, (labels or {}).get(key))]
+    subject = [key for key in cited if not only_compared(quote.text, key, (labels or {}).get(key))]
     if cited and not subject:
         return _by_words(quote.text, vocab) or Counter(owner[k] for k in cited).most_common(1)[0][0]
     counts = Counter(owner[key] for key in subject)
@@ -359,7 +359,7 @@ def _approach_of(
     return _by_words(quote.text, vocab)
 
 
-def _only_compared(text: str, key: str, name: str | None) -> bool:
+def only_compared(text: str, key: str, name: str | None) -> bool:
     """The run appears in the text (by name or key) only after a comparison word: it is what is compared with."""
     lower = text.lower()
     spots = [m.start() for label in (name, key[:8]) if label for m in re.finditer(re.escape(label.lower()), lower)]

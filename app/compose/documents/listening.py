@@ -32,7 +32,7 @@ from app.compose.documents.stated import (
 )
 
 _CONCEPT_KINDS = {"repeats": ("seed_repeats",), "baseline": ("baseline",)}
-_HARDEN_CONCEPTS = {"repeats": "seeds", "held_out": "held-out", "errors": "errors"}
+_HARDEN_CONCEPTS = {"repeats": ("seeds", "cross-validation"), "held_out": ("held-out",), "errors": ("errors",)}
 _REFRAME_CONCEPTS = frozenset({"metric", "threshold", "data", "features"})
 _SCORE = {"baseline": 95.0, "harden": 92.0, "reframe": 85.0, "continue": 60.0, "neighbour": 40.0}
 _CAP_WORDS = frozenset({"tol", "tolerance"})
@@ -156,7 +156,7 @@ def _matches(ctx: DocContext, said: Said, s: Suggestion) -> bool:
         return False
     if s.kind == "harden":
         title = s.title.lower()
-        return any(word in title for c, word in _HARDEN_CONCEPTS.items() if c in said.concepts)
+        return any(word in title for c, words in _HARDEN_CONCEPTS.items() if c in said.concepts for word in words)
     if s.kind == "reframe":
         return bool(said.concepts & _REFRAME_CONCEPTS)
     return any(s.kind in _CONCEPT_KINDS.get(c, ()) for c in said.concepts)
@@ -186,6 +186,14 @@ def _failed(ctx: DocContext, s: Suggestion, failed: Sequence[Failed], said: Said
         if not set(f.params) & changed or not _same_family(f.family, family):
             continue
         if all(k in config and same_value(config[k], v) for k, v in f.params.items()):
+            return f"entry {f.entry_id} says this setting did not work: \u201c{f.text}\u201d"
+        proposed = {c.param: c.proposed for c in s.changes}
+        if (
+            proposed
+            and all(k in f.params and same_value(f.params[k], v) for k, v in proposed.items())
+            and all(same_value(config[k], v) for k, v in f.params.items() if k in config)
+        ):
+            # it sets the values that failed, and the rest of that setting is not recorded (a library default)
             return f"entry {f.entry_id} says this setting did not work: \u201c{f.text}\u201d"
     return None
 

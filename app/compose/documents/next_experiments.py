@@ -74,7 +74,8 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
     blocks += section("More candidates, ranked", _more_lines(body.more))
     dropped = [
-        f"- {_title(s.model_copy(update={'title': s.title.rstrip(' .')}))}: {md_prose(s.dropped_because)}."
+        f"- {_title(s.model_copy(update={'title': s.title.rstrip(' .')}))}: {md_prose(s.dropped_because)}"
+        + ("" if s.dropped_because.endswith(("\u201d", ".", "?", "!")) else ".")
         for s in body.dropped
     ]
     blocks += section("Dropped", dropped)

@@ -25,11 +25,18 @@ CLOSED = frozenset({"plateaued", "exhausted", "abandoned"})
 LISTED = 10
 
 
-def low_roi(findings: Findings) -> list[LowRoi]:
+def low_roi(findings: Findings, chosen: str | None = None) -> list[LowRoi]:
+    """Closed approaches, duplicates and gains within the noise; a closed approach that holds the chosen model
+    (`chosen`) says so: tuning it further is what has low return, not the model."""
     items = [
         LowRoi(
             subject=a.name,
-            reason=f"{a.status}: {a.mark.reason if a.mark else a.reason}",
+            reason=f"{a.status}: {a.mark.reason if a.mark else a.reason}"
+            + (
+                f"; it holds the chosen model {cite(chosen)}: harden that, no more tuning"
+                if chosen in a.run_ids
+                else ""
+            ),
             evidence=Evidence(run_ids=[a.best] if a.best else [], numbers=_numbers(a)),
             kind="approach",
         )

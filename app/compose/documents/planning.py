@@ -60,7 +60,8 @@ def make_plan(ctx: DocContext, findings: Findings, request: PlanRequest) -> Plan
     computed = list(_candidates(ctx, findings, pivot, met=bool(met)))
     ranked, dropped = listen(ctx, findings, computed)
     kept, more, over = _fit(ranked, request)
-    return Plan(kept, dropped + over, low_roi(findings), pivot, more, met)
+    picked = latest_selection(ctx.entries)
+    return Plan(kept, dropped + over, low_roi(findings, picked[0] if picked else None), pivot, more, met)
 
 
 def target_met(findings: Findings, request: PlanRequest) -> bool | None:

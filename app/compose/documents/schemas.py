@@ -388,6 +388,7 @@ class HandoverBrief(_Frozen):
     run_ids: list[str]
     did_not_work: list[Quote] = Field(default_factory=list)  # failures about no one approach
     selected: str | None = None  # the run the most recent selection decision selected
+    next_steps: list[Suggestion] = Field(default_factory=list)  # the plan's top priorities; absent before it was
 
 
 class MetricSwitchRecord(_Frozen):

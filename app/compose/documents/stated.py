@@ -22,7 +22,7 @@ from app.analysis.family import family_of
 from app.analysis.model import Findings, RunView
 from app.analysis.tried import match_proposal
 from app.compose.contract import DocContext, EntryDigest
-from app.compose.documents.filing import entry_items
+from app.compose.documents.filing import entry_items, only_compared
 
 Source = Literal["stated", "question"]
 
@@ -216,6 +216,8 @@ def failed_settings(ctx: DocContext, findings: Findings, reader: Reader) -> list
             for key in item.get("run_ids", []):
                 change = findings.changes.get(key)
                 run = ctx.runs.get(key)
+                if run is not None and only_compared(text, key, run.name):
+                    continue  # "well below logreg-C1 at 0.9957": the run compared with did not fail
                 after = {c.key: c.after for c in change.vs_closest if c.after} if change else {}
                 if after and run is not None:
                     out.append(Failed(entry.id, entry.day, text, after, family_of(run)))

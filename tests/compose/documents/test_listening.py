@@ -187,10 +187,14 @@ def test_an_answered_question_is_not_proposed() -> None:
 def test_hardening_is_about_the_chosen_model_and_a_deterministic_one_gets_new_folds_not_seeds() -> None:
     runs = [
         *RUNS[:2],
-        run("lr_c1", 5, 9, 0.905, model="logreg", solver="lbfgs", max_iter=1000, C=1.0, scaler="standard"),
-        run("lr_c3", 5, 11, 0.906, model="logreg", solver="lbfgs", max_iter=1000, C=3.0, scaler="standard"),
+        # no solver recorded: the library default applies
+        run("lr_c1", 5, 9, 0.905, model="logreg", max_iter=1000, C=1.0, scaler="standard"),
+        run("lr_c3", 5, 11, 0.906, model="logreg", max_iter=1000, C=3.0, scaler="standard"),
     ]
-    dumps = [DumpSpec(date=date(2026, 5, 5), run_ids=["lr_c1", "lr_c3"], text="scaled logreg: C1 0.905, C3 0.906.\n")]
+    dumps = [
+        DumpSpec(date=date(2026, 5, 4), run_ids=["base", "lbfgs"], text="lbfgs hit max_iter=100 without converging.\n"),
+        DumpSpec(date=date(2026, 5, 5), run_ids=["lr_c1", "lr_c3"], text="scaled logreg: C1 0.905, C3 0.906.\n"),
+    ]
     decision = DecisionSpec(
         finalists=["lr_c1", "lr_c3"],
         criteria=[CriterionSpec(name="f1", weight=1.0, metric="val_f1")],
@@ -198,7 +202,7 @@ def test_hardening_is_about_the_chosen_model_and_a_deterministic_one_gets_new_fo
         rationale="same score within the noise, stronger regularisation",
     )
     with _project("chosen", case(target=0.9, runs=runs, dumps=dumps), 3) as p:
-        p.post_log(dumps[0].text, dumps[0].date, dumps[0].run_ids)
+        entries = [p.post_log(d.text, d.date, d.run_ids) for d in dumps]
         p.decide(decision)
         doc = p.document("next", target=0.9)
     hardening = [s for s in suggestions(doc) if s["kind"] == "harden"]
@@ -208,3 +212,9 @@ def test_hardening_is_about_the_chosen_model_and_a_deterministic_one_gets_new_fo
     compare = suggestions(doc)[0]
     assert "with repeated cross-validation" in compare["title"] and not compare["changes"]
     assert not any("with new seeds" in s["title"] or s["changes"] for s in suggestions(doc) if s["kind"] != "neighbour")
+    # the cap that failed to converge is never proposed again, though the best records no solver
+    assert not any(c["param"] == "max_iter" and c["proposed"] == "100" for s in suggestions(doc) for c in s["changes"])
+    capped = [s for s in doc.body["dropped"] if any(c["param"] == "max_iter" for c in s["changes"])]
+    assert capped and all(
+        f"entry {entries[0].id} says this setting did not work" in s["dropped_because"] for s in capped
+    )

@@ -241,3 +241,14 @@ def test_a_body_stored_before_the_seed_sd_and_the_lead_still_reads_and_renders()
     assert isinstance(old, NextExperiments)
     markdown = render_markdown(old, "Next experiments: Churn 2024")
     assert "Seed sd unknown (no seed repeats); believable gain 0.005, the configured minimum effect" in markdown
+
+
+def test_a_closed_approach_holding_the_chosen_model_is_closed_for_tuning_not_for_the_model() -> None:
+    from app.compose.documents.pivot import low_roi
+
+    facts = findings()
+    closed = next(a for a in facts.approaches if a.status in ("plateaued", "exhausted", "abandoned"))
+    chosen = closed.run_ids[0]
+    held = next(item for item in low_roi(facts, chosen) if item.subject == closed.name)
+    assert held.reason.endswith(f"it holds the chosen model `{chosen}`: harden that, no more tuning")
+    assert all("chosen model" not in item.reason for item in low_roi(facts))

@@ -374,3 +374,10 @@ def test_a_finding_of_no_effect_is_a_conclusion_a_breakage_a_failure(text: str, 
 )
 def test_an_observation_is_quoted_when_it_finds_a_best_the_target_or_no_effect(text: str, quoted: bool) -> None:
     assert filing._quoted_observation(text) is quoted
+
+
+def test_the_brief_says_what_comes_next(setting: tuple[DocContext, Findings]) -> None:
+    _, brief = both(*setting)
+    assert isinstance(brief.body, HandoverBrief)
+    assert 1 <= len(brief.body.next_steps) <= 3
+    assert "## Next steps\n\n1. **" in brief.markdown
