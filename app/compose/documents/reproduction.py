@@ -94,9 +94,7 @@ def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, k
         known=dict(known),
         questions=[_question(g, setup) for g in setup.gaps],
         checks=_checks(setup, findings.noise.std),
-        documentation=[
-            DocAction(field=g, code=_LOGGING[g][0], why=_LOGGING[g][1]) for g in setup.gaps if g in _LOGGING
-        ],
+        documentation=[_documentation(g, setup) for g in setup.gaps if g in _LOGGING],
         run_ids=[],
         seed_sd=findings.noise.std,
         project_gaps=[
@@ -129,6 +127,14 @@ def log_statements(entries: Sequence[EntryDigest]) -> list[LogStatement]:
                         cited.setdefault(text, []).extend(r for r in runs if isinstance(r, str))
         statements += [LogStatement(t, tuple(dict.fromkeys(r)), entry.day) for t, r in cited.items() if r]
     return statements
+
+
+def _documentation(name: str, setup: Setup) -> DocAction:
+    """The logging call that closes the gap; for code the log says was not recorded, also where to launch from."""
+    code, why = _LOGGING[name]
+    if name == "git_commit" and any(f.name == name and f.said for f in setup.fields):
+        why += "; launch from a clean, committed checkout so the commit is the code that ran"
+    return DocAction(field=name, code=code, why=why)
 
 
 def _question(name: str, setup: Setup) -> Question:

@@ -293,6 +293,9 @@ def test_a_log_entry_saying_the_code_was_not_recorded_reaches_the_report() -> No
         "or a saved diff), or should it be re-run from a clean checkout with its commit logged?"
     ) in markdown
     assert "- [ ] git_commit: the same code: unknown, the log says it was not recorded (see the questions)" in markdown
+    assert "(records the exact code; launch from a clean, committed checkout so the commit is the code that ran)" in (
+        markdown
+    )
     assert "| split | by user | run |" in markdown and "- split = by user" not in markdown
     assert "- model = catboost" in markdown
     assert check_document_grounding(composed, ctx, facts) == []
