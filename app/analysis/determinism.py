@@ -4,9 +4,10 @@ numbers: refitting it on the same data and code gives the same model whatever th
 A run is **deterministic** when its model family (`family.py: family_of`) is one of `DETERMINISTIC_FAMILIES` and
 none of its parameters turns randomness on (`_RANDOM_WHEN`): a stochastic solver (`sag`, `saga`, `sgd`, `adam`),
 random coordinate selection, Platt scaling's internal cross-validation (`probability=true`), a random dummy
-strategy, liblinear's dual coordinate descent, shuffling. Every other run, a run without a family included, needs a
-seed: forests, boosting (bagging, feature subsampling), SGD, neural nets, Prophet (it samples its intervals), and
-anything Labbook cannot name.
+strategy, liblinear's dual coordinate descent, liblinear's L1 coordinate descent (`solver=liblinear` with
+`penalty=l1` or a non-zero `l1_ratio`: it permutes the features at random), shuffling. Every other run, a run
+without a family included, needs a seed: forests, boosting (bagging, feature subsampling), SGD, neural nets,
+Prophet (it samples its intervals), and anything Labbook cannot name.
 """
 
 from __future__ import annotations
@@ -98,4 +99,12 @@ def needs_seed(run: RunView) -> bool:
         value = params.get(key)
         if value is not None and value.lower() in values:
             return True
-    return False
+    return _liblinear_l1(params)
+
+
+def _liblinear_l1(params: dict[str, str]) -> bool:
+    """liblinear's L1 solver visits the features in a random order."""
+    if (params.get("solver") or "").lower() != "liblinear":
+        return False
+    ratio = params.get("l1_ratio") or "0"
+    return (params.get("penalty") or "").lower() == "l1" or ratio.lower() not in ("0", "0.0", "none", "null")

@@ -289,6 +289,9 @@ class Findings:
 
 TriedVerdict = Literal["tried", "similar", "new"]
 SetupSource = Literal["run", "known", "inferred", "missing", "not_needed"]  # not_needed: a deterministic run's seed
+# What a reproduction's tolerance is: the believable gain of one run over another (a run that needs a seed), or, for a
+# deterministic run, the rounding of its stored value as documents show it (`fmt`, 4 significant digits).
+ToleranceRule = Literal["believable_gain", "rounding"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,15 +392,26 @@ class Ranking:
 
 
 @dataclass(frozen=True, slots=True)
+class LogStatement:
+    """A person's statement from a log entry, verbatim, with the runs it cites and the day it is about."""
+
+    text: str
+    run_ids: tuple[str, ...] = ()
+    day: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SetupField:
     """One reproducibility field of the setup: as the run recorded it, as the person says, inferred from sibling runs
-    (same entry point or approach, nearest in time, agreeing), or missing."""
+    (runs that plausibly share its code, nearest in history, agreeing), or missing. `said` quotes a log statement
+    that the field was not recorded for this run (or that the recorded value is not what ran): the field is a gap."""
 
     name: str  # from REPRO_FIELDS
     value: str | None
     source: SetupSource
     evidence: tuple[str, ...] = ()  # run keys an inferred value comes from
     note: str = ""
+    said: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +421,8 @@ class Setup:
     params: Mapping[str, str]
     metric: str  # the metric in force
     expected: float | None  # the run's stored value on it
-    tolerance: float | None  # a reproduction matches within this: the believable gain of one run over another
+    tolerance: float | None  # a reproduction matches within this (see `tolerance_rule`)
     noise_source: NoiseSource
     gaps: tuple[str, ...]  # fields neither recorded nor known (inferred ones stay gaps to confirm), not project-level
     project_gaps: tuple[str, ...] = ()  # fields no run of the project records, unless the person supplied them
+    tolerance_rule: ToleranceRule = "believable_gain"

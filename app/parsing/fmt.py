@@ -7,6 +7,7 @@ number in a message back to a stored or computed value by rendering the finding'
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 
 def fmt(value: float) -> str:
@@ -30,8 +31,23 @@ def fmt_gain(value: float) -> str:
 
 
 def fmt_noise(value: float) -> str:
-    """Two significant digits, for a noise figure (a seed sd, a believable gain): 0.0009098 -> "0.00091", 0.002117
-    -> "0.0021". The noise is itself an estimate, so its third digit says nothing."""
+    """Two significant digits, for a seed sd or a believable gain (an estimate of noise carries no more), written
+    out in full: 0.0009098 -> "0.00091", 0.002117 -> "0.0021", 0.00005 -> "0.00005", 1.25 -> "1.2"."""
     if math.isnan(value) or math.isinf(value) or value == 0:
         return fmt(value)
-    return fmt(float(f"{value:.2g}"))
+    return fmt_plain(float(f"{value:.2g}"))
+
+
+def fmt_plain(value: float) -> str:
+    """A value as its shortest decimal, never in exponent form: 5e-05 -> "0.00005", 3.0 -> "3"."""
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def half_unit(text: str) -> float:
+    """Half a unit in the last digit of a number as written: "0.9957" -> 0.00005, "291" -> 0.5, "1.2e-05" -> 5e-07;
+    the widest a value shown so can be from the one it rounds."""
+    exponent = Decimal(text).as_tuple().exponent
+    return 0.5 * 10.0**exponent if isinstance(exponent, int) else math.inf

@@ -23,6 +23,7 @@ from app.compose.documents import (
     compose_phase_summary,
     compose_reproduction,
     compose_tried,
+    log_statements,
 )
 from app.compose.log_entry.refs import RunIndex
 from app.errors import InputInvalid
@@ -140,7 +141,7 @@ def create_reproduction(
             raise InputInvalid(f"'{name}' is not a setup field ({', '.join(REPRO_FIELDS)})", field=f"known.{name}")
     a = analysed(session, project=project, public_url=public_url)
     key = resolve_ref(run_index(a.inp.runs), body.run, field="run")
-    setup = likely_setup(key, a.inp.runs, a.findings, body.known)
+    setup = likely_setup(key, a.inp.runs, a.findings, body.known, log_statements(a.ctx.entries))
     composed = compose_reproduction(a.ctx, a.findings, setup, known=body.known)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 

@@ -18,6 +18,9 @@ from tests.analysis.builders import run
         ({"model": "logreg", "solver": "liblinear"}, False),
         ({"model": "logreg", "solver": "saga"}, True),
         ({"model": "logreg", "solver": "liblinear", "dual": "True"}, True),
+        ({"model": "logreg", "solver": "liblinear", "penalty": "l1"}, True),  # L1 coordinate descent, random order
+        ({"model": "LogisticRegression", "solver": "liblinear", "l1_ratio": "1.0"}, True),
+        ({"model": "LogisticRegression", "solver": "liblinear", "l1_ratio": "0"}, False),
         ({"model": "sklearn.linear_model.Ridge", "solver": "cholesky"}, False),
         ({"model": "ridge_classifier", "solver": "sag"}, True),
         ({"model": "LinearRegression"}, False),

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.analysis.model import REPRO_FIELDS, Approach, Noise, RunView, SeedGroup, SetupField
+from app.analysis.model import REPRO_FIELDS, Approach, LogStatement, Noise, RunView, SeedGroup, SetupField
 from app.analysis.setup import likely_setup, render_environment
 from app.errors import InputInvalid, RunNotFound
 from tests.analysis.test_tried import make_findings
@@ -165,3 +165,94 @@ def test_with_analyze_seed_repeats_set_the_tolerance() -> None:
     hardware = by_name(setup.fields)["hardware"]
     assert (hardware.source, hardware.value) == ("inferred", "cpu")
     assert setup.gaps == ("hardware",)
+
+
+def test_a_deterministic_run_matches_to_rounding_whatever_the_seed_noise() -> None:
+    """A ridge fit is the same model on the same data, code and environment: its tolerance is its stored value's
+    rounding, not the believable gain measured on a forest's seeds."""
+    runs = [
+        run("ridge", 0, params={"estimator": "Ridge", "alpha": "3"}, metrics={"auc": 0.71234}),
+        run("forest", 1, params={"estimator": "ExtraTreesRegressor", "seed": "1"}, metrics={"auc": 0.7}),
+        run("whole", 2, params={"estimator": "Lasso"}, metrics={"auc": 2.0}),
+    ]
+    noise = Noise("seed_repeats", std=0.004, min_gain=0.0093, groups=(SeedGroup(("forest",), 0.7, 0.004),))
+    facts = replace(make_findings(runs), noise=noise)
+    ridge = likely_setup("ridge", runs, facts, {})
+    assert (ridge.tolerance_rule, ridge.tolerance) == ("rounding", pytest.approx(0.00005))  # shown as 0.7123
+    assert likely_setup("whole", runs, facts, {}).tolerance == pytest.approx(0.5)  # shown as 2
+    forest = likely_setup("forest", runs, facts, {})
+    assert (forest.tolerance_rule, forest.tolerance) == ("believable_gain", 0.0093)
+
+
+def test_siblings_share_the_runs_session_and_model_family() -> None:
+    """One launch script for every model: a same-day run of another family, or a run of another day, may have run
+    other code, so neither is asked."""
+    day1, day2 = datetime(2024, 3, 1, 9), datetime(2024, 3, 2, 9)
+    runs = [
+        RunView(
+            "old-xgb", run_id="old-xgb", when=day1, params={"model": "xgboost"}, git_commit="c1", source_name="fit.py"
+        ),
+        RunView(
+            "xgb-a", run_id="xgb-a", when=day2, params={"model": "XGBClassifier"}, git_commit="c2", source_name="fit.py"
+        ),
+        RunView(
+            "lgbm",
+            run_id="lgbm",
+            when=day2 + timedelta(minutes=1),
+            params={"model": "lightgbm"},
+            git_commit="c3",
+            source_name="fit.py",
+        ),
+        RunView(
+            "xgb-b", run_id="xgb-b", when=day2 + timedelta(minutes=2), params={"model": "xgboost"}, source_name="fit.py"
+        ),
+    ]
+    commit = by_name(likely_setup("xgb-b", runs, make_findings(runs), {}).fields)["git_commit"]
+    assert (commit.source, commit.value, commit.evidence) == ("inferred", "c2", ("xgb-a",))
+
+
+def test_a_sweeps_children_are_siblings_but_not_of_another_family() -> None:
+    runs = [
+        run("sweep", 0, params={"model": "svr"}, git_commit="s1"),
+        run("svr-1", 1, parent_run_id="sweep", params={"model": "SVR", "C": "1"}),
+        run("knn-1", 2, parent_run_id="sweep", params={"model": "knn"}, git_commit="k9"),
+    ]
+    commit = by_name(likely_setup("svr-1", runs, make_findings(runs), {}).fields)["git_commit"]
+    assert (commit.source, commit.value, commit.evidence) == ("inferred", "s1", ("sweep",))
+
+
+SCRATCH_RUNS = [
+    run("base", 0, params={"model": "catboost"}, git_commit="9f1e", source_name="go.py"),
+    run("hacked", 1, params={"model": "catboost"}, source_name="go.py"),
+    run("dirty", 2, params={"model": "catboost"}, git_commit="9f1e", source_name="go.py"),
+]
+
+
+def test_the_log_saying_the_code_was_not_recorded_is_a_gap_never_inferred() -> None:
+    said = [
+        LogStatement("hacked came from a notebook copy with local edits, nothing committed", ("hacked",), T0.date()),
+        LogStatement("dirty: uncommitted changes to the loss; base is clean", ("dirty", "base")),
+    ]
+    setup = likely_setup("hacked", SCRATCH_RUNS, make_findings(SCRATCH_RUNS), {}, said)
+    commit = by_name(setup.fields)["git_commit"]
+    assert (commit.source, commit.value, commit.evidence) == ("missing", None, ())
+    assert commit.said == "(2024-03-01) “hacked came from a notebook copy with local edits, nothing committed”"
+    assert commit.note.startswith("not recorded: the log says (2024-03-01) “hacked came")
+    assert "git_commit" in setup.gaps
+    # a recorded commit with changes on top is doubted: kept, and a gap
+    dirty = likely_setup("dirty", SCRATCH_RUNS, make_findings(SCRATCH_RUNS), {}, said)
+    commit = by_name(dirty.fields)["git_commit"]
+    assert (commit.source, commit.value) == ("run", "9f1e") and "uncommitted changes" in commit.note
+    assert "git_commit" in dirty.gaps
+    # the clause about another run, and a statement not citing the run, say nothing of it
+    base = likely_setup("base", SCRATCH_RUNS, make_findings(SCRATCH_RUNS), {}, said)
+    assert by_name(base.fields)["git_commit"].said == "" and "git_commit" not in base.gaps
+
+
+def test_the_data_version_shows_the_logged_datasets_digest() -> None:
+    runs = [
+        run("one", 0, data_version="2024-q1", datasets=({"name": "2024-q1", "digest": "77aa01"},)),
+        run("two", 1, data_version="2024-q1", datasets=({"name": "train", "digest": "5b"}, {"name": "val"})),
+    ]
+    fields = [by_name(likely_setup(k, runs, make_findings(runs), {}).fields)["data_version"] for k in ("one", "two")]
+    assert [f.value for f in fields] == ["2024-q1 (digest 77aa01)", "2024-q1; train (digest 5b), val"]

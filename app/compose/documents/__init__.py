@@ -8,7 +8,7 @@ from app.compose.documents.decision import compose_decision
 from app.compose.documents.grounding import check_document_grounding
 from app.compose.documents.metric_switch import compose_metric_switch
 from app.compose.documents.next_experiments import compose_next_experiments
-from app.compose.documents.reproduction import compose_reproduction
+from app.compose.documents.reproduction import compose_reproduction, log_statements
 from app.compose.documents.schemas import DOCUMENT_MODELS
 from app.compose.documents.summary import compose_phase_summary
 from app.compose.documents.tried import compose_tried
@@ -26,4 +26,5 @@ __all__ = [
     "compose_phase_summary",
     "compose_reproduction",
     "compose_tried",
+    "log_statements",
 ]

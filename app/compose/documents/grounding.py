@@ -31,7 +31,7 @@ from app.compose.documents.common import body_run_ids, value_of
 from app.compose.documents.planning import median_duration
 from app.compose.escape import md_plain
 from app.compose.labels import SHORT
-from app.parsing.fmt import fmt, fmt_noise
+from app.parsing.fmt import fmt, fmt_noise, fmt_plain, half_unit
 from app.parsing.mentions import extract_numbers
 
 __all__ = ["check_document_grounding"]
@@ -177,6 +177,9 @@ def _findings_numbers(findings: Findings, cited: set[str]) -> Iterator[float]:
     for value in (findings.baseline_value, findings.best_value, noise.std, noise.min_gain):
         if value is not None:
             yield value
+    for value in (noise.std, noise.min_gain):  # a noise estimate may be written at 2 significant digits
+        if value is not None:
+            yield float(fmt_noise(value))
     lead = findings.best_lead
     if lead is not None:  # the best run's lead over the runner-up and the believable gain for its two sides
         yield from (lead.lead, lead.best_mean, lead.runner_up_mean, lead.believable_gain)
@@ -284,6 +287,19 @@ def _verified(ctx: DocContext, body: Any, problems: list[str]) -> Iterator[float
             yield from (node["weight"], node["normalised_weight"])
     if isinstance(body, Mapping) and body.get("schema_version") == "selection_decision/1":
         yield from _verify_table(ctx, body, problems)
+    if isinstance(body, Mapping) and body.get("schema_version") == "reproduction_report/1":
+        yield from _verify_rounding(body, problems)
+
+
+def _verify_rounding(body: Mapping[str, Any], problems: list[str]) -> Iterator[float]:
+    """A deterministic run's tolerance: half a unit in the last digit of its stored value as shown."""
+    rule, expected, tolerance = body.get("tolerance_rule"), body.get("expected"), body.get("tolerance")
+    if rule != "rounding" or expected is None or tolerance is None:
+        return
+    if not numbers_match(half_unit(fmt(expected)), tolerance):
+        problems.append(f"tolerance {fmt_plain(tolerance)} is not the rounding of the stored value {fmt(expected)}")
+        return
+    yield tolerance
 
 
 def _dicts(value: Any) -> Iterator[Mapping[str, Any]]:

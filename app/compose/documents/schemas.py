@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.analysis.model import ApproachStatus, Direction, NoiseSource, SetupSource, TriedVerdict
+from app.analysis.model import ApproachStatus, Direction, NoiseSource, SetupSource, ToleranceRule, TriedVerdict
 
 SuggestionKind = Literal["baseline", "seed_repeats", "continue", "neighbour", "reframe", "harden", "stated"]
 # Where a suggestion comes from: computed from the runs, a dump's stated next step, or an open question of a dump that
@@ -354,6 +354,8 @@ class ReproductionReport(_Frozen):
     run_ids: list[str]
     seed_sd: float | None = None  # the tolerance is the believable gain of one run over another, from this seed sd
     project_gaps: list[ProjectGapNote] = Field(default_factory=list)  # reports stored before issue 14 have none
+    # a deterministic run's tolerance is its stored value's rounding or 1e-6 relative; older reports: believable gain
+    tolerance_rule: ToleranceRule = "believable_gain"
 
 
 class ApproachStory(_Frozen):

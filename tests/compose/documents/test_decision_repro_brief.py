@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
-from app.analysis.model import Criterion, CriterionScore, Noise, NoiseTie, RankedFinalist, Ranking, Setup, SetupField
-from app.compose.documents import check_document_grounding, compose_brief, compose_decision, compose_reproduction
+from app.analysis.model import (
+    Criterion,
+    CriterionScore,
+    Noise,
+    NoiseTie,
+    RankedFinalist,
+    Ranking,
+    RunView,
+    Setup,
+    SetupField,
+)
+from app.analysis.setup import likely_setup
+from app.compose.documents import (
+    check_document_grounding,
+    compose_brief,
+    compose_decision,
+    compose_reproduction,
+    log_statements,
+)
 from app.compose.documents.schemas import HandoverBrief, ReproductionReport, SelectionDecision
 from app.errors import InputInvalid
 from tests.compose.documents.fixtures import DECISION, LGBM, LOG_1, LOG_2, LOGREG, SWITCH, XGB, context, findings
@@ -83,8 +101,8 @@ def test_reproduction_report_has_setup_questions_checks_and_logging_calls() -> N
     assert [c.name for c in body.checks] == ["metric", "data_version", "git_commit", "environment"]
     assert "| seed | 42 | inferred | lr2 (r-lr2) | the nearest lgbm run used it |" in markdown
     assert (
-        "- [ ] metric: val_auc comes out at 0.87 within ± 0.005 (the believable gain of one run over another; seed "
-        "sd unknown, the configured minimum effect) (the run's stored value) (lr3 (r-lr3))"
+        "- [ ] metric: val_auc comes out at 0.87 (the run's stored value), within ± 0.005 (the configured minimum "
+        "effect: no seed repeats measure the seed sd) (lr3 (r-lr3))"
     ) in markdown
     assert "- [ ] git_commit: the same code: commit abc1234" in markdown
     assert '- seed: `mlflow.log_param("seed", seed)`' in markdown
@@ -218,3 +236,81 @@ def test_an_exhausted_line_holding_the_chosen_model_is_adopted_not_dropped() -> 
     assert (xgb.outcome, xgb.status) == ("adopted", "exhausted") and xgb.why.startswith("holds the chosen model; ")
     assert composed.body.approaches[2].outcome == "dropped"  # marked abandoned, and holding no choice
     assert check_document_grounding(composed, ctx, facts) == []
+
+
+def test_a_deterministic_runs_check_is_a_match_to_rounding_not_seed_noise() -> None:
+    """A Bayesian ridge refitted on the same data, code and environment gives the same model: the check asks for
+    the stored value to its last digit and names what a larger gap would mean, with no seed sd in sight."""
+    runs = {"r-br": RunView("r-br", name="br", params={"model": "BayesianRidge"}, metrics={"val_auc": 0.8125})}
+    noise = Noise("seed_repeats", std=0.0031416, min_gain=0.0073084)
+    facts = findings(noise=noise, approaches=(), run_order=("r-br",))
+    setup = likely_setup("r-br", list(runs.values()), facts, {})
+    composed = compose_reproduction(context(runs=runs, entries=()), facts, setup, known={})
+    assert isinstance(composed.body, ReproductionReport) and composed.body.tolerance_rule == "rounding"
+    assert (
+        "- [ ] metric: val_auc comes out at 0.8125 (the run's stored value) to its last digit, within ± 0.00005: the "
+        "estimator is deterministic, so the same data, code and environment give the same model and seed noise does "
+        "not apply; a larger difference comes from other library versions or BLAS and thread settings, not chance"
+    ) in composed.markdown
+    assert "seed sd" not in composed.markdown and "0.0073" not in composed.markdown
+    assert check_document_grounding(composed, context(runs=runs, entries=()), facts) == []
+
+
+def test_seed_sd_and_believable_gain_are_written_at_two_significant_digits() -> None:
+    runs = {"r-gb": RunView("r-gb", name="gb", params={"model": "gbm", "seed": "3"}, metrics={"val_auc": 0.8})}
+    noise = Noise("seed_repeats", std=0.0031416, min_gain=0.0073084)
+    facts = findings(noise=noise, approaches=(), run_order=("r-gb",))
+    composed = compose_reproduction(
+        context(runs=runs, entries=()), facts, likely_setup("r-gb", list(runs.values()), facts, {}), known={}
+    )
+    assert (
+        "val_auc comes out at 0.8 (the run's stored value), within ± 0.0073 (the believable gain of one run over "
+        "another; seed sd 0.0031)"
+    ) in composed.markdown
+    assert check_document_grounding(composed, context(runs=runs, entries=()), facts) == []
+
+
+def test_a_log_entry_saying_the_code_was_not_recorded_reaches_the_report() -> None:
+    """The log's words about the run make its commit a gap, asked about as code to recover or re-run, even though
+    its nearest sibling of the same day and family records one; what the setup table shows is not listed twice."""
+    day = date(2024, 6, 3)
+    runs = {
+        "r-a": RunView("r-a", name="cat-a", params={"model": "catboost"}, session=day, git_commit="5e5e5e5"),
+        "r-b": RunView(
+            "r-b", name="cat-b", params={"model": "catboost", "split": "by user"}, session=day, split="by user"
+        ),
+    }
+    said = "cat-b was trained from a copy on my laptop with local tweaks to the loss; never committed"
+    log = replace(LOG_2, run_ids=("r-b",), body={"observations": [{"text": said, "run_ids": ["r-b"], "line": 4}]})
+    facts = findings(approaches=(), run_order=("r-a", "r-b"))
+    ctx = context(runs=runs, entries=(log,))
+    setup = likely_setup("r-b", list(runs.values()), facts, {}, log_statements(ctx.entries))
+    composed = compose_reproduction(ctx, facts, setup, known={})
+    markdown = composed.markdown
+    assert f"| git_commit | — | missing | — | not recorded: the log says (2024-05-10) “{said}” |" in markdown
+    assert (
+        "- git_commit: The log says cat-b (r-b) ran from code no commit records: can that code be recovered (a commit "
+        "or a saved diff), or should it be re-run from a clean checkout with its commit logged?"
+    ) in markdown
+    assert "- [ ] git_commit: the same code: unknown, the log says it was not recorded (see the questions)" in markdown
+    assert "(records the exact code; launch from a clean, committed checkout so the commit is the code that ran)" in (
+        markdown
+    )
+    assert "| split | by user | run |" in markdown and "- split = by user" not in markdown
+    assert "- model = catboost" in markdown
+    assert check_document_grounding(composed, ctx, facts) == []
+
+
+def test_an_experiment_sentence_naming_two_runs_speaks_of_each_in_its_own_clause() -> None:
+    sentence = "cat-b ran with uncommitted changes; cat-a is straight from main"
+    experiments = [
+        {"ref": ref, "run_id": key, "change": "", "context": sentence, "line": 2}
+        for ref, key in (("cat-b", "r-b"), ("cat-a", "r-a"))
+    ]
+    log = replace(LOG_2, body={"experiments": experiments})
+    (statement,) = log_statements((log, DECISION))
+    assert (statement.text, statement.run_ids) == (sentence, ("r-b", "r-a"))
+    runs = [RunView("r-a", name="cat-a", git_commit="1a"), RunView("r-b", name="cat-b", git_commit="1a")]
+    facts = findings(approaches=(), run_order=("r-a", "r-b"))
+    assert "git_commit" not in likely_setup("r-a", runs, facts, {}, [statement]).gaps
+    assert "git_commit" in likely_setup("r-b", runs, facts, {}, [statement]).gaps

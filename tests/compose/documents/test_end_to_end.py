@@ -139,7 +139,7 @@ def test_end_to_end_content(setting: tuple[DocContext, Findings]) -> None:
     assert "No run of this project records data_version, environment," in repro.markdown
     assert "- data_version: Which version or snapshot of the data do the project's runs read?" in repro.markdown
     assert repro.markdown.count("Which version or snapshot of the data") == 1
-    assert "the same data: version / digest unknown (no run of this project records it)" in repro.markdown
+    assert "the same data: unknown (no run of this project records it)" in repro.markdown
     assert 'mlflow.set_tag("mlflow.source.git.commit"' not in repro.markdown  # nl63 records its commit
     assert "- 2024-05-02: from val_acc to **val_auc** (max)" in brief.markdown
     assert "Recorded from the API." in switch.markdown
