@@ -42,6 +42,15 @@ class EntryDigest:
 
 
 @dataclass(frozen=True, slots=True)
+class ProposedMark:
+    """A verdict a brain dump declared on an approach ("dead end, dropping them"), waiting for a person to confirm it:
+    its status and the sentence that says it."""
+
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class DocContext:
     """The project as of `today` (passed in: composers read no clock)."""
 
@@ -61,6 +70,8 @@ class DocContext:
     # The project's MLflow tracking server ("" when it has none) and each MLflow run's experiment: run links.
     tracking_uri: str = ""
     experiments: Mapping[str, str] = field(default_factory=dict)
+    # Approach name -> the mark a dump proposed for it, not yet confirmed (the documents say so beside the approach).
+    proposed: Mapping[str, ProposedMark] = field(default_factory=dict)
 
     def labels(self) -> RunLabels:
         """The runs as Markdown shows them: by name, linked to the MLflow UI when there is a tracking server."""

@@ -38,7 +38,7 @@ from app.analysis.model import (
     ParamChange,
     RunView,
 )
-from app.compose.contract import DocContext, EntryDigest
+from app.compose.contract import DocContext, EntryDigest, ProposedMark
 from app.compose.findings import render_findings
 from app.compose.labels import labelled
 from app.services.labels import run_labels
@@ -187,6 +187,10 @@ def doc_context(
         entries=project_entries(session, project=project),
         tracking_uri=project.tracking_uri or "",
         experiments=run_store.experiment_ids(session, project_id=cast(int, project.id)) if project.tracking_uri else {},
+        proposed={
+            row.name: ProposedMark(status=row.status, reason=row.reason)
+            for row in declaration_store.mark_proposals(session, project_id=cast(int, project.id))
+        },
     )
 
 

@@ -17,6 +17,8 @@ from app.compose.documents.common import (
     body_run_ids,
     lines_of_inquiry,
     one_off,
+    proposed_line,
+    proposed_note,
     switch_notes,
 )
 from app.compose.documents.filing import Filed, file_quotes
@@ -40,6 +42,7 @@ from app.compose.documents.schemas import (
     DecisionNote,
     Evidence,
     HandoverBrief,
+    ProposedNote,
     Quote,
     Risk,
     Suggestion,
@@ -63,7 +66,7 @@ _OUTCOME: dict[str, Outcome] = {
 @labelling
 def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Composed:
     lines = lines_of_inquiry(findings)
-    filed = file_quotes(ctx.entries, lines, ctx.runs)
+    filed = file_quotes(ctx.entries, lines, ctx.runs, others=findings.approaches)
     chosen = latest_selection(ctx.entries)
     draft = HandoverBrief(
         audience=audience,
@@ -73,7 +76,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         direction=findings.direction,
         target=ctx.target_value,
         metric_switches=switch_notes(findings),
-        approaches=[_story(a, filed, chosen[0] if chosen else None) for a in lines],
+        approaches=[_story(a, filed, chosen[0] if chosen else None, proposed_note(ctx, a)) for a in lines],
         decisions=[decision_note(e) for e in ctx.entries if e.kind == SELECTION_DECISION],
         current_best=best_note(ctx, findings),
         risks=_risks(ctx, findings, filed.unfiled("open_questions")),
@@ -87,7 +90,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
-def _story(a: Approach, filed: Filed, selected: str | None) -> ApproachStory:
+def _story(a: Approach, filed: Filed, selected: str | None, proposed: ProposedNote | None) -> ApproachStory:
     outcome, why = _outcome(a)
     if outcome == "dropped" and a.mark is None and selected in a.run_ids:  # no more gains, but it holds the choice
         outcome, why = "adopted", f"holds the chosen model; {why}"
@@ -99,6 +102,7 @@ def _story(a: Approach, filed: Filed, selected: str | None) -> ApproachStory:
         evidence=approach_evidence(a),
         did_not_work=filed.of(a.name, "did_not_work"),
         open_questions=filed.of(a.name, "open_questions"),
+        proposed=proposed,
     )
 
 
@@ -186,7 +190,8 @@ def _story_line(s: ApproachStory) -> str:
     line = f"- **{md_text(s.name)}**: {s.outcome} ({s.status}), {sentence(s.why)}"
     if best and "best_value" in s.evidence.numbers:
         line += f" Best {cite(best)} at {fmt(s.evidence.numbers['best_value'])}."
-    lines = [line] + [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
+    lines = [line, *([proposed_line(s.proposed)] if s.proposed else [])]
+    lines += [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
     lines += [f"  - open question: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.open_questions]
     return "\n".join(lines)
 

@@ -10,7 +10,16 @@ from typing import Any
 from app.analysis.model import Approach, BestLead, Direction, Findings, RunView
 from app.compose.contract import DocContext, EntryDigest
 from app.compose.documents.filing import Filed, Section, log_quotes
-from app.compose.documents.schemas import ApproachNote, BestNote, Evidence, LeadNote, Quote, SwitchNote
+from app.compose.documents.schemas import (
+    ApproachNote,
+    BestNote,
+    Evidence,
+    LeadNote,
+    ProposedNote,
+    Quote,
+    SwitchNote,
+)
+from app.compose.escape import md_text
 
 
 class Cited:
@@ -191,8 +200,23 @@ def approach_evidence(a: Approach) -> Evidence:
     return Evidence(run_ids=[a.best] if a.best else [], numbers=numbers)
 
 
-def approach_note(a: Approach, run_ids: Sequence[str], filed: Filed) -> ApproachNote:
-    """The approach's status, evidence and the statements filed under it."""
+def proposed_note(ctx: DocContext, a: Approach) -> ProposedNote | None:
+    """The mark a dump proposed for the approach, when it is not the status a person already set."""
+    mark = ctx.proposed.get(a.name)
+    if mark is None or (a.mark is not None and a.mark.status == mark.status):
+        return None
+    return ProposedNote(status=mark.status, reason=mark.reason)
+
+
+def proposed_line(p: ProposedNote | None) -> str:
+    """ "  - a dump proposes marking it abandoned: “...” (not confirmed yet)", or ""."""
+    if p is None:
+        return ""
+    return f"  - a dump proposes marking it {p.status}: \u201c{md_text(p.reason)}\u201d (not confirmed yet)"
+
+
+def approach_note(a: Approach, run_ids: Sequence[str], filed: Filed, ctx: DocContext | None = None) -> ApproachNote:
+    """The approach's status, evidence, the statements filed under it and a mark a dump proposed for it."""
     return ApproachNote(
         name=a.name,
         status=a.status,
@@ -204,6 +228,7 @@ def approach_note(a: Approach, run_ids: Sequence[str], filed: Filed) -> Approach
         conclusions=filed.of(a.name, "conclusions"),
         did_not_work=filed.of(a.name, "did_not_work"),
         open_questions=filed.of(a.name, "open_questions"),
+        proposed=proposed_note(ctx, a) if ctx is not None else None,
     )
 
 

@@ -165,14 +165,24 @@ class Filed:
 
 
 def file_quotes(
-    entries: Sequence[EntryDigest], approaches: Sequence[Approach], runs: Mapping[str, RunView] | None = None
+    entries: Sequence[EntryDigest],
+    approaches: Sequence[Approach],
+    runs: Mapping[str, RunView] | None = None,
+    others: Sequence[Approach] = (),
 ) -> Filed:
     """Every log entry's conclusions, failures and still-open questions, once each, filed under an approach (`runs`
-    add the names of its runs and the words of their parameter values to the words that name it)."""
+    add the names of its runs and the words of their parameter values to the words that name it). A statement about
+    one of `others` (approaches the document does not tell, such as the baseline's) is filed under none."""
     by_approach: dict[str, dict[Section, list[Quote]]] = {a.name: {s: [] for s in SECTIONS} for a in approaches}
     general: dict[Section, list[Quote]] = {s: [] for s in SECTIONS}
-    owner = {key: a.name for a in approaches for key in a.run_ids}
-    vocab = _vocabulary(approaches, runs or {})
+    told = {a.name for a in approaches}
+    every = [*approaches, *(a for a in others if a.name not in told)]
+    owner = {key: a.name for a in every for key in a.run_ids}
+    # a phrase shared by one told approach and others names the told one ("logreg" of the line, not the baseline's)
+    vocab = {
+        phrase: (names if len(names) == 1 or len(mine := {n: w for n, w in names.items() if n in told}) != 1 else mine)
+        for phrase, names in _vocabulary(every, runs or {}).items()
+    }
     labels = {key: run.name for key, run in (runs or {}).items() if run.name}
     said = [
         (section, quote, line, _approach_of(quote, owner, vocab, labels))
@@ -184,7 +194,7 @@ def file_quotes(
             # a clause split from a line that names one approach ("X is behind, not worth more runs") is about it
             sibling = on_line.get((quote.entry_id, line), set())
             name = next(iter(sibling)) if len(sibling) == 1 else None
-        (by_approach[name] if name is not None else general)[section].append(quote)
+        (by_approach[name] if name in by_approach else general)[section].append(quote)
     return Filed(by_approach, general)
 
 

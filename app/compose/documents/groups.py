@@ -64,5 +64,11 @@ def _within_noise(group: Sequence[LowRoi]) -> str:
         of = f" of the last {len(listed)}" if len(listed) < total else ""
         detail = f"largest{of} {fmt_gain(max(gains))}"
         detail += f" against a believable gain of {fmt_noise(noise)}" if noise is not None else ""
-    what = "gain within the noise" if total == 1 else "gains within the noise"
+    # each gain is a run's over its closest earlier configuration, not over the baseline (a best beyond the noise of
+    # the baseline may still have made its last step within it)
+    what = (
+        "gain within the noise (over the run's closest earlier configuration)"
+        if total == 1
+        else "gains within the noise (each over its run's closest earlier configuration)"
+    )
     return md_prose(counted(total, what, [cite(i.subject) for i in listed], detail=detail))

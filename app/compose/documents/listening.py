@@ -80,8 +80,13 @@ def listen(
             dropped.append(
                 s.model_copy(
                     update={
-                        "dropped_because": f"tried since entry {said.entry_id}: {cite(run.key)}"
-                        + _score_of(run, findings),
+                        "dropped_because": (
+                            f"tried since entry {said.entry_id}: {cite(run.key)}{_score_of(run, findings)}"
+                            if said.source == "stated"
+                            # the runs are there to answer it; the question stays open until a dump does
+                            else f"runs since entry {said.entry_id} can answer it: {cite(run.key)}"
+                            f"{_score_of(run, findings)}; it stays open until a dump answers it"
+                        ),
                         "evidence": Evidence(run_ids=[run.key], numbers=_numbers_of(run, findings)),
                     }
                 )

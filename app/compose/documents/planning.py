@@ -57,7 +57,7 @@ class Plan:
 def make_plan(ctx: DocContext, findings: Findings, request: PlanRequest) -> Plan:
     met = target_met(findings, request)
     pivot = pivot_of(ctx, findings, target_met=bool(met))
-    computed = list(_candidates(ctx, findings, pivot, met=bool(met)))
+    computed = list(_candidates(ctx, findings, pivot, met=bool(met), target=request.target))
     ranked, dropped = listen(ctx, findings, computed)
     kept, more, over = _fit(ranked, request)
     picked = latest_selection(ctx.entries)
@@ -91,7 +91,9 @@ def plan_request(
 # -- the candidates ----------------------------------------------------------------------------------------------------
 
 
-def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool) -> Iterator[Suggestion]:
+def _candidates(
+    ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool, target: float | None = None
+) -> Iterator[Suggestion]:
     lead = findings.best_lead
     runner = ctx.runs.get(lead.runner_up or "") if lead is not None and lead.beyond_noise is False else None
     best = ctx.runs.get(findings.best or "")
@@ -105,7 +107,9 @@ def _candidates(ctx: DocContext, findings: Findings, pivot: Pivot, *, met: bool)
         return
     if met:
         chosen = _chosen(ctx, findings)
-        yield from harden(ctx, findings, chosen or best, repeats=runner is None, chosen=chosen is not None)
+        yield from harden(
+            ctx, findings, chosen or best, repeats=runner is None, chosen=chosen is not None, target=target
+        )
     elif findings.noise.source == "min_effect" and runner is None:
         yield _seed_repeats(ctx, findings, best)
     proposed: set[tuple[str, str]] = set()
@@ -156,7 +160,13 @@ def _chosen(ctx: DocContext, findings: Findings) -> RunView | None:
 
 
 def harden(
-    ctx: DocContext, findings: Findings, best: RunView, *, repeats: bool, chosen: bool = False
+    ctx: DocContext,
+    findings: Findings,
+    best: RunView,
+    *,
+    repeats: bool,
+    chosen: bool = False,
+    target: float | None = None,
 ) -> Iterator[Suggestion]:
     """Confirm-and-harden advice once the target is met, for the chosen model when a decision records one, else the
     best: repeats of it (new seeds, or new cross-validation folds for an estimator that is deterministic as
@@ -166,21 +176,27 @@ def harden(
     value = best.metrics.get(findings.metric) if chosen else findings.best_value
     numbers = {findings.metric: value} if value is not None else {}
     who = "the chosen model" if chosen else "the best"
+    met = f"The target is met by {cite(best.key)}"
+    margin = gain(value, target, findings.direction) if value is not None and target is not None else None
+    if margin is not None and 0 <= margin <= findings.noise.min_gain:
+        # "meets the target" by less than a believable gain: a repeat may land on the other side of it
+        met += f" by {fmt(margin)}, within the believable gain, so a repeat may fall short of it"
+        numbers = numbers | {"target_margin": margin}
     if repeats:
         s = _seed_repeats(ctx, findings, best)
         believable = fmt_noise(findings.noise.min_gain)
         if needs_seed(best):
             title = f"Confirm {who} {cite(best.key)} with new seeds"
             why = (
-                f"The target is met by {cite(best.key)}; {SEED_REPEATS} more seeds of its configuration show whether "
+                f"{met}; {SEED_REPEATS} more seeds of its configuration show whether "
                 f"it holds beyond the luck of one seed (believable gain {believable})."
             )
         else:
             title = f"Confirm {who} {cite(best.key)} with repeated cross-validation"
             why = (
-                f"The target is met by {cite(best.key)}, an estimator that is deterministic as configured: new seeds "
-                "would give the same score. Repeated k-fold cross-validation (new folds) shows whether it holds "
-                f"beyond the luck of one validation split (believable gain {believable})."
+                f"{met}. It is deterministic as configured: new seeds would give the same score. Repeated k-fold "
+                "cross-validation (new folds) shows whether it holds beyond the luck of one validation split "
+                f"(believable gain {believable})."
             )
             s = s.model_copy(update={"changes": [], "cost": _cost(ctx, findings, best.key, runs=1)})
         s = s.model_copy(

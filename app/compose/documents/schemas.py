@@ -92,6 +92,13 @@ class BestNote(_Frozen):
     lead: LeadNote | None = None
 
 
+class ProposedNote(_Frozen):
+    """A mark a brain dump proposed for an approach ("dropping them"), waiting for a person to confirm it."""
+
+    status: str
+    reason: str
+
+
 class ApproachNote(_Frozen):
     name: str
     status: ApproachStatus
@@ -103,6 +110,7 @@ class ApproachNote(_Frozen):
     conclusions: list[Quote] = Field(default_factory=list)
     did_not_work: list[Quote] = Field(default_factory=list)
     open_questions: list[Quote] = Field(default_factory=list)  # its own; the summary's keeps the rest
+    proposed: ProposedNote | None = None  # a mark a dump proposed, not yet confirmed
 
 
 class DecisionNote(_Frozen):
@@ -366,6 +374,7 @@ class ApproachStory(_Frozen):
     evidence: Evidence
     did_not_work: list[Quote] = Field(default_factory=list)
     open_questions: list[Quote] = Field(default_factory=list)  # its own; the brief's risks keep the rest
+    proposed: ProposedNote | None = None  # a mark a dump proposed, not yet confirmed
 
 
 class Risk(_Frozen):

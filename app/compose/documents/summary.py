@@ -16,6 +16,7 @@ from app.compose.documents.common import (
     in_window,
     lines_of_inquiry,
     one_off,
+    proposed_line,
     run_day,
     switch_notes,
     value_of,
@@ -48,8 +49,8 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
     in_range = {k for k, run in ctx.runs.items() if in_window(run_day(run), since, until)}
     entries = tuple(e for e in ctx.entries if in_window(e.day, since, until))
     lines = [a for a in lines_of_inquiry(findings) if in_range.intersection(a.run_ids)]
-    filed = file_quotes(entries, lines, ctx.runs)
-    explored = [approach_note(a, [k for k in a.run_ids if k in in_range], filed) for a in lines]
+    filed = file_quotes(entries, lines, ctx.runs, others=findings.approaches)
+    explored = [approach_note(a, [k for k in a.run_ids if k in in_range], filed, ctx) for a in lines]
     chosen = latest_selection(ctx.entries, until)
     once = {a.name for a in lines if one_off(a)}  # explored, but not a line that remains to explore
     plan = make_plan(ctx, findings, plan_request(ctx, target=None, deadline=None, budget_runs=None, budget_hours=None))
@@ -134,7 +135,7 @@ def _approach_block(a: ApproachNote) -> str:
     head = f"- **{md_text(a.name)}** ({a.status}, {runs}{cites(a.run_ids)}): {sentence(a.reason)}"
     if a.best and "best_value" in a.evidence.numbers:
         head += f" Best {cite(a.best)} at {fmt(a.evidence.numbers['best_value'])}."
-    lines = [head]
+    lines = [head, *([proposed_line(a.proposed)] if a.proposed else [])]
     lines += ["  " + _quote_line(q, "concluded") for q in a.conclusions]
     lines += ["  " + _quote_line(q, "did not work") for q in a.did_not_work]
     lines += ["  " + _quote_line(q, "open question") for q in a.open_questions]

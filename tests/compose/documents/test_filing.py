@@ -62,3 +62,42 @@ def test_each_statement_is_filed_under_what_it_is_about() -> None:
     assert where["Both worse than the baseline."] == "neighbours-raw"
     assert where["forests are stuck around 0.93, well below lin-c1 at 0.95."] == "forest"
     assert where["boosting tops out near 0.94, clearly below the scaled logistic regression."] == "boosting"
+
+
+def documents_of(dump: str, runs: list[RunSpec] = RUNS) -> tuple[Any, Any, Any]:
+    case = DocumentsCase(
+        kind="documents",
+        why="filing",
+        project=ProjectSpec(primary_metric="val_auc", direction="max", target=0.95),
+        runs=runs,
+        dumps=[DumpSpec(date=date(2026, 3, 2), run_ids=[r.id for r in runs], text=dump)],
+        labels=DocLabels(target_met=None, best=None, selected=None, min_candidates=None),
+    )
+    with _project("proposed", case, 1) as p:
+        p.post_log(dump, date(2026, 3, 2), [r.id for r in runs])
+        return p.document("summary"), p.document("brief"), p.document("next", target=0.95)
+
+
+def test_a_mark_a_dump_proposed_is_shown_beside_its_approach_until_confirmed() -> None:
+    dump = DUMP.replace(
+        "Both worse than the baseline.", "Both worse than the baseline. Dead end without scaling, dropping them."
+    )
+    summary, brief, _ = documents_of(dump)
+    said = "a dump proposes marking it abandoned: “Dead end without scaling, dropping them.” (not confirmed yet)"
+    for doc in (summary, brief):
+        story = next(a for a in doc.body["approaches"] if a["name"] == "neighbours-raw")
+        assert story["proposed"] == {"status": "abandoned", "reason": "Dead end without scaling, dropping them."}
+        assert said in doc.markdown
+        assert all(a["proposed"] is None for a in doc.body["approaches"] if a["name"] != "neighbours-raw")
+
+
+def test_a_statement_about_an_approach_the_document_does_not_tell_is_filed_under_none() -> None:
+    # the baseline's line is not told as an approach; its failure is no other approach's
+    runs = [RUNS[0].model_copy(update={"params": {**RUNS[0].params, "solver": "lbfgs", "max_iter": 100}}), *RUNS[1:]]
+    runs += [
+        run("gbm_b", 16, 0.941, "boosting", model="HistGradientBoostingClassifier", learning_rate=0.1, max_iter=200)
+    ]
+    summary, _, _ = documents_of("didn't work: the baseline's lbfgs hit max_iter=100 without converging.\n", runs)
+    told = {q["text"] for a in summary.body["approaches"] for q in a["did_not_work"]}
+    assert not any("lbfgs" in t for t in told)
+    assert any("lbfgs" in q["text"] for q in summary.body["did_not_work"])

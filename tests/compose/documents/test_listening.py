@@ -218,3 +218,25 @@ def test_hardening_is_about_the_chosen_model_and_a_deterministic_one_gets_new_fo
     assert capped and all(
         f"entry {entries[0].id} says this setting did not work" in s["dropped_because"] for s in capped
     )
+
+
+def test_a_target_met_by_less_than_the_believable_gain_says_a_repeat_may_fall_short() -> None:
+    with _project("margin", case(target=0.898), 4) as p:
+        for d in DUMPS:
+            p.post_log(d.text, d.date, d.run_ids)
+        doc = p.document("next", target=0.898)
+    confirm = next(s for s in suggestions(doc) if s["kind"] == "harden" and "new seeds" in s["title"])
+    assert "by 0.002, within the believable gain, so a repeat may fall short of it" in confirm["why"]
+
+
+def test_a_question_runs_since_can_answer_stays_open_until_a_dump_answers_it() -> None:
+    dumps = [
+        *DUMPS[:2],
+        DumpSpec(date=date(2026, 5, 4), run_ids=["base"], text="would a batch size of 64 help the distilbert?\n"),
+    ]
+    with _project("asked", case(dumps=sorted(dumps, key=lambda d: d.date)), 5) as p:
+        for d in sorted(dumps, key=lambda d: d.date):
+            p.post_log(d.text, d.date, d.run_ids)
+        doc = p.document("next", target=None)
+    reasons = [s["dropped_because"] for s in doc.body["dropped"] if s.get("source") == "question"]
+    assert any("can answer it" in r and r.endswith("it stays open until a dump answers it") for r in reasons), reasons

@@ -151,7 +151,10 @@ def test_gains_within_the_noise_are_grouped_and_counted() -> None:
     facts = findings(findings=tuple(noise))
     ctx = planned(context(), facts)
     composed = compose_next_experiments(ctx, facts, target=None, deadline=None, budget_runs=None, budget_hours=None)
-    line = "- 6 gains within the noise, largest +0.0064 against a believable gain of 0.01: dup (r-dup), lr3 (r-lr3), "
+    line = (
+        "- 6 gains within the noise (each over its run's closest earlier configuration), largest +0.0064 against a "
+        "believable gain of 0.01: dup (r-dup), lr3 (r-lr3), "
+    )
     assert line + "xgb2 (r-xgb2) and 3 more" in composed.markdown
     assert len(composed.body.model_dump()["low_roi"]) == 3 + 6  # the body keeps every one
     assert check_document_grounding(composed, ctx, facts) == []
