@@ -174,11 +174,13 @@ def _neighbours(
     """Single changes of the best to a value another run stored for the same key, best-scoring values first."""
     seeds = seed_keys_of(best.params, settings)
     family = family_of(best)
+    # the runs of the best's family, read once for every key of the best
+    kin = {k: run for k, run in runs.items() if family is None or family_of(run) == family}
     options: list[NeighbourOption] = []
     for key, current in best.params.items():
         if key in seeds or key.strip().lower() in MODEL_KEYS:
             continue
-        for value, run, score in _stored_alternatives(runs, findings, key, current, family=family):
+        for value, run, score in _stored_alternatives(kin, findings, key, current):
             if not seen.has(best, key, value):
                 options.append(NeighbourOption(key, current, value, run.key, score, normalise_value(value)))
     sign = 1.0 if findings.direction == "max" else -1.0
@@ -187,14 +189,12 @@ def _neighbours(
 
 
 def _stored_alternatives(
-    runs: Mapping[str, RunView], findings: Findings, key: str, current: str, *, family: str | None
+    runs: Mapping[str, RunView], findings: Findings, key: str, current: str
 ) -> Iterator[tuple[str, RunView, float]]:
-    """Each other value stored for `key` by a run of the same model family, with the best-scoring run that has it
-    and its score."""
+    """Each other value stored for `key` by one of `runs` (those of the best's model family), with the best-scoring
+    run that has it and its score."""
     best_by_value: dict[str, tuple[str, RunView, float]] = {}
     for run in runs.values():
-        if family is not None and family_of(run) != family:
-            continue
         raw = run.params.get(key)
         score = value_of(run, findings.metric)
         if raw is None or score is None or normalise_value(raw) in ("", normalise_value(current)):

@@ -211,9 +211,14 @@ def _metric_option(findings: Findings, best: RunView | None) -> str:
     return f"another metric (only {findings.metric} is judged; log the one the decision rests on)"
 
 
+def _keys(runs: Sequence[RunView]) -> set[str]:
+    """Every parameter key the runs store, each once (read word by word once, however many runs share it)."""
+    return {k for r in runs for k in r.params}
+
+
 def _threshold_option(findings: Findings, runs: Sequence[RunView]) -> str:
     words = _words(findings.metric)
-    keys = sorted({k for r in runs for k in r.params if _words(k) & {"threshold", "cutoff"}})
+    keys = sorted(k for k in _keys(runs) if _words(k) & {"threshold", "cutoff"})
     if keys:
         values = sorted({r.params[keys[0]] for r in runs if keys[0] in r.params})
         return f"the decision threshold ({keys[0]} took {', '.join(values[:4])})"
@@ -234,7 +239,7 @@ def _data_option(runs: Sequence[RunView]) -> str:
 
 
 def _feature_option(runs: Sequence[RunView]) -> str:
-    keys = sorted({k for r in runs for k in r.params if _words(k) & _FEATURE_WORDS})
+    keys = sorted(k for k in _keys(runs) if _words(k) & _FEATURE_WORDS)
     if not keys:
         return "a feature family (no parameter records the inputs, so a new family of features is untried)"
     key = keys[0]
