@@ -11,7 +11,7 @@ first), continuing a converging approach, open questions, and single-change neig
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from app.analysis.family import family_of
 from app.analysis.model import Findings, RunView
@@ -39,8 +39,13 @@ _CAP_WORDS = frozenset({"tol", "tolerance"})
 
 
 def listen(
-    ctx: DocContext, findings: Findings, computed: Sequence[Suggestion]
+    ctx: DocContext,
+    findings: Findings,
+    computed: Sequence[Suggestion],
+    cost: Callable[[str | None, int], Cost] | None = None,
 ) -> tuple[list[Suggestion], list[Suggestion]]:
+    """The computed candidates ranked with what people wrote (the module's rules); `cost(base, runs)` prices a
+    stated item that runs something, as the computed ones are (similar runs' durations)."""
     reader = Reader(ctx, findings)
     failed = failed_settings(ctx, findings, reader)
     converge = convergence_said(ctx)
@@ -74,6 +79,8 @@ def listen(
     runs = [ctx.runs[k] for k in findings.run_order if k in ctx.runs] or list(ctx.runs.values())
     for n, said in enumerate(own):
         s = _said_suggestion(ctx, findings, said)
+        if cost is not None and s.cost.runs:
+            s = s.model_copy(update={"cost": cost(s.base, s.cost.runs)})
         run = tried_since(said, runs, findings)
         why = _failed(ctx, s, failed, said=said)
         if run is not None:

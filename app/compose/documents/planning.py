@@ -58,7 +58,7 @@ def make_plan(ctx: DocContext, findings: Findings, request: PlanRequest) -> Plan
     met = target_met(findings, request)
     pivot = pivot_of(ctx, findings, target_met=bool(met))
     computed = list(_candidates(ctx, findings, pivot, met=bool(met), target=request.target))
-    ranked, dropped = listen(ctx, findings, computed)
+    ranked, dropped = listen(ctx, findings, computed, cost=lambda base, runs: _cost(ctx, findings, base, runs=runs))
     kept, more, over = _fit(ranked, request)
     picked = latest_selection(ctx.entries)
     return Plan(kept, dropped + over, low_roi(findings, picked[0] if picked else None), pivot, more, met)

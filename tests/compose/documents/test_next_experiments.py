@@ -99,10 +99,13 @@ def test_run_budget_keeps_what_fits_and_says_what_is_dropped() -> None:
 
 def test_hours_budget_and_deadline_drop_what_costs_too_much() -> None:
     body, markdown = compose(budget_hours=0.2, deadline=TODAY)
-    # the seed repeats need 2 x 620 s > 0.2 h = 720 s; the single change fits; the next one no longer does; the
-    # questions (one run each, of unknown cost) are kept
-    assert [s.kind for s in body.priorities] == ["continue", "stated", "stated"]
+    # the seed repeats need 2 x 620 s > 0.2 h = 720 s; the single change fits; the next one no longer does, nor the
+    # questions (one run each, priced like the computed candidates: the median of similar runs)
+    assert [s.kind for s in body.priorities] == ["continue"]
     assert body.dropped[0].kind == "seed_repeats"
+    stated = [s for s in body.dropped if s.kind == "stated"]
+    assert stated and all(s.cost.seconds_per_run is not None for s in stated)
+    assert all(s.dropped_because == "over the budget of 0.2 hours at the estimated cost" for s in stated)
     assert body.dropped[0].dropped_because == "over the budget of 0.2 hours at the estimated cost"
     assert body.request.days_left == 0
     assert f"- Deadline {TODAY.isoformat()} (0 days left)." in markdown
