@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from app.compose.labels import plain_label
@@ -11,6 +12,11 @@ from app.compose.log_entry.schema import Experiment, Item, Section
 from app.parsing.fmt import fmt
 
 _MAX_PART = 140
+_DECIDES = re.compile(
+    r"\b(?:candidate|going with|go with|sticking with|stick with|settled on|we pick|picked|pick|choose|chose|chosen|"
+    r"winner|ship|shipping|final model|is the best|best so far|our best)\b",
+    re.IGNORECASE,
+)
 
 
 def tldr(
@@ -19,13 +25,17 @@ def tldr(
     index: RunIndex,
     project: ProjectFacts,
 ) -> str:
-    """Best cited run on the primary metric, the first conclusion or failure, and the first next step."""
+    """Best cited run on the primary metric, the session's last decision (else its first conclusion), its first
+    failure, and its first next step."""
     parts: list[str] = []
     best = _best_cited(experiments, index, project)
     if best:
         parts.append(best)
     for section, label in (("conclusions", ""), ("did_not_work", "Didn't work: "), ("next_steps", "Next: ")):
-        item = next((i for i in sections[section] if not i.quoted), None)  # type: ignore[index]
+        said = [i for i in sections[section] if not i.quoted]  # type: ignore[index]
+        # the session's decision ("X is the candidate", "going with Y"), its last one, sums it up best
+        decided = [i for i in said if section == "conclusions" and _DECIDES.search(i.text)]
+        item = decided[-1] if decided else next(iter(said), None)
         if item:
             parts.append(f"{label}{_short(item.text)}")
     if not parts:

@@ -294,3 +294,15 @@ def test_a_run_tagged_with_its_own_number_does_not_take_the_others() -> None:
 def test_what_changed_stops_at_other_references_and_parentheses(text: str, changes: dict[str, str]) -> None:
     entry = compose_log_entry(text, runs=TWO, project=PROJECT)
     assert {e.run_id: e.change for e in entry.experiments if e.run_id} == changes
+
+
+def test_the_tldr_leads_with_the_sessions_decision_not_its_first_aside() -> None:
+    text = (
+        "ran from a scratch copy, so no commit was recorded.\n"
+        "smote helps a little, because the positives are rare.\n"
+        "conclusion: lgbm-63 is the candidate, it clears the target.\n"
+    )
+    entry = compose_log_entry(text, runs=example_runs(), project=PROJECT)
+    assert len(entry.conclusions) >= 2
+    assert "lgbm-63 is the candidate" in entry.tldr
+    assert "scratch copy" not in entry.tldr and "smote helps" not in entry.tldr
