@@ -74,3 +74,13 @@ def test_the_blind_set_meets_its_targets(tmp_path: Path) -> None:
     """The figures issue 15 names, on every blind case: a regression in any document class fails here."""
     out = tmp_path / "summary.json"
     assert documents.main(["--check", "--json", str(out)]) == 0, documents.check(json.loads(out.read_text()))
+
+
+def test_the_holdout_set_meets_its_targets(tmp_path: Path) -> None:
+    """The second set, in other domains and writing styles, holds the same targets."""
+    out = tmp_path / "summary.json"
+    holdout = documents.CASES_DIR.parent / "documents_holdout"
+    assert len(documents.load_cases(holdout)) == 6
+    assert documents.main(["--check", "--cases", str(holdout), "--json", str(out)]) == 0, documents.check(
+        json.loads(out.read_text())
+    )

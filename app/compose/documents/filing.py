@@ -102,6 +102,8 @@ _GENERIC = frozenset(
 )
 # Parameter values that say nothing about which approach: "true", "auto", "none" ...
 _VALUE_WORDS = frozenset("true false none null auto yes off default nan inf".split())
+_ON = frozenset("true yes on enabled".split())
+_VALUES_NAMED = 50  # at most this many values of one key are read as "key value" phrases
 # Usual names of model families: a family named by one of a group is named by all of its group.
 _FAMILIES: tuple[frozenset[str], ...] = tuple(
     frozenset(group.split(","))
@@ -405,20 +407,23 @@ def _vocabulary(approaches: Sequence[Approach], runs: Mapping[str, RunView]) -> 
     model family or the name of one of its runs, 1 for a parameter its runs change or a word of their values."""
     vocab: dict[str, dict[str, float]] = {}
     for a in approaches:
-        for phrase, weight in [*_phrases(a), *_run_phrases([runs[k] for k in a.run_ids if k in runs])]:
+        for phrase, weight in [*_phrases(a, runs), *_run_phrases([runs[k] for k in a.run_ids if k in runs])]:
             names = vocab.setdefault(_singular(phrase), {})
             names[a.name] = max(names.get(a.name, 0.0), weight)
     return vocab
 
 
 def _run_phrases(runs: Sequence[RunView]) -> Iterator[tuple[str, float]]:
-    """Its runs' names ("lgb_weather_lr" as "lgb weather lr"), and the words of their parameter values ("weather" of
-    features=weather, "lbfgs" of solver=lbfgs): words, not numbers."""
+    """Its runs' names ("lgb_weather_lr" as "lgb weather lr"), the words of their parameter values ("weather" of
+    features=weather, "lbfgs" of solver=lbfgs: words, not numbers), and the keys of the switches they turn on."""
     names = {_said(r.name) for r in runs if r.name and re.search(r"[a-z]", r.name.lower())}
     yield from ((n, 2.0) for n in names if len(n) >= 3)
     values = {str(v) for r in runs for v in r.params.values()}
     words = {w for v in values for w in _words(v) if len(w) >= 3 and w.isalpha() and w not in _GENERIC}
     yield from ((w, 1.0) for w in words - _VALUE_WORDS)
+    # a switch its runs turn on ("specaug": true) names it by the switch's words (a one-run line changes no key)
+    switched = {k for r in runs for k, v in r.params.items() if str(v).strip().lower() in _ON}
+    yield from ((w, 1.0) for k in switched for w in {_said(k), *_words(k)} if len(w) >= 3 and w not in _GENERIC)
 
 
 def _singular(phrase: str) -> str:
@@ -426,7 +431,7 @@ def _singular(phrase: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in phrase.split())
 
 
-def _phrases(a: Approach) -> Iterator[tuple[str, float]]:
+def _phrases(a: Approach, runs: Mapping[str, RunView] | None = None) -> Iterator[tuple[str, float]]:
     names = {_said(a.name), "".join(_words(a.name))}
     names |= {w for w in _words(a.name) if w not in _GENERIC and len(w) >= 3}
     names |= {_said(a.family), "".join(_words(a.family))} if a.family else set()
@@ -440,3 +445,7 @@ def _phrases(a: Approach) -> Iterator[tuple[str, float]]:
             if params & {_said(g) for g in group}:
                 params |= {_said(g) for g in group}
         yield from ((p, 1) for p in params if p and p not in _GENERIC)
+        # a value its runs gave the key, named with it ("lr 0.2 overshoots"): a grid's values, not a random search's
+        values = {runs[k].params[key] for k in a.run_ids if runs and k in runs and key in runs[k].params}
+        if len(values) <= _VALUES_NAMED:
+            yield from ((f"{p} {_said(v)}", 2) for p in params if p for v in values if re.search(r"\d", v))

@@ -187,7 +187,14 @@ def _joined(items: Sequence[Mapping[str, Any]], questions: bool) -> list[tuple[s
     return out
 
 
+def _effect(words: Iterable[str]) -> bool:
+    """A word of effect, in any of its forms ("leaking" of "leak", "mattered" of "matter")."""
+    return any(w in _EFFECT or (len(w) > 4 and any(w.startswith(e) for e in _EFFECT if len(e) >= 4)) for w in words)
+
+
 def is_experiment(text: str, source: Source, names_setting: bool, concepts: frozenset[str]) -> bool:
+    # a label before the question ("offen: would ...", "Q2: does ...") is not its first word
+    text = re.sub(r"^\W*[\w ]{1,20}:\s+(?=\S)", "", text) if source == "question" else text
     words = words_of(text)
     if not words:
         return False
@@ -199,8 +206,8 @@ def is_experiment(text: str, source: Source, names_setting: bool, concepts: froz
         return False
     if not about:
         # an effect of something a run can change, asked yes or no: "does the lowercasing hurt the emoji reviews?"
-        return not process and words[0] in _ASKING and bool(set(words) & _EFFECT)
-    return bool(set(words) & _EFFECT or {"if", "whether"} & set(words) or text.rstrip().endswith("?"))
+        return not process and words[0] in _ASKING and _effect(words)
+    return bool(_effect(words) or {"if", "whether"} & set(words) or text.rstrip().endswith("?"))
 
 
 def failed_settings(ctx: DocContext, findings: Findings, reader: Reader) -> list[Failed]:

@@ -118,7 +118,9 @@ _FAILED_RE = re.compile(
     r"\bbroke\b|\bcrash\w*|\boom\b|\bwaste of\b|\bgave up\b|\bgive up\b|\babandon\w*|\bscrap\w*|\bditch\w*|"
     r"\bdrop(?:ped|ping)? it\b|\bkilled\b|\buseless\b|\bunderperform\w*|\bbelow baseline\b|\btank(?:ed|s)\b|"
     r"\bregressed\b|\bno good\b|\bnope\b|\bmeh\b|\bzero gain\b|\bnothing\b(?! else)|\bnot viable\b|"
-    r"\bnowhere near\b|\b(?:not|n't|never)\b(?:\s+\w+){0,4}\s+anywhere near\b|"
+    r"\bnowhere near\b|\b(?:a )?step backwards?\b|\b(?:a )?step back\b|"
+    r"\b(?:do|does|did|is|was)?n['’]?t (?:\w+ ){0,3}(?:is |it'?s )?worth (?:it|another|more|the)\b|"
+    r"\b(?:not|n't|never)\b(?:\s+\w+){0,4}\s+anywhere near\b|"
     r"\b(?:way|well|far|much) (?:below|behind)\b|\bbelow (?:the )?(?:baseline|base|prod)\b|\bway off\b",
     re.IGNORECASE,
 )
@@ -156,7 +158,10 @@ _CONCLUSION_RE = re.compile(
     r"new best|best (?:run|model)|helps?|helped|"
     r"is a win|wins?|beats?|outperform\w*|better than|biggest (?:jump|gain|win)|so far|it is$|worth it|works|"
     r"worked|parking|park|shelv\w+|pausing|(?:is|was) (?:our|the) best|our best|"
-    r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift))\b",
+    r"big(?:gest)? (?:drop|gain|jump|win|improvement|lift)|(?:small |big |clear |nice )?(?:step|gain|improvement|"
+    r"jump|lift) (?:over|on top of)|"
+    # the same in the languages people mix in: "hilft", "bien mieux", "ayuda", "meglio"
+    r"hilft|geholfen|besser|(?:bien |beaucoup |nettement )?mieux|aide|ayuda|ayudó|mejor|meglio|aiuta|beter|helpt)\b",
     re.IGNORECASE,
 )
 # Openers that carry no content: "ok so today:", "anyway,".

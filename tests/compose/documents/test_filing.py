@@ -101,3 +101,22 @@ def test_a_statement_about_an_approach_the_document_does_not_tell_is_filed_under
     told = {q["text"] for a in summary.body["approaches"] for q in a["did_not_work"]}
     assert not any("lbfgs" in t for t in told)
     assert any("lbfgs" in q["text"] for q in summary.body["did_not_work"])
+
+
+def test_a_key_named_with_a_value_its_runs_gave_names_the_approach() -> None:
+    runs = [
+        *RUNS,
+        run("gbm_lr02", 16, 0.92, "boosting", model="HistGradientBoostingClassifier", learning_rate=0.2),
+        run("forest_lr", 17, 0.925, "forest", model="RandomForestClassifier", n_estimators=200, learning_rate=0.1),
+    ]
+    summary, _, _ = documents_of("didn't work:\n- lr 0.2 overshoots: 0.92\n", runs)
+    boosting = next(a for a in summary.body["approaches"] if a["name"] == "boosting")
+    assert [q["text"] for q in boosting["did_not_work"]] == ["lr 0.2 overshoots: 0.92"]
+
+
+def test_a_switch_its_runs_turn_on_names_the_approach() -> None:
+    # a line of one run changes no key: the switch it turns on is what names it
+    runs = [*RUNS, run("lin_mix", 16, 0.952, "linear-aug", model="LogisticRegression", C=1.0, mixup="true")]
+    summary, _, _ = documents_of("mixup helped a little, 0.952.\n", runs)
+    line = next(a for a in summary.body["approaches"] if a["name"] == "linear-aug")
+    assert [q["text"] for q in line["conclusions"]] == ["mixup helped a little, 0.952."]

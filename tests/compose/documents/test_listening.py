@@ -240,3 +240,18 @@ def test_a_question_runs_since_can_answer_stays_open_until_a_dump_answers_it() -
         doc = p.document("next", target=None)
     reasons = [s["dropped_because"] for s in doc.body["dropped"] if s.get("source") == "question"]
     assert any("can answer it" in r and r.endswith("it stays open until a dump answers it") for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "experiment"),
+    [
+        ("offen: would a lexicon correction step help?", True),
+        ("is bureau_score_v2 leaking? it gets refreshed after the application date", True),
+        ("why did the run crash?", False),
+        ("offen: who signs off on the report?", False),
+    ],
+)
+def test_a_question_is_an_experiment_by_its_words_whatever_label_leads_it(text: str, experiment: bool) -> None:
+    from app.compose.documents.stated import concepts_of, is_experiment
+
+    assert is_experiment(text, "question", False, concepts_of(text)) is experiment

@@ -357,3 +357,17 @@ def test_a_line_naming_a_model_and_its_settings_is_setup_not_a_conclusion(line: 
 )
 def test_a_model_named_with_an_outcome_is_still_a_conclusion(line: str) -> None:
     assert [section for section, _ in sections(line)] == ["conclusions"]
+
+
+@pytest.mark.parametrize(
+    ("clause", "section"),
+    [
+        ("focal loss was a step backwards at 0.798", "did_not_work"),
+        ("I don't think it is worth another run", "did_not_work"),
+        ("the attention unet reached 0.819, a small step over the plain unet", "conclusions"),
+        ("sauvola binarisation hilft: 0.081", "conclusions"),
+        ("h64 line height: 0.055, bien mieux", "conclusions"),
+    ],
+)
+def test_more_wordings_of_failure_and_gain(clause: str, section: str) -> None:
+    assert cue_section(clause) == section
