@@ -31,7 +31,8 @@ CONCEPTS: dict[str, frozenset[str]] = {
     for name, words in {
         "repeats": "seed seeds repeat repeats repeated repeating rerun reruns cv fold folds crossval variance noise "
         "noisy luck lucky stable stability bootstrap",
-        "held_out": "holdout heldout held test unseen oot generalise generalize generalisation generalization "
+        "held_out": "holdout heldout held test unseen oot ood external generalise generalize generalisation "
+        "generalization "
         "validation val split",
         "errors": "error errors mistake mistakes misclassified misclassification confusion residual residuals "
         "failure failures slice slices segment segments",
@@ -247,7 +248,10 @@ def tried_since(said: Said, runs: Sequence[RunView], findings: Findings) -> RunV
 
     if not said.params and said.family is None:
         return None
-    if not said.params and any(_family_is(run, said.family) and (_day(run) or said.day) <= said.day for run in runs):
+    if not said.params and any(
+        _family_is(run, said.family) and ((_day(run) or said.day) < said.day or run.key in said.entry_runs)
+        for run in runs
+    ):
         # a family already run by then ("add item-category features to the item tower"): the item asks for more
         # than the family, which no run can be read to have tried
         return None
@@ -281,13 +285,17 @@ def _family_is(run: RunView, family: str | None) -> bool:
     return family is not None and same_family(family_of(run), family)
 
 
+# A family that is a kind of another: a proposal naming the general one is about it too.
+_KIND_OF = {"histgradientboosting": "gradientboosting", "linearsvm": "svm"}
+
+
 def same_family(a: str | None, b: str | None) -> bool:
     """Two family names of one model, one maybe a kind of the other: "gradient_boosting" and
-    "hist_gradient_boosting", "svm" and "linear_svm"."""
+    "hist_gradient_boosting", "svm" and "linear_svm" (never "unet" and "attention_unet": another architecture)."""
     if a is None or b is None:
         return False
     x, y = a.replace("_", ""), b.replace("_", "")
-    return x == y or x.endswith(y) or y.endswith(x)
+    return x == y or _KIND_OF.get(x) == y or _KIND_OF.get(y) == x
 
 
 def _is_seed_key(key: str) -> bool:

@@ -255,3 +255,12 @@ def test_a_question_is_an_experiment_by_its_words_whatever_label_leads_it(text: 
     from app.compose.documents.stated import concepts_of, is_experiment
 
     assert is_experiment(text, "question", False, concepts_of(text)) is experiment
+
+
+def test_one_family_is_a_kind_of_another_only_where_it_is() -> None:
+    from app.compose.documents.stated import same_family
+
+    assert same_family("gradient_boosting", "hist_gradient_boosting")
+    assert same_family("linear_svm", "svm")
+    assert not same_family("unet", "attention_unet")
+    assert not same_family("boosting", "gradient_boosting") and not same_family(None, "svm")
