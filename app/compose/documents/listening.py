@@ -5,12 +5,14 @@ carries the entry and the quote; the others become suggestions of their own. A c
 says did not work, or a stated item a later run has tried, is dropped with the reason; a change only of a solver's
 iteration cap or tolerance is no suggestion unless an entry speaks of convergence.
 
-Order: confirming an unproven best, a missing baseline, confirm-and-harden once the target is met, seed repeats for
+Order: confirming an unproven best, a possible leak a dump asks about (it could invalidate every score; an audit, no
+training run), a missing baseline, confirm-and-harden once the target is met, seed repeats for
 unknown noise, a reframe when pivoting; then computed candidates a dump also proposed, stated next steps (newest
 first), continuing a converging approach, open questions, and single-change neighbours of the best."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from app.analysis.family import family_of
@@ -88,10 +90,10 @@ def listen(
                 s.model_copy(
                     update={
                         "dropped_because": (
-                            f"tried since entry {said.entry_id}: {cite(run.key)}{_score_of(run, findings)}"
+                            f"{TRIED_SINCE} {said.entry_id}: {cite(run.key)}{_score_of(run, findings)}"
                             if said.source == "stated"
                             # the runs are there to answer it; the question stays open until a dump does
-                            else f"runs since entry {said.entry_id} can answer it: {cite(run.key)}"
+                            else f"{ANSWERABLE_SINCE} {said.entry_id} can answer it: {cite(run.key)}"
                             f"{_score_of(run, findings)}; it stays open until a dump answers it"
                         ),
                         "evidence": Evidence(run_ids=[run.key], numbers=_numbers_of(run, findings)),
@@ -101,7 +103,9 @@ def listen(
         elif why is not None:
             dropped.append(s.model_copy(update={"dropped_because": why}))
         else:
-            scored.append(((70.0 if said.source == "stated" else 55.0) - n * 0.01, len(scored), s))
+            # a possible leak comes first: it could invalidate every score, the best's included
+            base = 97.0 if leak_said(said.text) else 70.0 if said.source == "stated" else 55.0
+            scored.append((base - n * 0.01, len(scored), s))
     scored.sort(key=lambda t: (-t[0], t[1]))
     return _said_once([s for _, _, s in scored]), dropped
 
@@ -120,6 +124,25 @@ def _said_once(suggestions: list[Suggestion]) -> list[Suggestion]:
         seen.add(s.why)
         out.append(s)
     return out
+
+
+# How a stated item a later run took up is told: not dropped, done since it was written.
+TRIED_SINCE = "tried since entry"
+ANSWERABLE_SINCE = "runs since entry"
+
+
+def done_since(s: Suggestion) -> bool:
+    """A stated item a run after its entry took up (tried it, or can answer the question)."""
+    return (s.dropped_because or "").startswith((TRIED_SINCE, ANSWERABLE_SINCE))
+
+
+_LEAK_RE = re.compile(r"\bleak\w*|\bleakage\b|\btarget leak|\bfuture (?:data|information|info)\b", re.IGNORECASE)
+
+
+def leak_said(text: str) -> bool:
+    """The text asks about or names a possible leak ("is bureau_score_v2 leaking?", "is the random split leaking
+    future purchases?")."""
+    return bool(_LEAK_RE.search(text))
 
 
 def _score_of(run: RunView, findings: Findings) -> str:
@@ -219,7 +242,9 @@ def _said_suggestion(ctx: DocContext, findings: Findings, said: Said) -> Suggest
             f"An open question of entry {said.entry_id} ({said.day.isoformat()}) that an experiment can answer"
             f"{reads}; no later dump answered it."
         )
-    runs = 0 if said.concepts & {"errors", "held_out"} and not said.params else 1
+    # looking at errors, a held-out set or a possible leak is an audit, not a training run
+    audit = bool(said.concepts & {"errors", "held_out"}) or leak_said(said.text)
+    runs = 0 if audit and not said.params else 1
     best = ctx.runs.get(findings.best or "")
     return Suggestion(
         rank=None,

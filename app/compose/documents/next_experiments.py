@@ -9,6 +9,7 @@ from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import best_note, body_run_ids
 from app.compose.documents.groups import low_roi_lines
+from app.compose.documents.listening import done_since
 from app.compose.documents.planning import make_plan, plan_request
 from app.compose.documents.render import (
     cite,
@@ -73,12 +74,9 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Target", _target_lines(body))
     blocks += section("Top priorities", suggestion_lines(body.priorities), empty="Nothing to suggest yet.")
     blocks += section("More candidates, ranked", _more_lines(body.more))
-    dropped = [
-        f"- {_title(s.model_copy(update={'title': s.title.rstrip(' .')}))}: {md_prose(s.dropped_because)}"
-        + ("" if s.dropped_because.endswith(("\u201d", ".", "?", "!")) else ".")
-        for s in body.dropped
-    ]
-    blocks += section("Dropped", dropped)
+    done = [s for s in body.dropped if done_since(s)]
+    blocks += section("Done since it was written", [_dropped_line(s) for s in done])
+    blocks += section("Dropped", [_dropped_line(s) for s in body.dropped if not done_since(s)])
     blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_prose(body.pivot.argument)}"])
     blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
@@ -145,6 +143,12 @@ def suggestion_lines(suggestions: list[Suggestion], *, questions_quoted: bool = 
         f"{_cost_text(s)}"
         for i, s in enumerate(suggestions, start=1)
     ]
+
+
+def _dropped_line(s: Suggestion) -> str:
+    title = _title(s.model_copy(update={"title": s.title.rstrip(" .")}))
+    reason = s.dropped_because or ""
+    return f"- {title}: {md_prose(reason)}" + ("" if reason.endswith(("\u201d", ".", "?", "!")) else ".")
 
 
 def _stop(title: str) -> str:

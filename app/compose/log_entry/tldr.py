@@ -12,6 +12,13 @@ from app.compose.log_entry.schema import Experiment, Item, Section
 from app.parsing.fmt import fmt
 
 _MAX_PART = 140
+# Where a long statement may end early and still read whole: after a sentence, a semicolon or a comma.
+_CLAUSE_END = re.compile(r"[.;!?](?=\s)|,(?=\s)")
+# "Next I want to try ...": the label already says it is next.
+_NEXT_LEAD = re.compile(
+    r"^\W*next\b(?:\s+steps?\b)?\s*[:,-]?\s*(?:(?:i|we)\b\s*)?(?:(?:want|would like|'d like|plan)\b\s*)?(?:to\s+)?",
+    re.IGNORECASE,
+)
 _DECIDES = re.compile(
     r"\b(?:candidate|going with|go with|sticking with|stick with|settled on|we pick|picked|pick|choose|chose|chosen|"
     r"winner|ship|shipping|final model|is the best|best so far|our best)\b",
@@ -37,7 +44,8 @@ def tldr(
         decided = [i for i in said if section == "conclusions" and _DECIDES.search(i.text)]
         item = decided[-1] if decided else next(iter(said), None)
         if item:
-            parts.append(f"{label}{_short(item.text)}")
+            text = _NEXT_LEAD.sub("", item.text) if section == "next_steps" else item.text
+            parts.append(f"{label}{_short(text or item.text)}")
     if not parts:
         first = next((i for i in sections["observations"] if not i.quoted), None)
         parts.append(_short(first.text) if first else "Nothing to report.")
@@ -57,8 +65,12 @@ def _best_cited(experiments: Sequence[Experiment], index: RunIndex, project: Pro
 
 
 def _short(text: str) -> str:
-    """At most `_MAX_PART` characters, cut at a word boundary so no number is cut in half."""
+    """At most `_MAX_PART` characters: whole when it fits, else its first sentence or clause that fits, else cut at
+    a word boundary so no number is cut in half."""
     text = " ".join(text.split())
     if len(text) <= _MAX_PART:
         return text
+    ends = [m.end() for m in _CLAUSE_END.finditer(text, 0, _MAX_PART + 1) if m.end() >= _MAX_PART // 3]
+    if ends:
+        return text[: ends[-1]].rstrip(" ,;:")
     return text[:_MAX_PART].rsplit(" ", 1)[0] + " …"

@@ -240,6 +240,9 @@ def test_a_question_runs_since_can_answer_stays_open_until_a_dump_answers_it() -
         doc = p.document("next", target=None)
     reasons = [s["dropped_because"] for s in doc.body["dropped"] if s.get("source") == "question"]
     assert any("can answer it" in r and r.endswith("it stays open until a dump answers it") for r in reasons), reasons
+    # taken up since, not dropped: told apart from what was dropped for a failure or the budget
+    done = doc.markdown.split("## Done since it was written\n\n", 1)[1].split("\n\n", 1)[0]
+    assert done.startswith("- would a batch size of 64 help the distilbert?: runs since entry")
 
 
 @pytest.mark.parametrize(
@@ -264,3 +267,17 @@ def test_one_family_is_a_kind_of_another_only_where_it_is() -> None:
     assert same_family("linear_svm", "svm")
     assert not same_family("unet", "attention_unet")
     assert not same_family("boosting", "gradient_boosting") and not same_family(None, "svm")
+
+
+def test_a_possible_leak_is_checked_first_as_an_audit() -> None:
+    dumps = [
+        *DUMPS[:2],
+        DumpSpec(date=date(2026, 5, 6), run_ids=["bert_a"], text="is the review_date feature leaking?\n"),
+    ]
+    with _project("leak", case(dumps=dumps), 6) as p:
+        for d in dumps:
+            p.post_log(d.text, d.date, d.run_ids)
+        doc = p.document("next", target=None)
+    first = doc.body["priorities"][0]
+    assert first["quote"] == "is the review_date feature leaking?"
+    assert first["cost"]["runs"] == 0

@@ -306,3 +306,16 @@ def test_the_tldr_leads_with_the_sessions_decision_not_its_first_aside() -> None
     assert len(entry.conclusions) >= 2
     assert "lgbm-63 is the candidate" in entry.tldr
     assert "scratch copy" not in entry.tldr and "smote helps" not in entry.tldr
+
+
+def test_a_long_tldr_part_ends_at_a_clause_and_says_next_once() -> None:
+    text = (
+        "9b22c4f0 auc .861.\n"
+        "hgb-all-features got 0.9871 but ran from a scratch copy, so no commit was recorded; needs a re-run from a "
+        "clean checkout before anyone trusts it, which is the only way to be sure of the number.\n"
+        "Next I want to try an attention U-Net.\n"
+    )
+    entry = compose_log_entry(text, runs=example_runs(), project=PROJECT)
+    assert "Next: try an attention U-Net." in entry.tldr
+    assert "Next: Next" not in entry.tldr
+    assert "so no commit was recorded." in entry.tldr and " …" not in entry.tldr
