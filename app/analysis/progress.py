@@ -143,7 +143,7 @@ def judge_approach(curve: Sequence[tuple[str, float]], judge: Judge) -> tuple[Ap
     numbers: dict[str, float] = {"n_runs": n, "best_value": best_value, "believable_gain": judge.threshold}
     numbers |= {"seed_sd": judge.seed_sd} if judge.seed_sd is not None else {}
     numbers |= {"reference_value": ref.value, **versus_baseline(g), "recent_runs": judge.recent_runs}
-    head = f"best {judge.metric} {fmt(best_value)} (run {best_key}) over {n} scored run(s)"
+    head = f"best {judge.metric} {fmt(best_value)} (run {best_key}) over {n} scored run{'' if n == 1 else 's'}"
     against = (
         f"the baseline {ref.key} ({fmt(ref.value)})"
         if judge.reference_is_baseline

@@ -72,18 +72,18 @@ def test_statuses_from_the_baseline_and_the_recent_best_so_far() -> None:
     assert plateau.recent_gain == pytest.approx(0.003)
     assert [v for _, v in plateau.best_so_far] == [0.80, 0.85, 0.851, 0.852, 0.853]
     assert plateau.reason == (
-        "best auc 0.853 (run plat4) over 5 scored run(s) beats the baseline base (0.7) by 0.153, more than the "
+        "best auc 0.853 (run plat4) over 5 scored runs beats the baseline base (0.7) by 0.153, more than the "
         "believable gain 0.01 (the configured minimum effect), but its best-so-far rose only 0.003 over its last 3 "
         "runs, within that gain"
     )
     assert approaches["exhausted"].reason == (
-        "best auc 0.705 (run exha1) over 4 scored run(s) is a gain of 0.005 over the baseline base (0.7), not more "
+        "best auc 0.705 (run exha1) over 4 scored runs is a gain of 0.005 over the baseline base (0.7), not more "
         "than the believable gain 0.01 (the configured minimum effect)"
     )
     assert approaches["converging"].recent_gain == pytest.approx(0.06)
     assert approaches["active"].recent_gain is None
     assert approaches["active"].reason == (
-        "best auc 0.91 (run acti1) over 2 scored run(s), a gain of 0.21 over the baseline base (0.7): too few to "
+        "best auc 0.91 (run acti1) over 2 scored runs, a gain of 0.21 over the baseline base (0.7): too few to "
         "judge a trend (4 scored runs needed)"
     )
 
