@@ -23,7 +23,8 @@ from app.compose.documents.render import (
     title_line,
     versus,
 )
-from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Suggestion
+from app.compose.documents.schemas import BestNote, LeadNote, LowRoi, NextExperiments, PlanRequest, Quote, Suggestion
+from app.compose.documents.stated import stated_constraints
 from app.compose.labels import labelling
 from app.parsing.fmt import fmt, fmt_noise
 
@@ -57,6 +58,7 @@ def compose_next_experiments(
         pivot=plan.pivot,
         run_ids=[],
         more=plan.more,
+        constraints=[Quote(text=t, entry_id=i, day=d, run_ids=[]) for i, d, t in stated_constraints(ctx)],
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -79,7 +81,10 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Dropped", [_dropped_line(s) for s in body.dropped if not done_since(s)])
     blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_prose(body.pivot.argument)}"])
-    blocks += section("Constraints", _constraint_lines(body.request), empty="None stated.")
+    stated = [
+        f"- Stated in entry {q.entry_id} ({q.day.isoformat()}): \u201c{md_text(q.text)}\u201d" for q in body.constraints
+    ]
+    blocks += section("Constraints", _constraint_lines(body.request) + stated, empty="None stated.")
     return document(blocks)
 
 

@@ -222,6 +222,7 @@ class NextExperiments(_Frozen):
     pivot: Pivot
     run_ids: list[str]
     more: list[Suggestion] = Field(default_factory=list)  # ranked candidates after the top priorities
+    constraints: list[Quote] = Field(default_factory=list)  # requirements the log entries state, quoted
 
 
 class ParamDiff(_Frozen):

@@ -301,3 +301,32 @@ def same_family(a: str | None, b: str | None) -> bool:
 def _is_seed_key(key: str) -> bool:
     norm = key.lower().replace("_", "").replace("-", "")
     return "seed" in norm or norm in ("randomstate", "rngstate", "rng")
+
+
+# A requirement people state for the model, not a result: who wants it and what, or the constraint's own words.
+_CONSTRAINT_RE = re.compile(
+    r"\b(?:(?:team|client|customer|clinicians?|doctors?|radiologists?|pathologists?|business|product|legal|"
+    r"regulators?|compliance|stakeholders?|pm|ops|users?|they)\s+(?:\w+\s+){0,2}(?:wants?|needs?|requires?|"
+    r"cares?\s+(?:most\s+)?about|asked\s+for|insists?\s+on)|must\s+(?:be|stay|run|fit|have)|has\s+to\s+(?:be|stay|run|"
+    r"fit)|latency\s+(?:budget|limit|of|under|below)|under\s+\d+\s*ms\b|explainab\w+|interpretab\w+|"
+    r"monoton\w+\s+constraint|regulat\w+|hard\s+(?:limit|constraint|requirement)|requirement|"
+    r"matters?\s+(?:more\s+|most\s+)?to\s+(?:them|the\s+\w+|our\s+\w+))",
+    re.IGNORECASE,
+)
+_CONSTRAINT_SECTIONS = ("observations", "conclusions", "hypothesis", "did_not_work")
+
+
+def stated_constraints(ctx: DocContext) -> list[tuple[int, date, str]]:
+    """(entry, day, text) of each requirement a log entry states ("the risk team wants monotone", "HD95, which the
+    clinicians care about", "inference must stay under 50 ms"), oldest first, each text once."""
+    out: list[tuple[int, date, str]] = []
+    seen: set[str] = set()
+    for entry in sorted(_logs(ctx), key=lambda e: (e.day, e.id)):
+        for section in _CONSTRAINT_SECTIONS:
+            for item in entry_items(entry, section):
+                text = str(item["text"]).strip()
+                said = " ".join(words_of(text))
+                if text and said not in seen and _CONSTRAINT_RE.search(text):
+                    seen.add(said)
+                    out.append((entry.id, entry.day, text))
+    return out

@@ -281,3 +281,24 @@ def test_a_possible_leak_is_checked_first_as_an_audit() -> None:
     first = doc.body["priorities"][0]
     assert first["quote"] == "is the review_date feature leaking?"
     assert first["cost"]["runs"] == 0
+
+
+def test_requirements_the_dumps_state_are_constraints() -> None:
+    dumps = [
+        *DUMPS[:2],
+        DumpSpec(
+            date=date(2026, 5, 6),
+            run_ids=["bert_a"],
+            text="distilbert 0.86. the support team wants answers under 50 ms per review, so latency matters.\n"
+            "We keep the logreg around: explainability matters more to the reviewers than 0.02 F1.\n",
+        ),
+    ]
+    with _project("constraints", case(dumps=dumps), 7) as p:
+        for d in dumps:
+            p.post_log(d.text, d.date, d.run_ids)
+        doc = p.document("next", target=None)
+    stated = [q["text"] for q in doc.body["constraints"]]
+    assert any("support team wants answers under 50 ms" in t for t in stated)
+    assert any("explainability matters more to the reviewers" in t for t in stated)
+    assert not any("BiLSTM" in t for t in stated)
+    assert "## Constraints\n\n- Stated in entry " in doc.markdown
