@@ -71,10 +71,10 @@ def cites(keys: Iterable[str], limit: int = CITE_LIMIT) -> str:
 
 
 def versus(gain: float) -> str:
-    """A signed gain as words before "the baseline": `+0.07 better than`, `0.01 worse than` (a gain never reads
-    negative), `level with`."""
+    """A gain as words before "the baseline": `0.07 better than`, `0.01 worse than` (the words carry the sign, so a
+    gain never reads negative nor "+0.07 better"), `level with`."""
     if gain > 0:
-        return f"{fmt_gain(gain)} better than"
+        return f"{fmt(gain)} better than"
     return f"{fmt(-gain)} worse than" if gain < 0 else "level with"
 
 

@@ -57,7 +57,7 @@ def test_current_best_with_gain_and_noise() -> None:
     body, markdown = compose(None, None)
     assert body.current_best is not None
     assert (body.current_best.key, body.current_best.value, body.current_best.beyond_noise) == ("r-lr3", 0.87, True)
-    best = "lr3 (r-lr3) with val_auc 0.87 (approach lgbm), +0.07 better than the baseline base (r-base) (0.8)"
+    best = "lr3 (r-lr3) with val_auc 0.87 (approach lgbm), 0.07 better than the baseline base (r-base) (0.8)"
     assert best in markdown
 
 
