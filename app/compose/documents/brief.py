@@ -190,7 +190,7 @@ def _story_line(s: ApproachStory) -> str:
     line = f"- **{md_text(s.name)}**: {s.outcome} ({s.status}), {sentence(s.why)}"
     if best and "best_value" in s.evidence.numbers:
         line += f" Best {cite(best)} at {fmt(s.evidence.numbers['best_value'])}."
-    lines = [line, *([proposed_line(s.proposed)] if s.proposed else [])]
+    lines = [line, *([proposed_line(s.proposed, s.did_not_work)] if s.proposed else [])]
     lines += [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
     lines += [f"  - open question: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.open_questions]
     return "\n".join(lines)

@@ -208,10 +208,14 @@ def proposed_note(ctx: DocContext, a: Approach) -> ProposedNote | None:
     return ProposedNote(status=mark.status, reason=mark.reason)
 
 
-def proposed_line(p: ProposedNote | None) -> str:
-    """ "  - a dump proposes marking it abandoned: “...” (not confirmed yet)", or ""."""
+def proposed_line(p: ProposedNote | None, quoted: Sequence[Quote] = ()) -> str:
+    """ "  - a dump proposes marking it abandoned: “...” (not confirmed yet)", or ""; when one of `quoted` (the
+    approach's quotes, listed below it) is the sentence, it is not quoted twice."""
     if p is None:
         return ""
+    said = " ".join(p.reason.lower().split())
+    if any(" ".join(q.text.lower().split()) == said for q in quoted):
+        return f"  - a dump proposes marking it {p.status} (its words are quoted below; not confirmed yet)"
     return f"  - a dump proposes marking it {p.status}: \u201c{md_text(p.reason)}\u201d (not confirmed yet)"
 
 

@@ -135,7 +135,7 @@ def _approach_block(a: ApproachNote) -> str:
     head = f"- **{md_text(a.name)}** ({a.status}, {runs}{cites(a.run_ids)}): {sentence(a.reason)}"
     if a.best and "best_value" in a.evidence.numbers:
         head += f" Best {cite(a.best)} at {fmt(a.evidence.numbers['best_value'])}."
-    lines = [head, *([proposed_line(a.proposed)] if a.proposed else [])]
+    lines = [head, *([proposed_line(a.proposed, [*a.conclusions, *a.did_not_work])] if a.proposed else [])]
     lines += ["  " + _quote_line(q, "concluded") for q in a.conclusions]
     lines += ["  " + _quote_line(q, "did not work") for q in a.did_not_work]
     lines += ["  " + _quote_line(q, "open question") for q in a.open_questions]

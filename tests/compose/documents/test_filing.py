@@ -83,7 +83,8 @@ def test_a_mark_a_dump_proposed_is_shown_beside_its_approach_until_confirmed() -
         "Both worse than the baseline.", "Both worse than the baseline. Dead end without scaling, dropping them."
     )
     summary, brief, _ = documents_of(dump)
-    said = "a dump proposes marking it abandoned: “Dead end without scaling, dropping them.” (not confirmed yet)"
+    # the sentence is quoted once, as a failure of that approach; the proposal points to it
+    said = "a dump proposes marking it abandoned (its words are quoted below; not confirmed yet)"
     for doc in (summary, brief):
         story = next(a for a in doc.body["approaches"] if a["name"] == "neighbours-raw")
         assert story["proposed"] == {"status": "abandoned", "reason": "Dead end without scaling, dropping them."}
@@ -120,3 +121,12 @@ def test_a_switch_its_runs_turn_on_names_the_approach() -> None:
     summary, _, _ = documents_of("mixup helped a little, 0.952.\n", runs)
     line = next(a for a in summary.body["approaches"] if a["name"] == "linear-aug")
     assert [q["text"] for q in line["conclusions"]] == ["mixup helped a little, 0.952."]
+
+
+def test_the_sentence_a_proposed_mark_quotes_is_said_once() -> None:
+    dump = DUMP.replace(
+        "Both worse than the baseline.", "Both worse than the baseline. Dead end without scaling, dropping them."
+    )
+    summary, brief, _ = documents_of(dump)
+    for doc in (summary, brief):
+        assert doc.markdown.count("Dead end without scaling, dropping them.") == 1
