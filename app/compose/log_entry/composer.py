@@ -77,6 +77,7 @@ class _Builder:
     index: RunIndex
     sections: dict[Section, list[Item]] = field(default_factory=lambda: {s: [] for s in SECTIONS})
     experiments: dict[str, Experiment] = field(default_factory=dict)  # by run key, or by reference text
+    attached: set[str] = field(default_factory=set)  # the runs the caller attached to the dump (its session's)
     warnings: dict[tuple[str, str, str | None], EntryWarning] = field(default_factory=dict)
     line_refs: dict[int, list[Reference]] = field(default_factory=dict)  # resolved references per statement group
     trials: dict[int, str] = field(default_factory=dict)  # group -> key of the trial without a reference it states
@@ -278,6 +279,8 @@ class _Builder:
         reference = resolve_explicit(text, self.index)
         self._check_reference(reference, None)
         run = reference.run
+        if run is not None:
+            self.attached.add(run.key)
         if run is None or run.key in self.experiments:
             return
         self.experiments[run.key] = Experiment(
@@ -301,7 +304,7 @@ class _Builder:
         cited += [key for items in self.sections.values() for item in items for key in item.run_ids]
         run_ids = list(dict.fromkeys(cited))
         return LogEntry(
-            tldr=tldr(self.sections, experiments, self.index, self.project),
+            tldr=tldr(self.sections, experiments, self.index, self.project, attached=self.attached),
             experiments=experiments,
             warnings=list(self.warnings.values()),
             run_ids=run_ids,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 from app.compose.labels import plain_label
 from app.compose.log_entry.facts import ProjectFacts
@@ -31,11 +32,12 @@ def tldr(
     experiments: Sequence[Experiment],
     index: RunIndex,
     project: ProjectFacts,
+    attached: AbstractSet[str] = frozenset(),
 ) -> str:
     """Best cited run on the primary metric, the session's last decision (else its first conclusion), its first
     failure, and its first next step."""
     parts: list[str] = []
-    best = _best_cited(experiments, index, project)
+    best = _best_cited(experiments, index, project, attached)
     if best:
         parts.append(best)
     for section, label in (("conclusions", ""), ("did_not_work", "Didn't work: "), ("next_steps", "Next: ")):
@@ -52,9 +54,19 @@ def tldr(
     return " ".join(p if p.endswith((".", "?", "!", "…")) else f"{p}." for p in parts)
 
 
-def _best_cited(experiments: Sequence[Experiment], index: RunIndex, project: ProjectFacts) -> str | None:
+def _best_cited(
+    experiments: Sequence[Experiment], index: RunIndex, project: ProjectFacts, attached: AbstractSet[str]
+) -> str | None:
+    """The best of the cited runs; of the runs attached to the dump when two or more of them are scored (a run of an
+    earlier session named for comparison, "well below lgbm-63 at 0.86", is not this session's best)."""
     metric = project.primary_metric
     scored = [(e.stored[metric], e) for e in experiments if e.run_id and metric in e.stored]
+    own = [(v, e) for v, e in scored if e.run_id in attached]
+    if len(own) >= 2 and len(own) < len(scored):
+        value, experiment = (max if project.metric_direction == "max" else min)(own, key=lambda pair: pair[0])
+        run = index.by_key(experiment.run_id or "")
+        label = plain_label(experiment.run_id or "", run.run_name if run else None)
+        return f"Best of the runs attached to the dump: {label} ({metric} {fmt(value)})"
     if len(scored) < 2:
         return None
     pick = max if project.metric_direction == "max" else min

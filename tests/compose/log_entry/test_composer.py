@@ -319,3 +319,12 @@ def test_a_long_tldr_part_ends_at_a_clause_and_says_next_once() -> None:
     assert "Next: try an attention U-Net." in entry.tldr
     assert "Next: Next" not in entry.tldr
     assert "so no commit was recorded." in entry.tldr and " …" not in entry.tldr
+
+
+def test_the_tldr_best_is_of_the_sessions_runs_not_one_named_for_comparison() -> None:
+    # today: the smote and xgboost runs; the lightgbm run of an earlier day is only compared with
+    text = "5c6d70a1 .858, 0d81ee3b .857, both below 9b22c4f0 at .861.\n"
+    entry = compose_log_entry(text, runs=example_runs(), project=PROJECT, run_ids=["5c6d70a1", "0d81ee3b"])
+    assert entry.tldr.startswith("Best of the runs attached to the dump: 5c6d70a1 (val_auc 0.858).")
+    # with no runs attached, every cited run counts
+    assert compose_log_entry(text, runs=example_runs(), project=PROJECT).tldr.startswith("Best of the 3 cited runs")
