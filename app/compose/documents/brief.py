@@ -83,6 +83,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         run_ids=[],
         did_not_work=filed.unfiled("did_not_work"),
         selected=chosen[0] if chosen else None,
+        selected_value=ctx.runs[chosen[0]].metrics.get(findings.metric) if chosen and chosen[0] in ctx.runs else None,
         next_steps=_next_steps(ctx, findings),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
@@ -177,7 +178,9 @@ def _markdown(title: str, body: HandoverBrief) -> str:
     blocks += section("Decisions", decisions, empty="No selection decision recorded.")
     best = [best_line(body.current_best)] if body.current_best else []
     if body.selected:
-        best.append("\n" + chosen_line(body.selected, _selection(body), body.current_best, body.metric))
+        best.append(
+            "\n" + chosen_line(body.selected, _selection(body), body.current_best, body.metric, body.selected_value)
+        )
     blocks += section("Current best", best, empty="None yet.")
     risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")

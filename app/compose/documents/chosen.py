@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from app.compose.contract import EntryDigest
-from app.compose.documents.render import cite, md_text, sentence
+from app.compose.documents.render import cite, fmt, fmt_noise, md_text, sentence
 from app.compose.documents.schemas import BestNote, DecisionNote
 
 SELECTION_DECISION = "selection_decision"
@@ -47,8 +47,15 @@ def latest_selection(entries: Iterable[EntryDigest], until: date | None = None) 
     return str(last.body["selected"]), decision_note(last)
 
 
-def chosen_line(selected: str, decision: DecisionNote | None, best: BestNote | None, metric: str) -> str:
-    """ "Chosen model: ..." and how it relates to the best on the metric."""
+def chosen_line(
+    selected: str,
+    decision: DecisionNote | None,
+    best: BestNote | None,
+    metric: str,
+    selected_value: float | None = None,
+) -> str:
+    """ "Chosen model: ..." and how it relates to the best on the metric: the same run, or another one (tied with it
+    when the best leads by no more than the believable gain) and why it was chosen."""
     line = f"Chosen model: {cite(selected)}"
     if decision is not None:
         line += f", selected on {decision.day.isoformat()} (entry {decision.entry_id})"
@@ -57,6 +64,14 @@ def chosen_line(selected: str, decision: DecisionNote | None, best: BestNote | N
     if best.key == selected:
         return line + f"; it is also the best run on **{md_text(metric)}**."
     line += f"; the best run on **{md_text(metric)}** is {cite(best.key)}, another run"
+    believable = best.believable_gain if best.believable_gain is not None else best.noise_threshold
+    if selected_value is not None:
+        lead = abs(best.value - selected_value)
+        if lead <= believable:
+            line += (
+                f", ahead by {fmt(lead)} ({fmt(best.value)} vs {fmt(selected_value)}), within the believable gain "
+                f"{fmt_noise(believable)}: on **{md_text(metric)}** the two are tied"
+            )
     if decision is not None and decision.rationale.strip() and decision.rationale_source != "ranking":
         return line + f". Why the chosen one: {sentence(decision.rationale)}"
     return line + ". The decision records no reason of its own for choosing it over the best."

@@ -206,6 +206,7 @@ class PhaseSummary(_Frozen):
     conclusions: list[Quote] = Field(default_factory=list)
     did_not_work: list[Quote] = Field(default_factory=list)
     selected: str | None = None  # the run the most recent selection decision (up to the window's end) selected
+    selected_value: float | None = None  # its value on the metric in force (absent before it was recorded)
     selection: DecisionNote | None = None  # that decision
 
 
@@ -400,6 +401,7 @@ class HandoverBrief(_Frozen):
     run_ids: list[str]
     did_not_work: list[Quote] = Field(default_factory=list)  # failures about no one approach
     selected: str | None = None  # the run the most recent selection decision selected
+    selected_value: float | None = None  # its value on the metric in force (absent before it was recorded)
     next_steps: list[Suggestion] = Field(default_factory=list)  # the plan's top priorities; absent before it was
 
 

@@ -70,6 +70,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
         conclusions=filed.unfiled("conclusions"),
         did_not_work=filed.unfiled("did_not_work"),
         selected=chosen[0] if chosen else None,
+        selected_value=ctx.runs[chosen[0]].metrics.get(findings.metric) if chosen and chosen[0] in ctx.runs else None,
         selection=chosen[1] if chosen else None,
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
@@ -115,7 +116,9 @@ def _markdown(title: str, body: PhaseSummary) -> str:
     blocks += section("What remains", remaining, empty="Nothing open.")
     best = [best_line(body.current_best)] if body.current_best else []
     if body.selected:
-        best.append("\n" + chosen_line(body.selected, body.selection, body.current_best, body.metric))
+        best.append(
+            "\n" + chosen_line(body.selected, body.selection, body.current_best, body.metric, body.selected_value)
+        )
     blocks += section("Current best", best, empty="No scored run yet.")
     blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
     blocks += section(
