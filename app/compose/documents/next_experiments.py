@@ -180,7 +180,8 @@ def _title(s: Suggestion, questions_quoted: bool = False) -> str:
 def _said_text(s: Suggestion) -> str:
     if s.source != "computed" or s.quote is None or s.entry_id is None:
         return ""
-    return f" Entry {s.entry_id} proposed it too: \u201c{md_text(s.quote)}\u201d."
+    said = "asked about it" if s.quote.rstrip().endswith("?") else "proposed it too"
+    return f" Entry {s.entry_id} {said}: \u201c{md_text(s.quote)}\u201d."
 
 
 def _cost_text(s: Suggestion) -> str:

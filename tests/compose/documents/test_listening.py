@@ -153,7 +153,10 @@ def test_a_met_target_gets_confirm_and_harden_not_a_pivot() -> None:
         DumpSpec(
             date=date(2026, 5, 6),
             run_ids=["bert_a", "bert_b", "bert_c"],
-            text=("distilbert bs64 gets 0.90, past the 0.89 target!\nnext: look at the errors on sarcastic reviews.\n"),
+            text=(
+                "distilbert bs64 gets 0.90, past the 0.89 target!\nnext: look at the errors on sarcastic reviews.\n"
+                "is the validation split big enough to trust 0.90?\n"
+            ),
         ),
     ]
     with _project("harden", case(target=0.89, dumps=dumps), 1) as p:
@@ -166,6 +169,9 @@ def test_a_met_target_gets_confirm_and_harden_not_a_pivot() -> None:
     # the stated look at the errors is the computed one, carrying the entry and its words
     errors = next(s for s in suggestions(doc) if s["kind"] == "harden" and "errors" in s["title"].lower())
     assert (errors["entry_id"], errors["quote"]) == (entries[2].id, "look at the errors on sarcastic reviews.")
+    # a question merged into a computed candidate is said as asked, a next step as proposed
+    assert f"Entry {entries[2].id} proposed it too: “look at the errors on sarcastic reviews.”" in doc.markdown
+    assert f"Entry {entries[2].id} asked about it: “is the validation split big enough to trust 0.90?”" in doc.markdown
 
 
 def test_an_answered_question_is_not_proposed() -> None:
