@@ -61,10 +61,22 @@ class Settings(BaseSettings):
     # The in-process cache of findings and document inputs per project revision, bounded by the runs it holds
     # (about 3 KB each); 0 turns it off.
     analysis_cache_runs: int = Field(default=250_000, ge=0)
+    # Retrieval (app/retrieval): past logs and entries embedded into Chroma. `on` indexes through the outbox and
+    # serves search; `off` queues nothing and answers search with 503. A persistent Chroma under data_dir/chroma by
+    # default, Chroma's own server (`chroma run`) when LABBOOK_CHROMA_URL is set.
+    retrieval: Literal["on", "off"] = "on"
+    chroma_url: str | None = None
+    # `packaged` (all-MiniLM-L6-v2 int8, shipped in a package), a folder holding model.onnx and tokenizer.json, or
+    # the model name of an OpenAI-compatible embeddings endpoint at LABBOOK_EMBEDDING_URL.
+    embedding_model: str = "packaged"
+    embedding_url: str | None = None
+    embedding_api_key: str | None = Field(default=None, repr=False)
+    # A past statement is cited as related prior work only at or above this cosine similarity.
+    related_min_similarity: float = Field(default=0.6, ge=0, le=1)
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 
-    @field_validator("database_url", "mlflow_tracking_uri")
+    @field_validator("database_url", "mlflow_tracking_uri", "chroma_url", "embedding_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None

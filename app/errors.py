@@ -206,3 +206,13 @@ class IdempotencyKeyReused(InputInvalid):
 
 class IdempotencyKeyInUse(Conflict):
     """The first request with this `Idempotency-Key` is still running: retry in a moment."""
+
+
+# --- Retrieval --------------------------------------------------------------------------------------------------------
+
+
+class RetrievalUnavailable(LabbookError):
+    """The vector store or the embedding model cannot answer now (a Chroma server down, an endpoint failing):
+    transient. Writes never wait for it; a search answers 503 and says so."""
+
+    status_code = 503

@@ -14,9 +14,22 @@ from app.api import handlers, responses
 from app.api.idempotency import Idempotency, declare_header
 from app.api.load import Admission, LoadGate, capacity
 from app.api.middleware import BodyGuard, SecurityHeaders
-from app.api.routes import approaches, documents, entries, findings, health, logs, outbox, projects, runs, tokens
+from app.api.routes import (
+    approaches,
+    documents,
+    entries,
+    findings,
+    health,
+    logs,
+    outbox,
+    projects,
+    runs,
+    search,
+    tokens,
+)
 from app.config import Settings, get_settings
 from app.services import analysis as analysis_service
+from app.services import index_queue
 from app.services.logs import OUTBOX_WRITERS
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate, writer
@@ -53,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Short transactions outside a request's (idempotency keys); they write, so they take the write lock up front.
         app.state.sessions = session_factory(writer(engine))
         analysis_service.configure_cache(max_runs=settings.analysis_cache_runs)
+        index_queue.configure(enabled=settings.retrieval == "on")
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = (
             OutboxWorker(session_factory(writer(engine)), settings, extra_writers=OUTBOX_WRITERS)
@@ -82,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last, so outermost: the body guard's and the gate's refusals carry it
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (projects, findings, approaches, documents, runs, logs, entries, tokens, outbox):
+    for module in (projects, findings, approaches, documents, runs, logs, entries, search, tokens, outbox):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

@@ -31,9 +31,22 @@ if TYPE_CHECKING:
     from tests.mlflow_server import MlflowServer
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# Retrieval (Chroma and the embedding model) is off unless a test turns it on (`retrieval="on"`): the tests of
+# tests/retrieval/ run it for real; the rest would pay a Chroma store and a model per test for nothing they check.
+os.environ.setdefault("LABBOOK_RETRIEVAL", "off")
 POSTGRES_URL = os.environ.get("LABBOOK_TEST_POSTGRES_URL")
 # pytest-xdist names its workers gw0, gw1, ...; a plain pytest run is a single process.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(autouse=True)
+def _index_queue_off() -> Iterator[None]:
+    """Services called without an app queue no index items, whatever app an earlier test started."""
+    from app.services import index_queue
+
+    index_queue.configure(enabled=False)
+    yield
+    index_queue.configure(enabled=False)
 
 
 @pytest.fixture(scope="session")

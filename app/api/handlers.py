@@ -38,7 +38,9 @@ def _error(status: int, body: dict[str, Any], headers: dict[str, str] | None = N
 
 
 async def _labbook_error(_request: Request, exc: LabbookError) -> JSONResponse:
-    return _error(exc.status_code, exc.to_body())
+    # A 503 is always worth sending again later: say when.
+    headers = {"Retry-After": "5"} if exc.status_code == 503 else None
+    return _error(exc.status_code, exc.to_body(), headers)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

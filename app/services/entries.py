@@ -26,7 +26,7 @@ from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid,
 from app.llm.prompts import template_version
 from app.parsing.tables import TableFormat
 from app.services import declarations as declarations_service
-from app.services import idempotency, outbox_status
+from app.services import idempotency, index_queue, outbox_status
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
@@ -84,6 +84,7 @@ def store_entry(
     )
     entry_store.add_entry(session, entry)
     entry_store.add_version(session, current_version(entry, edited_by=COMPOSER, reason=reason))
+    index_queue.queue_entry(session, project_id=entry.project_id, entry_id=cast(int, entry.id))
     idempotency.link(session, f"/v1/entries/{entry.id}")  # a document's POST; a dump's own link comes first
     return entry
 
@@ -171,6 +172,7 @@ def recompose_entry(session: Session, *, principal: Principal, entry_id: int) ->
         entry.provider = OFFLINE
         reason = "composed again against the project's current runs"
         entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=reason))
+        index_queue.queue_entry(session, project_id=entry.project_id, entry_id=entry_id)
         # Runs no longer cited are written too: their section drops this entry.
         outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
     return _with_writeback(session, to_public(entry, project=project))
@@ -281,6 +283,7 @@ def update_entry(session: Session, *, principal: Principal, entry_id: int, body:
         markdown = render_log_entry(corrected, title=_entry_title(session, entry, project))
     _apply(entry, corrected, markdown=markdown)
     entry_store.add_version(session, current_version(entry, edited_by=principal.name, reason=body.reason))
+    index_queue.queue_entry(session, project_id=entry.project_id, entry_id=entry_id)
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=cited_before + entry.run_ids)
     return _with_writeback(session, to_public(entry, project=project))
 

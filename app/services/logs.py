@@ -15,7 +15,7 @@ from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
 from app.services import declarations as declarations_service
 from app.services import entries as entries_service
-from app.services import idempotency, metric_switches
+from app.services import idempotency, index_queue, memory, metric_switches
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
@@ -52,6 +52,7 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     log = log_store.add_log(session, _new_log(project, principal, body))
     project_id, log_id = cast(int, project.id), cast(int, log.id)
     outbox_service.queue_compose(session, project_id=project_id, log_id=log_id, due_in=COMPOSE_RETRY)
+    index_queue.queue_log(session, project_id=project_id, log_id=log_id)
     idempotency.link(session, f"/v1/logs/{log_id}")  # with the dump: a retry after a crash answers with this dump
     # Nothing lost: the raw text is committed before any later step (table import, composing) can fail.
     session.commit()
@@ -209,6 +210,11 @@ def redact_log(session: Session, *, principal: Principal, log_id: int, body: Red
         declaration_store.redact_quotes(session, log_id=log_id, secret=secret, replacement=REDACTED)
     session.add(log)
     session.flush()
+    # The index holds the dump's words too: both are indexed again from the redacted text.
+    index_queue.queue_log(session, project_id=project.id or 0, log_id=log_id)
+    entry_id = entry_store.entry_ids_by_log(session, [log_id]).get(log_id)
+    if entry_id is not None:
+        index_queue.queue_entry(session, project_id=project.id or 0, entry_id=entry_id)
     return _public(session, log, project=project)
 
 
@@ -264,4 +270,7 @@ def _public(
 
 
 # The outbox kinds this module delivers, for the worker (`OutboxWorker(..., extra_writers=OUTBOX_WRITERS)`).
-OUTBOX_WRITERS: dict[str, outbox_service.Writer] = {outbox_service.COMPOSE_ENTRY: compose_writer}
+OUTBOX_WRITERS: dict[str, outbox_service.Writer] = {
+    outbox_service.COMPOSE_ENTRY: compose_writer,
+    index_queue.INDEX: memory.index_writer,
+}

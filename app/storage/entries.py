@@ -64,3 +64,8 @@ def get_version(session: Session, *, entry_id: int, version: int) -> EntryVersio
 def list_versions(session: Session, *, entry_id: int) -> list[EntryVersion]:
     query = select(EntryVersion).where(EntryVersion.entry_id == entry_id).order_by(col(EntryVersion.version))
     return list(session.exec(query))
+
+
+def entry_ids(session: Session, *, project_id: int) -> list[int]:
+    query = select(Entry.id).where(Entry.project_id == project_id).order_by(col(Entry.id))
+    return [i for i in session.exec(query) if i is not None]

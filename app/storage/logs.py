@@ -36,3 +36,8 @@ def add_redaction(session: Session, redaction: Redaction) -> Redaction:
     session.add(redaction)
     session.flush()
     return redaction
+
+
+def log_ids(session: Session, *, project_id: int) -> list[int]:
+    query = select(SessionLog.id).where(SessionLog.project_id == project_id).order_by(col(SessionLog.id))
+    return [i for i in session.exec(query) if i is not None]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import ColumnElement, Engine, Text, Update, bindparam, cast, func, insert, or_, update
+from sqlalchemy import ColumnElement, Engine, Text, Update, bindparam, cast, delete, func, insert, or_, update
 from sqlalchemy import select as sql_select  # sqlmodel's select does not type an entity with a column
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
@@ -23,6 +23,9 @@ from app.storage.models import Entry, OutboxItem, Run, SessionLog
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATES = (PENDING, DELIVERED, DEAD)
+# Index updates (app.services.memory) ride the same queue but are not write-backs: the outbox's listing and counts
+# leave them out, and an indexed item is deleted.
+INDEX = "index"
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ def count_by_state(session: Session, *, where: OutboxFilter) -> dict[str, int]:
 
 
 def _conditions(where: OutboxFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [col(OutboxItem.kind) != INDEX]
     if where.project_ids is not None:
         conditions.append(col(OutboxItem.project_id).in_(list(where.project_ids)))
     if where.state is not None:
@@ -239,3 +242,23 @@ def run_labbook_tags(session: Session, *, project_id: int, run_id: str) -> dict[
     )
     row = session.execute(query.limit(1)).first()
     return None if row is None else dict(row[0] or {})
+
+
+# --- index items ------------------------------------------------------------------------------------------------------
+
+
+def pending_count(session: Session, *, project_id: int, kind: str) -> int:
+    query = select(func.count()).where(
+        col(OutboxItem.project_id) == project_id, col(OutboxItem.kind) == kind, col(OutboxItem.state) == PENDING
+    )
+    return int(session.exec(query).one())
+
+
+def delete_item(session: Session, item_id: int) -> None:
+    session.execute(delete(OutboxItem.__table__).where(OutboxItem.__table__.c.id == item_id))  # type: ignore[attr-defined]
+
+
+def delete_pending(session: Session, *, project_id: int, kind: str) -> int:
+    table = OutboxItem.__table__  # type: ignore[attr-defined]
+    statement = delete(table).where(table.c.project_id == project_id, table.c.kind == kind, table.c.state == PENDING)
+    return int(getattr(session.execute(statement), "rowcount", 0))

@@ -78,10 +78,13 @@ from app.services.schemas.runs import (
     RunPublic,
     RunTableImport,
 )
+from app.services.schemas.search import SearchHit, SearchPage
 from app.services.schemas.sync import SyncedExperiment, SyncResult
 from app.services.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
 
 __all__ = [
+    "SearchHit",
+    "SearchPage",
     "ApproachMarkCreate",
     "ApproachMarkPublic",
     "ApproachName",

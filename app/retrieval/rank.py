@@ -1,0 +1,138 @@
+"""Hybrid ranking: the vector ranking fused with an exact-token pass, chunks grouped into the sessions they tell.
+
+A passage's score is its cosine similarity to the query, raised a little by the query's words it holds (by stem:
+"leakage" finds "leaked") and more by an exact token the query names (found by Chroma's metadata index). The
+chunks of a brain dump and of the log entry composed from it are one session: they are grouped under the dump
+(`log:<id>`), and a document (a phase summary, a decision) is its own group. A group is as good as its best chunk:
+a long session is not worth more for having more chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.retrieval.chunks import exact_tokens
+from app.retrieval.store import Hit
+
+_STOP = frozenset(
+    "a an and are as at be been but by did do does for from had has have how i if in into is it its of on or our so "
+    "that the their them then there these they this to was we were what when where which who why will with you "
+    "ever any anyone anything about abt".split()
+)
+_TERM = re.compile(r"[A-Za-z0-9][\w.=-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+def query_tokens(query: str, vocabulary: Collection[str]) -> list[str]:
+    """The query's exact tokens: identifier-like words and the project's vocabulary; a one-word query is one."""
+    tokens = exact_tokens(query, vocabulary)
+    bare = query.strip().lower()
+    if bare and " " not in bare and bare not in tokens and len(bare) >= 3:
+        tokens.append(bare)
+    return tokens
+
+
+def terms(query: str) -> list[str]:
+    """The words to highlight: the query's words less the common ones."""
+    return [t for t in dict.fromkeys(w.lower() for w in _TERM.findall(query)) if t not in _STOP and len(t) > 1]
+
+
+@dataclass
+class Group:
+    key: str  # "log:12" or "entry:40"
+    best: Hit
+    similarity: float
+    score: float = 0.0
+    hits: list[Hit] = field(default_factory=list)
+    keyword: bool = False
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.best.metadata)
+
+
+def group_key(hit: Hit) -> str:
+    log_id = hit.metadata.get("log_id")
+    if log_id is not None and hit.metadata.get("kind") in ("log", "log_entry"):
+        return f"log:{log_id}"
+    return str(hit.metadata.get("source", hit.id.rsplit(":", 2)[0]))
+
+
+EXACT_BONUS = 0.25  # a passage holding an exact token the query names (a run ID, a parameter)
+LEXICAL_WEIGHT = 0.15  # times the share of the query's words (by stem) the passage has
+_SUFFIXES = ("isation", "ization", "ations", "ation", "ings", "ing", "ages", "age", "ies", "ied", "ed", "es", "s")
+
+
+def stem(word: str) -> str:
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def lexical(query_terms: Sequence[str], text: str) -> float:
+    """The share of the query's words whose stem starts a word of `text`."""
+    if not query_terms:
+        return 0.0
+    stems = {stem(w) for w in _TERM.findall(text.lower())}
+    wanted = [stem(t) for t in query_terms]
+    found = sum(1 for w in wanted if any(s.startswith(w) or w.startswith(s) and len(s) >= 4 for s in stems))
+    return found / len(wanted)
+
+
+def fuse(vector_hits: Sequence[Hit], keyword_hits: Sequence[Hit], query_terms: Sequence[str] = ()) -> list[Group]:
+    """The groups, best first. A passage scores its cosine similarity to the query, plus `LEXICAL_WEIGHT` times the
+    share of the query's words it has, plus `EXACT_BONUS` when it holds an exact token the query names."""
+    by_id: dict[str, Hit] = {h.id: h for h in vector_hits}
+    for hit in keyword_hits:
+        known = by_id.get(hit.id)
+        by_id[hit.id] = hit if known is None or hit.similarity > known.similarity else known
+    keyword_ids = {h.id for h in keyword_hits}
+    score = {
+        i: h.similarity + LEXICAL_WEIGHT * lexical(query_terms, h.text) + (EXACT_BONUS if i in keyword_ids else 0.0)
+        for i, h in by_id.items()
+    }
+    groups: dict[str, Group] = {}
+    for hit_id in sorted(score, key=lambda i: (-score[i], i)):
+        hit = by_id[hit_id]
+        key = group_key(hit)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = group = Group(key, hit, hit.similarity, score[hit_id])
+        else:
+            group.similarity = max(group.similarity, hit.similarity)
+        group.hits.append(hit)
+        group.keyword = group.keyword or hit_id in keyword_ids
+    return sorted(groups.values(), key=lambda g: (-g.score, -g.similarity, g.key))
+
+
+def highlight(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
+    """[start, end) spans of `text` where a word starting with one of `words` is (case-insensitive)."""
+    if not words:
+        return []
+    pattern = re.compile(
+        r"(?<![\w])(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")[\w]*", re.I
+    )
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+
+
+def snippet(text: str, words: Sequence[str], *, width: int = 240) -> tuple[str, list[tuple[int, int]]]:
+    """At most `width` characters around the first highlighted word, cut at word boundaries, with its spans."""
+    spans = highlight(text, words)
+    if len(text) <= width:
+        return text, spans
+    centre = spans[0][0] if spans else 0
+    start = max(0, min(centre - width // 3, len(text) - width))
+    if start:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < start + 20 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start + width // 2 else end
+    cut = ("… " if start else "") + text[start:end] + (" …" if end < len(text) else "")
+    offset = start - (2 if start else 0)
+    return cut, [(s - offset, e - offset) for s, e in spans if s >= start and e <= end]

@@ -1,0 +1,450 @@
+"""Memory: every brain dump, log entry and document indexed in Chroma, searched by meaning and by exact token.
+
+SQL is the source of truth; the index is derived from it and may lag. A stored dump or entry queues an `index` item
+in the outbox in its own transaction (so nothing is lost), and the outbox worker indexes it: it reads the source
+from SQL, cuts it into chunks, embeds only the chunks whose content hash the index does not hold yet, and deletes
+chunks the source no longer has. A request never waits for the index, and never fails because it is down: the item
+is retried with the outbox's backoff. `reindex` rebuilds a project from SQL. A successfully indexed item leaves the
+outbox (which lists the write-backs people wait for); a pending one counts as "not indexed yet" in search answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+from sqlmodel import Session
+
+from app.compose.escape import md_text
+from app.config import Settings
+from app.errors import InputInvalid, LabbookError, NotFound, RetrievalUnavailable
+from app.retrieval import rank
+from app.retrieval.chunks import Chunk, Source, chunks_of, entry_source_key, log_source_key
+from app.retrieval.embedder import Embedder, get_embedder
+from app.retrieval.jargon import spelled_out
+from app.retrieval.store import Hit, VectorStore, collection_name, open_store
+from app.services import index_queue
+from app.services import outbox as outbox_service
+from app.services.analysis import project_findings
+from app.services.schemas import SearchHit, SearchPage
+from app.storage import entries as entry_store
+from app.storage import logs as log_store
+from app.storage import outbox as outbox_store
+from app.storage import projects as project_store
+from app.storage import runs as run_store
+from app.storage.models import Entry, OutboxItem, Project, SessionLog
+
+logger = logging.getLogger(__name__)
+
+LOG = "log"
+_LOG_ENTRY_SECTIONS = ("hypothesis", "observations", "conclusions", "did_not_work", "open_questions", "next_steps")
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The index of this process: where its vectors live and which model makes them."""
+
+    store: VectorStore
+    embedder: Embedder
+    related_min_similarity: float
+
+    def collection(self, project_id: int) -> str:
+        return collection_name(project_id, self.embedder.name)
+
+
+def memory_for(settings: Settings) -> Memory | None:
+    """The configured index, or None when retrieval is off."""
+    if settings.retrieval == "off":
+        return None
+    path = None if settings.chroma_url else settings.data_dir / "chroma"
+    embedder = get_embedder(settings.embedding_model, url=settings.embedding_url, api_key=settings.embedding_api_key)
+    return Memory(open_store(path=path, url=settings.chroma_url), embedder, settings.related_min_similarity)
+
+
+# --- indexing -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IndexCounts:
+    sources: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks whose text was new or changed
+    deleted: int = 0
+
+
+def index_writer(
+    sessions: outbox_service.SessionFactory,
+    settings: Settings,
+    *,
+    project_id: int,
+    run_id: str,
+    items: Sequence[OutboxItem],
+) -> outbox_service.Delivery:
+    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL."""
+    memory = memory_for(settings)
+    if memory is None:
+        return 0, "retrieval is off: not indexed"
+    with sessions() as session:
+        counts = index_sources(session, memory, project_id=project_id, keys=[run_id])
+        # Indexed: the items leave the outbox (a failure above left them pending, to be retried).
+        for item in items:
+            outbox_store.delete_item(session, cast(int, item.id))
+        session.commit()
+    return 0, f"indexed {counts.chunks} chunks ({counts.embedded} embedded)"
+
+
+def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Sequence[str]) -> IndexCounts:
+    """Index the named sources (`log:<id>`, `entry:<id>`) of one project; a source gone from SQL loses its chunks."""
+    project = project_store.get_project(session, project_id)
+    counts = IndexCounts()
+    if project is None:
+        return counts
+    vocabulary, approaches = _project_words(session, project)
+    name = memory.collection(project_id)
+    for key in keys:
+        source = _source(session, project, key, approaches)
+        chunks = [] if source is None else chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
+        _write(memory, name, key, chunks, counts)
+        counts.sources += 1
+    return counts
+
+
+def _write(memory: Memory, name: str, key: str, chunks: list[Chunk], counts: IndexCounts) -> None:
+    held = memory.store.hashes(name, source=key)
+    wanted = {c.id: c for c in chunks}
+    stale = [i for i in held if i not in wanted]
+    changed = [c for c in chunks if held.get(c.id) != c.sha256]
+    same = [c for c in chunks if held.get(c.id) == c.sha256]
+    if changed:
+        memory.store.upsert(name, changed, memory.embedder.embed([spelled_out(c.text) for c in changed]))
+    memory.store.update_metadata(name, same)  # a new version number or approach, the same vector
+    memory.store.delete(name, stale)
+    counts.chunks += len(chunks)
+    counts.embedded += len(changed)
+    counts.deleted += len(stale)
+
+
+def _project_words(session: Session, project: Project) -> tuple[set[str], dict[str, str]]:
+    """The project's vocabulary (parameter names, run names, run IDs) and each run's approach."""
+    vocabulary: set[str] = set()
+    for key, run_id, name, _metrics, params in run_store.run_rows(session, project_id=cast(int, project.id)):
+        vocabulary.update(p.lower() for p in params)
+        vocabulary.update(v.lower() for v in (key, run_id, name) if v)
+    try:
+        findings = project_findings(session, project=project)
+        approaches = {run: a.name for a in findings.approaches for run in a.run_ids}
+    except LabbookError:
+        approaches = {}
+    return {v for v in vocabulary if len(v) >= 3}, approaches
+
+
+def _source(session: Session, project: Project, key: str, approaches: dict[str, str]) -> Source | None:
+    kind, _, raw = key.partition(":")
+    if not raw.isdigit():
+        raise InputInvalid(f"index source {key!r} is not log:<id> or entry:<id>", field="source")
+    if kind == LOG:
+        log = log_store.get_log(session, int(raw))
+        if log is None or log.project_id != project.id:
+            return None
+        entry_id = entry_store.entry_ids_by_log(session, [int(raw)]).get(int(raw))
+        return log_source(project, log, entry_id=entry_id, approaches=approaches)
+    entry = entry_store.get_entry(session, int(raw))
+    if entry is None or entry.project_id != project.id:
+        return None
+    log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
+    return entry_source(project, entry, day=log.session_date if log else entry.created_at.date(), approaches=approaches)
+
+
+def log_source(project: Project, log: SessionLog, *, entry_id: int | None, approaches: dict[str, str]) -> Source:
+    parts = [("text", log.text)]
+    if log.run_table and log.run_table.strip():
+        parts.append(("run_table", log.run_table))
+    return Source(
+        key=log_source_key(cast(int, log.id)),
+        kind=LOG,
+        project=project.slug,
+        day=log.session_date,
+        parts=parts,
+        log_id=log.id,
+        entry_id=entry_id,
+        run_ids=list(log.run_refs),
+        approaches=approaches,
+    )
+
+
+def entry_source(project: Project, entry: Entry, *, day: date, approaches: dict[str, str]) -> Source:
+    """A log entry section by section (its own words, a section a chunk or more); a document by its Markdown
+    sections, cut at its `##` headings."""
+    if entry.kind == "log_entry":
+        parts = [("tldr", str(entry.body.get("tldr", "")))]
+        for section in _LOG_ENTRY_SECTIONS:
+            items = entry.body.get(section) or []
+            text = "\n".join(str(i.get("text", "")) for i in items if isinstance(i, dict))
+            if text.strip():
+                parts.append((section, text))
+        experiments = entry.body.get("experiments") or []
+        lines = [
+            " ".join(str(e.get(k) or "") for k in ("run_name", "ref", "change")).strip()
+            for e in experiments
+            if isinstance(e, dict)
+        ]
+        if any(lines):
+            parts.append(("experiments", "\n".join(line for line in lines if line)))
+    else:
+        parts = list(_markdown_sections(entry.markdown))
+    return Source(
+        key=entry_source_key(cast(int, entry.id)),
+        kind=entry.kind,
+        project=project.slug,
+        day=day,
+        parts=parts,
+        log_id=entry.log_id,
+        entry_id=entry.id,
+        version=entry.version,
+        run_ids=list(entry.run_ids),
+        approaches=approaches,
+    )
+
+
+def _markdown_sections(markdown: str) -> Iterator[tuple[str, str]]:
+    n, lines = 0, list[str]()
+    for line in markdown.splitlines():
+        if line.startswith("## ") and lines:
+            yield f"s{n}", "\n".join(lines)
+            n, lines = n + 1, []
+        if line.strip() and not line.startswith("#") and not set(line.strip()) <= set("|-: "):
+            lines.append(line.strip().lstrip("-* ").strip())
+    if lines:
+        yield f"s{n}", "\n".join(lines)
+
+
+def reindex(
+    session: Session, memory: Memory, *, project: Project, progress: Callable[[int, int], None] | None = None
+) -> IndexCounts:
+    """Rebuild the project's index from SQL: every dump and entry (unchanged chunks are not embedded again),
+    chunks of sources that no longer exist dropped, and the project's pending index items settled."""
+    project_id = cast(int, project.id)
+    keys = [log_source_key(i) for i in log_store.log_ids(session, project_id=project_id)]
+    keys += [entry_source_key(i) for i in entry_store.entry_ids(session, project_id=project_id)]
+    vocabulary, approaches = _project_words(session, project)
+    name = memory.collection(project_id)
+    counts = IndexCounts()
+    known = set(keys)
+    for n, key in enumerate(keys, 1):
+        source = _source(session, project, key, approaches)
+        chunks = [] if source is None else chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
+        _write(memory, name, key, chunks, counts)
+        counts.sources += 1
+        if progress:
+            progress(n, len(keys))
+    orphans = [s for s in memory.store.sources(name) if s not in known]
+    for key in orphans:
+        _write(memory, name, key, [], counts)
+    outbox_store.delete_pending(session, project_id=project_id, kind=index_queue.INDEX)
+    session.commit()
+    return counts
+
+
+def drop_project(memory: Memory, *, project_id: int) -> None:
+    memory.store.drop(memory.collection(project_id))
+
+
+# --- search ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """One ranked session or document, its best chunk as the snippet."""
+
+    key: str
+    kind: str
+    day: str
+    log_id: int | None
+    entry_id: int | None
+    section: str
+    approaches: list[str]
+    run_ids: list[str]
+    snippet: str
+    highlights: list[tuple[int, int]]
+    similarity: float
+    score: float
+    keyword: bool
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    kind: str | None = None
+    since: date | None = None
+    until: date | None = None
+    approach: str | None = None
+    limit: int = 10
+
+
+def search(session: Session, memory: Memory, *, project: Project, query: Query) -> list[Found]:
+    """The project's past sessions and documents for `query`, best first; raises RetrievalUnavailable when the
+    index cannot answer."""
+    text = query.text.strip()
+    if not text:
+        raise InputInvalid("the query is empty", field="q")
+    name = memory.collection(cast(int, project.id))
+    where = _where(query)
+    vocabulary, _ = _project_words_light(session, project)
+    vector = memory.embedder.embed([spelled_out(text)])[0]
+    width = max(4 * query.limit, 40)
+    vector_hits = memory.store.nearest(name, vector, n=width, where=where)
+    tokens = rank.query_tokens(text, vocabulary)
+    keyword_hits = memory.store.with_tokens(name, tokens, n=width, where=where) if tokens else []
+    if keyword_hits:
+        keyword_hits = _ranked_by_vector(keyword_hits, vector, memory, name)
+    words = rank.terms(text)
+    groups = rank.fuse(vector_hits, keyword_hits, words)[: query.limit]
+    return [_found(g, words) for g in groups]
+
+
+def _ranked_by_vector(hits: list[Hit], vector: Any, memory: Memory, name: str) -> list[Hit]:
+    """Keyword hits in the order their meaning is closest to the query (their vectors are read back)."""
+    vectors = memory.store.vectors(name, [h.id for h in hits])
+    scored = [Hit(h.id, h.text, h.metadata, float(vectors[h.id] @ vector) if h.id in vectors else 0.0) for h in hits]
+    return sorted(scored, key=lambda h: -h.similarity)
+
+
+def _project_words_light(session: Session, project: Project) -> tuple[set[str], None]:
+    vocabulary: set[str] = set()
+    for key, run_id, name, _metrics, params in run_store.run_rows(session, project_id=cast(int, project.id)):
+        vocabulary.update(p.lower() for p in params)
+        vocabulary.update(v.lower() for v in (key, run_id, name) if v)
+    return {v for v in vocabulary if len(v) >= 3}, None
+
+
+def _where(query: Query) -> dict[str, Any] | None:
+    conditions: list[dict[str, Any]] = []
+    if query.kind:
+        conditions.append({"kind": query.kind})
+    if query.since:
+        conditions.append({"day_num": {"$gte": int(query.since.strftime("%Y%m%d"))}})
+    if query.until:
+        conditions.append({"day_num": {"$lte": int(query.until.strftime("%Y%m%d"))}})
+    if query.approach:
+        conditions.append({"approaches": {"$contains": query.approach}})
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def _found(group: rank.Group, words: Sequence[str]) -> Found:
+    meta = group.metadata
+    snippet, spans = rank.snippet(group.best.text, words)
+    return Found(
+        key=group.key,
+        kind=str(meta.get("kind", "")),
+        day=str(meta.get("day", "")),
+        log_id=cast(int | None, meta.get("log_id")),
+        entry_id=cast(int | None, meta.get("entry_id")),
+        section=str(meta.get("section", "")),
+        approaches=list(cast(list[str], meta.get("approaches") or [])),
+        run_ids=list(cast(list[str], meta.get("run_ids") or [])),
+        snippet=snippet,
+        highlights=spans,
+        similarity=round(group.similarity, 4),
+        score=round(group.score, 5),
+        keyword=group.keyword,
+        chunk_id=group.best.id,
+    )
+
+
+def require(settings: Settings) -> Memory:
+    memory = memory_for(settings)
+    if memory is None:
+        raise RetrievalUnavailable("retrieval is off on this service (LABBOOK_RETRIEVAL=off)")
+    return memory
+
+
+def project_or_404(session: Session, slug: str) -> Project:
+    project = project_store.get_project_by_slug(session, slug)
+    if project is None:
+        raise NotFound(f"no project '{slug}'", field="project")
+    return project
+
+
+# --- the search answer ----------------------------------------------------------------------------------------------
+
+
+def search_page(session: Session, settings: Settings, *, project: Project, query: Query) -> SearchPage:
+    """`GET /v1/projects/{slug}/search`: ranked hits, each checked against SQL (a source deleted since it was
+    indexed is left out), and how many sources are not indexed yet."""
+    memory = require(settings)
+    found = search(session, memory, project=project, query=query)
+    log_ids = [f.log_id for f in found if f.log_id is not None]
+    entries_of_logs = entry_store.entry_ids_by_log(session, log_ids) if log_ids else {}
+    hits: list[SearchHit] = []
+    for f in found:
+        hit = _hit(session, f, entries_of_logs)
+        if hit is not None:
+            hits.append(hit)
+    waiting = index_queue.behind(session, project_id=cast(int, project.id))
+    note = f"{waiting} {'entry' if waiting == 1 else 'entries'} not indexed yet" if waiting else None
+    return SearchPage(query=query.text, hits=hits, not_indexed=waiting, note=note)
+
+
+def _hit(session: Session, f: Found, entries_of_logs: dict[int, int]) -> SearchHit | None:
+    if f.key.startswith("log:") and f.log_id is not None:
+        if log_store.get_log(session, f.log_id) is None:
+            return None
+        entry_id = entries_of_logs.get(f.log_id)
+        kind = "log_entry"
+    else:
+        entry = entry_store.get_entry(session, f.entry_id) if f.entry_id is not None else None
+        if entry is None:
+            return None
+        entry_id, kind = entry.id, entry.kind
+    link = f"/v1/entries/{entry_id}" if entry_id is not None else f"/v1/logs/{f.log_id}"
+    return SearchHit(
+        kind=kind,
+        date=date.fromisoformat(f.day),
+        entry_id=entry_id,
+        log_id=f.log_id,
+        link=link,
+        section=f.section,
+        approaches=f.approaches,
+        run_ids=f.run_ids,
+        snippet=f.snippet,
+        highlights=f.highlights,
+        similarity=f.similarity,
+        exact=f.keyword,
+    )
+
+
+def search_markdown(page: SearchPage, *, project: Project, public_url: str) -> str:
+    """The hits as a Markdown list: the source and its day as a link, then the passage with the matched words in
+    bold (a person's words, escaped)."""
+    lines = [f"# Search: {md_text(page.query)}", ""]
+    if page.note:
+        lines += [f"_{md_text(page.note)}: they are not searched._", ""]
+    if not page.hits:
+        lines.append(f"Nothing in {md_text(project.name)}'s history matches.")
+    base = public_url.rstrip("/")
+    for n, hit in enumerate(page.hits, 1):
+        what = f"entry {hit.entry_id}" if hit.entry_id is not None else f"log {hit.log_id}"
+        label = what if hit.kind == "log_entry" else f"{hit.kind.replace('_', ' ')} ({what})"
+        approaches = f" · {', '.join(md_text(a) for a in hit.approaches)}" if hit.approaches else ""
+        lines.append(f"{n}. [{label}, {hit.date.isoformat()}]({base}{hit.link}){approaches}")
+        lines.append(f"   > {_bold(hit.snippet, hit.highlights)}")
+    return "\n".join(lines) + "\n"
+
+
+def _bold(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    out, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue
+        out.append(md_text(text[at:start]) if text[at:start].strip() else text[at:start])
+        out.append(f"**{md_text(text[start:end])}**")
+        at = end
+    rest = text[at:]
+    out.append(md_text(rest) if rest.strip() else rest)
+    return "".join(out)
