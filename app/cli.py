@@ -119,11 +119,13 @@ def worker_cmd(
 ) -> None:
     """Deliver the write-back outbox to MLflow (run descriptions, labbook.* tags) with retries, until Ctrl-C or
     SIGTERM. Run it beside services started with LABBOOK_OUTBOX_WORKER=off."""
+    from app.services import index_queue
     from app.services import outbox as outbox_service
     from app.services.logs import OUTBOX_WRITERS
 
     settings = get_settings()
     _configure_logging(settings)
+    index_queue.configure(enabled=settings.retrieval == "on")  # an entry the worker composes is indexed too
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
@@ -153,6 +155,7 @@ def demo_cmd(
     """Start a local MLflow server, log a real experiment's history to it (scikit-learn on the bundled breast-cancer
     data), sync it into a demo project with three brain dumps, and serve Labbook. A second start reuses it all."""
     from app.demo import seed as demo
+    from app.services import index_queue
 
     started = time.monotonic()
     # SIGTERM unwinds like Ctrl-C, so the MLflow server is stopped too: uvicorn re-raises the signal after its graceful
@@ -160,6 +163,7 @@ def demo_cmd(
     signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
     settings = _demo_settings(get_settings(), host=host, port=port)
     _configure_demo_logging(settings)
+    index_queue.configure(enabled=settings.retrieval == "on")  # the demo's dumps and entries are searchable
     progress = _Progress()
     progress("starting MLflow")
     with demo.mlflow_server(settings, port=mlflow_port) as mlflow_server:
@@ -212,13 +216,15 @@ def _configure_demo_logging(settings: Settings) -> None:
 
 
 def _deliver_writebacks(settings: Settings) -> tuple[int, int]:
-    """What serving would do in the background: write the entries back to MLflow before its server stops.
+    """What serving would do in the background: write the entries back to MLflow (and index them) before its server
+    stops.
     Returns (tag writes sent to MLflow, items to retry): a write-back MLflow already holds needs no write."""
     from app.services import outbox as outbox_service
+    from app.services.logs import OUTBOX_WRITERS
 
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        counts = outbox_service.drain(outbox_store.session_factory(engine), settings)
+        counts = outbox_service.drain(outbox_store.session_factory(engine), settings, extra_writers=OUTBOX_WRITERS)
     finally:
         engine.dispose()
     return counts.writes, counts.retried
@@ -421,6 +427,62 @@ def brief_cmd(
 ) -> None:
     """Write a handover brief: the goal, what was tried and why it stopped, decisions, the best run and the risks."""
     _echo_document(url, token, project, "briefs", {"audience": audience})
+
+
+@cli.command("search")
+def search_cmd(
+    project: ProjectArg,
+    query: Annotated[str, typer.Argument(help='What to look for, in any words, e.g. "why did we drop the forests".')],
+    kind: Annotated[str | None, typer.Option(help="log_entry (sessions) or a document kind.")] = None,
+    since: DayOpt = None,
+    until: DayOpt = None,
+    approach: Annotated[str | None, typer.Option(help="Only passages about this approach.")] = None,
+    limit: Annotated[int, typer.Option(help="How many hits.", min=1, max=50)] = 10,
+    url: UrlOpt = _URL,
+    token: TokenOpt = None,
+) -> None:
+    """Search the project's past sessions and documents by meaning and by exact token (run IDs, names, parameters)."""
+    params = {"q": query, "kind": kind, "since": since, "until": until, "approach": approach, "limit": limit}
+    with LabbookClient(url=url, token=token) as client:
+        markdown = client.search(project, params={k: v for k, v in params.items() if v is not None})
+    typer.echo(markdown)
+
+
+@cli.command("reindex")
+def reindex_cmd(
+    project: Annotated[str | None, typer.Argument(help="A project's slug; every project when omitted.")] = None,
+) -> None:
+    """Rebuild the search index from the database (Chroma under the data dir, or LABBOOK_CHROMA_URL): chunks whose
+    text is unchanged are not embedded again; chunks of deleted sources are removed."""
+    from app.services import memory as memory_service
+    from app.storage import projects as project_store
+
+    settings = get_settings()
+    _configure_logging(settings)
+    memory = memory_service.require(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate(engine)
+        with Session(writer(engine)) as session:
+            projects = (
+                [memory_service.project_or_404(session, project)]
+                if project
+                else project_store.list_projects(session, slugs=None, after_id=0, limit=1_000_000)
+            )
+            for one in projects:
+                with typer.progressbar(length=1, label=f"{one.slug:<24}") as bar:
+
+                    def step(done: int, total: int, bar: Any = bar) -> None:
+                        bar.length = total
+                        bar.update(1)
+
+                    counts = memory_service.reindex(session, memory, project=one, progress=step)
+                typer.echo(
+                    f"{one.slug}: {counts.sources} sources, {counts.chunks} chunks "
+                    f"({counts.embedded} embedded, {counts.deleted} removed)"
+                )
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

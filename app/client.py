@@ -46,6 +46,12 @@ class LabbookClient:
         headers = {"Accept": "text/markdown"}
         return self._request_text("POST", f"/v1/projects/{project}/{resource}", json=body, headers=headers)
 
+    def search(self, project: str, *, params: dict[str, Any]) -> str:
+        """The search answer as Markdown."""
+        return self._request_text(
+            "GET", f"/v1/projects/{project}/search", params=params, headers={"Accept": "text/markdown"}
+        )
+
     def _request_text(self, method: str, path: str, **kwargs: Any) -> str:
         try:
             response = self._http.request(method, path, **kwargs)

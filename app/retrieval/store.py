@@ -1,9 +1,10 @@
 """Chroma, embedded (a persistent folder) or a server (`chroma run`): one collection per project and embedder.
 
-**Scope costs nothing at query time.** Each project has its own collection (`labbook-p<id>-<embedder hash>`), so a
+**Scope costs nothing at query time.** Each project has its own collection (`labbook-p<id>-<hash>`), so a
 query never filters by project: it cannot see another project's chunks, and Chroma's HNSW stays at its unfiltered
 speed (a metadata filter on a shared collection made a 2%-match query four times slower than exact search). The
-embedder's hash in the name keeps vectors of two models apart; `reindex` fills a new one.
+hash covers the project's slug and creation time (two databases can share a server) and the embedder's name, which
+keeps vectors of two models apart; `reindex` fills a new one.
 
 **Recall is a setting.** HNSW parameters are fixed when a collection is created (`HNSW`, below): cosine space,
 `max_neighbors` 32 and `ef_construction` 200 for a well-connected graph, and `ef_search` 200, the knee of the
@@ -42,8 +43,11 @@ class Hit:
     similarity: float  # cosine similarity, 1 = same direction; 0 for a keyword-only hit
 
 
-def collection_name(project_id: int, embedder: str) -> str:
-    return f"labbook-p{project_id}-{hashlib.sha256(embedder.encode()).hexdigest()[:10]}"
+def collection_name(project_id: int, identity: str, embedder: str) -> str:
+    """`identity` tells this project from another with the same ID (another database on the same Chroma server, or
+    a project made again after a delete): its slug and creation time."""
+    digest = hashlib.sha256(f"{identity}\n{embedder}".encode()).hexdigest()[:16]
+    return f"labbook-p{project_id}-{digest}"
 
 
 class VectorStore:

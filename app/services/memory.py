@@ -4,8 +4,8 @@ SQL is the source of truth; the index is derived from it and may lag. A stored d
 in the outbox in its own transaction (so nothing is lost), and the outbox worker indexes it: it reads the source
 from SQL, cuts it into chunks, embeds only the chunks whose content hash the index does not hold yet, and deletes
 chunks the source no longer has. A request never waits for the index, and never fails because it is down: the item
-is retried with the outbox's backoff. `reindex` rebuilds a project from SQL. A successfully indexed item leaves the
-outbox (which lists the write-backs people wait for); a pending one counts as "not indexed yet" in search answers.
+is retried with the outbox's backoff. `reindex` rebuilds a project from SQL. Index items are not write-backs: the
+outbox's listing leaves them out, and a pending one counts as "not indexed yet" in search answers.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ class Memory:
     embedder: Embedder
     related_min_similarity: float
 
-    def collection(self, project_id: int) -> str:
-        return collection_name(project_id, self.embedder.name)
+    def collection(self, project: Project) -> str:
+        identity = f"{project.slug}@{project.created_at.isoformat()}"
+        return collection_name(cast(int, project.id), identity, self.embedder.name)
 
 
 def memory_for(settings: Settings) -> Memory | None:
@@ -89,11 +90,7 @@ def index_writer(
         return 0, "retrieval is off: not indexed"
     with sessions() as session:
         counts = index_sources(session, memory, project_id=project_id, keys=[run_id])
-        # Indexed: the items leave the outbox (a failure above left them pending, to be retried).
-        for item in items:
-            outbox_store.delete_item(session, cast(int, item.id))
-        session.commit()
-    return 0, f"indexed {counts.chunks} chunks ({counts.embedded} embedded)"
+    return 0, f"indexed {counts.chunks} chunks ({counts.embedded} embedded, {counts.deleted} removed)"
 
 
 def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Sequence[str]) -> IndexCounts:
@@ -103,7 +100,7 @@ def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Se
     if project is None:
         return counts
     vocabulary, approaches = _project_words(session, project)
-    name = memory.collection(project_id)
+    name = memory.collection(project)
     for key in keys:
         source = _source(session, project, key, approaches)
         chunks = [] if source is None else chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
@@ -230,7 +227,7 @@ def reindex(
     keys = [log_source_key(i) for i in log_store.log_ids(session, project_id=project_id)]
     keys += [entry_source_key(i) for i in entry_store.entry_ids(session, project_id=project_id)]
     vocabulary, approaches = _project_words(session, project)
-    name = memory.collection(project_id)
+    name = memory.collection(project)
     counts = IndexCounts()
     known = set(keys)
     for n, key in enumerate(keys, 1):
@@ -248,8 +245,8 @@ def reindex(
     return counts
 
 
-def drop_project(memory: Memory, *, project_id: int) -> None:
-    memory.store.drop(memory.collection(project_id))
+def drop_project(memory: Memory, *, project: Project) -> None:
+    memory.store.drop(memory.collection(project))
 
 
 # --- search ---------------------------------------------------------------------------------------------------------
@@ -291,7 +288,7 @@ def search(session: Session, memory: Memory, *, project: Project, query: Query) 
     text = query.text.strip()
     if not text:
         raise InputInvalid("the query is empty", field="q")
-    name = memory.collection(cast(int, project.id))
+    name = memory.collection(project)
     where = _where(query)
     vocabulary, _ = _project_words_light(session, project)
     vector = memory.embedder.embed([spelled_out(text)])[0]

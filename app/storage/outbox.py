@@ -24,7 +24,7 @@ from app.storage.models import Entry, OutboxItem, Run, SessionLog
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATES = (PENDING, DELIVERED, DEAD)
 # Index updates (app.services.memory) ride the same queue but are not write-backs: the outbox's listing and counts
-# leave them out, and an indexed item is deleted.
+# leave them out.
 INDEX = "index"
 
 
@@ -252,10 +252,6 @@ def pending_count(session: Session, *, project_id: int, kind: str) -> int:
         col(OutboxItem.project_id) == project_id, col(OutboxItem.kind) == kind, col(OutboxItem.state) == PENDING
     )
     return int(session.exec(query).one())
-
-
-def delete_item(session: Session, item_id: int) -> None:
-    session.execute(delete(OutboxItem.__table__).where(OutboxItem.__table__.c.id == item_id))  # type: ignore[attr-defined]
 
 
 def delete_pending(session: Session, *, project_id: int, kind: str) -> int:
