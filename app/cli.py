@@ -120,12 +120,14 @@ def worker_cmd(
     """Deliver the write-back outbox to MLflow (run descriptions, labbook.* tags) with retries, until Ctrl-C or
     SIGTERM. Run it beside services started with LABBOOK_OUTBOX_WORKER=off."""
     from app.services import index_queue
+    from app.services import memory as memory_service
     from app.services import outbox as outbox_service
     from app.services.logs import OUTBOX_WRITERS
 
     settings = get_settings()
     _configure_logging(settings)
     index_queue.configure(enabled=settings.retrieval == "on")  # an entry the worker composes is indexed too
+    memory_service.configure(settings)
     engine = make_engine(settings.sqlalchemy_url)
     try:
         migrate(engine)
@@ -156,6 +158,7 @@ def demo_cmd(
     data), sync it into a demo project with three brain dumps, and serve Labbook. A second start reuses it all."""
     from app.demo import seed as demo
     from app.services import index_queue
+    from app.services import memory as memory_service
 
     started = time.monotonic()
     # SIGTERM unwinds like Ctrl-C, so the MLflow server is stopped too: uvicorn re-raises the signal after its graceful
@@ -164,6 +167,7 @@ def demo_cmd(
     settings = _demo_settings(get_settings(), host=host, port=port)
     _configure_demo_logging(settings)
     index_queue.configure(enabled=settings.retrieval == "on")  # the demo's dumps and entries are searchable
+    memory_service.configure(settings)
     progress = _Progress()
     progress("starting MLflow")
     with demo.mlflow_server(settings, port=mlflow_port) as mlflow_server:

@@ -29,7 +29,7 @@ from app.api.routes import (
 )
 from app.config import Settings, get_settings
 from app.services import analysis as analysis_service
-from app.services import index_queue
+from app.services import index_queue, memory
 from app.services.logs import OUTBOX_WRITERS
 from app.services.outbox import OutboxWorker
 from app.storage.db import make_engine, migrate, writer
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = session_factory(writer(engine))
         analysis_service.configure_cache(max_runs=settings.analysis_cache_runs)
         index_queue.configure(enabled=settings.retrieval == "on")
+        memory.configure(settings)
         # Write-back delivery inside the service by default; `off` when `labbook worker` runs it elsewhere.
         worker = (
             OutboxWorker(session_factory(writer(engine)), settings, extra_writers=OUTBOX_WRITERS)

@@ -41,12 +41,15 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 @pytest.fixture(autouse=True)
 def _index_queue_off() -> Iterator[None]:
-    """Services called without an app queue no index items, whatever app an earlier test started."""
-    from app.services import index_queue
+    """Services called without an app queue no index items and consult no index, whatever app an earlier test
+    started."""
+    from app.services import index_queue, memory
 
     index_queue.configure(enabled=False)
+    memory.configure(None)
     yield
     index_queue.configure(enabled=False)
+    memory.configure(None)
 
 
 @pytest.fixture(scope="session")

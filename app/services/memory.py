@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlmodel import Session
 
 from app.compose.escape import md_text
+from app.compose.log_entry.schema import RelatedWork
 from app.config import Settings
 from app.errors import InputInvalid, LabbookError, NotFound, RetrievalUnavailable
 from app.retrieval import rank
@@ -54,6 +55,20 @@ class Memory:
     def collection(self, project: Project) -> str:
         identity = f"{project.slug}@{project.created_at.isoformat()}"
         return collection_name(cast(int, project.id), identity, self.embedder.name)
+
+
+_active: Memory | None = None
+
+
+def configure(settings: Settings | None) -> None:
+    """The process's index for the features that consult it while composing (related prior work, "tried?");
+    called at start-up. Retrieval off (or None): none."""
+    global _active
+    _active = memory_for(settings) if settings is not None else None
+
+
+def active() -> Memory | None:
+    return _active
 
 
 def memory_for(settings: Settings) -> Memory | None:
@@ -445,3 +460,89 @@ def _bold(text: str, spans: Sequence[tuple[int, int]]) -> str:
     rest = text[at:]
     out.append(md_text(rest) if rest.strip() else rest)
     return "".join(out)
+
+
+# --- related prior work ---------------------------------------------------------------------------------------------
+
+RELATED_MAX = 3
+
+
+def related_for(session: Session, *, project: Project, text: str, log_id: int | None, day: date) -> list[RelatedWork]:
+    """Earlier sessions and documents of the project close in meaning to the dump `text`: each piece of the dump is
+    a query; an earlier source counts by its best passage, and only at or above the similarity threshold. Later
+    sessions, the dump itself and sources deleted since they were indexed are left out. Never raises: with the index
+    off, down or slow the entry is composed without them."""
+    memory = _active
+    if memory is None or not text.strip():
+        return []
+    try:
+        return _related(session, memory, project=project, text=text, log_id=log_id, day=day)
+    except Exception:  # the entry matters more than its cross-references
+        logger.warning("memory.related.failed", extra={"project": project.slug}, exc_info=True)
+        return []
+
+
+def _related(
+    session: Session, memory: Memory, *, project: Project, text: str, log_id: int | None, day: date
+) -> list[RelatedWork]:
+    from app.retrieval.chunks import split_text
+
+    name = memory.collection(project)
+    pieces = split_text(text)[:20]
+    if not pieces:
+        return []
+    vectors = memory.embedder.embed([spelled_out(p) for p in pieces])
+    best: dict[str, Hit] = {}
+    day_num = int(day.strftime("%Y%m%d"))
+    for vector in vectors:
+        for hit in memory.store.nearest(name, vector, n=8, where={"day_num": {"$lte": day_num}}):
+            if hit.similarity < memory.related_min_similarity or not _earlier(hit, log_id=log_id, day_num=day_num):
+                continue
+            key = rank.group_key(hit)
+            if key not in best or hit.similarity > best[key].similarity:
+                best[key] = hit
+    out: list[RelatedWork] = []
+    for hit in sorted(best.values(), key=lambda h: -h.similarity):
+        work = _related_work(session, hit)
+        if work is not None:
+            out.append(work)
+        if len(out) == RELATED_MAX:
+            break
+    return out
+
+
+def _earlier(hit: Hit, *, log_id: int | None, day_num: int) -> bool:
+    other_log = hit.metadata.get("log_id")
+    if log_id is not None and other_log == log_id:
+        return False
+    if int(hit.metadata.get("day_num", 0)) < day_num:
+        return True
+    # The same day: an earlier dump (a lower ID), or a document.
+    return other_log is None or log_id is None or int(other_log) < log_id
+
+
+def _related_work(session: Session, hit: Hit) -> RelatedWork | None:
+    """The hit as the entry cites it, if its source still exists as indexed (a stale chunk is never cited)."""
+    meta = hit.metadata
+    log_id = cast(int | None, meta.get("log_id"))
+    entry_id = cast(int | None, meta.get("entry_id"))
+    kind = str(meta.get("kind", ""))
+    if kind in (LOG, "log_entry") and log_id is not None:
+        log = log_store.get_log(session, log_id)
+        if log is None:
+            return None
+        entry_id = entry_store.entry_ids_by_log(session, [log_id]).get(log_id, entry_id)
+        kind = "log_entry"
+    else:
+        entry = entry_store.get_entry(session, entry_id) if entry_id is not None else None
+        if entry is None or entry.version != int(meta.get("version", entry.version)):
+            return None
+    snippet, _ = rank.snippet(hit.text, [])
+    return RelatedWork(
+        entry_id=entry_id,
+        log_id=log_id,
+        date=str(meta.get("day", "")),
+        kind=kind,
+        text=snippet,
+        similarity=round(hit.similarity, 3),
+    )

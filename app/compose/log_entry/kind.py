@@ -11,7 +11,7 @@ from app.compose.log_entry.composer import compose_log_entry
 from app.compose.log_entry.facts import ProjectFacts, RunFacts
 from app.compose.log_entry.grounding import check_grounding
 from app.compose.log_entry.markdown import render_log_entry
-from app.compose.log_entry.schema import EntryWarning, LogEntry
+from app.compose.log_entry.schema import EntryWarning, LogEntry, RelatedWork
 
 KIND = "log_entry"
 
@@ -24,9 +24,13 @@ def compose_entry(
     title: str,
     run_ids: Sequence[str] = (),
     table_run_ids: Sequence[str] = (),
+    related: Sequence[RelatedWork] = (),
 ) -> Composed:
-    """The dump structured against the stored runs, with its Markdown under `title`."""
+    """The dump structured against the stored runs, with its Markdown under `title`; `related` are the earlier
+    passages retrieval found close to it (the caller looked them up)."""
     entry = compose_log_entry(text, runs=runs, project=project, run_ids=run_ids, table_run_ids=table_run_ids)
+    if related:
+        entry = entry.model_copy(update={"related": list(related)})
     return composed_from(entry, title=title)
 
 

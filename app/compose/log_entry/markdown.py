@@ -36,9 +36,21 @@ def render_log_entry(entry: LogEntry, *, title: str) -> str:
     blocks += _section("Experiments", _experiments(entry.experiments))
     for name, heading in _ITEM_SECTIONS:
         blocks += _section(heading, _items(getattr(entry, name)))
+    blocks += _section("Related prior work", _related(entry))
     blocks += _section("Warnings", _warnings(entry.warnings))
     blocks += _section("Runs cited", [", ".join(inline_code(r) for r in entry.run_ids)] if entry.run_ids else [])
     return named("\n\n".join(blocks) + "\n")
+
+
+def _related(entry: LogEntry) -> list[str]:
+    """One bullet per earlier passage: where it is, its day, and its own words (escaped)."""
+    lines = []
+    for r in entry.related:
+        where = f"entry {r.entry_id}" if r.entry_id is not None else f"log {r.log_id}"
+        if r.kind != "log_entry":
+            where = f"{r.kind.replace('_', ' ')} ({where})"
+        lines.append(f"- {where}, {r.date}: {md_text(r.text)}")
+    return ["\n".join(lines)] if lines else []
 
 
 def format_number(value: float) -> str:

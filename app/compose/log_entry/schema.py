@@ -85,6 +85,18 @@ class EntryWarning(_Frozen):
     ref: str | None = None
 
 
+class RelatedWork(_Frozen):
+    """A past statement of the same project close in meaning to this dump (retrieval over earlier sessions and
+    documents, above a similarity threshold): where it is and its own words."""
+
+    entry_id: int | None = Field(description="The earlier entry (a session's log entry or a document).")
+    log_id: int | None = Field(default=None, description="The earlier brain dump, when it is a session.")
+    date: str = Field(description="The earlier session's day, YYYY-MM-DD.")
+    kind: str = Field(description="`log_entry` for a session, else the document's kind.")
+    text: str = Field(description="The earlier passage, verbatim (cut to about 240 characters).")
+    similarity: float = Field(description="Cosine similarity of the two passages.")
+
+
 class LogEntry(_Frozen):
     """A brain dump, structured: what was tried, what was seen and concluded, what failed, what is open, what next."""
 
@@ -99,6 +111,9 @@ class LogEntry(_Frozen):
     next_steps: list[Item] = Field(default_factory=list)
     warnings: list[EntryWarning] = Field(default_factory=list)
     run_ids: list[str] = Field(default_factory=list, description="Every stored run the entry cites, in order.")
+    related: list[RelatedWork] = Field(
+        default_factory=list, description="Earlier statements of the project this dump is close to (retrieval)."
+    )
 
 
 def log_entry_json_schema() -> dict[str, object]:
