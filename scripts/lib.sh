@@ -73,3 +73,30 @@ stop_postgres() {
   run_pg "$PG_BIN/pg_ctl" --pgdata "$PG_DIR/data" --mode fast --wait stop >/dev/null 2>&1 || true
   rm -rf "$PG_DIR" || true
 }
+
+# Chroma's own server (`chroma run`, from the chromadb package) on loopback, in a throw-away folder. Waits for its
+# heartbeat; CHROMA_URL names it. stop_chroma ends it.
+start_chroma() {
+  CHROMA_DIR=$(mktemp -d /tmp/labbook-chroma.XXXXXX)
+  CHROMA_PORT=$(free_port)
+  "$VENV/bin/chroma" run --path "$CHROMA_DIR/data" --host 127.0.0.1 --port "$CHROMA_PORT" >"$CHROMA_DIR/server.log" 2>&1 &
+  CHROMA_PID=$!
+  trap 'status=$?; stop_chroma; exit $status' EXIT
+  CHROMA_URL="http://127.0.0.1:$CHROMA_PORT"
+  for _ in $(seq 1 100); do
+    if "$VENV/bin/python" -c "import httpx, sys; sys.exit(httpx.get('$CHROMA_URL/api/v2/heartbeat').status_code != 200)" \
+      2>/dev/null; then
+      echo "Chroma server on $CHROMA_URL"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "Chroma server did not start:" >&2
+  cat "$CHROMA_DIR/server.log" >&2
+  return 1
+}
+
+stop_chroma() {
+  if [ -n "${CHROMA_PID:-}" ]; then kill "$CHROMA_PID" 2>/dev/null || true; wait "$CHROMA_PID" 2>/dev/null || true; fi
+  rm -rf "${CHROMA_DIR:-}" || true
+}

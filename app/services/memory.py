@@ -302,7 +302,7 @@ def search(session: Session, memory: Memory, *, project: Project, query: Query) 
     index cannot answer."""
     text = query.text.strip()
     if not text:
-        raise InputInvalid("the query is empty", field="q")
+        raise InputInvalid("the query is empty", field="query.q")
     name = memory.collection(project)
     where = _where(query)
     vocabulary, _ = _project_words_light(session, project)
