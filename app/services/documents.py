@@ -29,6 +29,7 @@ from app.compose.log_entry.refs import RunIndex
 from app.errors import InputInvalid
 from app.services import analysis as analysis_service
 from app.services import entries as entries_service
+from app.services import memory
 from app.services import outbox as outbox_service
 from app.services.approaches import resolve_ref, resolve_refs, run_index
 from app.services.schemas import (
@@ -95,7 +96,8 @@ def create_tried(session: Session, *, project: Project, body: TriedCreate, publi
     """Whether a proposal was tried already: the runs that match it, exactly or in part."""
     a = analysed(session, project=project, public_url=public_url)
     match = match_proposal(body.proposal, a.inp.runs, a.findings)
-    composed = compose_tried(a.ctx, a.findings, match, proposal=body.proposal)
+    mentions = memory.mentions_for(session, project=project, proposal=body.proposal)
+    composed = compose_tried(a.ctx, a.findings, match, proposal=body.proposal, mentions=mentions)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 
 

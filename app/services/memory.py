@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlmodel import Session
 
+from app.compose.documents.schemas import TriedMention
 from app.compose.escape import md_text
 from app.compose.log_entry.schema import RelatedWork
 from app.config import Settings
@@ -546,3 +547,48 @@ def _related_work(session: Session, hit: Hit) -> RelatedWork | None:
         text=snippet,
         similarity=round(hit.similarity, 3),
     )
+
+
+# --- "has this been tried?" in words --------------------------------------------------------------------------------
+
+# The sections of a log entry that say what was done (a next step or an open question was not done yet).
+DONE_SECTIONS = ("observations", "conclusions", "did_not_work", "experiments", "tldr")
+MENTIONS_MAX = 3
+
+
+def mentions_for(session: Session, *, project: Project, proposal: str) -> list[TriedMention]:
+    """Earlier log entries whose statements of what was done are close to `proposal`, at or above the related-work
+    threshold, best first; none with the index off or failing."""
+    memory = _active
+    if memory is None or not proposal.strip():
+        return []
+    try:
+        vector = memory.embedder.embed([spelled_out(proposal)])[0]
+        where = {"$and": [{"kind": "log_entry"}, {"section": {"$in": list(DONE_SECTIONS)}}]}
+        hits = memory.store.nearest(memory.collection(project), vector, n=12, where=where)
+    except Exception:
+        logger.warning("memory.mentions.failed", extra={"project": project.slug}, exc_info=True)
+        return []
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        key = rank.group_key(hit)
+        if hit.similarity >= memory.related_min_similarity and key not in best:
+            best[key] = hit
+    out: list[TriedMention] = []
+    for hit in list(best.values())[:MENTIONS_MAX]:
+        entry_id = cast(int | None, hit.metadata.get("entry_id"))
+        entry = entry_store.get_entry(session, entry_id) if entry_id is not None else None
+        if entry is None or entry.version != int(hit.metadata.get("version", entry.version)):
+            continue  # deleted or corrected since it was indexed: never cite a stale passage
+        snippet, _ = rank.snippet(hit.text, [])
+        out.append(
+            TriedMention(
+                entry_id=entry_id,
+                log_id=cast(int | None, hit.metadata.get("log_id")),
+                date=str(hit.metadata.get("day", "")),
+                section=str(hit.metadata.get("section", "")),
+                text=snippet,
+                similarity=round(hit.similarity, 3),
+            )
+        )
+    return out

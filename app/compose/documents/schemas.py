@@ -241,6 +241,18 @@ class TriedRunNote(_Frozen):
     differing: list[ParamDiff]
 
 
+class TriedMention(_Frozen):
+    """An earlier entry whose own words are close to the proposal (retrieval over what was done: observations,
+    conclusions, what did not work, experiments), with its evidence."""
+
+    entry_id: int | None
+    log_id: int | None
+    date: str
+    section: str
+    text: str
+    similarity: float
+
+
 class TriedAnswer(_Frozen):
     schema_version: Literal["tried_answer/1"] = "tried_answer/1"
     proposal: str
@@ -254,6 +266,7 @@ class TriedAnswer(_Frozen):
     similar: list[TriedRunNote]
     run_ids: list[str]
     concepts: list[str] = []  # the ML concepts the proposal was read through ("regularisation", "dropout", "depth")
+    mentions: list[TriedMention] = []  # earlier entries that say, in words, that something close to it was done
 
 
 class CriterionNote(_Frozen):

@@ -3,11 +3,13 @@ metric in force and their approach's status, and how the near matches differ."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.analysis.model import Findings, TriedMatch, TriedRun
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import approach_by_run, body_run_ids
 from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
-from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedRunNote
+from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedMention, TriedRunNote
 from app.compose.labels import labelling
 
 KIND = "tried_answer"
@@ -15,20 +17,40 @@ TITLE = "Has this been tried"
 MAX_SHOWN = 10  # runs per table in Markdown; the body lists every one
 
 
+# A proposal no run matches but an earlier entry describes doing, in words close to it: "tried" at or above
+# SAID_TRIED, else "similar" (the caller passes only mentions at or above the related-work threshold).
+SAID_TRIED = 0.7
+
+
 @labelling
-def compose_tried(ctx: DocContext, findings: Findings, match: TriedMatch, *, proposal: str) -> Composed:
+def compose_tried(
+    ctx: DocContext,
+    findings: Findings,
+    match: TriedMatch,
+    *,
+    proposal: str,
+    mentions: Sequence[TriedMention] = (),
+) -> Composed:
+    verdict = match.verdict
+    if verdict == "new" and mentions:
+        verdict = "tried" if max(m.similarity for m in mentions) >= SAID_TRIED else "similar"
+    answer = _answer(match, findings)
+    if mentions and match.verdict == "new":
+        first = max(mentions, key=lambda m: m.similarity)
+        answer = f"No run's parameters match it, but entry {first.entry_id} ({first.date}) says so in words."
     draft = TriedAnswer(
         proposal=proposal,
-        verdict=match.verdict,
+        verdict=verdict,
         metric=findings.metric,
         params=_params(match),
         family=match.proposal.family,
         unmatched=list(match.proposal.unmatched),
-        answer=_answer(match, findings),
+        answer=answer,
         exact=[_note(t, findings) for t in match.exact],
         similar=[_note(t, findings) for t in match.similar],
         run_ids=[],
         concepts=list(match.proposal.concepts),
+        mentions=list(mentions),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -92,8 +114,14 @@ def _markdown(title: str, body: TriedAnswer) -> str:
     blocks.append(f"**Verdict: {body.verdict}.** {md_prose(body.answer)}")
     blocks += section("Runs with every proposed value", _listed(body.exact, body.metric))
     blocks += section("Similar runs", _listed(body.similar, body.metric))
+    blocks += section("Said in earlier entries", [_mention(m) for m in body.mentions])
     blocks += section("Not recognised", [f"- {md_text(u)}" for u in body.unmatched])
     return document(blocks)
+
+
+def _mention(m: TriedMention) -> str:
+    where = f"entry {m.entry_id}" if m.entry_id is not None else f"log {m.log_id}"
+    return f"- {where}, {m.date} ({m.section.replace('_', ' ')}): “{md_text(m.text)}”"
 
 
 _BOUNDS = ((">=", "at least"), ("<=", "at most"), (">", "above"), ("<", "below"))
