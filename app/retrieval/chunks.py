@@ -14,16 +14,50 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
-MAX_WORDS = 90  # a chunk's length: one idea, well under the model's 256 tokens
+MAX_WORDS = 40  # a chunk says one thing: a sentence or two, well under the model's 256 tokens
 MIN_WORDS = 4  # shorter lines are joined to their neighbour
 MAX_TOKENS = 40  # exact tokens kept per chunk
+WHOLE_WORDS = 180  # the whole-dump chunk: about what the model reads (256 tokens)
+MAX_TERMS = 60  # word stems kept per chunk, for the lexical pass
 
 _WORD = re.compile(r"[A-Za-z0-9][\w.=:/+-]*[\w]|[A-Za-z0-9]")
 _IDENTIFIER = re.compile(r"[_=]|\d|[a-z][A-Z]|\w-\w|\w\.\w")
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any anyone anything are as at be because been before being
+    below between both but by can could did do does doing done down during each even ever few for from further get
+    got had has have having he her here hers him his how i if in into is it its itself just me more most my no nor not
+    now of off on once only or other our ours out over own same she should so some such than that the their theirs
+    them then there these they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your abt wht pls thx ok yeah also still really like maybe""".split()
+)
+_SUFFIXES = ("isation", "ization", "ations", "ation", "ings", "ing", "ages", "age", "ies", "ied", "ed", "es", "s")
+_STEM_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def stem(word: str) -> str:
+    """A crude English stem: "leakage", "leaked" and "leaks" are all "leak"; "overfitting" is "overfit"."""
+    word = word.lower()
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    return word
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of the text's content words (no stopwords, at least 3 letters), first seen first."""
+    found = dict.fromkeys(
+        stem(w) for w in _STEM_WORD.findall(text.lower()) if len(w) >= 3 and w not in STOPWORDS and not w.isdigit()
+    )
+    return list(found)[:MAX_TERMS]
 
 
 @dataclass(frozen=True)
@@ -114,13 +148,13 @@ def split_text(text: str) -> list[str]:
     return merged
 
 
-def chunks_of(source: Source, *, embedder: str, vocabulary: Collection[str] = ()) -> list[Chunk]:
+def chunks_of(source: Source, *, embedder: str, vocabulary: Collection[str] = (), split: bool = True) -> list[Chunk]:
     """The source's chunks with their metadata; the runs a chunk names (by ID or name in `vocabulary`) decide its
     approaches, falling back to the approaches of every run the source cites."""
     out: list[Chunk] = []
     cited = [r for r in source.run_ids if r]
     for section, text in source.parts:
-        for n, piece in enumerate(split_text(text)):
+        for n, piece in enumerate(split_text(text) if split else [text]):
             tokens = exact_tokens(piece, vocabulary)
             runs_here = [r for r in cited if r.lower() in tokens or r.lower() in piece.lower()]
             approaches = _approaches(runs_here or cited, source.approaches)
@@ -142,12 +176,26 @@ def chunks_of(source: Source, *, embedder: str, vocabulary: Collection[str] = ()
             # Chroma refuses empty lists: a list is set only when it has items.
             if tokens:
                 metadata["tokens"] = tokens
+            stems = content_stems(piece)
+            if stems:
+                metadata["terms"] = stems
             if runs_here or cited:
                 metadata["run_ids"] = list(dict.fromkeys(runs_here or cited))[:MAX_TOKENS]
             if approaches:
                 metadata["approaches"] = approaches
             out.append(Chunk(id=f"{source.key}:{section}:{n}", text=piece, metadata=metadata))
     return out
+
+
+def whole_chunk(source: Source, *, embedder: str, vocabulary: Collection[str] = ()) -> Chunk | None:
+    """The whole dump as one more chunk (its first WHOLE_WORDS words): a question about the session's topic as a
+    whole matches it even where no single line says it all."""
+    text = " ".join(t for section, t in source.parts if section == "text")
+    cut = " ".join(text.split()[:WHOLE_WORDS])
+    if len(words(cut)) <= MAX_WORDS:
+        return None  # one line already says it all
+    shaped = chunks_of(replace(source, parts=[("all", cut)]), embedder=embedder, vocabulary=vocabulary, split=False)
+    return shaped[0] if shaped else None
 
 
 def _approaches(run_ids: Iterable[str], approaches: Mapping[str, str]) -> list[str]:

@@ -1,7 +1,8 @@
 """Hybrid ranking: the vector ranking fused with an exact-token pass, chunks grouped into the sessions they tell.
 
-A passage's score is its cosine similarity to the query, raised a little by the query's words it holds (by stem:
-"leakage" finds "leaked") and more by an exact token the query names (found by Chroma's metadata index). The
+A passage's score is its cosine similarity to the query, raised by the query's words it holds (by stem: "leakage"
+finds "leaked"; weighted by how rare each is in the project) and more by an exact token the query names. Both word
+passes use Chroma's metadata index, so a passage the vectors missed can still be found by its words. The
 chunks of a brain dump and of the log entry composed from it are one session: they are grouped under the dump
 (`log:<id>`), and a document (a phase summary, a decision) is its own group. A group is as good as its best chunk:
 a long session is not worth more for having more chunks.
@@ -10,11 +11,11 @@ a long session is not worth more for having more chunks.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.retrieval.chunks import exact_tokens
+from app.retrieval.chunks import content_stems, exact_tokens
 from app.retrieval.store import Hit
 
 _STOP = frozenset(
@@ -61,38 +62,37 @@ def group_key(hit: Hit) -> str:
 
 
 EXACT_BONUS = 0.25  # a passage holding an exact token the query names (a run ID, a parameter)
-LEXICAL_WEIGHT = 0.15  # times the share of the query's words (by stem) the passage has
-_SUFFIXES = ("isation", "ization", "ations", "ation", "ings", "ing", "ages", "age", "ies", "ied", "ed", "es", "s")
+LEXICAL_WEIGHT = 0.5  # times the idf-weighted share of the query's word stems the passage holds
 
 
-def stem(word: str) -> str:
-    word = word.lower()
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
-
-
-def lexical(query_terms: Sequence[str], text: str) -> float:
-    """The share of the query's words whose stem starts a word of `text`."""
-    if not query_terms:
+def lexical(query_stems: Sequence[str], hit: Hit, idf: Mapping[str, float] | None = None) -> float:
+    """The share of the query's word stems the passage holds, each weighted by its idf in the project (a word most
+    passages have says little)."""
+    if not query_stems:
         return 0.0
-    stems = {stem(w) for w in _TERM.findall(text.lower())}
-    wanted = [stem(t) for t in query_terms]
-    found = sum(1 for w in wanted if any(s.startswith(w) or w.startswith(s) and len(s) >= 4 for s in stems))
-    return found / len(wanted)
+    held = set(hit.metadata.get("terms") or content_stems(hit.text))
+    weights = {t: (idf or {}).get(t, 1.0) for t in query_stems}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in held) / total if total else 0.0
 
 
-def fuse(vector_hits: Sequence[Hit], keyword_hits: Sequence[Hit], query_terms: Sequence[str] = ()) -> list[Group]:
+def fuse(
+    vector_hits: Sequence[Hit],
+    keyword_hits: Sequence[Hit],
+    query_stems: Sequence[str] = (),
+    idf: Mapping[str, float] | None = None,
+    lexical_hits: Sequence[Hit] = (),
+) -> list[Group]:
     """The groups, best first. A passage scores its cosine similarity to the query, plus `LEXICAL_WEIGHT` times the
-    share of the query's words it has, plus `EXACT_BONUS` when it holds an exact token the query names."""
+    idf-weighted share of the query's word stems it has, plus `EXACT_BONUS` when it holds an exact token the query
+    names. `lexical_hits` (found by a word, their similarity read back) join the candidates."""
     by_id: dict[str, Hit] = {h.id: h for h in vector_hits}
-    for hit in keyword_hits:
+    for hit in [*keyword_hits, *lexical_hits]:
         known = by_id.get(hit.id)
         by_id[hit.id] = hit if known is None or hit.similarity > known.similarity else known
     keyword_ids = {h.id for h in keyword_hits}
     score = {
-        i: h.similarity + LEXICAL_WEIGHT * lexical(query_terms, h.text) + (EXACT_BONUS if i in keyword_ids else 0.0)
+        i: h.similarity + LEXICAL_WEIGHT * lexical(query_stems, h, idf) + (EXACT_BONUS if i in keyword_ids else 0.0)
         for i, h in by_id.items()
     }
     groups: dict[str, Group] = {}

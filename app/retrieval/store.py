@@ -217,6 +217,22 @@ class VectorStore:
         docs, metas = got["documents"] or [], got["metadatas"] or []
         return [Hit(i, d or "", m or {}, 0.0) for i, d, m in zip(got["ids"], docs, metas, strict=True)]
 
+    def with_terms(
+        self, name: str, stems: Sequence[str], *, n: int, where: Where | None = None
+    ) -> dict[str, list[Hit]]:
+        """Per word stem, up to `n` chunks holding it (Chroma's metadata index, no vector search)."""
+        collection = self._collection(name, create=False)
+        if collection is None:
+            return {}
+        out: dict[str, list[Hit]] = {}
+        for one in stems:
+            match: Where = {"terms": {"$contains": one}}
+            combined = match if not where else {"$and": [match, where]}
+            got = self._call("read", collection.get, where=combined, limit=n, include=["documents", "metadatas"])
+            docs, metas = got["documents"] or [], got["metadatas"] or []
+            out[one] = [Hit(i, d or "", m or {}, 0.0) for i, d, m in zip(got["ids"], docs, metas, strict=True)]
+        return out
+
 
 def _is_missing(exc: Exception) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()

@@ -11,8 +11,9 @@ outbox's listing leaves them out, and a pending one counts as "not indexed yet" 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, cast
 
@@ -24,7 +25,15 @@ from app.compose.log_entry.schema import RelatedWork
 from app.config import Settings
 from app.errors import InputInvalid, LabbookError, NotFound, RetrievalUnavailable
 from app.retrieval import rank
-from app.retrieval.chunks import Chunk, Source, chunks_of, entry_source_key, log_source_key
+from app.retrieval.chunks import (
+    Chunk,
+    Source,
+    chunks_of,
+    content_stems,
+    entry_source_key,
+    log_source_key,
+    whole_chunk,
+)
 from app.retrieval.embedder import Embedder, get_embedder
 from app.retrieval.jargon import spelled_out
 from app.retrieval.store import Hit, VectorStore, collection_name, open_store
@@ -37,7 +46,7 @@ from app.storage import logs as log_store
 from app.storage import outbox as outbox_store
 from app.storage import projects as project_store
 from app.storage import runs as run_store
-from app.storage.models import Entry, OutboxItem, Project, SessionLog
+from app.storage.models import Entry, OutboxItem, Project, Run, SessionLog
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +127,20 @@ def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Se
     vocabulary, approaches = _project_words(session, project)
     name = memory.collection(project)
     for key in keys:
-        source = _source(session, project, key, approaches)
-        chunks = [] if source is None else chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
-        _write(memory, name, key, chunks, counts)
+        _write(memory, name, key, _chunks(session, project, key, memory, vocabulary, approaches), counts)
         counts.sources += 1
     return counts
+
+
+def _chunks(
+    session: Session, project: Project, key: str, memory: Memory, vocabulary: set[str], approaches: dict[str, str]
+) -> list[Chunk]:
+    source = _source(session, project, key, approaches)
+    if source is None:
+        return []
+    chunks = chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
+    whole = whole_chunk(source, embedder=memory.embedder.name, vocabulary=vocabulary) if source.kind == LOG else None
+    return [*chunks, whole] if whole else chunks
 
 
 def _write(memory: Memory, name: str, key: str, chunks: list[Chunk], counts: IndexCounts) -> None:
@@ -168,7 +186,23 @@ def _source(session: Session, project: Project, key: str, approaches: dict[str, 
     if entry is None or entry.project_id != project.id:
         return None
     log = log_store.get_log(session, entry.log_id) if entry.log_id is not None else None
-    return entry_source(project, entry, day=log.session_date if log else entry.created_at.date(), approaches=approaches)
+    day = log.session_date if log else entry.created_at.date()
+    source = entry_source(project, entry, day=day, approaches=approaches)
+    if entry.kind == "log_entry" and entry.run_ids:
+        runs = run_store.get_runs_by_keys(session, project_id=entry.project_id, keys=list(entry.run_ids))
+        lines = [_run_line(runs[k]) for k in entry.run_ids if k in runs]
+        if lines:
+            source = replace(source, parts=[*source.parts, ("runs", "\n".join(lines))])
+    return source
+
+
+def _run_line(run: Run) -> str:
+    """A cited run as one line of its session: its name, parameters and metrics, so a query naming a parameter or a
+    value finds the session that ran it, even where the dump never wrote it."""
+    params = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items()))
+    metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(run.metrics.items()))
+    name = run.run_name or run.run_id or run.key
+    return f"run {name}: {params}" + (f"; {metrics}" if metrics else "")
 
 
 def log_source(project: Project, log: SessionLog, *, entry_id: int | None, approaches: dict[str, str]) -> Source:
@@ -247,9 +281,7 @@ def reindex(
     counts = IndexCounts()
     known = set(keys)
     for n, key in enumerate(keys, 1):
-        source = _source(session, project, key, approaches)
-        chunks = [] if source is None else chunks_of(source, embedder=memory.embedder.name, vocabulary=vocabulary)
-        _write(memory, name, key, chunks, counts)
+        _write(memory, name, key, _chunks(session, project, key, memory, vocabulary, approaches), counts)
         counts.sources += 1
         if progress:
             progress(n, len(keys))
@@ -312,16 +344,31 @@ def search(session: Session, memory: Memory, *, project: Project, query: Query) 
     vector_hits = memory.store.nearest(name, vector, n=width, where=where)
     tokens = rank.query_tokens(text, vocabulary)
     keyword_hits = memory.store.with_tokens(name, tokens, n=width, where=where) if tokens else []
-    if keyword_hits:
-        keyword_hits = _ranked_by_vector(keyword_hits, vector, memory, name)
+    stems = content_stems(text)[:LEXICAL_STEMS]
+    by_stem = memory.store.with_terms(name, stems, n=LEXICAL_DF_CAP, where=where) if stems else {}
+    total = max(memory.store.count(name), 1)
+    idf = {t: math.log(1 + total / (1 + len(by_stem.get(t, [])))) for t in stems}
+    # The passages holding the rarest of the query's words join the vector candidates.
+    rare = sorted((t for t in stems if by_stem.get(t)), key=lambda t: -idf[t])[:3]
+    lexical_hits = list({h.id: h for t in rare for h in by_stem[t][:width]}.values())
+    extra = _ranked_by_vector([*keyword_hits, *lexical_hits], vector, memory, name)
+    known = {h.id for h in keyword_hits}
+    keyword_hits = [h for h in extra if h.id in known]
+    lexical_hits = [h for h in extra if h.id not in known]
     words = rank.terms(text)
-    groups = rank.fuse(vector_hits, keyword_hits, words)[: query.limit]
+    groups = rank.fuse(vector_hits, keyword_hits, stems, idf, lexical_hits)[: query.limit]
     return [_found(g, words) for g in groups]
 
 
+LEXICAL_STEMS = 8  # query words looked up by stem
+LEXICAL_DF_CAP = 500  # passages read per word: enough to tell a rare word from a common one
+
+
 def _ranked_by_vector(hits: list[Hit], vector: Any, memory: Memory, name: str) -> list[Hit]:
-    """Keyword hits in the order their meaning is closest to the query (their vectors are read back)."""
-    vectors = memory.store.vectors(name, [h.id for h in hits])
+    """Hits found by a word, with their similarity to the query read back from their vectors, closest first."""
+    if not hits:
+        return []
+    vectors = memory.store.vectors(name, list(dict.fromkeys(h.id for h in hits)))
     scored = [Hit(h.id, h.text, h.metadata, float(vectors[h.id] @ vector) if h.id in vectors else 0.0) for h in hits]
     return sorted(scored, key=lambda h: -h.similarity)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from app.retrieval.chunks import Source, chunks_of, exact_tokens, split_text
+from app.retrieval.chunks import Source, chunks_of, content_stems, exact_tokens, split_text, stem, whole_chunk
 from app.retrieval.jargon import spelled_out
 from app.retrieval.rank import fuse, lexical, snippet
 from app.retrieval.store import Hit
@@ -43,7 +43,7 @@ def test_long_lines_are_cut_at_sentence_ends_and_short_ones_joined() -> None:
     long_line = " ".join(f"Sentence number {i} says something about the model." for i in range(40))
     pieces = split_text(long_line + "\nok\nthe last line is long enough to stand alone.")
     assert len(pieces) > 2
-    assert all(len(p.split()) <= 90 for p in pieces)
+    assert all(len(p.split()) <= 40 for p in pieces)
     assert all(p.endswith(".") for p in pieces[:-1])
     assert not any(p == "ok" for p in pieces)
 
@@ -60,13 +60,26 @@ def test_shorthand_is_spelled_out_for_the_embedding_only() -> None:
 
 
 def test_a_word_found_by_its_stem_counts_and_a_token_outranks_a_near_meaning() -> None:
-    assert lexical(["leakage"], "target encoding leaked the label") == 1.0
-    assert lexical(["calibration"], "target encoding leaked the label") == 0.0
+    leaked = Hit("log:3:text:0", "target encoding leaked the label", {"source": "log:3"}, 0.1)
+    assert stem("leakage") == stem("leaked") == stem("leaks") == "leak"
+    assert stem("overfitting") == stem("overfits") == "overfit"
+    assert lexical(content_stems("the leakage"), leaked) == 1.0
+    assert lexical(content_stems("calibration"), leaked) == 0.0
+    # A rare word counts for more than a common one.
+    both = content_stems("label calibration")
+    assert lexical(both, leaked, {"label": 3.0, "calibr": 1.0}) == 0.75
     near = Hit("log:1:text:0", "close in meaning", {"source": "log:1", "log_id": 1, "kind": "log"}, 0.6)
     exact = Hit("log:2:text:0", "holds max_depth", {"source": "log:2", "log_id": 2, "kind": "log"}, 0.45)
     groups = fuse([near, exact], [exact], ["max_depth"])
     assert [g.key for g in groups] == ["log:2", "log:1"]
     assert groups[0].keyword and not groups[1].keyword
+
+
+def test_the_whole_dump_is_one_more_chunk_when_it_has_several_lines() -> None:
+    source = _source("\n".join(f"line {i} says a thing about the model and its features." for i in range(8)))
+    whole = whole_chunk(source, embedder="m")
+    assert whole is not None and whole.id == "log:7:all:0"
+    assert whole_chunk(_source("one short line only."), embedder="m") is None
 
 
 def test_a_session_is_one_hit_however_many_chunks_match() -> None:
