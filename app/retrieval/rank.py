@@ -35,6 +35,22 @@ def query_tokens(query: str, vocabulary: Collection[str]) -> list[str]:
     return tokens
 
 
+_QUESTION = re.compile(
+    r"^\s*(?:(?:why|how|what|when|where|which|who)\b(?:\s+(?:did|do|does|was|were|is|are|has|have|had|can|could|"
+    r"should|would|many|much|come|about|happened|kind of))*(?:\s+(?:we|they|you|i|it|anyone|anybody|someone|the team))?"
+    r"|(?:did|do|does|has|have|had|was|were|is|are|can|could)\s+(?:we|they|you|i|anyone|anybody|someone|the team)"
+    r"(?:\s+(?:ever|already|actually|really))?)\s+",
+    re.I,
+)
+
+
+def as_statement(query: str) -> str:
+    """The query without its question lead-in ("why did we drop the forests?" -> "drop the forests"): a sentence
+    model puts a question and a statement of the same thing further apart than two statements."""
+    stripped = _QUESTION.sub("", query, count=1).strip().rstrip("?").strip()
+    return stripped if len(stripped.split()) >= 2 else query
+
+
 def terms(query: str) -> list[str]:
     """The words to highlight: the query's words less the common ones."""
     return [t for t in dict.fromkeys(w.lower() for w in _TERM.findall(query)) if t not in _STOP and len(t) > 1]

@@ -339,9 +339,14 @@ def search(session: Session, memory: Memory, *, project: Project, query: Query) 
     name = memory.collection(project)
     where = _where(query)
     vocabulary, _ = _project_words_light(session, project)
-    vector = memory.embedder.embed([spelled_out(text)])[0]
+    asked = rank.as_statement(text)
+    vectors = memory.embedder.embed([spelled_out(text), spelled_out(asked)] if asked != text else [spelled_out(text)])
+    vector = vectors[0]
     width = max(4 * query.limit, 40)
     vector_hits = memory.store.nearest(name, vector, n=width, where=where)
+    if len(vectors) > 1:
+        # A question and the statement it asks about are both searched; a passage keeps the closer of the two.
+        vector_hits = _closest([*vector_hits, *memory.store.nearest(name, vectors[1], n=width, where=where)])
     tokens = rank.query_tokens(text, vocabulary)
     keyword_hits = memory.store.with_tokens(name, tokens, n=width, where=where) if tokens else []
     stems = content_stems(text)[:LEXICAL_STEMS]
@@ -358,6 +363,14 @@ def search(session: Session, memory: Memory, *, project: Project, query: Query) 
     words = rank.terms(text)
     groups = rank.fuse(vector_hits, keyword_hits, stems, idf, lexical_hits)[: query.limit]
     return [_found(g, words) for g in groups]
+
+
+def _closest(hits: list[Hit]) -> list[Hit]:
+    best: dict[str, Hit] = {}
+    for hit in hits:
+        if hit.id not in best or hit.similarity > best[hit.id].similarity:
+            best[hit.id] = hit
+    return sorted(best.values(), key=lambda h: -h.similarity)
 
 
 LEXICAL_STEMS = 8  # query words looked up by stem
