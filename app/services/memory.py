@@ -611,44 +611,44 @@ def _related_work(session: Session, hit: Hit) -> RelatedWork | None:
 
 # --- "has this been tried?" in words --------------------------------------------------------------------------------
 
-# The sections of a log entry that say what was done (a next step or an open question was not done yet).
-DONE_SECTIONS = ("observations", "conclusions", "did_not_work", "experiments", "tldr")
+# Passages that say what was planned or wondered, not what was done, are no evidence that something was tried.
+PLAN_SECTIONS = frozenset({"next_steps", "open_questions", "hypothesis"})
 MENTIONS_MAX = 3
+MENTION_MIN_SCORE = 0.6  # the search score (similarity + word and token matches) a mention needs
 
 
 def mentions_for(session: Session, *, project: Project, proposal: str) -> list[TriedMention]:
-    """Earlier log entries whose statements of what was done are close to `proposal`, at or above the related-work
-    threshold, best first; none with the index off or failing."""
+    """Earlier sessions whose words say something close to `proposal` was done: the project searched for it (the
+    same hybrid ranking as search), passages of plans and questions left out, best first; none with the index off
+    or failing."""
     memory = _active
     if memory is None or not proposal.strip():
         return []
     try:
-        vector = memory.embedder.embed([spelled_out(proposal)])[0]
-        where = {"$and": [{"kind": "log_entry"}, {"section": {"$in": list(DONE_SECTIONS)}}]}
-        hits = memory.store.nearest(memory.collection(project), vector, n=12, where=where)
+        found = search(session, memory, project=project, query=Query(proposal, limit=8))
     except Exception:
         logger.warning("memory.mentions.failed", extra={"project": project.slug}, exc_info=True)
         return []
-    best: dict[str, Hit] = {}
-    for hit in hits:
-        key = rank.group_key(hit)
-        if hit.similarity >= memory.related_min_similarity and key not in best:
-            best[key] = hit
     out: list[TriedMention] = []
-    for hit in list(best.values())[:MENTIONS_MAX]:
-        entry_id = cast(int | None, hit.metadata.get("entry_id"))
-        entry = entry_store.get_entry(session, entry_id) if entry_id is not None else None
-        if entry is None or entry.version != int(hit.metadata.get("version", entry.version)):
-            continue  # deleted or corrected since it was indexed: never cite a stale passage
-        snippet, _ = rank.snippet(hit.text, [])
+    for f in found:
+        if f.section in PLAN_SECTIONS or f.score < MENTION_MIN_SCORE:
+            continue
+        entry_id = f.entry_id
+        if f.log_id is not None:
+            entry_id = entry_store.entry_ids_by_log(session, [f.log_id]).get(f.log_id, entry_id)
+        if entry_id is None or entry_store.get_entry(session, entry_id) is None:
+            continue  # deleted since it was indexed: never cite a stale passage
         out.append(
             TriedMention(
                 entry_id=entry_id,
-                log_id=cast(int | None, hit.metadata.get("log_id")),
-                date=str(hit.metadata.get("day", "")),
-                section=str(hit.metadata.get("section", "")),
-                text=snippet,
-                similarity=round(hit.similarity, 3),
+                log_id=f.log_id,
+                date=f.day,
+                section=f.section,
+                text=f.snippet,
+                similarity=f.similarity,
+                score=round(f.score, 3),
             )
         )
+        if len(out) == MENTIONS_MAX:
+            break
     return out

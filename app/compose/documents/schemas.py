@@ -251,6 +251,7 @@ class TriedMention(_Frozen):
     section: str
     text: str
     similarity: float
+    score: float  # the search score: similarity, plus the proposal's words and exact tokens the passage holds
 
 
 class TriedAnswer(_Frozen):

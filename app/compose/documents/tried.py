@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.analysis.model import Findings, TriedMatch, TriedRun
+from app.analysis.model import Findings, TriedMatch, TriedRun, TriedVerdict
 from app.compose.contract import Composed, DocContext
 from app.compose.documents.common import approach_by_run, body_run_ids
 from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
@@ -17,9 +17,9 @@ TITLE = "Has this been tried"
 MAX_SHOWN = 10  # runs per table in Markdown; the body lists every one
 
 
-# A proposal no run matches but an earlier entry describes doing, in words close to it: "tried" at or above
-# SAID_TRIED, else "similar" (the caller passes only mentions at or above the related-work threshold).
-SAID_TRIED = 0.7
+# A proposal whose words an earlier session states as done: "tried" when the best passage's search score reaches
+# SAID_TRIED, else at least "similar" (the caller passes only passages that score MENTION_MIN_SCORE or more).
+SAID_TRIED = 0.9
 
 
 @labelling
@@ -32,12 +32,18 @@ def compose_tried(
     mentions: Sequence[TriedMention] = (),
 ) -> Composed:
     verdict = match.verdict
-    if verdict == "new" and mentions:
-        verdict = "tried" if max(m.similarity for m in mentions) >= SAID_TRIED else "similar"
+    best = max(mentions, key=lambda m: m.score) if mentions else None
     answer = _answer(match, findings)
-    if mentions and match.verdict == "new":
-        first = max(mentions, key=lambda m: m.similarity)
-        answer = f"No run's parameters match it, but entry {first.entry_id} ({first.date}) says so in words."
+    if best is not None and verdict != "tried":
+        said: TriedVerdict = "tried" if best.score >= SAID_TRIED else "similar"
+        if verdict == "new" or said == "tried":
+            where = f"entry {best.entry_id} ({best.date})"
+            answer = (
+                f"No run's parameters match it, but {where} says it in words."
+                if verdict == "new"
+                else f"{answer} {where} says it was done, in words."
+            )
+            verdict = said
     draft = TriedAnswer(
         proposal=proposal,
         verdict=verdict,
