@@ -526,6 +526,8 @@ def _bold(text: str, spans: Sequence[tuple[int, int]]) -> str:
 # --- related prior work ---------------------------------------------------------------------------------------------
 
 RELATED_MAX = 3
+RELATED_MARGIN = 0.1  # how far above the project's background an earlier session must be
+BACKGROUND_MIN = 3  # earlier sessions it takes to tell a background
 
 
 def related_for(session: Session, *, project: Project, text: str, log_id: int | None, day: date) -> list[RelatedWork]:
@@ -556,14 +558,19 @@ def _related(
     best: dict[str, Hit] = {}
     day_num = int(day.strftime("%Y%m%d"))
     for vector in vectors:
-        for hit in memory.store.nearest(name, vector, n=8, where={"day_num": {"$lte": day_num}}):
-            if hit.similarity < memory.related_min_similarity or not _earlier(hit, log_id=log_id, day_num=day_num):
+        for hit in memory.store.nearest(name, vector, n=20, where={"day_num": {"$lte": day_num}}):
+            if not _earlier(hit, log_id=log_id, day_num=day_num):
                 continue
             key = rank.group_key(hit)
             if key not in best or hit.similarity > best[key].similarity:
                 best[key] = hit
+    # A project's sessions share its vocabulary, so every earlier one is somewhat close: a related one must stand
+    # out from that background (the median of the earlier sessions' best similarity) as well as pass the threshold.
+    scores = sorted(h.similarity for h in best.values())
+    background = scores[(len(scores) - 1) // 2] if len(scores) >= BACKGROUND_MIN else 0.0
+    floor = max(memory.related_min_similarity, background + RELATED_MARGIN)
     out: list[RelatedWork] = []
-    for hit in sorted(best.values(), key=lambda h: -h.similarity):
+    for hit in sorted((h for h in best.values() if h.similarity >= floor), key=lambda h: -h.similarity):
         work = _related_work(session, hit)
         if work is not None:
             out.append(work)
