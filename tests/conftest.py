@@ -198,6 +198,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 # and these files are handed out first, so the quick files fill in around them and no worker is left alone with a
 # long file at the end. Only the order changes; a stale list costs time, never a result.
 SLOW_FIRST = (
+    "tests/evals/test_retrieval_eval.py",
     "tests/test_cli.py",
     "tests/test_cli_user_commands.py",
     "tests/test_demo.py",
