@@ -72,11 +72,23 @@ class DocContext:
     experiments: Mapping[str, str] = field(default_factory=dict)
     # Approach name -> the mark a dump proposed for it, not yet confirmed (the documents say so beside the approach).
     proposed: Mapping[str, ProposedMark] = field(default_factory=dict)
+    # Approach name -> earlier documents that discuss it (retrieval), newest first: linked, never quoted again.
+    earlier: Mapping[str, tuple[EarlierDocument, ...]] = field(default_factory=dict)
 
     def labels(self) -> RunLabels:
         """The runs as Markdown shows them: by name, linked to the MLflow UI when there is a tracking server."""
         rows = ((k, r.run_id, r.name, self.experiments.get(k)) for k, r in self.runs.items())
         return RunLabels.of(rows, tracking_uri=self.tracking_uri)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierDocument:
+    """An earlier document (a phase summary, a decision, a brief) that names an approach: where to read it."""
+
+    entry_id: int
+    kind: str
+    day: date
+    link: str
 
 
 @dataclass(frozen=True, slots=True)

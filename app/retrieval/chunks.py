@@ -157,7 +157,11 @@ def chunks_of(source: Source, *, embedder: str, vocabulary: Collection[str] = ()
         for n, piece in enumerate(split_text(text) if split else [text]):
             tokens = exact_tokens(piece, vocabulary)
             runs_here = [r for r in cited if r.lower() in tokens or r.lower() in piece.lower()]
-            approaches = _approaches(runs_here or cited, source.approaches)
+            if source.kind in ("log", "log_entry"):
+                approaches = _approaches(runs_here or cited, source.approaches)
+            else:  # a document names an approach in its words; the runs it cites span them all
+                low = piece.lower()
+                approaches = sorted({a for a in source.approaches.values() if a.lower() in low})
             metadata: dict[str, str | int | list[str]] = {
                 "source": source.key,
                 "project": source.project,

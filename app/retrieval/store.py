@@ -234,6 +234,15 @@ class VectorStore:
             out[one] = [Hit(i, d or "", m or {}, 0.0) for i, d, m in zip(got["ids"], docs, metas, strict=True)]
         return out
 
+    def matching(self, name: str, *, where: Where, n: int) -> list[Hit]:
+        """Chunks whose metadata matches `where` (no vector search), in no particular order."""
+        collection = self._collection(name, create=False)
+        if collection is None:
+            return []
+        got = self._call("read", collection.get, where=where, limit=n, include=["documents", "metadatas"])
+        docs, metas = got["documents"] or [], got["metadatas"] or []
+        return [Hit(i, d or "", m or {}, 0.0) for i, d, m in zip(got["ids"], docs, metas, strict=True)]
+
 
 def _is_missing(exc: Exception) -> bool:
     text = f"{type(exc).__name__} {exc}".lower()

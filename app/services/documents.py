@@ -67,11 +67,18 @@ def analysed(
     return Analysed(inp, findings, ctx)
 
 
+def _with_earlier(session: Session, a: Analysed, project: Project) -> Analysed:
+    """The context with each approach's earlier documents (retrieval; none with the index off)."""
+    names = [approach.name for approach in a.findings.approaches]
+    earlier = memory.earlier_documents(session, project=project, approaches=names, public_url=a.ctx.public_url)
+    return replace(a, ctx=replace(a.ctx, earlier=earlier)) if earlier else a
+
+
 def create_summary(session: Session, *, project: Project, body: SummaryCreate, public_url: str) -> EntryPublic:
     """A phase summary of the sessions between `since` and `until`."""
     if body.since and body.until and body.since > body.until:
         raise InputInvalid(f"until ({body.until}) is before since ({body.since})", field="until")
-    a = analysed(session, project=project, public_url=public_url, plan=True)
+    a = _with_earlier(session, analysed(session, project=project, public_url=public_url, plan=True), project)
     composed = compose_phase_summary(a.ctx, a.findings, since=body.since, until=body.until)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 
@@ -150,7 +157,7 @@ def create_reproduction(
 
 def create_brief(session: Session, *, project: Project, body: BriefCreate, public_url: str) -> EntryPublic:
     """A handover brief: the goal, what was tried and why it stopped, decisions, the current best and the risks."""
-    a = analysed(session, project=project, public_url=public_url, plan=True)
+    a = _with_earlier(session, analysed(session, project=project, public_url=public_url, plan=True), project)
     composed = compose_brief(a.ctx, a.findings, audience=body.audience.strip() or "a teammate taking over")
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 

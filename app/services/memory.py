@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlmodel import Session
 
+from app.compose.contract import EarlierDocument
 from app.compose.documents.schemas import TriedMention
 from app.compose.escape import md_text
 from app.compose.log_entry.schema import RelatedWork
@@ -658,4 +659,47 @@ def mentions_for(session: Session, *, project: Project, proposal: str) -> list[T
         )
         if len(out) == MENTIONS_MAX:
             break
+    return out
+
+
+# --- earlier documents per approach ---------------------------------------------------------------------------------
+
+DOCUMENT_KINDS = ("phase_summary", "handover_brief", "selection_decision", "next_experiments", "metric_switch")
+EARLIER_MAX = 3
+
+
+def earlier_documents(
+    session: Session, *, project: Project, approaches: Sequence[str], public_url: str
+) -> dict[str, tuple[EarlierDocument, ...]]:
+    """Per approach, the newest earlier documents whose words name it (a summary's, a brief's, a decision's), each
+    once, still current in SQL; none with the index off or failing. Read from the chunks' metadata, no embedding."""
+    memory = _active
+    if memory is None or not approaches:
+        return {}
+    name = memory.collection(project)
+    out: dict[str, tuple[EarlierDocument, ...]] = {}
+    try:
+        for approach in approaches:
+            where = {"$and": [{"approaches": {"$contains": approach}}, {"kind": {"$in": list(DOCUMENT_KINDS)}}]}
+            hits = memory.store.matching(name, where=where, n=200)
+            latest: dict[int, Hit] = {}
+            for hit in hits:
+                entry_id = hit.metadata.get("entry_id")
+                if isinstance(entry_id, int) and entry_id not in latest:
+                    latest[entry_id] = hit
+            docs: list[EarlierDocument] = []
+            for entry_id in sorted(latest, reverse=True):
+                entry = entry_store.get_entry(session, entry_id)
+                if entry is None or entry.version != int(latest[entry_id].metadata.get("version", entry.version)):
+                    continue
+                day = date.fromisoformat(str(latest[entry_id].metadata.get("day")))
+                link = f"{public_url.rstrip('/')}/v1/entries/{entry_id}"
+                docs.append(EarlierDocument(entry_id=entry_id, kind=entry.kind, day=day, link=link))
+                if len(docs) == EARLIER_MAX:
+                    break
+            if docs:
+                out[approach] = tuple(docs)
+    except Exception:
+        logger.warning("memory.earlier.failed", extra={"project": project.slug}, exc_info=True)
+        return {}
     return out

@@ -211,3 +211,20 @@ def test_an_empty_query_names_the_field(client: TestClient, q: str) -> None:
     response = client.get("/v1/projects/churn/search", params={"q": q})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "query.q"
+
+
+def test_a_brief_links_the_earlier_summary_that_discusses_each_approach(client: TestClient) -> None:
+    from tests.factories import seed_history
+
+    seed_history(client)
+    post_log(client, text="smote runs plateau around 0.853; class weights look better.", session_date="2026-11-07")
+    summary = client.post("/v1/projects/churn/summaries", json={})
+    assert summary.status_code == 201, summary.text
+    drain(client)
+    brief = client.post("/v1/projects/churn/briefs", json={})
+    assert brief.status_code == 201, brief.text
+    stories = {s["name"]: s for s in brief.json()["body"]["approaches"]}
+    linked = {name: [d["entry_id"] for d in s["earlier"]] for name, s in stories.items()}
+    assert linked["smote"] == [summary.json()["id"]] and linked["weights"] == [summary.json()["id"]]
+    assert f"/v1/entries/{summary.json()['id']})" in brief.json()["markdown"]
+    assert "earlier documents: [phase summary," in brief.json()["markdown"]

@@ -15,6 +15,8 @@ from app.compose.documents.common import (
     below_baseline,
     best_note,
     body_run_ids,
+    earlier_docs,
+    earlier_line,
     lines_of_inquiry,
     one_off,
     proposed_line,
@@ -40,6 +42,7 @@ from app.compose.documents.render import (
 from app.compose.documents.schemas import (
     ApproachStory,
     DecisionNote,
+    EarlierDoc,
     Evidence,
     HandoverBrief,
     ProposedNote,
@@ -76,7 +79,10 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         direction=findings.direction,
         target=ctx.target_value,
         metric_switches=switch_notes(findings),
-        approaches=[_story(a, filed, chosen[0] if chosen else None, proposed_note(ctx, a)) for a in lines],
+        approaches=[
+            _story(a, filed, chosen[0] if chosen else None, proposed_note(ctx, a), earlier_docs(ctx, a.name))
+            for a in lines
+        ],
         decisions=[decision_note(e) for e in ctx.entries if e.kind == SELECTION_DECISION],
         current_best=best_note(ctx, findings),
         risks=_risks(ctx, findings, filed.unfiled("open_questions")),
@@ -91,7 +97,9 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
 
-def _story(a: Approach, filed: Filed, selected: str | None, proposed: ProposedNote | None) -> ApproachStory:
+def _story(
+    a: Approach, filed: Filed, selected: str | None, proposed: ProposedNote | None, earlier: list[EarlierDoc]
+) -> ApproachStory:
     outcome, why = _outcome(a)
     if outcome == "dropped" and a.mark is None and selected in a.run_ids:  # no more gains, but it holds the choice
         outcome, why = "adopted", f"holds the chosen model; {why}"
@@ -104,6 +112,7 @@ def _story(a: Approach, filed: Filed, selected: str | None, proposed: ProposedNo
         did_not_work=filed.of(a.name, "did_not_work"),
         open_questions=filed.of(a.name, "open_questions"),
         proposed=proposed,
+        earlier=earlier,
     )
 
 
@@ -196,7 +205,8 @@ def _story_line(s: ApproachStory) -> str:
     lines = [line, *([proposed_line(s.proposed, s.did_not_work)] if s.proposed else [])]
     lines += [f"  - did not work: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.did_not_work]
     lines += [f"  - open question: “{md_text(q.text)}”{cites(q.run_ids)}" for q in s.open_questions]
-    return "\n".join(lines)
+    lines += [earlier_line(s.earlier)] if s.earlier else []
+    return "\n".join(line for line in lines if line)
 
 
 def _selection(body: HandoverBrief) -> DecisionNote | None:

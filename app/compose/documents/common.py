@@ -13,6 +13,7 @@ from app.compose.documents.filing import Filed, Section, log_quotes
 from app.compose.documents.schemas import (
     ApproachNote,
     BestNote,
+    EarlierDoc,
     Evidence,
     LeadNote,
     ProposedNote,
@@ -233,7 +234,22 @@ def approach_note(a: Approach, run_ids: Sequence[str], filed: Filed, ctx: DocCon
         did_not_work=filed.of(a.name, "did_not_work"),
         open_questions=filed.of(a.name, "open_questions"),
         proposed=proposed_note(ctx, a) if ctx is not None else None,
+        earlier=earlier_docs(ctx, a.name),
     )
+
+
+def earlier_docs(ctx: DocContext | None, name: str) -> list[EarlierDoc]:
+    if ctx is None:
+        return []
+    return [EarlierDoc(entry_id=d.entry_id, kind=d.kind, date=d.day, link=d.link) for d in ctx.earlier.get(name, ())]
+
+
+def earlier_line(docs: Sequence[EarlierDoc]) -> str:
+    """ "  - earlier: [phase summary, 2026-10-05](link), ..." or "" when there are none."""
+    if not docs:
+        return ""
+    links = [f"[{d.kind.replace('_', ' ')}, {d.date.isoformat()}]({d.link})" for d in docs]
+    return "  - earlier documents: " + ", ".join(links)
 
 
 def quotes(entries: Sequence[EntryDigest], section: Section, runs: set[str] | None = None) -> list[Quote]:

@@ -99,6 +99,15 @@ class ProposedNote(_Frozen):
     reason: str
 
 
+class EarlierDoc(_Frozen):
+    """An earlier document about the approach, linked (its words are not quoted again)."""
+
+    entry_id: int
+    kind: str
+    date: date
+    link: str
+
+
 class ApproachNote(_Frozen):
     name: str
     status: ApproachStatus
@@ -111,6 +120,7 @@ class ApproachNote(_Frozen):
     did_not_work: list[Quote] = Field(default_factory=list)
     open_questions: list[Quote] = Field(default_factory=list)  # its own; the summary's keeps the rest
     proposed: ProposedNote | None = None  # a mark a dump proposed, not yet confirmed
+    earlier: list[EarlierDoc] = Field(default_factory=list)  # earlier documents that discuss it
 
 
 class DecisionNote(_Frozen):
@@ -391,6 +401,7 @@ class ApproachStory(_Frozen):
     did_not_work: list[Quote] = Field(default_factory=list)
     open_questions: list[Quote] = Field(default_factory=list)  # its own; the brief's risks keep the rest
     proposed: ProposedNote | None = None  # a mark a dump proposed, not yet confirmed
+    earlier: list[EarlierDoc] = Field(default_factory=list)  # earlier documents that discuss it
 
 
 class Risk(_Frozen):

@@ -13,6 +13,7 @@ from app.compose.documents.common import (
     approach_note,
     best_note,
     body_run_ids,
+    earlier_line,
     in_window,
     lines_of_inquiry,
     one_off,
@@ -142,7 +143,8 @@ def _approach_block(a: ApproachNote) -> str:
     lines += ["  " + _quote_line(q, "concluded") for q in a.conclusions]
     lines += ["  " + _quote_line(q, "did not work") for q in a.did_not_work]
     lines += ["  " + _quote_line(q, "open question") for q in a.open_questions]
-    return "\n".join(lines)
+    lines += [earlier_line(a.earlier)] if a.earlier else []
+    return "\n".join(line for line in lines if line)
 
 
 def _closed_line(a: ApproachNote, selected: str | None) -> str:
