@@ -235,7 +235,7 @@ def entry_source(project: Project, entry: Entry, *, day: date, approaches: dict[
                 parts.append((section, text))
         experiments = entry.body.get("experiments") or []
         lines = [
-            " ".join(str(e.get(k) or "") for k in ("run_name", "ref", "change")).strip()
+            " ".join(dict.fromkeys(str(e.get(k) or "") for k in ("run_name", "ref", "change") if e.get(k))).strip()
             for e in experiments
             if isinstance(e, dict)
         ]
@@ -512,16 +512,26 @@ def search_markdown(page: SearchPage, *, project: Project, public_url: str) -> s
 
 
 def _bold(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """The snippet with its matched words in bold; every piece escaped, the spaces between them kept."""
     out, at = [], 0
     for start, end in spans:
         if start < at:
             continue
-        out.append(md_text(text[at:start]) if text[at:start].strip() else text[at:start])
+        out.append(_escaped(text[at:start]))
         out.append(f"**{md_text(text[start:end])}**")
         at = end
-    rest = text[at:]
-    out.append(md_text(rest) if rest.strip() else rest)
+    out.append(_escaped(text[at:]))
     return "".join(out)
+
+
+def _escaped(piece: str) -> str:
+    """`md_text` of a piece of a line, with the spaces at its ends kept (they separate it from the bold words)."""
+    core = piece.strip()
+    if not core:
+        return " " if piece else ""
+    lead = " " if piece[0].isspace() else ""
+    tail = " " if piece[-1].isspace() else ""
+    return lead + md_text(core) + tail
 
 
 # --- related prior work ---------------------------------------------------------------------------------------------
