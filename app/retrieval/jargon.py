@@ -116,13 +116,88 @@ JARGON: dict[str, str] = {
     "als": "alternating least squares matrix factorization",
     "mf": "matrix factorization",
     "ltr": "learning to rank",
-    "ab": "a/b test experiment",
+    "ab": "a/b test online experiment",
+    "emb": "embedding",
+    "embs": "embeddings",
+    "dim": "dimension",
+    "dims": "dimensions",
+    "high-card": "high cardinality",
+    "recon": "reconstruction",
+    "ae": "autoencoder",
+    "vae": "variational autoencoder",
+    "gan": "generative adversarial network",
+    "iforest": "isolation forest anomaly detection",
+    "fm": "factorization machine",
+    "ffm": "field-aware factorization machine",
+    "dcn": "deep and cross network",
+    "vit": "vision transformer",
+    "seg": "segmentation",
+    "det": "detection",
+    "clf": "classifier",
+    "cls": "classification",
+    "gt": "ground truth labels",
+    "pred": "prediction",
+    "preds": "predictions",
+    "prob": "probability",
+    "probs": "probabilities",
+    "dist": "distribution",
+    "corr": "correlation",
+    "avg": "average",
+    "std": "standard deviation",
+    "imp": "importance",
+    "dedup": "deduplication",
+    "ts": "time series",
+    "arima": "arima statistical time series model",
+    "sarima": "seasonal arima statistical time series model",
+    "sarimax": "seasonal arima statistical time series model with regressors",
+    "ets": "exponential smoothing statistical time series model",
+    "wape": "weighted percentage error",
+    "smape": "symmetric percentage error",
+    "cvr": "conversion rate",
+    "rpm": "revenue per thousand impressions",
+    "ltv": "lifetime value",
+    "ci": "confidence interval",
+    "neg": "negative",
+    "negs": "negatives",
+    "hist": "history",
+    "prod": "production",
+    "infer": "inference",
+    "mem": "memory",
+    "acc": "accuracy",
+    "prec": "precision",
+    "attn": "attention",
+    "enc": "encoder",
+    "tok": "tokenizer",
+    "vocab": "vocabulary",
+    "arch": "architecture",
+    "init": "initialization",
+    "bn": "batch normalization",
+    "ln": "layer normalization",
+    "sched": "schedule",
+    "ep": "epochs",
+    "lm": "language model",
+    "mlm": "masked language model",
+    "ctx": "context",
+    "seq": "sequence",
+    "img": "image",
+    "imgs": "images",
+    "px": "pixels",
+    "ms": "milliseconds",
+    "a/b": "a/b test online experiment",
 }
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9/]*")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9/]*(?:-[A-Za-z][A-Za-z0-9/]*)*")
+
+
+def _shorthand(token: str) -> list[str]:
+    """A hyphenated word ("high-card") is looked up whole, then part by part ("rf-500" is "rf")."""
+    low = token.lower()
+    if low in JARGON:
+        return [low]
+    return [p for p in low.split("-") if p in JARGON]
 
 
 def spelled_out(text: str) -> str:
     """`text` with the meanings of its shorthand appended once each, e.g. "RF overfit" -> "RF overfit (random
     forest)"; unchanged when it has none."""
-    found = dict.fromkeys(JARGON[w.lower()] for w in _TOKEN.findall(text) if w.lower() in JARGON)
+    found = dict.fromkeys(JARGON[k] for w in _TOKEN.findall(text) for k in _shorthand(w))
     return f"{text} ({'; '.join(found)})" if found else text

@@ -1,11 +1,11 @@
 """Hybrid ranking: the vector ranking fused with an exact-token pass, chunks grouped into the sessions they tell.
 
-A passage's score is its cosine similarity to the query, raised by the query's words it holds (by stem: "leakage"
-finds "leaked"; weighted by how rare each is in the project) and more by an exact token the query names. Both word
-passes use Chroma's metadata index, so a passage the vectors missed can still be found by its words. The
-chunks of a brain dump and of the log entry composed from it are one session: they are grouped under the dump
-(`log:<id>`), and a document (a phase summary, a decision) is its own group. A group is as good as its best chunk:
-a long session is not worth more for having more chunks.
+A passage's score is its cosine similarity to the query, raised by the query's words it holds (by stem: "leakage" finds
+"leaked"; weighted by how rare each is in the project; a long word inside a longer one counts half) and more by an exact
+token the query names. Both word passes use Chroma's metadata index, so a passage the vectors missed can still be found
+by its words. The chunks of a brain dump and of the log entry composed from it are one session: they are grouped under
+the dump (`log:<id>`), and a document (a phase summary, a decision) is its own group. A group is as good as its best
+chunk: a long session is not worth more for having more chunks.
 """
 
 from __future__ import annotations
@@ -89,7 +89,18 @@ def lexical(query_stems: Sequence[str], hit: Hit, idf: Mapping[str, float] | Non
     held = set(hit.metadata.get("terms") or content_stems(hit.text))
     weights = {t: (idf or {}).get(t, 1.0) for t in query_stems}
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in held) / total if total else 0.0
+    return sum(w * _held(t, held) for t, w in weights.items()) / total if total else 0.0
+
+
+INSIDE_MIN = 6  # a query word this long counts half inside a longer word ("forest" in "iforest")
+
+
+def _held(stem: str, held: Collection[str]) -> float:
+    if stem in held:
+        return 1.0
+    if len(stem) >= INSIDE_MIN and any(stem in h for h in held if len(h) > len(stem)):
+        return 0.5
+    return 0.0
 
 
 def fuse(

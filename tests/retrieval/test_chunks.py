@@ -59,6 +59,13 @@ def test_shorthand_is_spelled_out_for_the_embedding_only() -> None:
     assert spelled_out("nothing to spell") == "nothing to spell"
 
 
+def test_hyphenated_shorthand_is_read_whole_then_by_part() -> None:
+    assert spelled_out("emb 32 for the high-card ids") == "emb 32 for the high-card ids (embedding; high cardinality)"
+    assert spelled_out("rf-500-trees won") == "rf-500-trees won (random forest)"
+    # A word that only contains shorthand is not shorthand: "card" in a payments project stays a card.
+    assert spelled_out("card-present payments") == "card-present payments"
+
+
 def test_a_word_found_by_its_stem_counts_and_a_token_outranks_a_near_meaning() -> None:
     leaked = Hit("log:3:text:0", "target encoding leaked the label", {"source": "log:3"}, 0.1)
     assert stem("leakage") == stem("leaked") == stem("leaks") == "leak"
@@ -68,6 +75,11 @@ def test_a_word_found_by_its_stem_counts_and_a_token_outranks_a_near_meaning() -
     # A rare word counts for more than a common one.
     both = content_stems("label calibration")
     assert lexical(both, leaked, {"label": 3.0, "calibr": 1.0}) == 0.75
+    # A long query word inside a longer word of the passage counts half; a short one not at all.
+    sarimax = Hit("log:3:text:0", "sarimax with temperature", {"terms": ["sarimax", "temperatur"]}, 0.3)
+    assert lexical(["forest"], Hit("log:4:text:0", "iforest", {"terms": ["iforest"]}, 0.3)) == 0.5
+    assert lexical(["arima"], sarimax) == 0.0
+    assert lexical(["temperatur", "sarimax"], sarimax) == 1.0
     near = Hit("log:1:text:0", "close in meaning", {"source": "log:1", "log_id": 1, "kind": "log"}, 0.6)
     exact = Hit("log:2:text:0", "holds max_depth", {"source": "log:2", "log_id": 2, "kind": "log"}, 0.45)
     groups = fuse([near, exact], [exact], ["max_depth"])
