@@ -155,6 +155,7 @@ def run_case(name: str, case: RetrievalCase, n: int = 0, threshold: float | None
     from app.retrieval.store import VectorStore
     from app.services import index_queue
     from app.services import memory as memory_service
+    from app.services import search as search_service
     from app.services.logs import create_log
     from app.services.schemas import LogCreate
     from evals.documents import Project
@@ -191,8 +192,8 @@ def run_case(name: str, case: RetrievalCase, n: int = 0, threshold: float | None
                 memory_service.reindex(session, memory, project=p.row)
             for q in case.queries:
                 text = _fill(q.q, case, name)
-                found = memory_service.search(
-                    session, memory, project=p.row, query=memory_service.Query(text, limit=10)
+                found = search_service.search(
+                    session, memory, project=p.row, query=search_service.Query(text, limit=10)
                 )
                 top = [dump_of_log.get(f.log_id or -1, f.key) for f in found]
                 if q.answers:

@@ -29,8 +29,8 @@ from app.compose.log_entry.refs import RunIndex
 from app.errors import InputInvalid
 from app.services import analysis as analysis_service
 from app.services import entries as entries_service
-from app.services import memory
 from app.services import outbox as outbox_service
+from app.services import prior_work
 from app.services.approaches import resolve_ref, resolve_refs, run_index
 from app.services.schemas import (
     BriefCreate,
@@ -70,7 +70,7 @@ def analysed(
 def _with_earlier(session: Session, a: Analysed, project: Project) -> Analysed:
     """The context with each approach's earlier documents (retrieval; none with the index off)."""
     names = [approach.name for approach in a.findings.approaches]
-    earlier = memory.earlier_documents(session, project=project, approaches=names, public_url=a.ctx.public_url)
+    earlier = prior_work.earlier_documents(session, project=project, approaches=names, public_url=a.ctx.public_url)
     return replace(a, ctx=replace(a.ctx, earlier=earlier)) if earlier else a
 
 
@@ -103,7 +103,7 @@ def create_tried(session: Session, *, project: Project, body: TriedCreate, publi
     """Whether a proposal was tried already: the runs that match it, exactly or in part."""
     a = analysed(session, project=project, public_url=public_url)
     match = match_proposal(body.proposal, a.inp.runs, a.findings)
-    mentions = memory.mentions_for(session, project=project, proposal=body.proposal)
+    mentions = prior_work.mentions_for(session, project=project, proposal=body.proposal)
     composed = compose_tried(a.ctx, a.findings, match, proposal=body.proposal, mentions=mentions)
     return _public(session, project, store_composed(session, project=project, composed=composed, analysed=a))
 

@@ -26,7 +26,7 @@ from app.errors import EntryNotFound, InputInvalid, LabbookError, PromptInvalid,
 from app.llm.prompts import template_version
 from app.parsing.tables import TableFormat
 from app.services import declarations as declarations_service
-from app.services import idempotency, index_queue, memory, outbox_status
+from app.services import idempotency, index_queue, outbox_status, prior_work
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
@@ -130,7 +130,7 @@ def _compose(
 ) -> tuple[Composed, Sources]:
     rows = run_store.run_rows(session, project_id=cast(int, project.id))
     runs = [RunFacts(key, run_id, name, metrics, params) for key, run_id, name, metrics, params in rows]
-    related = memory.related_for(session, project=project, text=log.text, log_id=log.id, day=log.session_date)
+    related = prior_work.related_for(session, project=project, text=log.text, log_id=log.id, day=log.session_date)
     composed = log_entry_kind.compose_entry(
         log.text,
         runs=runs,

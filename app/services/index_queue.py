@@ -1,6 +1,6 @@
 """Queue index updates: an `index` item in the outbox per changed dump or entry, in the caller's transaction.
 
-Kept apart from `app.services.memory` (which embeds and searches) so the services that store dumps and entries
+Kept apart from `app.services.memory` (which embeds) so the services that store dumps and entries
 depend on nothing heavier than the outbox table. `configure` is called once at start-up with the service's
 setting: with retrieval off nothing is queued.
 """

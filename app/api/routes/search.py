@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import PrefersMarkdownDep, ProjectDep, SessionDep, SettingsDep
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_response
 from app.api.responses import errors
-from app.services import memory
+from app.services import search as search_service
 from app.services.schemas import SearchPage
 
 router = APIRouter(prefix="/projects/{slug}", tags=["search"])
@@ -42,8 +42,8 @@ def search_project(
     meaning (embeddings in Chroma) fused with exact tokens (a run ID or name, a parameter, `key=value`). Each hit
     has its day, kind, approaches, a link and a snippet with the matched words marked. `not_indexed` says how many
     recent dumps and entries the index does not hold yet. 503 when the index cannot answer."""
-    query = memory.Query(text=q, kind=kind, since=since, until=until, approach=approach, limit=limit)
-    page = memory.search_page(session, settings, project=project, query=query)
+    query = search_service.Query(text=q, kind=kind, since=since, until=until, approach=approach, limit=limit)
+    page = search_service.search_page(session, settings, project=project, query=query)
     if markdown:
-        return markdown_response(memory.search_markdown(page, project=project, public_url=settings.public_url))
+        return markdown_response(search_service.search_markdown(page, project=project, public_url=settings.public_url))
     return page
