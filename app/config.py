@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # (about 3 KB each); 0 turns it off.
     analysis_cache_runs: int = Field(default=250_000, ge=0)
     # Retrieval (app/retrieval): past logs and entries embedded into Chroma. `on` indexes through the outbox and
-    # serves search; `off` queues nothing and answers search with 503. A persistent Chroma under data_dir/chroma by
+    # serves search; `off` queues nothing and answers search with 404. A persistent Chroma under data_dir/chroma by
     # default, Chroma's own server (`chroma run`) when LABBOOK_CHROMA_URL is set.
     retrieval: Literal["on", "off"] = "on"
     chroma_url: str | None = None

@@ -211,6 +211,11 @@ class IdempotencyKeyInUse(Conflict):
 # --- Retrieval --------------------------------------------------------------------------------------------------------
 
 
+class RetrievalOff(NotFound):
+    """Search on a service configured without retrieval (`LABBOOK_RETRIEVAL=off`): not there, and not coming back
+    by retrying, so a 404 rather than a 503."""
+
+
 class RetrievalUnavailable(LabbookError):
     """The vector store or the embedding model cannot answer now (a Chroma server down, an endpoint failing):
     transient. Writes never wait for it; a search answers 503 and says so."""

@@ -18,7 +18,7 @@ from typing import cast
 from sqlmodel import Session
 
 from app.config import Settings
-from app.errors import InputInvalid, LabbookError, NotFound, RetrievalUnavailable
+from app.errors import InputInvalid, LabbookError, NotFound, RetrievalOff
 from app.retrieval.chunks import (
     Chunk,
     Source,
@@ -83,7 +83,7 @@ def memory_for(settings: Settings) -> Memory | None:
 def require(settings: Settings) -> Memory:
     memory = memory_for(settings)
     if memory is None:
-        raise RetrievalUnavailable("retrieval is off on this service (LABBOOK_RETRIEVAL=off)")
+        raise RetrievalOff("search is off on this service (LABBOOK_RETRIEVAL=off)")
     return memory
 
 

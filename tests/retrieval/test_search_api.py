@@ -194,14 +194,16 @@ def test_indexing_never_blocks_a_write_when_chroma_is_down(tmp_path: Path, setti
         assert response.json()["error"]["code"] == "retrieval_unavailable"
 
 
-def test_search_is_503_when_retrieval_is_off(settings: Settings) -> None:
+def test_search_is_404_when_retrieval_is_off(settings: Settings) -> None:
+    """Off is a configuration, not an outage: nothing to retry, so no 503 and no Retry-After."""
     from app.main import create_app
 
     off = settings.model_copy(update={"retrieval": "off"})
     with TestClient(create_app(off), headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
         create_project(client)
         response = client.get("/v1/projects/churn/search", params={"q": "forest"})
-    assert response.status_code == 503
+    assert response.status_code == 404 and "Retry-After" not in response.headers
+    assert response.json()["error"]["code"] == "retrieval_off"
     assert "LABBOOK_RETRIEVAL" in response.json()["error"]["message"]
 
 

@@ -41,7 +41,8 @@ def search_project(
     """Past sessions (a brain dump with its log entry) and documents ranked by how well they answer `q`: by
     meaning (embeddings in Chroma) fused with exact tokens (a run ID or name, a parameter, `key=value`). Each hit
     has its day, kind, approaches, a link and a snippet with the matched words marked. `not_indexed` says how many
-    recent dumps and entries the index does not hold yet. 503 when the index cannot answer."""
+    recent dumps and entries the index does not hold yet. 503 when the index cannot answer now; 404 `retrieval_off`
+    on a service with retrieval off."""
     query = search_service.Query(text=q, kind=kind, since=since, until=until, approach=approach, limit=limit)
     page = search_service.search_page(session, settings, project=project, query=query)
     if markdown:
