@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -191,16 +192,53 @@ _cache: dict[tuple[str, str, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
+class Remembered:
+    """An embedder that keeps the vectors of the last `size` texts it embedded: a new dump's lines are embedded once
+    to find related prior work while the request composes its entry, and the indexer that stores the same lines a
+    moment later reads them back instead of running the model again."""
+
+    def __init__(self, inner: Embedder, size: int = 4096) -> None:
+        self.inner, self.size = inner, size
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in known:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            fresh = self.inner.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
+
+
 def get_embedder(model: str = "packaged", *, url: str | None = None, api_key: str | None = None) -> Embedder:
     """The embedder a setting names, made once per process: `packaged` (the default), a model directory's path, or
-    an endpoint's model name when `url` is set."""
+    an endpoint's model name when `url` is set; it remembers the vectors of the texts it embedded last."""
     key = (model, url or "", api_key or "")
     with _cache_lock:
         if key not in _cache:
             if url:
-                _cache[key] = HttpEmbeddings(url, model, api_key=api_key)
+                inner: Embedder = HttpEmbeddings(url, model, api_key=api_key)
             elif model == "packaged":
-                _cache[key] = packaged_minilm()
+                inner = packaged_minilm()
             else:
-                _cache[key] = model_directory(Path(model))
+                inner = model_directory(Path(model))
+            _cache[key] = Remembered(inner)
         return _cache[key]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app.errors import InputInvalid, RetrievalUnavailable
-from app.retrieval.embedder import PACKAGED_TOKENIZER, HttpEmbeddings, get_embedder, model_directory
+from app.retrieval.embedder import PACKAGED_TOKENIZER, HttpEmbeddings, Remembered, get_embedder, model_directory
 
 
 def test_the_packaged_model_embeds_offline_into_unit_vectors() -> None:
@@ -22,6 +22,31 @@ def test_the_packaged_model_embeds_offline_into_unit_vectors() -> None:
     assert vectors.shape == (2, 384)
     assert vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_text_embedded_again_is_read_back_not_run_through_the_model_again() -> None:
+    model = get_embedder().inner  # type: ignore[attr-defined]
+    calls: list[list[str]] = []
+
+    class Counting:
+        name, dim = model.name, model.dim
+
+        def embed(self, texts: list[str]) -> np.ndarray:
+            calls.append(list(texts))
+            return model.embed(texts)
+
+    remembered = Remembered(Counting(), size=2)  # type: ignore[arg-type]
+    first = remembered.embed(["lr warmup", "rf overfit"])
+    again = remembered.embed(["rf overfit", "lr warmup", "rf overfit", "focal loss"])
+    assert calls == [["lr warmup", "rf overfit"], ["focal loss"]]  # only the new text reaches the model
+    np.testing.assert_array_equal(again[0], first[1])
+    np.testing.assert_array_equal(again[1], first[0])
+    np.testing.assert_array_equal(again[0], again[2])
+    assert again.shape == (4, 384) and remembered.embed([]).shape == (0, 384)
+    remembered.embed(["lr warmup"])  # among the last two used: read back
+    assert len(calls) == 2
+    remembered.embed(["rf overfit"])  # the least recently used, forgotten: embedded again
+    assert calls[-1] == ["rf overfit"]
 
 
 def test_similar_sentences_are_closer_than_unrelated_ones() -> None:
