@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.analysis.audit import audit_findings
 from app.analysis.baseline import baseline_finding, find_baseline, missing_baseline_finding
 from app.analysis.changes import duplicate_findings, find_duplicates, multi_change_findings, run_changes
 from app.analysis.history import Step, build_history
@@ -56,6 +57,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     findings += within_noise_findings(steps, noise, direction, metric, approach_of)
     findings += multi_change_findings(steps, changes)
     findings += duplicate_findings(duplicates)
+    findings += audit_findings(steps, noise, direction, metric)
     findings += [project_gap_finding(gap) for gap in project_gaps]
     findings += [repro_gap_finding(gap) for gap in gaps]
     return Findings(

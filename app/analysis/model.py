@@ -36,7 +36,22 @@ FindingKind = Literal[
     "current_best",  # the best run on the metric in force
     "approach_status",  # an approach's computed (or marked) status
     "metric_switch",  # the primary metric changed, with when and why
+    # The audit (app/analysis/audit.py), above all of a research agent's result log:
+    "unchanged_metric",  # exactly the metric of its reference or the run before, with a different change
+    "tried_again",  # the same change (description or key=value assignments) as an earlier run
+    "keep_not_best",  # kept without beating the running best
+    "keep_within_noise",  # kept for beating the running best by no more than the believable gain
+    "collapse",  # far worse than its reference: the change broke something
+    "seed_only_progress",  # only the seed differs from its closest earlier configuration, yet counted as progress
 ]
+AUDIT_KINDS: tuple[str, ...] = (
+    "unchanged_metric",
+    "tried_again",
+    "keep_not_best",
+    "keep_within_noise",
+    "collapse",
+    "seed_only_progress",
+)
 
 # Reproducibility fields checked per run, in this order (the names used in `ReproGap.missing`).
 REPRO_FIELDS: tuple[str, ...] = (

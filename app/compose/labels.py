@@ -40,7 +40,9 @@ __all__ = [
 SHORT = 8
 NAME_PREFIX = "name:"
 GROUP_LIMIT = 3  # a grouped list names this many and counts the rest
-_HEX_ID_RE = re.compile(r"(?<![0-9A-Za-z/])[0-9a-f]{32}(?![0-9A-Za-z])")
+_HEX_ID_RE = re.compile(r"(?<![0-9A-Za-z/])(?:[0-9a-f]{32}|row\d+-[0-9a-f]{8})(?![0-9A-Za-z])")
+# An agent log's row key (`app.parsing.agent.row_key`): its name, `#N <description>`, says which row it is.
+_ROW_KEY_RE = re.compile(r"row\d+-[0-9a-f]{8}")
 _TICKS_RE = re.compile(r"`+")
 _HEX_KEY_RE = re.compile(r"[0-9a-f]{32}")
 _URL_SAFE = ":/#?&=%+,;~!$*'.-_@"  # everything else (spaces, parentheses, brackets) is percent-encoded
@@ -124,6 +126,8 @@ def plain_label(key: str, name: str | None) -> str:
     """The label as plain text (a TL;DR, a tag): `name (abcdef12)`, `abcdef12`, or the name of a `name:` key."""
     if key.startswith(NAME_PREFIX) and (not name or name == key):
         name = key[len(NAME_PREFIX) :]
+    if name and _ROW_KEY_RE.fullmatch(key) and name.startswith("#"):
+        return name
     short = short_key(key)
     return f"{name} ({short})" if name and short and name != key and not name.startswith(short) else name or short
 
@@ -185,14 +189,15 @@ def _span(span: str, labels: RunLabels | None) -> str:
         return run_label(inner)
     if labels is not None and labels.knows(unescaped):
         return run_label(unescaped)
-    if unescaped.startswith(NAME_PREFIX) or _HEX_KEY_RE.fullmatch(unescaped):
+    if unescaped.startswith(NAME_PREFIX) or _HEX_KEY_RE.fullmatch(unescaped) or _ROW_KEY_RE.fullmatch(unescaped):
         return run_label(unescaped)
     return span
 
 
 def _bare_ids(text: str, labels: RunLabels | None) -> str:
-    """A full run ID in a person's words reads as its label (no link: it may sit inside other markup). With labels in
-    force only the project's runs are replaced, so a 32-hex digest of a data set stays as written."""
+    """A full run ID (or an agent log's row key) in a person's words reads as its label (no link: it may sit inside
+    other markup). With labels in force only the project's runs are replaced, so a 32-hex digest of a data set stays
+    as written."""
 
     def label(match: re.Match[str]) -> str:
         key = match[0]

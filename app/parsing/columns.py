@@ -60,7 +60,9 @@ MODEL_HEADERS = frozenset(
 PACKED_PARAMS_HEADERS = frozenset(
     "params parameters hyperparams hyperparameters key_hyperparams key_params config settings hparams".split()
 )
-NOTES_HEADERS = frozenset({"notes", "note", "comment", "comments", "remarks", "description", "observations"})
+NOTES_HEADERS = frozenset(
+    {"notes", "note", "comment", "comments", "remarks", "description", "observations", "change", "changes"}
+)
 PACKED_TAGS_HEADERS = frozenset({"tags", "labels"})
 # Index columns that spreadsheets and pandas add on their own ("Unnamed: 0"): they carry nothing about the run.
 IGNORED_HEADER_RE = re.compile(r"unnamed_\d+|index|idx|row|row_no|row_number")
@@ -99,6 +101,12 @@ STATUS_WORDS: Mapping[str, str] = {
     "cancelled": "KILLED",
     "canceled": "KILLED",
     "stopped": "KILLED",
+    # A research agent's verdict on its experiment (autoresearch's results.tsv); the word is also kept as a tag.
+    "keep": "FINISHED",
+    "kept": "FINISHED",
+    "discard": "FINISHED",
+    "discarded": "FINISHED",
+    "crash": "FAILED",
 }
 GIT_COMMIT_RE = re.compile(r"[0-9a-fA-F]{7,64}")
 # Longest text each field holds (the Run model's column sizes); a longer value is not read into the field.
@@ -158,7 +166,8 @@ METRIC_WORDS = frozenset(
         "auc roc_auc pr_auc acc accuracy f1 loss logloss rmse mae mse mape r2 precision recall ap map ndcg "
         "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput "
         "wer cer regret reward hd95 hausdorff psnr ssim fid smape wmape qini auuc ece lb leaderboard mase wape rmsse "
-        "crps pinball faithfulness relevance frr far"
+        "crps pinball faithfulness relevance frr far bpb bpc memory_gb mem_gb vram_gb peak_memory peak_mem_gb "
+        "tokens_per_sec tok_per_sec samples_per_sec mfu"
     ).split()
 )
 # ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").
@@ -252,12 +261,13 @@ def classify_columns(
         role, name = _column_role(name_as_written, values, vocabulary, header_line, index, wandb=wandb)
         columns.append(Column(index, name_as_written, role, name))
     _check_duplicate_columns(columns, header_line)
-    if not any(column.role in ("run_id", "run_name") for column in columns):
-        raise RunTableInvalid(
-            f"line {header_line}: no run ID or run name column; name one 'Run ID' or 'Run name'",
-            line=header_line,
-        )
     return tuple(columns)
+
+
+def is_keyless(columns: Sequence[Column]) -> bool:
+    """No column names the run (no run ID, no run name): a research agent's result log, one experiment a row,
+    whose rows are keyed by their position and content (`app.parsing.agent.row_key`)."""
+    return not any(column.role in ("run_id", "run_name") for column in columns)
 
 
 def _column_role(

@@ -33,6 +33,15 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from app.errors import RunTableInvalid
+from app.parsing.agent import (
+    AGENT_STATUS_WORDS,
+    KEEP_WORDS,
+    accumulate,
+    read_change,
+    row_key,
+    row_name,
+    says_baseline,
+)
 from app.parsing.columns import (
     EMPTY_TEXT,
     FIELD_MAX_LENGTH,
@@ -41,6 +50,7 @@ from app.parsing.columns import (
     Role,
     build_vocabulary,
     classify_columns,
+    is_keyless,
     is_wandb_export,
     normalize_metric_name,
     parse_time,
@@ -62,7 +72,7 @@ __all__ = [
     "parse_run_table",
 ]
 
-TableFormat = Literal["markdown", "csv"]
+TableFormat = Literal["markdown", "csv", "tsv"]
 
 _SEPARATOR_CELL_RE = re.compile(r":?-+:?")
 _UNESCAPED_PIPE_RE = re.compile(r"(?<!\\)\|")
@@ -153,6 +163,9 @@ class _RowBuilder:
     notes: list[str] = field(default_factory=list)
     warnings: list[TableWarning] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    # The row's cells as written and the table's columns, for what is read across rows (an agent log's row keys).
+    cells: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
 
     def warn(self, column: Column | None, message: str) -> None:
         self.warnings.append(TableWarning(self.line, column.header if column else None, message))
@@ -209,10 +222,13 @@ class _RowBuilder:
 
 
 def detect_format(text: str) -> TableFormat:
-    """Markdown if the first non-blank line has a "|": a CSV header with a pipe in it is rarer than a pipe table."""
+    """Markdown if the first non-blank line has a "|": a CSV header with a pipe in it is rarer than a pipe table.
+    Tab-separated when that line has more tabs than commas and than semicolons (a research agent's `results.tsv`)."""
     for line in _lines(text):
         if line.strip():
-            return "markdown" if "|" in line else "csv"
+            if "|" in line:
+                return "markdown"
+            return "tsv" if line.count("\t") > max(line.count(","), line.count(";")) else "csv"
     return "csv"
 
 
@@ -228,7 +244,10 @@ def parse_run_table(
     if not text.strip():
         raise RunTableInvalid("the table is empty")
     table_format = format or detect_format(text)
-    grid = _read_markdown(text) if table_format == "markdown" else _read_csv(text)
+    if table_format == "markdown":
+        grid = _read_markdown(text)
+    else:
+        grid = _read_csv(text, "\t" if table_format == "tsv" else None)
     _check_shape(grid)
     columns = classify_columns(
         grid.header,
@@ -237,7 +256,10 @@ def parse_run_table(
         build_vocabulary(metric_aliases, known_metrics),
     )
     wandb = is_wandb_export(grid.header)
-    rows = tuple(_parse_row(line, cells, columns, wandb=wandb) for line, cells in grid.rows)
+    if is_keyless(columns):
+        rows = tuple(b.build() for b in agent_rows([_read_row(line, cells, columns) for line, cells in grid.rows]))
+    else:
+        rows = tuple(_parse_row(line, cells, columns, wandb=wandb) for line, cells in grid.rows)
     _check_unique_runs(rows, wandb=wandb)
     return ParsedTable(table_format, columns, rows, wandb)
 
@@ -295,11 +317,15 @@ def _clean_markdown_cell(cell: str) -> str:
     return cell
 
 
-def _read_csv(text: str) -> _Grid:
-    """Read CSV with the csv module (quoted cells may hold delimiters and newlines); skip blank rows."""
+def _read_csv(text: str, delimiter: str | None = None) -> _Grid:
+    """Read CSV (or, with `delimiter` tab, TSV) with the csv module (quoted cells may hold delimiters and
+    newlines); skip blank rows. Without a delimiter, the header line's is used."""
     lines = _lines(text)
     reader = csv.reader(
-        (line + "\n" for line in lines), delimiter=_sniff_delimiter(lines), skipinitialspace=True, strict=True
+        (line + "\n" for line in lines),
+        delimiter=delimiter or _sniff_delimiter(lines),
+        skipinitialspace=True,
+        strict=True,
     )
     records: list[tuple[int, tuple[str, ...]]] = []
     start = 1
@@ -346,15 +372,64 @@ def _check_shape(grid: _Grid) -> None:
 # --- Reading rows -------------------------------------------------------------------------------------------------
 
 
-def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...], *, wandb: bool = False) -> ParsedRow:
-    """Let each column read its cell, then insist on something that identifies the run."""
-    row = _RowBuilder(line, wandb)
+def _read_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...], *, wandb: bool = False) -> _RowBuilder:
+    """Let each column read its cell."""
+    row = _RowBuilder(line, wandb, cells=cells, columns=columns)
     for column in columns:
         _CELL_READERS[column.role](row, column, cells[column.index])
+    return row
+
+
+def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...], *, wandb: bool = False) -> ParsedRow:
+    """Let each column read its cell, then insist on something that identifies the run."""
+    row = _read_row(line, cells, columns, wandb=wandb)
     if row.run_id is None and row.run_name is None:
         headers = " or ".join(f'"{c.header}"' for c in columns if c.role in ("run_id", "run_name"))
         raise RunTableInvalid(f"line {line}: the row has no run ID or run name; fill in column {headers}", line=line)
     return row.build()
+
+
+_CHANGE_HEADERS = ("description", "change", "changes")
+_TAG_LENGTH = 500
+
+
+def agent_rows(rows: list[_RowBuilder]) -> list[_RowBuilder]:
+    """Key, name and configure the rows of a table that names no run: a research agent's result log.
+
+    Each row is keyed by its position and cells (`agent.row_key`) and named `#N <description>`. The status word
+    (`keep`, `discard`, `crash`) is the tag `status` (`_read_status`); the description is the change: the tag `change`,
+    its `key=value` pairs parameters, its other words the parameter `change`. A crashed row's metric of 0 is the
+    log's placeholder, dropped. With keep verdicts, each row's parameters are its parent's overlaid with its own
+    (`agent.accumulate`)."""
+    if not rows:
+        return rows
+    columns = rows[0].columns
+    notes = [column for column in columns if column.role == "notes"]
+    change = next((c for c in notes if normalize_metric_name(c.header) in _CHANGE_HEADERS), notes[0] if notes else None)
+    words: list[str | None] = []
+    for position, row in enumerate(rows, start=1):
+        description = _text(row.cells[change.index]) if change is not None else None
+        row.run_id = row_key(position, row.cells)
+        row.run_name = row_name(position, description)
+        words.append(row.tags.get("status"))
+        if description is not None and change is not None:
+            row.tags.setdefault("change", description[:_TAG_LENGTH])
+            if says_baseline(description):
+                row.tags.setdefault("baseline", "true")
+            assignments, said = read_change(description)
+            for key, value in assignments.items():
+                _put(row, row.params, key, value, change)
+            if said is not None:
+                _put(row, row.params, "change", said, change)
+        if row.fields.get("status") == "FAILED":
+            for metric in [name for name, value in row.metrics.items() if value == 0]:
+                del row.metrics[metric]
+                row.warn(None, f"{metric} 0 on a crashed row is a placeholder, not a result; not stored")
+    if any(word in KEEP_WORDS for word in words):
+        configured = accumulate([(row.params, word) for row, word in zip(rows, words, strict=True)])
+        for row, params in zip(rows, configured, strict=True):
+            row.params = params
+    return rows
 
 
 def _check_unique_runs(rows: Sequence[ParsedRow], *, wandb: bool = False) -> None:
@@ -474,6 +549,8 @@ def _read_status(row: _RowBuilder, column: Column, value: str) -> None:
         return
     if row.wandb:
         _put(row, row.tags, "wandb.state", text.lower(), column)
+    elif text.lower() in AGENT_STATUS_WORDS:  # an agent's verdict: keep, discard, crash
+        _put(row, row.tags, "status", text.lower(), column)
     word = status_word(text)
     if word is None:
         row.warn(column, f'"{text}" is not a run status; status left empty')

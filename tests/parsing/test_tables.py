@@ -212,7 +212,6 @@ def test_csv_unclosed_quote_names_the_row_line() -> None:
         ),
         ("\n| Run ID | AUC |\n|---|---|\n", 2, ["line 2", "header but no rows"]),
         ("run_id,AUC\n", 1, ["line 1", "header but no rows"]),
-        ("| Model | AUC |\n|---|---|\n| x | 1 |\n", 1, ["line 1", "no run ID or run name column"]),
         (
             "| Run ID | Val AUC | val_auc |\n|-|-|-|\n| a | 1 | 2 |\n",
             1,

@@ -14,7 +14,12 @@ from app.services.schemas import Page, RunImportResult, RunPublic, RunTableImpor
 
 router = APIRouter(prefix="/projects/{slug}/runs", tags=["runs"])
 
-_RAW_FORMATS: dict[str, Any] = {"text/csv": "csv", "text/markdown": "markdown", "text/plain": None}
+_RAW_FORMATS: dict[str, Any] = {
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "text/markdown": "markdown",
+    "text/plain": None,
+}
 _IMPORT_BODY = {
     "requestBody": {
         "required": True,
@@ -22,13 +27,15 @@ _IMPORT_BODY = {
             "application/json": {"schema": RunTableImport.model_json_schema()},
             "text/markdown": {"schema": {"type": "string"}},
             "text/csv": {"schema": {"type": "string"}},
+            "text/tab-separated-values": {"schema": {"type": "string"}},
         },
     }
 }
 
 
 async def read_table_body(request: Request) -> RunTableImport:
-    """The table from a JSON body, or a raw text/csv, text/markdown or text/plain (auto-detected) body."""
+    """The table from a JSON body, or a raw text/csv, text/tab-separated-values, text/markdown or text/plain
+    (auto-detected) body."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
         try:
@@ -37,7 +44,9 @@ async def read_table_body(request: Request) -> RunTableImport:
             raise _json_error(exc) from exc
     if media not in _RAW_FORMATS:
         raise UnsupportedMediaType(
-            f"send application/json, text/markdown or text/csv, not {media or 'no content type'}", field="body"
+            "send application/json, text/markdown, text/csv or text/tab-separated-values, "
+            f"not {media or 'no content type'}",
+            field="body",
         )
     text = (await request.body()).decode("utf-8")  # the body guard already refused invalid UTF-8
     if not text.strip():

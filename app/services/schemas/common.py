@@ -68,7 +68,7 @@ def not_a_bool(value: object) -> object:
 Number = Annotated[float, BeforeValidator(not_a_bool)]
 Count = Annotated[int, BeforeValidator(not_a_bool)]
 Direction = Literal["max", "min"]
-TableFormat = Literal["markdown", "csv"]
+TableFormat = Literal["markdown", "csv", "tsv"]
 
 
 NonBlank = Annotated[str, StringConstraints(min_length=1, max_length=2_000), not_blank(), AfterValidator(strip_text)]
