@@ -109,14 +109,14 @@ def _result(step: Step, metric: str) -> str:
 
 
 def _tried_again(step: Step, earlier: Step, metric: str) -> Finding:
-    change = step.run.tags.get("change", "").strip()
+    earlier_change = earlier.run.tags.get("change", "").strip()
     numbers = {"earlier_value": earlier.value} if earlier.value is not None else {}
     if step.value is not None:
         numbers["value"] = step.value
     return Finding(
         "tried_again",
-        f'Run {step.key} tried "{change}" again: {earlier.key} tried it before, with {_result(earlier, metric)}; '
-        f"this time {_result(step, metric)}.",
+        f'Run {step.key} tried a change again: {earlier.key} tried "{earlier_change}" before, with '
+        f"{_result(earlier, metric)}; this time {_result(step, metric)}.",
         run_ids=(step.key, earlier.key),
         numbers=numbers,
         subject=step.key,

@@ -167,7 +167,7 @@ METRIC_WORDS = frozenset(
         "mrr bleu rouge perplexity ppl iou dice error err score brier ks gini kappa mcc latency throughput "
         "wer cer regret reward hd95 hausdorff psnr ssim fid smape wmape qini auuc ece lb leaderboard mase wape rmsse "
         "crps pinball faithfulness relevance frr far bpb bpc memory_gb mem_gb vram_gb peak_memory peak_mem_gb "
-        "tokens_per_sec tok_per_sec samples_per_sec mfu"
+        "tokens_per_sec tok_per_sec samples_per_sec steps_per_sec it_per_sec mfu"
     ).split()
 )
 # ...or when a token ends or starts with one of these (written without a separator: "valauc", "f1score", "aucpr").
