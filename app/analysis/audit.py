@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from app.analysis.configs import normalise_value
 from app.analysis.history import Step
 from app.analysis.metric import gain
 from app.analysis.model import Direction, Finding, Noise
@@ -93,7 +94,11 @@ class _TriedBefore:
             return None
         words = change_words(description)
         assignments, said = read_change(description)
-        assigned = frozenset(assignments.items()) if assignments and said is None else None
+        assigned = (
+            frozenset((key, normalise_value(value)) for key, value in assignments.items())
+            if assignments and said is None
+            else None
+        )
         earlier = self._by_words.get(words) if words else None
         if earlier is None and assigned is not None:
             earlier = self._by_assignments.get(assigned)

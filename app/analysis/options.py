@@ -21,6 +21,7 @@ from app.analysis.configs import normalise_config, normalise_value, seed_keys_of
 from app.analysis.family import family_of
 from app.analysis.metric import value_of
 from app.analysis.model import AnalysisSettings, Approach, Findings, RunChange, RunView
+from app.parsing.agent import CHANGE_PARAM
 from app.parsing.fmt import fmt
 
 NEIGHBOURS = 3
@@ -178,8 +179,8 @@ def _neighbours(
     kin = {k: run for k, run in runs.items() if family is None or family_of(run) == family}
     options: list[NeighbourOption] = []
     for key, current in best.params.items():
-        if key in seeds or key.strip().lower() in MODEL_KEYS:
-            continue
+        if key in seeds or key.strip().lower() in MODEL_KEYS or (key == CHANGE_PARAM and "change" in best.tags):
+            continue  # an agent log's `change` is a description in words, not a setting to move
         for value, run, score in _stored_alternatives(kin, findings, key, current):
             if not seen.has(best, key, value):
                 options.append(NeighbourOption(key, current, value, run.key, score, normalise_value(value)))

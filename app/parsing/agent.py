@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 __all__ = [
     "KEEP_WORDS",
     "AGENT_STATUS_WORDS",
+    "CHANGE_PARAM",
     "accumulate",
     "change_words",
     "read_change",
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 KEEP_WORDS = frozenset({"keep", "kept"})
+CHANGE_PARAM = "change"  # the parameter holding a description's words
 AGENT_STATUS_WORDS = frozenset({"keep", "kept", "discard", "discarded", "crash"})
 NAME_LENGTH = 48
 

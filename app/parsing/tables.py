@@ -35,6 +35,7 @@ from typing import Any, Literal
 from app.errors import RunTableInvalid
 from app.parsing.agent import (
     AGENT_STATUS_WORDS,
+    CHANGE_PARAM,
     KEEP_WORDS,
     accumulate,
     read_change,
@@ -420,7 +421,7 @@ def agent_rows(rows: list[_RowBuilder]) -> list[_RowBuilder]:
             for key, value in assignments.items():
                 _put(row, row.params, key, value, change)
             if said is not None:
-                _put(row, row.params, "change", said, change)
+                _put(row, row.params, CHANGE_PARAM, said, change)
         if row.fields.get("status") == "FAILED":
             for metric in [name for name, value in row.metrics.items() if value == 0]:
                 del row.metrics[metric]

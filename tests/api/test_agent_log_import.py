@@ -112,3 +112,31 @@ def test_the_audit_names_rows_and_numbers(client: TestClient) -> None:
         'Run \\#11 Swap GELU for SwiGLU. tried a change again: \\#8 swap GELU for SwiGLU tried "swap GELU' in markdown
     )
     assert "row14-" not in markdown
+
+
+def _document(client: TestClient, path: str, body: dict[str, Any]) -> str:
+    response = client.post(f"/v1/projects/nanogpt/{path}", json=body, headers={"Accept": "text/markdown"})
+    assert response.status_code == 201, response.text
+    return response.text
+
+
+def test_every_document_carries_the_audit(client: TestClient) -> None:
+    _project(client)
+    _post_tsv(client, LOG)
+    summary = _document(client, "summaries", {})
+    assert "## What the audit found" in summary and "## What to tell the agent next" in summary
+    assert "**Collapses: changes that broke the model** (1): \\#14 lr=3e-3 (1.399 against 1.003" in summary
+    assert "**Changes tried again** (2): \\#18 warmup_steps=200 after \\#3 warmup_steps=200 (1.016, then 0.9999)" in (
+        summary
+    )
+    assert "- Do not retry these changes as they were: \u201clr=3e-3\u201d." in summary
+    assert "by more than 0.001, the believable gain" in summary
+    plan = _document(client, "next-experiments", {})
+    assert "## What the audit found" in plan and "Stop retrying changes already tried" in plan
+    brief = _document(client, "briefs", {"audience": "the next agent run"})
+    assert "## What to tell the agent next" in brief and "A new seed is not a change" in brief
+    runs = {run["run_name"].split()[0]: run["key"] for run in _runs(client)}
+    repro = _document(client, "reproductions", {"run": runs["#14"]})
+    assert "**Collapses: changes that broke the model** (1)" in repro
+    tried = _document(client, "tried", {"proposal": "warmup_steps=200"})
+    assert "**Changes tried again** (1)" in tried

@@ -9,6 +9,8 @@ from typing import Literal
 
 from app.analysis.model import Approach, Findings
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.audit import ADVICE_HEADING, advice_lines, audit_lines, audit_notes
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
 from app.compose.documents.chosen import SELECTION_DECISION, chosen_line, decision_note, latest_selection
 from app.compose.documents.common import (
     approach_evidence,
@@ -91,6 +93,7 @@ def compose_brief(ctx: DocContext, findings: Findings, *, audience: str) -> Comp
         selected=chosen[0] if chosen else None,
         selected_value=ctx.runs[chosen[0]].metrics.get(findings.metric) if chosen and chosen[0] in ctx.runs else None,
         next_steps=_next_steps(ctx, findings),
+        audit=audit_notes(ctx, findings),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -193,7 +196,9 @@ def _markdown(title: str, body: HandoverBrief) -> str:
     blocks += section("Current best", best, empty="None yet.")
     risks = [f"- {r.kind.replace('_', ' ')}: {md_text(r.text)}{cites(r.evidence.run_ids)}" for r in body.risks]
     blocks += section("Open risks", risks, empty="None found.")
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
     blocks += section("Next steps", suggestion_lines(body.next_steps, questions_quoted=True))
+    blocks += section(ADVICE_HEADING, advice_lines(body.audit))
     return document(blocks)
 
 

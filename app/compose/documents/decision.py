@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from app.analysis.model import Findings, Ranking
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
+from app.compose.documents.audit import audit_lines, audit_notes
 from app.compose.documents.common import body_run_ids
 from app.compose.documents.render import (
     cite,
@@ -82,6 +84,7 @@ def compose_decision(
             )
             for t in ranking.noise_ties
         ],
+        audit=audit_notes(ctx, findings, {row.key for row in rows}),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -139,6 +142,7 @@ def _markdown(title: str, body: SelectionDecision) -> str:
         for t in body.traded
     ]
     blocks += section("Trade-offs accepted", traded, empty="None: the selected run is best on every criterion.")
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
     blocks += section("Runs", [", ".join(cite(r) for r in body.run_ids)])
     return document(blocks)
 

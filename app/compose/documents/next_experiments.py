@@ -7,6 +7,8 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.audit import ADVICE_HEADING, advice_lines, audit_lines, audit_notes
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
 from app.compose.documents.common import best_note, body_run_ids
 from app.compose.documents.groups import low_roi_lines
 from app.compose.documents.listening import done_since
@@ -59,6 +61,7 @@ def compose_next_experiments(
         run_ids=[],
         more=plan.more,
         constraints=[Quote(text=t, entry_id=i, day=d, run_ids=[]) for i, d, t in stated_constraints(ctx)],
+        audit=audit_notes(ctx, findings),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -80,6 +83,8 @@ def _markdown(title: str, body: NextExperiments) -> str:
     blocks += section("Done since it was written", [_dropped_line(s) for s in done])
     blocks += section("Dropped", [_dropped_line(s) for s in body.dropped if not done_since(s)])
     blocks += section("Low return on investment", low_roi_lines(body.low_roi, _low_roi_line), empty="Nothing.")
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
+    blocks += section(ADVICE_HEADING, advice_lines(body.audit))
     blocks += section("Pivot", [f"**{'Yes' if body.pivot.pivot else 'No'}.** {md_prose(body.pivot.argument)}"])
     stated = [
         f"- Stated in entry {q.entry_id} ({q.day.isoformat()}): \u201c{md_text(q.text)}\u201d" for q in body.constraints

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 
 from app.analysis.model import Findings, LogStatement, Setup, SetupField
 from app.compose.contract import Composed, DocContext, EntryDigest
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
+from app.compose.documents.audit import audit_lines, audit_notes
 from app.compose.documents.common import body_run_ids
 from app.compose.documents.filing import LOG_ENTRY
 from app.compose.documents.render import cite, cites, document, heading, md_prose, md_text, section, table, title_line
@@ -103,6 +105,7 @@ def compose_reproduction(ctx: DocContext, findings: Findings, setup: Setup, *, k
             if g in _LOGGING
         ],
         tolerance_rule=setup.tolerance_rule,
+        audit=audit_notes(ctx, findings, {setup.key}),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -245,4 +248,5 @@ def _markdown(title: str, body: ReproductionReport) -> str:
     docs = [f"- {d.field}: `{d.code}` ({d.why})" for d in body.documentation]
     recorded = "Nothing more for this run (see the gaps of the whole project)." if body.project_gaps else ""
     blocks += section("Documentation to add", docs, empty=recorded or "Nothing: every field is recorded.")
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
     return document(blocks)

@@ -183,6 +183,17 @@ class LowRoi(_Frozen):
     count: int = 1
 
 
+class AuditNote(_Frozen):
+    """One audit finding (`app.analysis.audit`): its kind, the run it is about, the finding's sentence, its runs and
+    numbers, and the run's change as the log describes it (the agent's or a person's words, or None)."""
+
+    kind: str
+    subject: str
+    text: str
+    evidence: Evidence
+    change: str | None = None
+
+
 class Pivot(_Frozen):
     pivot: bool
     argument: str
@@ -218,6 +229,7 @@ class PhaseSummary(_Frozen):
     selected: str | None = None  # the run the most recent selection decision (up to the window's end) selected
     selected_value: float | None = None  # its value on the metric in force (absent before it was recorded)
     selection: DecisionNote | None = None  # that decision
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class NextExperiments(_Frozen):
@@ -234,6 +246,7 @@ class NextExperiments(_Frozen):
     run_ids: list[str]
     more: list[Suggestion] = Field(default_factory=list)  # ranked candidates after the top priorities
     constraints: list[Quote] = Field(default_factory=list)  # requirements the log entries state, quoted
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class ParamDiff(_Frozen):
@@ -278,6 +291,7 @@ class TriedAnswer(_Frozen):
     run_ids: list[str]
     concepts: list[str] = []  # the ML concepts the proposal was read through ("regularisation", "dropout", "depth")
     mentions: list[TriedMention] = []  # earlier entries that say, in words, that something close to it was done
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class CriterionNote(_Frozen):
@@ -336,6 +350,7 @@ class SelectionDecision(_Frozen):
     traded: list[TradeOff]
     run_ids: list[str]
     noise_ties: list[NoiseTieNote] = Field(default_factory=list)
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class FieldNote(_Frozen):
@@ -390,6 +405,7 @@ class ReproductionReport(_Frozen):
     project_gaps: list[ProjectGapNote] = Field(default_factory=list)  # reports stored before issue 14 have none
     # a deterministic run's tolerance is its stored value's rounding or 1e-6 relative; older reports: believable gain
     tolerance_rule: ToleranceRule = "believable_gain"
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class ApproachStory(_Frozen):
@@ -428,6 +444,7 @@ class HandoverBrief(_Frozen):
     selected: str | None = None  # the run the most recent selection decision selected
     selected_value: float | None = None  # its value on the metric in force (absent before it was recorded)
     next_steps: list[Suggestion] = Field(default_factory=list)  # the plan's top priorities; absent before it was
+    audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 
 class MetricSwitchRecord(_Frozen):

@@ -8,6 +8,8 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.audit import ADVICE_HEADING, advice_lines, audit_lines, audit_notes
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
 from app.compose.documents.chosen import chosen_line, latest_selection
 from app.compose.documents.common import (
     approach_note,
@@ -73,6 +75,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
         selected=chosen[0] if chosen else None,
         selected_value=ctx.runs[chosen[0]].metrics.get(findings.metric) if chosen and chosen[0] in ctx.runs else None,
         selection=chosen[1] if chosen else None,
+        audit=audit_notes(ctx, findings, in_range),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -122,9 +125,11 @@ def _markdown(title: str, body: PhaseSummary) -> str:
         )
     blocks += section("Current best", best, empty="No scored run yet.")
     blocks += section("Metric switches", [switch_line(s) for s in body.metric_switches])
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
     blocks += section(
         "Plan for the next phase", suggestion_lines(body.plan, questions_quoted=True), empty="Nothing to suggest."
     )
+    blocks += section(ADVICE_HEADING, advice_lines(body.audit))
     return document(blocks)
 
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from app.analysis.model import Findings, TriedMatch, TriedRun, TriedVerdict
 from app.compose.contract import Composed, DocContext
+from app.compose.documents.audit import HEADING as AUDIT_HEADING
+from app.compose.documents.audit import audit_lines, audit_notes
 from app.compose.documents.common import approach_by_run, body_run_ids
 from app.compose.documents.render import cite, document, fmt, heading, md_prose, md_text, section, table, title_line
 from app.compose.documents.schemas import ParamDiff, TriedAnswer, TriedMention, TriedRunNote
@@ -57,6 +59,7 @@ def compose_tried(
         run_ids=[],
         concepts=list(match.proposal.concepts),
         mentions=list(mentions),
+        audit=audit_notes(ctx, findings, {t.key for t in (*match.exact, *match.similar)}),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -122,6 +125,7 @@ def _markdown(title: str, body: TriedAnswer) -> str:
     blocks += section("Similar runs", _listed(body.similar, body.metric))
     blocks += section("Said in earlier entries", [_mention(m) for m in body.mentions])
     blocks += section("Not recognised", [f"- {md_text(u)}" for u in body.unmatched])
+    blocks += section(AUDIT_HEADING, audit_lines(body.audit))
     return document(blocks)
 
 
