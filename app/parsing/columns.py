@@ -5,7 +5,7 @@ decides the role of every column (run ID, run name, model, packed params or tags
 notes, an index to ignore) and the key it fills, using a fixed header vocabulary plus the project's own metric names
 and aliases, so that the same metric lands under the same name across tables. Explicit prefixes win over the
 vocabulary, and anything not recognised is a parameter, because a wrong guess there loses nothing. Tables whose
-columns collide once normalized, or that have nothing to identify a run by, are rejected with `RunTableInvalid`
+columns collide once normalized are rejected with `RunTableInvalid`
 naming the header line, rather than being read by a guess the user cannot see.
 
 Run attributes (status, start and end time, duration, owner, git commit, hardware) get roles of their own when the
