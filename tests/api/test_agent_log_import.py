@@ -133,6 +133,7 @@ def test_every_document_carries_the_audit(client: TestClient) -> None:
     assert "by more than 0.001, the believable gain" in summary
     plan = _document(client, "next-experiments", {})
     assert "## What the audit found" in plan and "Stop retrying changes already tried" in plan
+    assert "Try lr = 3e-3" not in plan  # the change that collapsed is never advised again
     brief = _document(client, "briefs", {"audience": "the next agent run"})
     assert "## What to tell the agent next" in brief and "A new seed is not a change" in brief
     runs = {run["run_name"].split()[0]: run["key"] for run in _runs(client)}
