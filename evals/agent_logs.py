@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.analysis.findings import analyze
+from app.analysis.lines import lines_of_work
 from app.analysis.model import AUDIT_KINDS, AnalysisInput, AnalysisSettings, Findings, RunView
 from app.parsing.tables import ParsedTable, parse_run_table
 
@@ -65,6 +66,8 @@ class CaseResult:
     near_misses: set[tuple[str, int]]
     rows: int
     messages: dict[tuple[str, int], str] = field(default_factory=dict)
+    pairs: tuple[int, int, int] = (0, 0, 0)  # lines of work: pairs together in both, in the prediction, in the truth
+    lines: dict[int, str] = field(default_factory=dict)  # row -> predicted line
 
 
 def load_cases(directory: Path = CASES_DIR) -> dict[str, Case]:
@@ -106,7 +109,22 @@ def run_case(name: str, case: Case) -> CaseResult:
             messages[key] = finding.message
     truth = {(label.type, label.row) for label in case.findings}
     near = {(label.type, label.row) for label in case.not_findings}
-    return CaseResult(name, truth, predicted, near, len(table.rows), messages)
+    line_of = {row_of[key]: line.name for line in lines_of_work(inp.runs, findings) for key in line.run_ids}
+    return CaseResult(name, truth, predicted, near, len(table.rows), messages, _pairs(case, line_of), line_of)
+
+
+def _pairs(case: Case, predicted: dict[int, str]) -> tuple[int, int, int]:
+    """Pairwise agreement of the lines of work over the rows the truth groups (crashed rows are left out)."""
+    truth = {row: name for name, rows in case.lines_of_work.items() for row in rows}
+    rows = sorted(truth)
+    both = in_predicted = in_truth = 0
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            same_truth, same_predicted = truth[a] == truth[b], predicted.get(a) == predicted.get(b)
+            both += same_truth and same_predicted
+            in_predicted += same_predicted
+            in_truth += same_truth
+    return both, in_predicted, in_truth
 
 
 def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
@@ -123,6 +141,10 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     for c in per.values():
         total.update(c)
     near_flagged = sum(len(r.near_misses & r.predicted) for r in results)
+    both, in_predicted, in_truth = (sum(r.pairs[i] for r in results) for i in range(3))
+    pair_precision = both / in_predicted if in_predicted else 1.0
+    pair_recall = both / in_truth if in_truth else 1.0
+    pair_f1 = 2 * pair_precision * pair_recall / (pair_precision + pair_recall) if both else 0.0
     return {
         "cases": len(results),
         "rows": sum(r.rows for r in results),
@@ -130,6 +152,7 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "overall": _scores(total["tp"], total["fp"], total["fn"]),
         "near_misses": sum(len(r.near_misses) for r in results),
         "near_misses_flagged": near_flagged,
+        "lines_of_work": {"pair_precision": pair_precision, "pair_recall": pair_recall, "pair_f1": pair_f1},
     }
 
 
@@ -148,6 +171,11 @@ def print_report(results: Sequence[CaseResult], summary: dict[str, Any], *, verb
             f"{s['precision']:>9.2f} {s['recall']:>7.2f}"
         )
     print(f"near misses flagged: {summary['near_misses_flagged']} of {summary['near_misses']}")
+    lines = summary["lines_of_work"]
+    print(
+        f"lines of work, pairwise: precision {lines['pair_precision']:.2f}, recall {lines['pair_recall']:.2f}, "
+        f"F1 {lines['pair_f1']:.2f}"
+    )
     if verbose:
         for r in results:
             for kind, row in sorted(r.predicted - r.truth):

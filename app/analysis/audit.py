@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from app.analysis.configs import normalise_value
 from app.analysis.history import Step
 from app.analysis.metric import gain
-from app.analysis.model import Direction, Finding, Noise
+from app.analysis.model import Direction, Finding, Noise, RunView
 from app.parsing.agent import KEEP_WORDS, change_words, read_change
 from app.parsing.fmt import fmt, fmt_noise
 
-__all__ = ["COLLAPSE_STEPS", "audit_findings", "typical_step"]
+__all__ = ["COLLAPSE_STEPS", "audit_findings", "is_kept", "typical_step"]
 
 COLLAPSE_STEPS = 10  # a collapse is worse than its reference by at least this many typical steps
 
@@ -36,8 +36,13 @@ def typical_step(scored: Sequence[Step]) -> float | None:
     return statistics.median(moves) if moves else None
 
 
+def is_kept(run: RunView) -> bool:
+    """The run's verdict is `keep` (tag `status`, as a research agent's log writes it)."""
+    return (run.tags.get("status") or "").strip().lower() in KEEP_WORDS
+
+
 def kept(step: Step) -> bool:
-    return (step.run.tags.get("status") or "").strip().lower() in KEEP_WORDS
+    return is_kept(step.run)
 
 
 def audit_findings(steps: Sequence[Step], noise: Noise, direction: Direction, metric: str) -> list[Finding]:

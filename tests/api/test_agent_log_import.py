@@ -131,6 +131,12 @@ def test_every_document_carries_the_audit(client: TestClient) -> None:
     )
     assert "- Do not retry these changes as they were: \u201clr=3e-3\u201d." in summary
     assert "by more than 0.001, the believable gain" in summary
+    assert "## Lines of work" in summary
+    assert (
+        "- **architecture and capacity** (6 runs, 3 kept beyond the noise, 1 tried again, 1 crashed). Kept: \\#17 "
+        "untie embedding and lm_head weights, \\#12 rotary embeddings" in summary
+    )
+    assert "- **regularisation and augmentation** (4 runs, none kept beyond the noise): exhausted" in summary
     plan = _document(client, "next-experiments", {})
     assert "## What the audit found" in plan and "Stop retrying changes already tried" in plan
     assert "Try lr = 3e-3" not in plan  # the change that collapsed is never advised again

@@ -1,4 +1,5 @@
-"""The audit in every document: what an experiment loop got wrong, grouped by kind, and what to tell the agent.
+"""The audit in every document: what an experiment loop got wrong, grouped by kind, and what to tell the agent; and
+the loop's lines of work in its phase summary.
 
 The findings come from `app.analysis.audit` (kept without beating the best, kept within the noise, a seed kept as
 progress, a change tried again, a change that may not have taken effect, a collapse). A document lists those on the
@@ -10,15 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
+from app.analysis.audit import is_kept
+from app.analysis.lines import BASELINE_LINE, lines_of_work
 from app.analysis.model import AUDIT_KINDS, Findings
 from app.compose.contract import DocContext
-from app.compose.documents.render import cite, fmt, fmt_gain, fmt_noise, md_text
-from app.compose.documents.schemas import AuditNote, Evidence
+from app.compose.documents.render import cite, fmt, fmt_gain, fmt_noise, md_text, plural
+from app.compose.documents.schemas import AuditNote, Evidence, LineNote
 from app.compose.labels import GROUP_LIMIT, listed
 
-__all__ = ["ADVICE_HEADING", "HEADING", "advice_lines", "audit_lines", "audit_notes"]
+__all__ = [
+    "ADVICE_HEADING",
+    "HEADING",
+    "LINES_HEADING",
+    "advice_lines",
+    "audit_lines",
+    "audit_notes",
+    "line_lines",
+    "line_notes",
+]
 
 HEADING = "What the audit found"
+LINES_HEADING = "Lines of work"
+EXHAUSTED_AFTER = 3  # a line none of whose last 3 scored runs was kept beyond the noise is exhausted
+_WEAK = ("keep_not_best", "keep_within_noise", "seed_only_progress")
 ADVICE_HEADING = "What to tell the agent next"
 
 _TITLES = {
@@ -162,3 +177,54 @@ _ITEMS: dict[str, Callable[[AuditNote], str]] = {
     "seed_only_progress": _seed_only,
     "unchanged_metric": _unchanged,
 }
+
+
+def line_notes(ctx: DocContext, findings: Findings, keys: Collection[str]) -> list[LineNote]:
+    """The lines of work of the runs in `keys` that describe their change (an experiment loop's log); [] when none
+    does, since a history of named runs reads by its approaches instead."""
+    runs = [ctx.runs[k] for k in findings.run_order if k in keys and k in ctx.runs]
+    if not any(run.tags.get("change") for run in runs):
+        return []
+    weak = {f.subject for f in findings.findings if f.kind in _WEAK}
+    retried = {f.subject for f in findings.of_kind("tried_again")}
+    notes = []
+    for line in lines_of_work(runs, findings):
+        members = [ctx.runs[k] for k in line.run_ids]
+        scored = [r for r in members if r.score(findings.metric) is not None]
+        kept = [r.key for r in scored if is_kept(r) and r.key not in weak and r.key != findings.baseline]
+        recent = scored[-EXHAUSTED_AFTER:]
+        exhausted = (
+            line.name != BASELINE_LINE
+            and len(scored) >= EXHAUSTED_AFTER
+            and not any(is_kept(r) and r.key not in weak for r in recent)
+        )
+        notes.append(
+            LineNote(
+                name=line.name,
+                run_ids=list(line.run_ids),
+                kept=kept,
+                retried=[k for k in line.run_ids if k in retried],
+                crashed=[r.key for r in members if (r.status or "").upper() == "FAILED"],
+                exhausted=exhausted,
+            )
+        )
+    return notes
+
+
+def line_lines(lines: Sequence[LineNote]) -> list[str]:
+    """One line per line of work: how many runs, what was kept, what was retried or crashed, whether it is done."""
+    out = []
+    for line in lines:
+        facts = [plural(len(line.run_ids), "run")]
+        facts.append(f"{len(line.kept)} kept beyond the noise" if line.kept else "none kept beyond the noise")
+        if line.retried:
+            facts.append(f"{len(line.retried)} tried again")
+        if line.crashed:
+            facts.append(f"{len(line.crashed)} crashed")
+        text = f"- **{md_text(line.name)}** ({', '.join(facts)})"
+        if line.exhausted:
+            text += f": exhausted, none of its last {EXHAUSTED_AFTER} scored runs was kept beyond the noise"
+        if line.kept:
+            text += f". Kept: {listed([cite(k) for k in reversed(line.kept)], limit=GROUP_LIMIT + 1)}"
+        out.append(text + ".")
+    return out

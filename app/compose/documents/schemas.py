@@ -194,6 +194,19 @@ class AuditNote(_Frozen):
     change: str | None = None
 
 
+class LineNote(_Frozen):
+    """A line of work of an experiment loop (`app.analysis.lines`): its runs in history order, those kept with a gain
+    beyond the noise, the changes tried again, the crashed, and whether the line is exhausted (none of its last
+    `EXHAUSTED_AFTER` scored runs was kept beyond the noise)."""
+
+    name: str
+    run_ids: list[str]
+    kept: list[str]
+    retried: list[str]
+    crashed: list[str]
+    exhausted: bool
+
+
 class Pivot(_Frozen):
     pivot: bool
     argument: str
@@ -229,6 +242,7 @@ class PhaseSummary(_Frozen):
     selected: str | None = None  # the run the most recent selection decision (up to the window's end) selected
     selected_value: float | None = None  # its value on the metric in force (absent before it was recorded)
     selection: DecisionNote | None = None  # that decision
+    lines: list[LineNote] = Field(default_factory=list)  # an experiment loop's lines of work (runs with a change)
     audit: list[AuditNote] = Field(default_factory=list)  # the audit's findings on the runs it covers
 
 

@@ -8,7 +8,15 @@ from datetime import date
 
 from app.analysis.model import Findings
 from app.compose.contract import Composed, DocContext
-from app.compose.documents.audit import ADVICE_HEADING, advice_lines, audit_lines, audit_notes
+from app.compose.documents.audit import (
+    ADVICE_HEADING,
+    LINES_HEADING,
+    advice_lines,
+    audit_lines,
+    audit_notes,
+    line_lines,
+    line_notes,
+)
 from app.compose.documents.audit import HEADING as AUDIT_HEADING
 from app.compose.documents.chosen import chosen_line, latest_selection
 from app.compose.documents.common import (
@@ -76,6 +84,7 @@ def compose_phase_summary(ctx: DocContext, findings: Findings, *, since: date | 
         selected_value=ctx.runs[chosen[0]].metrics.get(findings.metric) if chosen and chosen[0] in ctx.runs else None,
         selection=chosen[1] if chosen else None,
         audit=audit_notes(ctx, findings, in_range),
+        lines=line_notes(ctx, findings, in_range),
     )
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
@@ -112,6 +121,8 @@ def _markdown(title: str, body: PhaseSummary) -> str:
     explored = [_approach_block(a) for a in body.approaches]
     explored += [_quote_line(q, "concluded") for q in body.conclusions]
     explored += [_quote_line(q, "did not work") for q in body.did_not_work]
+    if body.lines:  # an experiment loop's log: its lines of work tell the story its approaches cannot
+        blocks += section(LINES_HEADING, line_lines(body.lines))
     blocks += section("Approaches explored", explored, empty="No runs.")
     closed = [_closed_line(a, body.selected) for a in body.closed]
     blocks += section("Closed", closed, empty="Nothing closed in this window.")
