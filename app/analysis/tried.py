@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -51,6 +51,7 @@ _MAX_SPAN = 4  # words a key, value or family name may take ("learning rate warm
 _TOKEN_RE = re.compile(r"[-+]?\.?\w[\w.\-+@%/]*")
 _EXPLICIT_RE = re.compile(r"([A-Za-z_][\w.\-]*)\s*=\s*([^\s,;]+)")
 _SUBTOKEN_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_CHANGE_WORD_RE = re.compile(r"[\w][\w\-+.]*")
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
 
 # Abbreviations people use for keys, as normalised forms: "lr" names learning_rate when a run stores that.
@@ -110,7 +111,9 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
     # "dropout=0.3" with no run knowing a dropout: no run has tried the whole proposal
     unknown_pairs = any("=" in term for term in config.unmatched)
     if not config.params and not config.moves and not allowed:
-        return TriedMatch(verdict="new", proposal=config)
+        said = _said_in_change(runs, config.unmatched, findings.metric, approach_of)
+        exact_said = tuple(sorted(said, key=_best_first(findings, order)))
+        return TriedMatch(verdict="tried" if said else "new", proposal=config, exact=exact_said)
     in_family = [run for run in runs if not allowed or _norm(family_by_key[run.key] or "") in allowed]
     references = _references(in_family, family_by_key, config.moves, findings.baseline, order)
     moves = tuple(_described(move, references) for move in config.moves)
@@ -145,12 +148,54 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
             return (True, 0.0, history(tried))
         return (False, -value if findings.direction == "max" else value, history(tried))
 
+    said = _said_in_change(in_family, config.unmatched, findings.metric, approach_of)
+    if said:  # an agent's log says the change in words: a words-only proposal it names was tried
+        listed = {t.key for t in exact} | {t.key for _, _, t in similar}
+        fresh = [t for t in said if t.key not in listed]
+        if not config.params and not moves:
+            exact += fresh
+        else:
+            similar += [(0, 1, t) for t in fresh]
     exact.sort(key=best_first)
     similar.sort(key=lambda item: (-item[0], -item[1], *best_first(item[2])))
     verdict: TriedVerdict = "tried" if exact else "similar" if similar else "new"
     return TriedMatch(
         verdict=verdict, proposal=config, exact=tuple(exact), similar=tuple(tried for _, _, tried in similar)
     )
+
+
+def _said_in_change(
+    runs: Sequence[RunView], terms: Sequence[str], metric: str, approach_of: Mapping[str, str]
+) -> list[TriedRun]:
+    """Runs whose change, as an agent's log describes it (tag `change`), says every word of the proposal no
+    parameter took ("SwiGLU" in "swap GELU for SwiGLU", "untie the embeddings" in "untie embedding and lm_head
+    weights"); none when the proposal left no such word."""
+    wanted = {_stem(t) for t in terms if "=" not in t and _stem(t) not in _STOPWORDS}
+    if not wanted:
+        return []
+    found = []
+    for run in runs:
+        change = run.tags.get("change")
+        if change and wanted <= {_stem(w) for w in _CHANGE_WORD_RE.findall(change.lower())}:
+            found.append(TriedRun(run.key, (), (), value_of(run, metric), approach_of.get(run.key)))
+    return found
+
+
+def _best_first(findings: Findings, order: Mapping[str, int]) -> Callable[[TriedRun], tuple[bool, float, int]]:
+    """Best first on the metric in force, runs without a value last, history order on a tie."""
+
+    def key(tried: TriedRun) -> tuple[bool, float, int]:
+        at = order.get(tried.key, len(order))
+        if tried.value is None or math.isnan(tried.value):
+            return (True, 0.0, at)
+        return (False, -tried.value if findings.direction == "max" else tried.value, at)
+
+    return key
+
+
+def _stem(word: str) -> str:
+    word = word.lower().strip(".,;:!?()[]\"'")
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def _spell_comparisons(text: str) -> str:

@@ -147,3 +147,22 @@ def test_every_document_carries_the_audit(client: TestClient) -> None:
     assert "**Collapses: changes that broke the model** (1)" in repro
     tried = _document(client, "tried", {"proposal": "warmup_steps=200"})
     assert "**Changes tried again** (1)" in tried
+
+
+def test_was_it_tried_reads_the_changes_the_log_describes_in_words(client: TestClient) -> None:
+    _project(client)
+    _post_tsv(client, LOG)
+    names = {run["key"]: run["run_name"].split()[0] for run in _runs(client)}
+    for proposal, rows in [
+        ("SwiGLU", ["#11", "#8"]),
+        ("label smoothing", ["#5"]),
+        ("untie the embeddings", ["#17"]),
+        ("rotary embeddings", ["#12"]),
+    ]:
+        response = client.post("/v1/projects/nanogpt/tried", json={"proposal": proposal})
+        assert response.status_code == 201, response.text
+        body = response.json()["body"]
+        assert (body["verdict"], [names[e["key"]] for e in body["exact"]]) == ("tried", rows), proposal
+        assert body["unmatched"] == []
+    response = client.post("/v1/projects/nanogpt/tried", json={"proposal": "mixture of experts"})
+    assert response.json()["body"]["verdict"] == "new"

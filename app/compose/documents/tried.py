@@ -52,7 +52,7 @@ def compose_tried(
         metric=findings.metric,
         params=_params(match),
         family=match.proposal.family,
-        unmatched=list(match.proposal.unmatched),
+        unmatched=[] if _said(match) else list(match.proposal.unmatched),
         answer=answer,
         exact=[_note(t, findings) for t in match.exact],
         similar=[_note(t, findings) for t in match.similar],
@@ -64,6 +64,11 @@ def compose_tried(
     body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
+
+
+def _said(match: TriedMatch) -> bool:
+    """Tried by the words of runs' described changes (an agent log), not by parameters."""
+    return match.verdict == "tried" and not match.proposal.params and not match.proposal.moves
 
 
 def _params(match: TriedMatch) -> dict[str, str]:
@@ -93,6 +98,8 @@ def _answer(match: TriedMatch, findings: Findings) -> str:
         first = match.exact[0]
         value = f" and scored {findings.metric} {fmt(first.value)}" if first.value is not None else ""
         more = f" ({len(match.exact)} runs in all)" if len(match.exact) > 1 else ""
+        if not moves and not match.proposal.params:  # read from an agent log's description of its change
+            return f"Tried: {cite(first.key)} describes this change in the log{value}{more}."
         did = "made every proposed change" if moves else "ran every proposed value"
         return f"Tried: {cite(first.key)} {did}{value}{more}."
     if match.verdict == "similar":
@@ -114,7 +121,7 @@ def render_markdown(body: TriedAnswer, title: str) -> str:
 
 def _markdown(title: str, body: TriedAnswer) -> str:
     asked = ", ".join(_asked(k, v) for k, v in body.params.items())
-    asked = asked or "no known parameter"
+    asked = asked or ("the words of the changes the log describes" if body.verdict == "tried" else "no known parameter")
     blocks = [title, f"Proposal: “{md_text(body.proposal)}”", f"Read as: {asked}."]
     if body.family:
         blocks[-1] += f" Model family: {md_text(body.family)}."
