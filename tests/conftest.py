@@ -216,6 +216,7 @@ SLOW_FIRST = (
     "tests/evals/test_retrieval_eval.py",
     "tests/test_cli.py",
     "tests/test_cli_user_commands.py",
+    "tests/test_cli_commands.py",
     "tests/test_demo.py",
     "tests/test_serve.py",
     "tests/test_cli_documents.py",
