@@ -84,9 +84,10 @@ def read_rows(session: Session, name: str, *, project_id: int) -> list[dict[str,
 
 def hold_snapshot(session: Session, *, project_id: int) -> None:
     """Make the reads that follow, to the end of the transaction, see one moment of the project. PostgreSQL: a share
-    lock on the project's row, which every write to what it owns updates (its revision) at commit, so none commits
-    meanwhile. SQLite: a read transaction, which in WAL mode reads one snapshot (the sqlite3 module starts none for
-    reads on its own)."""
+    lock on the project's row, whose revision every write to its runs, dumps, entries and marks updates at commit
+    (app.storage.revisions), so none of those commits meanwhile. SQLite: a read transaction, which in WAL mode reads
+    one snapshot (the sqlite3 module starts none for reads on its own). Writers are never blocked on SQLite, and on
+    PostgreSQL only until the reads end."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         project = table("project")
