@@ -26,7 +26,7 @@ user_cli = typer.Typer()
 UrlOpt = Annotated[
     str | None,
     typer.Option(
-        "--url", envvar="LABBOOK_URL", help="The Labbook server [default: config file, or http://127.0.0.1:8000]."
+        "--url", envvar="LABBOOK_URL", help="The Labbook server; else the config file's, else http://127.0.0.1:8000."
     ),
 ]
 TokenOpt = Annotated[

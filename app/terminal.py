@@ -69,8 +69,9 @@ class Output:
         if not self.rich:
             yield lambda _done, _total: None
             return
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, TimeElapsedColumn(), console=self.console, transient=True) as bar:
+        counted = (MofNCompleteColumn(),) if total is not None else ()
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *counted, TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
             task = bar.add_task(safe(label), total=total)
 
             def step(done: int, of: int) -> None:
