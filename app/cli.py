@@ -1,11 +1,13 @@
 """The `labbook` command.
 
-Server-side commands (serve, demo, migrate, token) work on the local database in-process; user commands (import,
-log) call a running server's HTTP API, so they work the same against a laptop's demo and a team's server.
+Server-side commands (serve, demo, worker, migrate, restore, reindex, token) work on the local database in-process;
+user commands (log, import, sync, findings, summary, export, ...: `app.cli_user`) call a running server's HTTP API, so
+they work the same against a laptop's demo and a team's server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -13,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -20,13 +23,14 @@ import uvicorn
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.client import LabbookClient
+from app.cli_user import user_cli
 from app.config import Settings, get_settings
-from app.errors import LabbookError, field_name
+from app.errors import InputInvalid, LabbookError, field_name
 from app.services import auth
 from app.services.schemas import TokenCreate
 from app.storage import outbox as outbox_store
 from app.storage.db import make_engine, migrate, session_scope, writer
+from app.terminal import Output
 
 if TYPE_CHECKING:
     from app.demo.seed import DemoSeeded
@@ -48,6 +52,7 @@ token_cli = typer.Typer(
     no_args_is_help=True,
 )
 cli.add_typer(token_cli, name="token")
+cli.add_typer(user_cli)  # the user commands, at the top level: `labbook log`, `labbook export`, ...
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
@@ -111,6 +116,38 @@ def migrate_cmd() -> None:
     migrate(engine)
     engine.dispose()
     typer.echo(f"database is up to date ({engine.dialect.name})")
+
+
+@cli.command("restore")
+def restore_cmd(
+    backup: Annotated[Path, typer.Argument(help="A backup written by `labbook export` (<slug>-backup.json).")],
+) -> None:
+    """Read a project backup into this database (DATABASE_URL, or the SQLite file in the data dir), which must not
+    hold that project: every row, each link mapped to the row it pointed at, ids kept where they are free. One
+    transaction: all of it or nothing."""
+    from app.services import backup as backup_service
+
+    parsed = backup_service.read_backup(_read_json(backup))
+    out = Output()
+    with _session(get_settings()) as session, out.progress(f"restoring {parsed.project}", total=1) as step:
+        result = backup_service.restore_project(session, backup=parsed, progress=step)
+    out.line(f"restored project '{result.slug}': {sum(t.rows for t in result.tables)} rows")
+    out.table(["table", "rows", "ids"], [[t.name, t.rows, "kept" if t.kept_ids else "new"] for t in result.tables])
+    if {"entry", "session_log"} & set(result.renumbered):
+        out.line("note: entries and brain dumps got new ids here; documents still cite them by the backup's ids")
+    if get_settings().retrieval == "on":
+        out.line(f"search: `labbook reindex {result.slug}` indexes its sessions and documents")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputInvalid(f"cannot read {path}: {exc.strerror}", field="backup") from exc
+    except json.JSONDecodeError as exc:
+        raise InputInvalid(f"{path}: line {exc.lineno}: {exc.msg}", line=exc.lineno) from exc
+    except UnicodeDecodeError as exc:
+        raise InputInvalid(f"{path}: not UTF-8 text ({exc.reason})", field="backup") from exc
 
 
 @cli.command("worker")
@@ -290,166 +327,6 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The id shown by `
     with _session(get_settings()) as session:
         revoked = auth.revoke_token(session, token_id=token_id)
     typer.echo(f"token {revoked.id} '{revoked.name}' revoked")
-
-
-# --- User commands: they call a running server's HTTP API. ------------------------------------------------------------
-
-UrlOpt = Annotated[str, typer.Option("--url", envvar="LABBOOK_URL", help="The Labbook server.")]
-TokenOpt = Annotated[
-    str | None, typer.Option("--token", envvar="LABBOOK_TOKEN", help="Bearer token.", show_default=False)
-]
-_URL = "http://127.0.0.1:8000"
-FormatOpt = Annotated[str | None, typer.Option("--format", help="markdown or csv; detected when omitted.")]
-
-
-@cli.command("import")
-def import_cmd(
-    project: Annotated[str, typer.Argument(help="The project's slug.")],
-    table: Annotated[typer.FileText, typer.Argument(help="A Markdown or CSV run table; - reads standard input.")],
-    fmt: FormatOpt = None,
-    url: UrlOpt = "http://127.0.0.1:8000",
-    token: TokenOpt = None,
-) -> None:
-    """Import runs from a pasted table file. Re-importing a run ID updates that run."""
-    with LabbookClient(url=url, token=token) as client:
-        result = client.import_table(project, table=table.read(), format=fmt)
-    _echo_import(result)
-
-
-@cli.command("sync")
-def sync_cmd(
-    project: Annotated[str, typer.Argument(help="The project's slug.")],
-    full: Annotated[bool, typer.Option("--full", help="Read every run again, not only new and open ones.")] = False,
-    url: UrlOpt = "http://127.0.0.1:8000",
-    token: TokenOpt = None,
-) -> None:
-    """Sync runs from the project's linked MLflow experiments; later syncs read only new and still-running runs."""
-    with LabbookClient(url=url, token=token) as client:
-        result = client.sync(project, full=full)
-    for exp in result["experiments"]:
-        typer.echo(
-            f"experiment {exp['experiment_id']} '{exp['name']}' ({exp['mode']}): {exp['runs_read']} read, "
-            f"{exp['created']} created, {exp['updated']} updated, {exp['unchanged']} unchanged, "
-            f"{exp['open_runs']} still running"
-        )
-    typer.echo(
-        f"runs: {result['created']} created, {result['updated']} updated, {result['unchanged']} unchanged "
-        f"from {result['tracking_uri']} in {result['seconds']:.1f} s"
-    )
-
-
-@cli.command("log")
-def log_cmd(
-    project: Annotated[str, typer.Argument(help="The project's slug.")],
-    notes: Annotated[typer.FileText, typer.Argument(help="The brain dump; - reads standard input.")],
-    table: Annotated[typer.FileText | None, typer.Option("--table", help="A run table file to import too.")] = None,
-    session_date: Annotated[str | None, typer.Option("--date", help="The session's day, YYYY-MM-DD.")] = None,
-    author: Annotated[str | None, typer.Option("--author", help="Defaults to the token's name.")] = None,
-    url: UrlOpt = "http://127.0.0.1:8000",
-    token: TokenOpt = None,
-) -> None:
-    """Record an end-of-session brain dump, stored verbatim, with an optional run table; prints the log entry."""
-    body = {"text": notes.read(), "run_table": table.read() if table else None}
-    body |= {k: v for k, v in {"session_date": session_date, "author": author}.items() if v}
-    with LabbookClient(url=url, token=token) as client:
-        log = client.create_log(project, body=body)
-    typer.echo(f"log {log['id']} stored for {log['session_date']} by {log['author']}")
-    if log.get("run_import"):
-        _echo_import(log["run_import"])
-    if log.get("log_entry"):
-        typer.echo(f"\nentry {log['log_entry']['id']}:\n")
-        typer.echo(log["log_entry"]["markdown"])
-
-
-def _echo_import(result: dict[str, Any]) -> None:
-    typer.echo(f"runs: {result['created']} created, {result['updated']} updated, {result['unchanged']} unchanged")
-    for warning in result["warnings"]:
-        column = f", {warning['column']}" if warning.get("column") else ""
-        typer.echo(f"  line {warning['line']}{column}: {warning['message']}")
-
-
-# --- Documents from the analysis: each prints the document's Markdown. ------------------------------------------------
-
-ProjectArg = Annotated[str, typer.Argument(help="The project's slug.")]
-DayOpt = Annotated[str | None, typer.Option(help="A day, YYYY-MM-DD.", show_default=False)]
-
-
-def _echo_document(url: str, token: str | None, project: str, resource: str, body: dict[str, Any]) -> None:
-    with LabbookClient(url=url, token=token) as client:
-        markdown = client.create_document(project, resource=resource, body={k: v for k, v in body.items() if v})
-    typer.echo(markdown)
-
-
-@cli.command("summary")
-def summary_cmd(
-    project: ProjectArg, since: DayOpt = None, until: DayOpt = None, url: UrlOpt = _URL, token: TokenOpt = None
-) -> None:
-    """Write a phase summary of the sessions between --since and --until: approaches, what closed, the best run."""
-    _echo_document(url, token, project, "summaries", {"since": since, "until": until})
-
-
-@cli.command("next")
-def next_cmd(
-    project: ProjectArg,
-    deadline: DayOpt = None,
-    budget_runs: Annotated[int | None, typer.Option(help="How many runs you can afford.")] = None,
-    url: UrlOpt = _URL,
-    token: TokenOpt = None,
-) -> None:
-    """Propose the next experiments, ranked toward the target within the deadline and budget."""
-    _echo_document(url, token, project, "next-experiments", {"deadline": deadline, "budget_runs": budget_runs})
-
-
-@cli.command("tried")
-def tried_cmd(
-    project: ProjectArg,
-    proposal: Annotated[str, typer.Argument(help='What you want to try, e.g. "lightgbm num_leaves=63".')],
-    url: UrlOpt = _URL,
-    token: TokenOpt = None,
-) -> None:
-    """Has this been tried? The runs that match the proposal, exactly or in part, and how they did."""
-    _echo_document(url, token, project, "tried", {"proposal": proposal})
-
-
-@cli.command("repro")
-def repro_cmd(
-    project: ProjectArg,
-    run: Annotated[str, typer.Argument(help="The run: its ID, a 6+ character prefix, or its name.")],
-    url: UrlOpt = _URL,
-    token: TokenOpt = None,
-) -> None:
-    """Write a reproduction report for a run: its setup, the gaps to fill, and the value to expect."""
-    _echo_document(url, token, project, "reproductions", {"run": run})
-
-
-@cli.command("brief")
-def brief_cmd(
-    project: ProjectArg,
-    audience: Annotated[str | None, typer.Option(help="Who it is for.")] = None,
-    url: UrlOpt = _URL,
-    token: TokenOpt = None,
-) -> None:
-    """Write a handover brief: the goal, what was tried and why it stopped, decisions, the best run and the risks."""
-    _echo_document(url, token, project, "briefs", {"audience": audience})
-
-
-@cli.command("search")
-def search_cmd(
-    project: ProjectArg,
-    query: Annotated[str, typer.Argument(help='What to look for, in any words, e.g. "why did we drop the forests".')],
-    kind: Annotated[str | None, typer.Option(help="log_entry (sessions) or a document kind.")] = None,
-    since: DayOpt = None,
-    until: DayOpt = None,
-    approach: Annotated[str | None, typer.Option(help="Only passages about this approach.")] = None,
-    limit: Annotated[int, typer.Option(help="How many hits.", min=1, max=50)] = 10,
-    url: UrlOpt = _URL,
-    token: TokenOpt = None,
-) -> None:
-    """Search the project's past sessions and documents by meaning and by exact token (run IDs, names, parameters)."""
-    params = {"q": query, "kind": kind, "since": since, "until": until, "approach": approach, "limit": limit}
-    with LabbookClient(url=url, token=token) as client:
-        markdown = client.search(project, params={k: v for k, v in params.items() if v is not None})
-    typer.echo(markdown)
 
 
 @cli.command("reindex")

@@ -18,6 +18,7 @@ from app.api.routes import (
     approaches,
     documents,
     entries,
+    exports,
     findings,
     health,
     logs,
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)  # added last, so outermost: the body guard's and the gate's refusals carry it
     handlers.install(app)
     v1 = APIRouter(prefix="/v1")
-    for module in (projects, findings, approaches, documents, runs, logs, entries, search, tokens, outbox):
+    for module in (projects, exports, findings, approaches, documents, runs, logs, entries, search, tokens, outbox):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)

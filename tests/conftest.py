@@ -88,19 +88,34 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 @pytest.fixture
 def database_url(tmp_path: Path, template_database: str) -> Iterator[str]:
     """A fresh database of the test's own, already at the migrations' head."""
+    with fresh_database(tmp_path / "labbook.db", template_database) as url:
+        yield url
+
+
+@pytest.fixture
+def other_database_url(tmp_path: Path, template_database: str) -> Iterator[str]:
+    """A second fresh database, beside `database_url` (a restore's target)."""
+    with fresh_database(tmp_path / "other.db", template_database) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(path: Path, template_database: str) -> Iterator[str]:
+    """A copy of the template: the SQLite file `path`, or a new PostgreSQL database dropped afterwards."""
     from sqlalchemy import text
 
     if POSTGRES_URL is None:
-        path = tmp_path / "labbook.db"
         shutil.copyfile(template_database, path)
         yield f"sqlite:///{path}"
         return
     name = f"lb_test_{uuid.uuid4().hex[:12]}"
     with _postgres_admin() as admin:
         admin.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    yield _postgres_url(name)
-    with _postgres_admin() as admin:
-        admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield _postgres_url(name)
+    finally:
+        with _postgres_admin() as admin:
+            admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _postgres_url(database: str | None = None, *, driver: str | None = None) -> str:
@@ -201,6 +216,7 @@ SLOW_FIRST = (
     "tests/evals/test_retrieval_eval.py",
     "tests/test_cli.py",
     "tests/test_cli_user_commands.py",
+    "tests/test_cli_commands.py",
     "tests/test_demo.py",
     "tests/test_serve.py",
     "tests/test_cli_documents.py",

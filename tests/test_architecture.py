@@ -4,7 +4,8 @@ The rules are data: `IMPORT_RULES`, `TYPES_RULES` and `CALL_RULES` below, one ro
 runs each row over every file. `check_source` is the same checker applied to one source string, so the self-tests can
 feed it synthetic violations and prove the rules can fail. A last check finds import cycles in app/ and evals/.
 
-Layers, top to bottom: `api/`, `main.py`, `cli.py` (and `demo/`, which only the CLI imports) → `services/` →
+Layers, top to bottom: `api/`, `main.py`, `cli.py` (and `demo/`, which only the CLI imports; its user commands,
+`cli_user.py`, reach the service through `client.py`, its HTTP API) → `services/` →
 `storage/ integrations/ llm/ retrieval/` and the pure layers `compose/` → `analysis/` → `parsing/` (compose takes only
 plain types from analysis). `errors.py` and `config.py` sit underneath everything and import nothing from above.
 """
@@ -303,6 +304,14 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
         forbidden=("mlflow",),
     ),
     ImportRule(
+        id="user-commands-call-the-api",
+        why="the user commands (cli_user.py, with client.py and terminal.py) reach Labbook through its HTTP API only, "
+        "so they work the same against any server: they import no services, storage, api or main",
+        files=("app/cli_user.py", "app/client.py", "app/terminal.py"),
+        forbidden=("app",),
+        allowed=("app.cli_user", "app.client", "app.terminal", "app.errors"),
+    ),
+    ImportRule(
         id="demo-only-from-cli",
         why="only cli.py imports demo/: the service never depends on the demo (nor on scikit-learn through it)",
         files=("app/",),
@@ -530,6 +539,11 @@ def test_rule_ids_are_unique() -> None:
         ("app/llm/client.py", "import openai\nimport langchain", set()),
         ("app/integrations/slack/post.py", "from mlflow import MlflowClient", {"mlflow-only-in-integrations-mlflow"}),
         ("app/integrations/mlflow/client.py", "from mlflow.tracking import MlflowClient", set()),
+        # the user commands
+        ("app/cli_user.py", "from app.client import LabbookClient\nfrom app.terminal import Output", set()),
+        ("app/cli_user.py", "from app.services import logs", {"user-commands-call-the-api"}),
+        ("app/client.py", "from app.storage.db import make_engine", {"user-commands-call-the-api"}),
+        ("app/terminal.py", "from app.config import get_settings", {"user-commands-call-the-api"}),
         # the demo
         ("app/main.py", "from app.demo import seed", {"demo-only-from-cli"}),
         ("app/main.py", "import app.demo.runs", {"demo-only-from-cli"}),

@@ -78,7 +78,7 @@ def test_server_errors_exit_1_with_the_message(server: LiveServer, tmp_path: Pat
     done = labbook(server, "import", "churn", str(table))
     assert done.returncode == 1
     assert done.stderr.startswith('error: line 4, column "Val AUC": "great" is not a number')
-    assert "run_table_invalid, HTTP 422" in done.stderr
+    assert done.stderr.rstrip().endswith("(run_table_invalid, HTTP 422, line 4)")
     assert "Traceback" not in done.stderr
 
 

@@ -69,3 +69,13 @@ def list_versions(session: Session, *, entry_id: int) -> list[EntryVersion]:
 def entry_ids(session: Session, *, project_id: int) -> list[int]:
     query = select(Entry.id).where(Entry.project_id == project_id).order_by(col(Entry.id))
     return [i for i in session.exec(query) if i is not None]
+
+
+def versions_of(session: Session, *, entry_ids: Collection[int]) -> list[EntryVersion]:
+    """Every version of these entries, by entry and version."""
+    found: list[EntryVersion] = []
+    ids = sorted(set(entry_ids))
+    for start in range(0, len(ids), 900):
+        query = select(EntryVersion).where(col(EntryVersion.entry_id).in_(ids[start : start + 900]))
+        found += session.exec(query.order_by(col(EntryVersion.entry_id), col(EntryVersion.version)))
+    return found

@@ -41,3 +41,10 @@ def add_redaction(session: Session, redaction: Redaction) -> Redaction:
 def log_ids(session: Session, *, project_id: int) -> list[int]:
     query = select(SessionLog.id).where(SessionLog.project_id == project_id).order_by(col(SessionLog.id))
     return [i for i in session.exec(query) if i is not None]
+
+
+def redactions_of(session: Session, *, project_id: int) -> list[Redaction]:
+    """Every redaction of the project's brain dumps, oldest first."""
+    logs = select(SessionLog.id).where(SessionLog.project_id == project_id)
+    query = select(Redaction).where(col(Redaction.log_id).in_(logs)).order_by(col(Redaction.id))
+    return list(session.exec(query))

@@ -14,6 +14,7 @@ from app.services.schemas.approaches import (
     ApproachRunsAssign,
     BaselinePublic,
 )
+from app.services.schemas.backup import BACKUP_FORMAT, BACKUP_VERSION, ProjectBackup
 from app.services.schemas.common import (
     SLUG_RE,
     Count,
@@ -83,6 +84,9 @@ from app.services.schemas.sync import SyncedExperiment, SyncResult
 from app.services.schemas.tokens import TokenCreate, TokenCreated, TokenPublic
 
 __all__ = [
+    "BACKUP_FORMAT",
+    "BACKUP_VERSION",
+    "ProjectBackup",
     "SearchHit",
     "SearchPage",
     "ApproachMarkCreate",
