@@ -67,6 +67,9 @@ class DocContext:
     entries: tuple[EntryDigest, ...] = ()
     # What a next run could change, computed by the analysis; the plans of summaries and next experiments read it.
     options: NextOptions = field(default_factory=NextOptions)
+    # Run key -> its line of work (`app.analysis.lines`), for a history whose runs describe their change (an agent
+    # log); empty otherwise.
+    lines: Mapping[str, str] = field(default_factory=dict)
     # The project's MLflow tracking server ("" when it has none) and each MLflow run's experiment: run links.
     tracking_uri: str = ""
     experiments: Mapping[str, str] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import Session
 
+from app.analysis.lines import lines_of_work
 from app.analysis.model import REPRO_FIELDS, AnalysisInput, Criterion, Findings
 from app.analysis.options import next_options
 from app.analysis.ranking import rank_finalists
@@ -64,6 +65,8 @@ def analysed(
     ctx = analysis_service.doc_context(session, project=project, today=today, public_url=public_url, inp=inp)
     if plan:
         ctx = replace(ctx, options=next_options(ctx.runs, findings, inp.settings))
+    if any("change" in run.tags for run in inp.runs):  # an experiment loop's log: its lines of work
+        ctx = replace(ctx, lines={k: line.name for line in lines_of_work(inp.runs, findings) for k in line.run_ids})
     return Analysed(inp, findings, ctx)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from app.analysis.audit import is_kept
-from app.analysis.lines import BASELINE_LINE, lines_of_work
-from app.analysis.model import AUDIT_KINDS, Findings
+from app.analysis.lines import BASELINE_LINE
+from app.analysis.model import AUDIT_KINDS, Findings, RunView
 from app.compose.contract import DocContext
 from app.compose.documents.render import cite, fmt, fmt_gain, fmt_noise, md_text, plural
 from app.compose.documents.schemas import AuditNote, Evidence, LineNote
 from app.compose.labels import GROUP_LIMIT, listed
+from app.parsing.agent import KEEP_WORDS
 
 __all__ = [
     "ADVICE_HEADING",
@@ -180,35 +180,39 @@ _ITEMS: dict[str, Callable[[AuditNote], str]] = {
 
 
 def line_notes(ctx: DocContext, findings: Findings, keys: Collection[str]) -> list[LineNote]:
-    """The lines of work of the runs in `keys` that describe their change (an experiment loop's log); [] when none
-    does, since a history of named runs reads by its approaches instead."""
-    runs = [ctx.runs[k] for k in findings.run_order if k in keys and k in ctx.runs]
-    if not any(run.tags.get("change") for run in runs):
-        return []
+    """The lines of work (`ctx.lines`, computed by the analysis) of the runs in `keys`, in the order each first
+    appears; [] for a history whose runs do not describe their change, which reads by its approaches instead."""
+    grouped: dict[str, list[RunView]] = {}
+    for key in findings.run_order:
+        if key in keys and key in ctx.lines and key in ctx.runs:
+            grouped.setdefault(ctx.lines[key], []).append(ctx.runs[key])
     weak = {f.subject for f in findings.findings if f.kind in _WEAK}
     retried = {f.subject for f in findings.of_kind("tried_again")}
     notes = []
-    for line in lines_of_work(runs, findings):
-        members = [ctx.runs[k] for k in line.run_ids]
+    for name, members in grouped.items():
         scored = [r for r in members if r.score(findings.metric) is not None]
-        kept = [r.key for r in scored if is_kept(r) and r.key not in weak and r.key != findings.baseline]
+        kept = [r.key for r in scored if _kept(r) and r.key not in weak and r.key != findings.baseline]
         recent = scored[-EXHAUSTED_AFTER:]
         exhausted = (
-            line.name != BASELINE_LINE
+            name != BASELINE_LINE
             and len(scored) >= EXHAUSTED_AFTER
-            and not any(is_kept(r) and r.key not in weak for r in recent)
+            and not any(_kept(r) and r.key not in weak for r in recent)
         )
         notes.append(
             LineNote(
-                name=line.name,
-                run_ids=list(line.run_ids),
+                name=name,
+                run_ids=[r.key for r in members],
                 kept=kept,
-                retried=[k for k in line.run_ids if k in retried],
+                retried=[r.key for r in members if r.key in retried],
                 crashed=[r.key for r in members if (r.status or "").upper() == "FAILED"],
                 exhausted=exhausted,
             )
         )
     return notes
+
+
+def _kept(run: RunView) -> bool:
+    return (run.tags.get("status") or "").strip().lower() in KEEP_WORDS
 
 
 def line_lines(lines: Sequence[LineNote]) -> list[str]:
