@@ -2,7 +2,8 @@
 
 Server-side commands (serve, demo, worker, migrate, restore, reindex, token) work on the local database in-process;
 user commands (log, import, sync, findings, summary, export, ...: `app.cli_user`) call a running server's HTTP API, so
-they work the same against a laptop's demo and a team's server.
+they work the same against a laptop's demo and a team's server. `mcp` serves the chat tools on stdio, calling a
+server's API the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import uvicorn
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from app.cli_user import user_cli
+from app.cli_user import TokenOpt, UrlOpt, user_cli
+from app.client import resolve_target
 from app.config import Settings, get_settings
 from app.errors import InputInvalid, LabbookError, field_name
 from app.services import auth
@@ -327,6 +329,22 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The id shown by `
     with _session(get_settings()) as session:
         revoked = auth.revoke_token(session, token_id=token_id)
     typer.echo(f"token {revoked.id} '{revoked.name}' revoked")
+
+
+@cli.command("mcp")
+def mcp_cmd(url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Serve Labbook's chat tools (MCP) on standard input and output, for a desktop assistant that starts this
+    command. Every tool calls the server at --url (LABBOOK_URL, else the config file's) with --token (LABBOOK_TOKEN,
+    else the config file's) and its project scope."""
+    from app.api.mcp.stdio import serve_stdio  # the MCP SDK loads in about a second: only this command needs it
+
+    target = resolve_target(url=url, token=token)
+    if not target.token:
+        raise typer.BadParameter("set LABBOOK_TOKEN: every tool calls the server with it", param_hint="--token")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    if target.warning:
+        logging.getLogger(__name__).warning(target.warning)
+    serve_stdio(url=target.url, token=target.token)
 
 
 @cli.command("reindex")

@@ -211,6 +211,12 @@ class IdempotencyKeyInUse(Conflict):
 # --- Retrieval --------------------------------------------------------------------------------------------------------
 
 
+class ServiceStarting(LabbookError):
+    """A part of the service is not serving yet, or no longer (the app's start-up or shutdown): retry shortly."""
+
+    status_code = 503
+
+
 class RetrievalOff(NotFound):
     """Search on a service configured without retrieval (`LABBOOK_RETRIEVAL=off`): not there, and not coming back
     by retrying, so a 404 rather than a 503."""

@@ -13,6 +13,7 @@ from app import __version__
 from app.api import handlers, responses
 from app.api.idempotency import Idempotency, declare_header
 from app.api.load import Admission, LoadGate, capacity
+from app.api.mcp.http import ChatEndpoint
 from app.api.middleware import BodyGuard, SecurityHeaders
 from app.api.routes import (
     approaches,
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     limits = capacity(settings.max_concurrency)
+    chat = ChatEndpoint()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if worker is not None:
             worker.start()
-        yield
+        async with chat.running():
+            yield
         if worker is not None:
             worker.stop()
         engine.dispose()
@@ -102,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(health.router)
+    # The chat tools (MCP, streamable HTTP): the same tokens and services as /v1 (app/api/mcp/http.py).
+    app.router.routes.append(chat.route())
     declare_header(app, refused=NO_IDEMPOTENCY)
     responses.install(app)
     return app

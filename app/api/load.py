@@ -27,6 +27,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import Overloaded
 
 RETRY_AFTER_SECONDS = 1
+# A scope key: a request the service makes to itself, in-process, on behalf of a request it has admitted (the chat
+# tools call `/v1` so, app/api/mcp/http.py). It runs under that request's slot: the outer one waits on the event loop,
+# holding no thread and no connection, and admitting the inner one again could deadlock a full service on itself.
+IN_PROCESS = "labbook.in_process"
 # How long after the last shed request the service still reports itself busy.
 BUSY_WINDOW_SECONDS = 5.0
 
@@ -150,7 +154,7 @@ class LoadGate:
         self.exempt = frozenset(exempt)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt or scope.get(IN_PROCESS):
             await self.app(scope, receive, send)
             return
         admitted = await self.admission.admit(receive)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from app.compose.projects import ProjectLine, render_projects
 from app.errors import Forbidden, InputInvalid, ProjectExists, ProjectNotFound
 from app.services import idempotency
 from app.services.auth import Principal
@@ -54,6 +55,15 @@ def list_projects(session: Session, *, principal: Principal, limit: int, cursor:
         items=[ProjectPublic.model_validate(p) for p in projects],
         next_cursor=next_cursor([p.id or 0 for p in projects], limit),
     )
+
+
+def projects_markdown(page: Page[ProjectPublic]) -> str:
+    """A page of projects as a Markdown list (slug, goal, metric, target, deadline)."""
+    lines = [
+        ProjectLine(p.slug, p.name, p.goal, p.primary_metric, p.metric_direction, p.target_value, p.deadline)
+        for p in page.items
+    ]
+    return render_projects(lines)
 
 
 def update_project(session: Session, *, project: Project, body: ProjectUpdate) -> ProjectPublic:

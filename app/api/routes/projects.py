@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from app.api.deps import CursorQuery, LimitQuery, PrincipalDep, ProjectDep, SessionDep
+from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
+from app.api.negotiation import MARKDOWN_RESPONSE, markdown_page
 from app.api.responses import errors
 from app.services import projects as projects_service
 from app.services.schemas import Page, ProjectCreate, ProjectPublic, ProjectUpdate
@@ -18,12 +19,20 @@ def create_project(body: ProjectCreate, session: SessionDep, principal: Principa
     return projects_service.create_project(session, principal=principal, body=body)
 
 
-@router.get("", response_model=Page[ProjectPublic], operation_id="list_projects")
+@router.get("", response_model=Page[ProjectPublic], operation_id="list_projects", responses=MARKDOWN_RESPONSE)
 def list_projects(
-    session: SessionDep, principal: PrincipalDep, limit: LimitQuery = 50, cursor: CursorQuery = None
-) -> Page[ProjectPublic]:
-    """List the projects this token can see, oldest first."""
-    return projects_service.list_projects(session, principal=principal, limit=limit, cursor=cursor)
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    markdown: PrefersMarkdownDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[ProjectPublic] | Response:
+    """List the projects this token can see, oldest first: each one's slug (which every per-project operation
+    takes), goal, primary metric and direction, target and deadline. With `Accept: text/markdown`, answers with a
+    Markdown list, and the next page in a `Link` header."""
+    page = projects_service.list_projects(session, principal=principal, limit=limit, cursor=cursor)
+    return markdown_page(request, [projects_service.projects_markdown(page)], page.next_cursor) if markdown else page
 
 
 @router.get("/{slug}", response_model=ProjectPublic, operation_id="get_project")
