@@ -221,6 +221,7 @@ SLOW_FIRST = (
     "tests/test_serve.py",
     "tests/test_cli_documents.py",
     "tests/api/test_schemathesis.py",
+    "tests/api/test_mcp.py",
     "tests/api/test_sync_api.py",
     "tests/integrations/test_tags_writeback.py",
     "tests/integrations/test_outage.py",

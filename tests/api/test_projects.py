@@ -86,6 +86,21 @@ class TestListProjects:
         assert response.status_code == 422
         assert response.json()["error"]["field"] == "query.limit"
 
+    def test_markdown_lists_slug_goal_metric_target_and_deadline(self, client: TestClient) -> None:
+        create_project(client, "churn", target_value=0.87, deadline="2026-12-01")
+        create_project(client, "ltv", name="LTV *beta*", goal="", primary_metric="rmse", metric_direction="min")
+        create_project(client, "fraud")
+        response = client.get("/v1/projects", params={"limit": 2}, headers={"Accept": "text/markdown"})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+        assert response.text == (
+            "# Projects\n\n"
+            "- **Project churn** (`churn`): predict churn. "
+            "Primary metric `val_auc` (max), target 0.87, due 2026-12-01.\n"
+            "- **LTV \\*beta\\*** (`ltv`). Primary metric `rmse` (min).\n"
+        )
+        assert 'rel="next"' in response.headers["link"]  # the third project is on the next page
+
 
 class TestGetProject:
     def test_reads_one(self, client: TestClient) -> None:
