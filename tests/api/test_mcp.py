@@ -26,7 +26,7 @@ from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent, TextResourceContents
 
-from tests.live import LiveServer, live_server
+from tests.live import LiveServer, free_port, live_server
 from tests.retrieval.conftest import CHROMA_URL
 
 ADMIN = "mcp-admin-token-0123456789"
@@ -253,6 +253,17 @@ class TestOverStdio:
         for name, _, expected in CALLS:
             assert not results[name].is_error, text_of(results[name])
             check_answer(name, text_of(results[name]), expected)
+
+    def test_a_server_it_cannot_reach_is_the_tools_error(self, tmp_path: Path) -> None:
+        url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+        async def call() -> CallToolResult:
+            with (tmp_path / "mcp.log").open("w") as errlog:
+                async with over_stdio(url, ADMIN, errlog) as session:
+                    return await session.call_tool("list_projects", {})
+
+        result = anyio.run(call)
+        assert result.is_error and f"cannot reach Labbook at {url}" in text_of(result)
 
     def test_without_a_token_it_says_so(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "LABBOOK_TOKEN"}

@@ -3,6 +3,7 @@ with; a 405 says which methods the URL takes; and a text limit holds on the text
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -21,6 +22,23 @@ def spec(client: TestClient) -> dict[str, Any]:
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(method.upper(), path, op) for path, item in spec["paths"].items() for method, op in item.items()]
+
+
+class TestToolGrade:
+    """A model choosing an operation reads its ID, summary and description: each says what the operation does."""
+
+    def test_every_operation_has_a_verb_noun_id_a_summary_and_a_description(self, spec: dict[str, Any]) -> None:
+        ids = [op["operationId"] for _, _, op in operations(spec)]
+        assert len(ids) == len(set(ids))
+        for method, path, op in operations(spec):
+            assert re.fullmatch(r"[a-z]+(_[a-z]+)+|health", op["operationId"]), (method, path)
+            assert op["summary"] and len(op["description"]) >= 40, (method, path, op["description"])
+
+    def test_the_documents_say_what_they_write(self, spec: dict[str, Any]) -> None:
+        summaries = {op["operationId"]: op["summary"] for _, _, op in operations(spec)}
+        assert summaries["check_tried"] == "Has this been tried?"
+        assert summaries["create_brief"] == "Write a handover brief"
+        assert summaries["create_log"] == "Record a brain dump and get its log entry"
 
 
 class TestDeclaredErrors:

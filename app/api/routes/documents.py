@@ -52,7 +52,14 @@ def list_metric_switches(project: ProjectDep, session: SessionDep) -> list[Entry
     return switches_service.list_metric_switches(session, project=project)
 
 
-@router.post("/summaries", status_code=201, response_model=EntryPublic, operation_id="create_summary", responses=_MD201)
+@router.post(
+    "/summaries",
+    status_code=201,
+    response_model=EntryPublic,
+    operation_id="create_summary",
+    summary="Write a phase summary",
+    responses=_MD201,
+)
 def create_summary(
     project: ProjectDep,
     session: SessionDep,
@@ -73,6 +80,7 @@ def create_summary(
     status_code=201,
     response_model=EntryPublic,
     operation_id="create_next_experiments",
+    summary="Propose the next experiments",
     responses=_MD201,
 )
 def create_next_experiments(
@@ -91,7 +99,14 @@ def create_next_experiments(
     return _document(markdown, entry)
 
 
-@router.post("/tried", status_code=201, response_model=EntryPublic, operation_id="check_tried", responses=_MD201)
+@router.post(
+    "/tried",
+    status_code=201,
+    response_model=EntryPublic,
+    operation_id="check_tried",
+    summary="Has this been tried?",
+    responses=_MD201,
+)
 def check_tried(
     body: TriedCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
 ) -> EntryPublic | Response:
@@ -102,7 +117,12 @@ def check_tried(
 
 
 @router.post(
-    "/decisions", status_code=201, response_model=EntryPublic, operation_id="create_decision", responses=_MD201
+    "/decisions",
+    status_code=201,
+    response_model=EntryPublic,
+    operation_id="create_decision",
+    summary="Record a model selection decision",
+    responses=_MD201,
 )
 def create_decision(
     body: DecisionCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
@@ -119,6 +139,7 @@ def create_decision(
     status_code=201,
     response_model=EntryPublic,
     operation_id="create_reproduction",
+    summary="Write a reproduction report for a run",
     responses=_MD201,
 )
 def create_reproduction(
@@ -129,12 +150,20 @@ def create_reproduction(
     markdown: PrefersMarkdownDep,
 ) -> EntryPublic | Response:
     """Write a reproduction report for a run (kind `reproduction_report`): its setup as recorded, as you know it,
-    or inferred from sibling runs, the gaps to fill, and the value to expect within noise."""
+    or inferred from sibling runs, the gaps to fill, and the value to expect within noise. With `Accept: text/markdown`,
+    answers with the Markdown alone."""
     entry = documents_service.create_reproduction(session, project=project, body=body, public_url=settings.public_url)
     return _document(markdown, entry)
 
 
-@router.post("/briefs", status_code=201, response_model=EntryPublic, operation_id="create_brief", responses=_MD201)
+@router.post(
+    "/briefs",
+    status_code=201,
+    response_model=EntryPublic,
+    operation_id="create_brief",
+    summary="Write a handover brief",
+    responses=_MD201,
+)
 def create_brief(
     project: ProjectDep,
     session: SessionDep,

@@ -17,6 +17,7 @@ router = APIRouter(tags=["logs"])
     status_code=201,
     response_model=LogPublic,
     operation_id="create_log",
+    summary="Record a brain dump and get its log entry",
     responses={201: MARKDOWN_RESPONSE[200], **errors(409)},
 )
 def create_log(

@@ -37,7 +37,8 @@ def list_projects(
 
 @router.get("/{slug}", response_model=ProjectPublic, operation_id="get_project")
 def get_project(project: ProjectDep) -> ProjectPublic:
-    """Read one project."""
+    """Read one project: its goal, primary metric and direction, target, deadline, linked MLflow experiments and
+    analysis settings."""
     return ProjectPublic.model_validate(project)
 
 

@@ -21,6 +21,7 @@ router = APIRouter(prefix="/projects/{slug}", tags=["search"])
     "/search",
     response_model=SearchPage,
     operation_id="search_project",
+    summary="Search a project's history",
     responses={**MARKDOWN_RESPONSE, **errors(503)},
 )
 def search_project(

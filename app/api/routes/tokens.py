@@ -20,13 +20,14 @@ def create_token(body: TokenCreate, principal: PrincipalDep, session: SessionDep
 
 @router.get("", response_model=list[TokenPublic], operation_id="list_tokens", responses=errors(403))
 def list_tokens(principal: PrincipalDep, session: SessionDep, include_revoked: bool = False) -> list[TokenPublic]:
-    """List tokens (never their secrets)."""
+    """List tokens: each one's name, the projects it is limited to (null: every project), when it was created,
+    last used and revoked, never its secret. Needs a token with access to every project."""
     auth.require_full_access(principal)
     return auth.list_tokens(session, include_revoked=include_revoked)
 
 
 @router.delete("/{token_id}", response_model=TokenPublic, operation_id="revoke_token", responses=errors(403))
 def revoke_token(token_id: TokenIdPath, principal: PrincipalDep, session: SessionDep) -> TokenPublic:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token by its id; it stops working at once. Needs a token with access to every project."""
     auth.require_full_access(principal)
     return auth.revoke_token(session, token_id=token_id)
