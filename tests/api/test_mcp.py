@@ -240,6 +240,14 @@ class TestOverStreamableHttp:
             assert response.headers["WWW-Authenticate"] == "Bearer"
             assert response.json()["error"]["code"] == "unauthorized"
 
+    def test_it_offers_no_stream_to_hold_open(self, seeded: Seeded) -> None:
+        """Stateless: nothing is sent unasked, so a GET (an SSE stream) and a DELETE (a session) are 405."""
+        headers = {"Authorization": f"Bearer {ADMIN}", "Accept": "text/event-stream"}
+        for method in ("GET", "DELETE"):
+            response = httpx.request(method, f"{seeded.server.url}/mcp", headers=headers, timeout=10)
+            assert response.status_code == 405, response.text
+            assert response.headers["Allow"] == "POST"
+
 
 class TestOverStdio:
     def test_every_tool(self, seeded: Seeded, tmp_path: Path) -> None:

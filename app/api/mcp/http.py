@@ -45,8 +45,10 @@ class ChatEndpoint:
         self._mcp: ASGIApp | None = None
 
     def route(self) -> Route:
-        """`/mcp`, every method (MCP's transport answers the ones it does not take), outside the OpenAPI document."""
-        return Route(PATH, endpoint=self, include_in_schema=False)
+        """`/mcp` takes POST only, outside the OpenAPI document. A stateless server sends nothing unasked, so it offers
+        no GET stream (which would hold an admission slot for as long as the client keeps it open) and has no
+        session to DELETE: both are 405, which MCP clients expect from such a server."""
+        return Route(PATH, endpoint=self, methods=["POST"], include_in_schema=False)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
