@@ -25,7 +25,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.load import IN_PROCESS
-from app.api.mcp.tools import chat_server, use_api
+from app.api.mcp.api import use_api
+from app.api.mcp.tools import chat_server
 from app.errors import LabbookError, ServiceStarting
 from app.services.auth import authenticate
 from app.storage.db import session_scope

@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 import httpx
 
-from app.api.mcp.tools import chat_server, use_api
+from app.api.mcp.api import use_api
+from app.api.mcp.tools import chat_server
 
 # Documents may be phrased by a model (its own timeout applies on the server); a tool waits for the answer longer.
 TIMEOUT_SECONDS = 180.0

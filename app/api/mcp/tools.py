@@ -1,7 +1,6 @@
-"""The chat tools and resources. Each is one call to the `/v1` API through the `Api` in force for the request
-(`use_api`), answered in Markdown: the API's own Markdown where it has one, so a tool says exactly what the HTTP
-answer says and cites runs the same way (`name (abcdef12)`). An error answer of the API becomes the tool's error, with
-the API's message: a project outside the token's scope reads as one that does not exist, as it does over HTTP.
+"""The chat tools and resources. Each is one call to the `/v1` API (app/api/mcp/api.py), answered in Markdown: the API's
+own Markdown where it has one, so a tool says exactly what the HTTP answer says and cites runs the same way
+(`name (abcdef12)`).
 
 The descriptions are written for a model choosing among tools: what the tool answers, when to use it, and what to
 use instead."""
@@ -10,24 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from datetime import date
 from functools import cache
-from typing import Annotated, Any, Protocol
-from urllib.parse import quote
+from typing import Annotated
 
-import httpx
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from app import __version__
+from app.api.mcp.api import Refused, body_of, call, markdown, project_path
 from app.services.schemas import SLUG_RE, CriterionCreate
-
-logger = logging.getLogger(__name__)
 
 INSTRUCTIONS = """\
 Labbook keeps the story of a team's ML experiments: brain dumps of each session, the runs they cite, and the \
@@ -36,90 +30,8 @@ Answers cite runs by name and short ID, e.g. `lightgbm (9b22c4f0)`; quote them a
 numbers. Read-only tools: list_projects, get_findings, search_history. The others store what they write as an entry \
 of the project's history (a brain dump, a summary, a plan, a decision, a report, a brief)."""
 
-MARKDOWN = {"Accept": "text/markdown"}
 PROJECTS_SHOWN = 500  # one page of the API
 ENTRIES_SHOWN = 50  # the latest entries in the entries resource; search_history finds older ones
-
-
-class Api(Protocol):
-    """Labbook's HTTP API as the tools reach it: in-process for `/mcp` (the caller's token), over the network for
-    `labbook mcp` (LABBOOK_URL and LABBOOK_TOKEN). `where` names it in errors."""
-
-    where: str
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Mapping[str, str],
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> httpx.Response: ...
-
-
-_API: ContextVar[Api] = ContextVar("labbook_mcp_api")
-
-
-@contextmanager
-def use_api(api: Api) -> Iterator[None]:
-    """Tools called inside this block (and in tasks started inside it) call `api`."""
-    token = _API.set(api)
-    try:
-        yield
-    finally:
-        _API.reset(token)
-
-
-class Refused(ToolError):
-    """The API answered an error, or could not be reached; the message is the API's own. `status` is None when there
-    was no answer."""
-
-    def __init__(self, message: str, *, status: int | None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-# --- Calling the API ----------------------------------------------------------------------------------------------
-
-
-async def _call(
-    method: str, path: str, *, markdown: bool, json: Any = None, params: Mapping[str, Any] | None = None
-) -> httpx.Response:
-    api = _API.get(None)
-    if api is None:
-        raise Refused("no Labbook API is configured for this request", status=None)
-    try:
-        response = await api.request(method, path, headers=MARKDOWN if markdown else {}, json=json, params=params)
-    except httpx.HTTPError as exc:
-        raise Refused(f"cannot reach Labbook at {api.where}: {exc}", status=None) from exc
-    if not response.is_success:
-        raise _refused(response)
-    return response
-
-
-def _refused(response: httpx.Response) -> Refused:
-    try:
-        error = response.json()["error"]
-        message = f"{error['message']} ({error['code']}, HTTP {response.status_code})"
-    except (ValueError, KeyError, TypeError):
-        message = f"HTTP {response.status_code}: {response.text[:200]}"
-    return Refused(message, status=response.status_code)
-
-
-async def _markdown(method: str, path: str, *, json: Any = None, params: Mapping[str, Any] | None = None) -> str:
-    return (await _call(method, path, markdown=True, json=json, params=params)).text
-
-
-def _project(slug: str) -> str:
-    """The project's path; the slug is checked by the argument's pattern, and quoted all the same."""
-    return f"/v1/projects/{quote(slug, safe='')}"
-
-
-def _body(**fields: Any) -> dict[str, Any]:
-    """The request body: the arguments given (None means "not given"), days written as the API reads them."""
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in fields.items() if v is not None}
-
 
 # --- Arguments ----------------------------------------------------------------------------------------------------
 
@@ -145,7 +57,7 @@ async def list_projects() -> str:
     """List the Labbook projects this token can see: each project's slug (the `project` argument of every other
     tool), name, goal, primary metric and its direction, target and deadline. Call it first when you do not know
     the project's slug, or to see what the team is working on."""
-    response = await _call("GET", "/v1/projects", markdown=True, params={"limit": PROJECTS_SHOWN})
+    response = await call("GET", "/v1/projects", as_markdown=True, params={"limit": PROJECTS_SHOWN})
     more = "\n\nMore projects than shown; ask for one by its slug." if "link" in response.headers else ""
     return response.text + more
 
@@ -173,8 +85,8 @@ async def log_session(
     hypothesis, experiments (each run with its change and its stated and stored numbers), observations, what did not
     work, open questions and next steps, citing stored runs only. Use it when the user tells you what they ran, saw
     or concluded, or pastes a run table. For questions about the past use search_history or was_it_tried."""
-    body = _body(text=text, run_table=run_table, run_ids=run_ids, session_date=session_date, author=author)
-    response = await _call("POST", f"{_project(project)}/logs", markdown=True, json=body)
+    body = body_of(text=text, run_table=run_table, run_ids=run_ids, session_date=session_date, author=author)
+    response = await call("POST", f"{project_path(project)}/logs", as_markdown=True, json=body)
     if response.headers.get("content-type", "").startswith("text/markdown"):
         return response.text
     # Stored, but its entry could not be composed now: the service composes it later, with retries.
@@ -187,14 +99,14 @@ async def get_findings(project: Project) -> str:
     none), the current best, seed noise, improvements within noise, runs that changed several things at once,
     duplicates, stalls and plateaus, reproduction gaps, and each approach's status. Every finding gives its numbers
     and the runs it comes from. Read-only and quick: use it to ground any claim about what works."""
-    return await _markdown("GET", f"{_project(project)}/findings")
+    return await markdown("GET", f"{project_path(project)}/findings")
 
 
 async def summarize_phase(project: Project, since: Since = None, until: Until = None) -> str:
     """Write a phase summary of the sessions between `since` and `until` (the whole history when both are omitted):
     each approach with its status and evidence, what was closed and why, the current best, metric switches, open
     questions and the plan. Stored as an entry. Use it for "where are we?" or "summarise last week"."""
-    return await _markdown("POST", f"{_project(project)}/summaries", json=_body(since=since, until=until))
+    return await markdown("POST", f"{project_path(project)}/summaries", json=body_of(since=since, until=until))
 
 
 async def suggest_next(
@@ -209,8 +121,8 @@ async def suggest_next(
     """Propose the next experiments, ranked by the progress each can make toward the target within the deadline and
     budget, each with its evidence and cost; also the lines of work with low returns, and whether to reframe the
     problem. Stored as an entry. Use it for "what should I try next?"."""
-    body = _body(target=target, deadline=deadline, budget_runs=budget_runs, budget_hours=budget_hours)
-    return await _markdown("POST", f"{_project(project)}/next-experiments", json=body)
+    body = body_of(target=target, deadline=deadline, budget_runs=budget_runs, budget_hours=budget_hours)
+    return await markdown("POST", f"{project_path(project)}/next-experiments", json=body)
 
 
 async def was_it_tried(
@@ -226,7 +138,7 @@ async def was_it_tried(
 ) -> str:
     """Answer "has this been tried?" for an idea: tried, similar or new, with the matching runs, their results and
     how they differ from the idea. Stored as an entry. Use it before proposing or running an experiment."""
-    return await _markdown("POST", f"{_project(project)}/tried", json={"proposal": proposal})
+    return await markdown("POST", f"{project_path(project)}/tried", json={"proposal": proposal})
 
 
 async def search_history(
@@ -250,8 +162,8 @@ async def search_history(
     """Search the project's past sessions (brain dumps with their log entries) and documents, by meaning and by exact
     token (a run ID or name, a parameter, `key=value`). Each hit has its day, kind, approaches, a link and a snippet.
     Use it for "why did we drop X?", "when did we try Y?" and anything else people wrote."""
-    params = _body(q=query, kind=kind, since=since, until=until, approach=approach, limit=limit)
-    return await _markdown("GET", f"{_project(project)}/search", params=params)
+    params = body_of(q=query, kind=kind, since=since, until=until, approach=approach, limit=limit)
+    return await markdown("GET", f"{project_path(project)}/search", params=params)
 
 
 async def document_decision(
@@ -276,14 +188,14 @@ async def document_decision(
     """Record a model selection decision: the finalists ranked by weighted criteria, the run selected, the rationale
     and the trade-offs it accepts. Stored as an entry; the selected run is tagged in MLflow. Use it when the user
     chooses among candidate models, or asks which finalist wins on given criteria."""
-    body = _body(
+    body = body_of(
         finalists=finalists,
         criteria=[c.model_dump(mode="json", exclude_unset=True) for c in criteria],
         selected=selected,
         rationale=rationale,
         title=title,
     )
-    return await _markdown("POST", f"{_project(project)}/decisions", json=body)
+    return await markdown("POST", f"{project_path(project)}/decisions", json=body)
 
 
 async def reproduction_report(
@@ -297,7 +209,7 @@ async def reproduction_report(
     """Write a reproduction report for one run: its setup as recorded (git commit, data version, seed, environment,
     entry point), as the user knows it, or as inferred from sibling runs; the gaps to fill; and the value to expect
     within noise. Stored as an entry. Use it for "how do I reproduce this run?"."""
-    return await _markdown("POST", f"{_project(project)}/reproductions", json=_body(run=run, known=known))
+    return await markdown("POST", f"{project_path(project)}/reproductions", json=body_of(run=run, known=known))
 
 
 async def handover_brief(
@@ -306,7 +218,7 @@ async def handover_brief(
 ) -> str:
     """Write a handover brief for someone taking over the project: the goal, the approaches and why they stopped,
     the decisions, the current best run and the risks. Stored as an entry. Use it for onboarding or handing over."""
-    return await _markdown("POST", f"{_project(project)}/briefs", json=_body(audience=audience))
+    return await markdown("POST", f"{project_path(project)}/briefs", json=body_of(audience=audience))
 
 
 TOOLS: tuple[tuple[Callable[..., Awaitable[str]], str, ToolAnnotations], ...] = (
@@ -335,7 +247,7 @@ async def _resource(read: Awaitable[str]) -> str:
 
 async def findings_resource(slug: str) -> str:
     """The project's findings (as get_findings answers them), in Markdown."""
-    return await _resource(_markdown("GET", f"{_project(slug)}/findings"))
+    return await _resource(markdown("GET", f"{project_path(slug)}/findings"))
 
 
 async def entries_resource(slug: str) -> str:
@@ -345,15 +257,15 @@ async def entries_resource(slug: str) -> str:
 
 async def entry_resource(entry_id: int) -> str:
     """One entry of the history, in Markdown."""
-    return await _resource(_markdown("GET", f"/v1/entries/{entry_id}"))
+    return await _resource(markdown("GET", f"/v1/entries/{entry_id}"))
 
 
 async def _latest_entries(slug: str) -> str:
     latest: deque[str] = deque(maxlen=ENTRIES_SHOWN)
     total, cursor = 0, None
     while True:
-        params = _body(limit=500, cursor=cursor)
-        page = (await _call("GET", f"{_project(slug)}/entries", markdown=False, params=params)).json()
+        params = body_of(limit=500, cursor=cursor)
+        page = (await call("GET", f"{project_path(slug)}/entries", as_markdown=False, params=params)).json()
         total += len(page["items"])
         latest.extend(entry["markdown"] for entry in page["items"])
         cursor = page["next_cursor"]
