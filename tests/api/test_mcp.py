@@ -273,8 +273,9 @@ class TestOverStdio:
         result = anyio.run(call)
         assert result.is_error and f"cannot reach Labbook at {url}" in text_of(result)
 
-    def test_without_a_token_it_says_so(self) -> None:
+    def test_without_a_token_it_says_so(self, tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k != "LABBOOK_TOKEN"}
+        env["XDG_CONFIG_HOME"] = str(tmp_path)  # no config file with a token either
         done = subprocess.run([LABBOOK, "mcp"], capture_output=True, text=True, env=env, timeout=60, check=False)
         assert done.returncode == 2
         assert "LABBOOK_TOKEN" in done.stderr and done.stdout == ""
