@@ -97,11 +97,10 @@ class TestImportRunsBadInput:
         ("table", "line", "words"),
         [
             ("| Run ID | Val AUC |\n|---|---|\n| a | 0.8 |\n| b |\n", 4, "cells"),
-            ("| Model | Val AUC |\n|---|---|\n| lgbm | 0.8 |\n", 1, "run ID"),
             ("| Run ID | Val AUC | val_auc |\n|---|---|---|\n| a | 0.8 | 0.8 |\n", 1, "duplicate"),
             ("| Run ID | Val AUC |\n|---|---|\n| a | 0.8 |\n| b | great |\n", 4, "not a number"),
         ],
-        ids=["ragged", "no-run-column", "duplicate-header", "non-numeric-metric"],
+        ids=["ragged", "duplicate-header", "non-numeric-metric"],
     )
     def test_names_the_line_and_writes_nothing(self, client: TestClient, table: str, line: int, words: str) -> None:
         create_project(client)

@@ -86,7 +86,8 @@ def compose_decision(
         ],
         audit=audit_notes(ctx, findings, {row.key for row in rows}),
     )
-    body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump())})
+    # The decision links its finalists (and the runs its criteria cite), not the other runs its audit names.
+    body = draft.model_copy(update={"run_ids": body_run_ids(draft.model_dump(exclude={"audit"}))})
     title = title_line(TITLE, ctx.project_name)
     return Composed(KIND, body, _markdown(heading(title), body), body.run_ids, title, body.schema_version)
 
