@@ -208,6 +208,15 @@ def redact_log(session: Session, *, principal: Principal, log_id: int, body: Red
                 log_store.add_redaction(session, _audit(log, name, count, secret, principal, body.reason))
         # The sentences quoted from the dump as proposed marks' reasons and as answers go with it.
         declaration_store.redact_quotes(session, log_id=log_id, secret=secret, replacement=REDACTED)
+        # So does every entry and version composed from it or quoting it, and the run notes written from them.
+        entries, count = entry_store.redact_entries(
+            session, project_id=project.id or 0, secret=secret, replacement=REDACTED
+        )
+        if count:
+            log_store.add_redaction(session, _audit(log, "entries", count, secret, principal, body.reason))
+        for entry in entries:
+            index_queue.queue_entry(session, project_id=project.id or 0, entry_id=cast(int, entry.id))
+            outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     session.add(log)
     session.flush()
     # The index holds the dump's words too: both are indexed again from the redacted text.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any, cast
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -79,3 +80,52 @@ def versions_of(session: Session, *, entry_ids: Collection[int]) -> list[EntryVe
         query = select(EntryVersion).where(col(EntryVersion.entry_id).in_(ids[start : start + 900]))
         found += session.exec(query.order_by(col(EntryVersion.entry_id), col(EntryVersion.version)))
     return found
+
+
+def redact_entries(session: Session, *, project_id: int, secret: str, replacement: str) -> tuple[list[Entry], int]:
+    """Replace `secret` in every entry of the project and in every version of each, in the Markdown and in every
+    text of the body: what was composed from a redacted dump, and documents quoting it, lose it too. Returns the
+    entries changed and the number of occurrences replaced."""
+    entries = list(session.exec(select(Entry).where(Entry.project_id == project_id)))
+    if not entries:
+        return [], 0
+    by_id = {cast(int, e.id): e for e in entries}
+    changed: dict[int, Entry] = {}
+    total = 0
+    for entry in entries:
+        count = _redact_row(entry, secret, replacement)
+        if count:
+            changed[cast(int, entry.id)] = entry
+            total += count
+            session.add(entry)
+    for version in versions_of(session, entry_ids=list(by_id)):
+        count = _redact_row(version, secret, replacement)
+        if count:
+            changed.setdefault(version.entry_id, by_id[version.entry_id])
+            total += count
+            session.add(version)
+    session.flush()
+    return list(changed.values()), total
+
+
+def _redact_row(row: Entry | EntryVersion, secret: str, replacement: str) -> int:
+    body, in_body = _replaced(row.body, secret, replacement)
+    in_markdown = row.markdown.count(secret)
+    if in_body:
+        row.body = body
+    if in_markdown:
+        row.markdown = row.markdown.replace(secret, replacement)
+    return int(in_body) + in_markdown
+
+
+def _replaced(value: Any, secret: str, replacement: str) -> tuple[Any, int]:
+    """`value` (a JSON body) with `secret` replaced in every string, and how many times it occurred."""
+    if isinstance(value, str):
+        return value.replace(secret, replacement), value.count(secret)
+    if isinstance(value, list):
+        pairs = [_replaced(v, secret, replacement) for v in value]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    if isinstance(value, dict):
+        items = {k: _replaced(v, secret, replacement) for k, v in value.items()}
+        return {k: v for k, (v, _) in items.items()}, sum(n for _, n in items.values())
+    return value, 0
