@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.analysis.findings import analyze
 from app.analysis.lines import lines_of_work
+from app.analysis.tried import settings_in_words
 from app.analysis.model import AUDIT_KINDS, AnalysisInput, AnalysisSettings, Findings, RunView
 from app.parsing.tables import ParsedTable, parse_run_table
 
@@ -76,7 +77,7 @@ def load_cases(directory: Path = CASES_DIR) -> dict[str, Case]:
 
 def to_input(case: Case) -> tuple[AnalysisInput, ParsedTable]:
     """The log as the analysis sees it once imported: each row a run, in row order."""
-    table = parse_run_table(case.tsv)
+    table = parse_run_table(case.tsv, read_words=settings_in_words)  # as the import reads it
     runs = tuple(
         RunView(
             key=row.key,

@@ -51,6 +51,10 @@ _MAX_SPAN = 4  # words a key, value or family name may take ("learning rate warm
 _TOKEN_RE = re.compile(r"[-+]?\.?\w[\w.\-+@%/]*")
 _EXPLICIT_RE = re.compile(r"([A-Za-z_][\w.\-]*)\s*=\s*([^\s,;]+)")
 _SUBTOKEN_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_CHANGE_VERBS = frozenset(
+    "increase increased decrease decreased raise raised lower lowered set change changed bump bumped reduce reduced "
+    "try tried use used switch switched go went back revert reverted halve halved double doubled".split()
+)
 _CHANGE_WORD_RE = re.compile(r"[\w][\w\-+.]*")
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?", re.IGNORECASE)
 
@@ -162,6 +166,26 @@ def match_proposal(proposal: str, runs: Sequence[RunView], findings: Findings) -
     return TriedMatch(
         verdict=verdict, proposal=config, exact=tuple(exact), similar=tuple(tried for _, _, tried in similar)
     )
+
+
+def settings_in_words(words: str, rows: Sequence[Mapping[str, str]]) -> dict[str, str] | None:
+    """The settings a change written in words names with values ("increase LR to 0.04" -> lr=0.04, "warmup 500
+    steps" -> warmup_steps=500), read with the vocabulary of "has this been tried?" over the keys and values of
+    `rows` (an agent log's own `key=value` changes). None unless the words are wholly settings: every word the
+    reader did not take is a verb of change or a filler, and no value is a bound ("more", "above")."""
+    runs = [RunView(key=f"row{i}", params=params) for i, params in enumerate(rows) if params]
+    if not runs:
+        return None
+    vocabulary = _Vocabulary.of(runs, {run.key: None for run in runs})
+    text = _spell_comparisons(words)
+    config = _Reader(vocabulary, _tokens(text)).read(text)
+    if not config.params or config.moves or config.family or config.open_change:
+        return None
+    if any(not value or value[0] in "<>" for value in config.params.values()):
+        return None
+    if any(_stem(t) not in _CHANGE_VERBS and _stem(t) not in _STOPWORDS for t in config.unmatched):
+        return None
+    return dict(config.params)
 
 
 def _said_in_change(

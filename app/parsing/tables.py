@@ -239,6 +239,7 @@ def parse_run_table(
     format: TableFormat | None = None,
     metric_aliases: Mapping[str, str] | None = None,
     known_metrics: Collection[str] = (),
+    read_words: WordsReader | None = None,
 ) -> ParsedTable:
     """Read a pasted Markdown or CSV table of runs; raise `RunTableInvalid` naming the line of the first problem."""
     text = text.removeprefix("\ufeff")
@@ -258,7 +259,8 @@ def parse_run_table(
     )
     wandb = is_wandb_export(grid.header)
     if is_keyless(columns):
-        rows = tuple(b.build() for b in agent_rows([_read_row(line, cells, columns) for line, cells in grid.rows]))
+        read = [_read_row(line, cells, columns) for line, cells in grid.rows]
+        rows = tuple(b.build() for b in agent_rows(read, read_words))
     else:
         rows = tuple(_parse_row(line, cells, columns, wandb=wandb) for line, cells in grid.rows)
     _check_unique_runs(rows, wandb=wandb)
@@ -391,41 +393,49 @@ def _parse_row(line: int, cells: tuple[str, ...], columns: tuple[Column, ...], *
 
 
 _CHANGE_HEADERS = ("description", "change", "changes")
+# Reads a change written in words into settings against the log's own key=value changes; None when it cannot.
+WordsReader = Callable[[str, Sequence[Mapping[str, str]]], dict[str, str] | None]
 _TAG_LENGTH = 500
 
 
-def agent_rows(rows: list[_RowBuilder]) -> list[_RowBuilder]:
+def agent_rows(rows: list[_RowBuilder], read_words: WordsReader | None = None) -> list[_RowBuilder]:
     """Key, name and configure the rows of a table that names no run: a research agent's result log.
 
     Each row is keyed by its position and cells (`agent.row_key`) and named `#N <description>`. The status word
     (`keep`, `discard`, `crash`) is the tag `status` (`_read_status`); the description is the change: the tag `change`,
-    its `key=value` pairs parameters, its other words the parameter `change`. A crashed row's metric of 0 is the
-    log's placeholder, dropped. With keep verdicts, each row's parameters are its parent's overlaid with its own
-    (`agent.accumulate`)."""
+    its `key=value` pairs parameters, its other words read by `read_words` into settings against the log's own
+    `key=value` changes ("increase LR to 0.04" -> lr=0.04), else kept as the parameter `change`. A crashed row's
+    metric of 0 is the log's placeholder, dropped. With keep verdicts, each row's parameters are its parent's
+    overlaid with its own (`agent.accumulate`)."""
     if not rows:
         return rows
     columns = rows[0].columns
     notes = [column for column in columns if column.role == "notes"]
     change = next((c for c in notes if normalize_metric_name(c.header) in _CHANGE_HEADERS), notes[0] if notes else None)
     words: list[str | None] = []
+    changes: list[tuple[_RowBuilder, dict[str, str], str | None]] = []
     for position, row in enumerate(rows, start=1):
         description = _text(row.cells[change.index]) if change is not None else None
         row.run_id = row_key(position, row.cells)
         row.run_name = row_name(position, description)
         words.append(row.tags.get("status"))
-        if description is not None and change is not None:
+        if description is not None:
             row.tags.setdefault("change", description[:_TAG_LENGTH])
             if says_baseline(description):
                 row.tags.setdefault("baseline", "true")
-            assignments, said = read_change(description)
-            for key, value in assignments.items():
-                _put(row, row.params, key, value, change)
-            if said is not None:
-                _put(row, row.params, CHANGE_PARAM, said, change)
+            changes.append((row, *read_change(description)))
         if row.fields.get("status") == "FAILED":
             for metric in [name for name, value in row.metrics.items() if value == 0]:
                 del row.metrics[metric]
                 row.warn(None, f"{metric} 0 on a crashed row is a placeholder, not a result; not stored")
+    assigned = [assignments for _, assignments, _ in changes if assignments]
+    for row, assignments, said in changes:
+        assert change is not None  # a row has a description only through the change column
+        read = read_words(said, assigned) if said is not None and read_words is not None else None
+        for key, value in {**(read or {}), **assignments}.items():
+            _put(row, row.params, key, value, change)
+        if said is not None and read is None:
+            _put(row, row.params, CHANGE_PARAM, said, change)
     if any(word in KEEP_WORDS for word in words):
         configured = accumulate([(row.params, word) for row, word in zip(rows, words, strict=True)])
         for row, params in zip(rows, configured, strict=True):

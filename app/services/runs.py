@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlmodel import Session
 
+from app.analysis.tried import settings_in_words
 from app.errors import ConcurrentWrite, FilterInvalid, RunNotFound
 from app.parsing.tables import ParsedRow, ParsedTable, normalize_metric_name, parse_run_table
 from app.services.pagination import decode_cursor, next_cursor
@@ -40,7 +41,11 @@ def import_table(
 def parse_table(project: Project, *, text: str, format: TableFormat | None) -> ParsedTable:
     """The pasted table read with the project's metric names; `RunTableInvalid` names the line at fault."""
     return parse_run_table(
-        text, format=format, metric_aliases=project.metric_aliases, known_metrics=[project.primary_metric]
+        text,
+        format=format,
+        metric_aliases=project.metric_aliases,
+        known_metrics=[project.primary_metric],
+        read_words=settings_in_words,  # an agent log's changes in words, read as "has this been tried?" reads
     )
 
 

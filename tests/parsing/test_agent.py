@@ -67,3 +67,24 @@ def test_tabs_are_sniffed_and_a_keyless_csv_reads_too() -> None:
     assert [(r.run_name, r.params) for r in table.rows] == [("#1", {"model": "lgbm"}), ("#2", {"model": "logreg"})]
     # Without keep verdicts no row inherits another's parameters.
     assert table.rows[1].run_id is not None and table.rows[1].run_id.startswith("row2-")
+
+
+def test_a_change_in_words_is_read_into_settings_against_the_logs_own_keys() -> None:
+    from app.analysis.tried import settings_in_words
+
+    log = (
+        "commit\tval_bpb\tstatus\tdescription\n"
+        "a1b2c3d\t1.0200\tkeep\tbaseline\n"
+        "b2c3d4e\t1.0100\tkeep\tlr=6e-4 warmup_steps=200\n"
+        "c3d4e5f\t1.0050\tkeep\tincrease LR to 1e-3\n"
+        "d4e5f6a\t1.0060\tdiscard\tlower lr to 3e-4 and warmup 100\n"
+        "e5f6a7b\t1.0040\tdiscard\tswap GELU for SwiGLU\n"
+        "f6a7b8c\t1.0070\tdiscard\tmore warmup\n"
+    )
+    rows = parse_run_table(log, read_words=settings_in_words).rows
+    assert rows[2].params == {"lr": "1e-3", "warmup_steps": "200"}  # its own lr over its parent's
+    assert rows[3].params == {"lr": "3e-4", "warmup_steps": "100"}
+    assert rows[4].params == {"lr": "1e-3", "warmup_steps": "200", "change": "swap GELU for SwiGLU"}
+    assert rows[5].params["change"] == "more warmup"  # a direction, not a value: kept in words
+    assert rows[2].tags["change"] == "increase LR to 1e-3"  # the description itself stays as written
+    assert parse_run_table(log).rows[2].params["change"] == "increase LR to 1e-3"  # without a reader
