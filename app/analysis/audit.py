@@ -138,12 +138,16 @@ def _unchanged(step: Step, reference: Step | None, previous: Step | None, metric
     others = [reference] if reference is previous else [reference, previous]
     for other in (s for s in others if s is not None):
         if other.value == step.value and (other.signature != step.signature or other.seed != step.seed):
-            what = "its closest earlier configuration" if other is reference else "the run before it"
+            if other is reference:
+                what, why = "its closest earlier configuration", "the change may not have taken effect"
+            else:  # not the state it built on: the run before it, often a discarded sibling
+                what = "the run before it"
+                why = "the result may be that run's read again (a stale log) or the change may not have taken effect"
             return [
                 Finding(
                     "unchanged_metric",
                     f"Run {step.key} has exactly the {metric} of {what}, {other.key} ({fmt(_value(step))}), though "
-                    "its change differs: the change may not have taken effect.",
+                    f"its change differs: {why}.",
                     run_ids=(step.key, other.key),
                     numbers={"value": _value(step)},
                     subject=step.key,
@@ -175,11 +179,13 @@ def _keep(step: Step, running: Step, noise: Noise, direction: Direction, metric:
     g = gain(_value(step), _value(running), direction)
     numbers = {"value": _value(step), "running_best": _value(running), "gain": g}
     if g <= 0:
+        traded = _trade_offs(step.run, running.run, metric)
+        why = f"; it has {' and '.join(traded)}: a trade-off, if that was the reason" if traded else ""
         return [
             Finding(
                 "keep_not_best",
                 f"Run {step.key} was kept with {metric} {fmt(_value(step))}, which does not beat the running best "
-                f"{fmt(_value(running))} ({running.key}).",
+                f"{fmt(_value(running))} ({running.key}){why}.",
                 run_ids=(step.key, running.key),
                 numbers=numbers,
                 subject=step.key,
@@ -200,6 +206,30 @@ def _keep(step: Step, running: Step, noise: Noise, direction: Direction, metric:
             )
         ]
     return []
+
+
+_COST_PARTS = frozenset("memory mem vram gb mb runtime duration latency time seconds sec secs params size".split())
+_SPEED_PARTS = ("per_sec", "per_s", "throughput", "tok_s", "sps", "fps", "mfu")
+
+
+def _trade_offs(run: RunView, best: RunView, metric: str) -> list[str]:
+    """What a run kept without beating the best does better on the log's other columns: less memory or time, more
+    throughput ("lower memory_gb (49.8 vs 52.3)"), from the stored values of both runs."""
+    found = []
+    pairs = [
+        (name, run.metrics[name], best.metrics[name]) for name in run.metrics if name != metric and name in best.metrics
+    ]
+    if run.duration_s is not None and best.duration_s is not None:
+        pairs.append(("duration (s)", run.duration_s, best.duration_s))
+    for name, mine, theirs in pairs:
+        lowered = name.lower()
+        if any(part in lowered for part in _SPEED_PARTS):
+            if mine > theirs:
+                found.append(f"higher {name} ({fmt(mine)} vs {fmt(theirs)})")
+        elif _COST_PARTS.intersection(lowered.replace("(", " ").replace(")", " ").replace("_", " ").split()):
+            if mine < theirs:
+                found.append(f"lower {name} ({fmt(mine)} vs {fmt(theirs)})")
+    return found
 
 
 def _seed_only(step: Step, closest: Step, metric: str) -> Finding:

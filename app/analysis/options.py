@@ -177,13 +177,18 @@ def _neighbours(
     family = family_of(best)
     # the runs of the best's family, read once for every key of the best
     kin = {k: run for k, run in runs.items() if family is None or family_of(run) == family}
-    collapsed = {f.subject for f in findings.of_kind("collapse")}
+    # The audit has judged these values already: a collapse, a change tried again (both tries), one that may not
+    # have taken effect. Proposing them again would contradict "what to tell the agent next".
+    judged = {f.subject for f in findings.of_kind("collapse")} | {
+        f.subject for f in findings.of_kind("unchanged_metric")
+    }
+    judged |= {key for f in findings.of_kind("tried_again") for key in f.run_ids}
     options: list[NeighbourOption] = []
     for key, current in best.params.items():
         if key in seeds or key.strip().lower() in MODEL_KEYS or (key == CHANGE_PARAM and "change" in best.tags):
             continue  # an agent log's `change` is a description in words, not a setting to move
         for value, run, score in _stored_alternatives(kin, findings, key, current):
-            if run.key in collapsed:  # the best run with this value collapsed: a change not to retry
+            if run.key in judged:
                 continue
             if not seen.has(best, key, value):
                 options.append(NeighbourOption(key, current, value, run.key, score, normalise_value(value)))

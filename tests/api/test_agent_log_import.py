@@ -130,6 +130,8 @@ def test_every_document_carries_the_audit(client: TestClient) -> None:
         summary
     )
     assert "- Do not retry these changes as they were: \u201clr=3e-3\u201d." in summary
+    assert "**Crashed** (1): \\#6 double n_embd to 1536" in summary
+    assert "These changes crashed; fix them before trying them again: \u201cdouble n_embd to 1536\u201d" in summary
     assert "by more than 0.001, the believable gain" in summary
     assert "## Lines of work" in summary
     assert (

@@ -38,13 +38,22 @@ ADVICE_HEADING = "What to tell the agent next"
 
 _TITLES = {
     "collapse": "Collapses: changes that broke the model",
+    "crashed": "Crashed",
     "tried_again": "Changes tried again",
     "keep_not_best": "Kept without beating the running best",
     "keep_within_noise": "Kept for a gain within the noise",
     "seed_only_progress": "A new seed kept as progress",
     "unchanged_metric": "Exactly the same value as before: the change may not have taken effect",
 }
-_ORDER = ("collapse", "tried_again", "keep_not_best", "keep_within_noise", "seed_only_progress", "unchanged_metric")
+_ORDER = (
+    "collapse",
+    "crashed",
+    "tried_again",
+    "keep_not_best",
+    "keep_within_noise",
+    "seed_only_progress",
+    "unchanged_metric",
+)
 
 
 def audit_notes(ctx: DocContext, findings: Findings, subjects: Collection[str] | None = None) -> list[AuditNote]:
@@ -66,6 +75,21 @@ def audit_notes(ctx: DocContext, findings: Findings, subjects: Collection[str] |
                 change=change,
             )
         )
+    for key in findings.run_order:  # an agent log's crashed rows: their changes, to fix before trying again
+        run = ctx.runs.get(key)
+        if run is None or (run.status or "").upper() != "FAILED" or "change" not in run.tags:
+            continue
+        if subjects is None or key in subjects:
+            change = run.tags["change"].strip() or None
+            notes.append(
+                AuditNote(
+                    kind="crashed",
+                    subject=key,
+                    text=f"Run {key} crashed.",
+                    evidence=Evidence(run_ids=[key]),
+                    change=change,
+                )
+            )
     return notes
 
 
@@ -87,6 +111,9 @@ def advice_lines(notes: Sequence[AuditNote]) -> list[str]:
     collapsed = _changes([n for n in notes if n.kind == "collapse"])
     if collapsed:
         lines.append(f"- Do not retry these changes as they were: {collapsed}.")
+    crashed = _changes([n for n in notes if n.kind == "crashed"])
+    if crashed:
+        lines.append(f"- These changes crashed; fix them before trying them again: {crashed}.")
     again = _changes([n for n in notes if n.kind == "tried_again"])
     if again:
         lines.append(f"- Stop retrying changes already tried (the log has each one's result): {again}.")
@@ -104,8 +131,8 @@ def advice_lines(notes: Sequence[AuditNote]) -> list[str]:
     unchanged = [n for n in notes if n.kind == "unchanged_metric"]
     if unchanged:
         lines.append(
-            f"- Check that a change takes effect before judging it: {len(unchanged)} "
-            f"{'row logged' if len(unchanged) == 1 else 'rows logged'} exactly the value of the run before."
+            f"- Check that a change takes effect, and clear the run's log before each run, before judging it: "
+            f"{len(unchanged)} {'row logged' if len(unchanged) == 1 else 'rows logged'} exactly an earlier value."
         )
     return lines
 
@@ -171,6 +198,7 @@ def _unchanged(note: AuditNote) -> str:
 
 _ITEMS: dict[str, Callable[[AuditNote], str]] = {
     "collapse": _collapse,
+    "crashed": lambda note: cite(note.subject),
     "tried_again": _tried_again,
     "keep_not_best": _keep_not_best,
     "keep_within_noise": _keep_within_noise,
