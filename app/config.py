@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str | None = Field(default=None, repr=False)
     llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The most tokens one answer may take (unset: the endpoint's own limit). A small local model can loop inside
+    # a JSON object until its context is full; this ends the answer first.
+    llm_max_tokens: int | None = Field(default=None, ge=16, le=100_000)
+    # `json_object` asks the endpoint for JSON mode (OpenAI's response_format); `none` relies on the prompt alone,
+    # for servers where JSON mode is slow (a llama.cpp grammar over a large vocabulary) or refused.
+    llm_response_format: Literal["json_object", "none"] = "json_object"
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 

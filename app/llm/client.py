@@ -36,6 +36,8 @@ class Endpoint:
     model: str
     api_key: str | None = None
     timeout_seconds: float = 30.0
+    max_tokens: int | None = None
+    json_mode: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,9 @@ class LlmClient:
                 model=self.endpoint.model,
                 messages=[_param(m) for m in messages],
                 temperature=0,
-                response_format={"type": "json_object"},
+                response_format={"type": "json_object"} if self.endpoint.json_mode else openai.omit,
                 timeout=max(timeout, 0.1),
+                max_tokens=self.endpoint.max_tokens if self.endpoint.max_tokens else openai.omit,
             )
         except openai.APIError as exc:
             raise _translated(exc, timeout) from exc

@@ -92,6 +92,8 @@ def endpoint_of(settings: Settings) -> Endpoint:
         model=settings.llm_model,
         api_key=settings.llm_api_key,
         timeout_seconds=settings.llm_timeout_seconds,
+        max_tokens=settings.llm_max_tokens,
+        json_mode=settings.llm_response_format == "json_object",
     )
 
 
@@ -328,9 +330,12 @@ def _ask(job: _Job, client: LlmClient, *, budget: float) -> _Outcome:
         remaining = deadline - time.monotonic()
         if attempt == 2 and remaining < _MIN_REPAIR_SECONDS:
             return _Outcome(None, f"{_failed(problems)}; no time was left to ask for a repair", record)
+        asked = time.monotonic()
         try:
             answer = client.complete(messages, timeout_seconds=remaining)
         except LlmError as exc:
+            record["attempts"] += 1
+            record["latency_ms"] += int((time.monotonic() - asked) * 1000)
             reason = exc.message if attempt == 1 else f"{_failed(problems)}; the repair failed: {exc.message}"
             return _Outcome(None, reason, record)
         _count(record, answer)
