@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,13 +73,37 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = Field(default=None, repr=False)
     # A past statement is cited as related prior work only at or above this cosine similarity.
     related_min_similarity: float = Field(default=0.6, ge=0, le=1)
+    # An optional model (app/llm): any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, a llama.cpp server) reads
+    # brain dumps and phrases documents; unset, the offline composer does everything. Every answer is validated and
+    # the offline document stands whenever it fails. A project turns it off with `llm: off`, a request with
+    # `provider=offline`.
+    llm_base_url: str | None = None
+    llm_model: str = ""
+    llm_api_key: str | None = Field(default=None, repr=False)
+    llm_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # The most tokens one answer may take (unset: the endpoint's own limit). A small local model can loop inside
+    # a JSON object until its context is full; this ends the answer first.
+    llm_max_tokens: int | None = Field(default=None, ge=16, le=100_000)
+    # `json_object` asks the endpoint for JSON mode (OpenAI's response_format); `none` relies on the prompt alone,
+    # for servers where JSON mode is slow (a llama.cpp grammar over a large vocabulary) or refused.
+    llm_response_format: Literal["json_object", "none"] = "json_object"
     # Optional TOML file with the same keys (without the prefix); the environment wins over it.
     config_file: Path | None = Field(default=None, validation_alias=AliasChoices("LABBOOK_CONFIG", "config_file"))
 
-    @field_validator("database_url", "mlflow_tracking_uri", "chroma_url", "embedding_url")
+    @field_validator("database_url", "mlflow_tracking_uri", "chroma_url", "embedding_url", "llm_base_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
+        if self.llm_base_url and not self.llm_model.strip():
+            raise ValueError("LABBOOK_LLM_BASE_URL is set: LABBOOK_LLM_MODEL must name the model to ask")
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.llm_base_url is not None
 
     @property
     def env_tokens(self) -> tuple[str, ...]:

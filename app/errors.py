@@ -227,3 +227,22 @@ class RetrievalUnavailable(LabbookError):
     transient. Writes never wait for it; a search answers 503 and says so."""
 
     status_code = 503
+
+
+class LlmError(LabbookError):
+    """The model endpoint failed or gave an unusable answer. Never reaches a client: the service falls back to the
+    offline document and records the message as the reason."""
+
+    status_code = 503
+
+
+class LlmUnavailable(LlmError):
+    """No usable answer came back: a timeout, a connection error, a 5xx, a rate limit (with its Retry-After)."""
+
+
+class LlmRefused(LlmError):
+    """The endpoint refused the request (a 4xx other than 429: a wrong model name, a key it does not accept)."""
+
+
+class LlmAnswerInvalid(LlmError):
+    """The answer is not one JSON object of the asked schema."""

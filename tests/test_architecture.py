@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -253,7 +255,6 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
         files=("app/analysis/",),
         forbidden=("app.compose",),
     ),
-    # STYLE.md also says llm/ never imports the offline composer; enforce it once compose/ has one.
     ImportRule(
         id="foundation-imports-nothing-above",
         why="errors.py, config.py and the package root sit under every layer, so they import nothing above them",
@@ -295,6 +296,13 @@ IMPORT_RULES: tuple[ImportRule, ...] = (
         files=("app/",),
         exempt_files=("app/llm/",),
         forbidden=("openai", "langchain*"),
+    ),
+    ImportRule(
+        id="no-tokenizer-downloads",
+        why="tiktoken (and langchain-openai, which loads it) downloads its data file on first use and fails offline: "
+        "token counts come from the endpoint's usage",
+        files=("app/",),
+        forbidden=("tiktoken", "langchain_openai"),
     ),
     ImportRule(
         id="mlflow-only-in-integrations-mlflow",
@@ -363,6 +371,16 @@ TYPES_RULES: tuple[TypesOnlyRule, ...] = (
             ("app.analysis.configs", "config_diff"),
             ("app.analysis.determinism", "needs_seed"),
         ),
+    ),
+)
+
+TYPES_RULES += (
+    TypesOnlyRule(
+        id="llm-never-imports-the-composer",
+        why="llm/ talks to a model; services call it and, on failure, the offline composer, so llm/ may take the "
+        "plain types of compose/ (schemas) but never its functions",
+        files=("app/llm/",),
+        source="app.compose",
     ),
 )
 
@@ -447,6 +465,14 @@ def test_every_reader_is_still_used(rule: TypesOnlyRule) -> None:
         (i.target, i.name) for path, tree in app_trees() for i in imports_in(path, tree) if _under(path, rule.files)
     }
     assert set(rule.readers) <= used, set(rule.readers) - used
+
+
+def test_the_service_loads_no_tokenizer() -> None:
+    """The import rule reads the source; this runs it: the app and the model client import without tiktoken."""
+    code = "import sys, app.main, app.llm.client, app.services.phrasing; print(sorted(m for m in sys.modules if "
+    code += "m.split('.')[0] in ('tiktoken', 'langchain_openai')))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_checker_sees_all_of_app() -> None:
@@ -537,6 +563,11 @@ def test_rule_ids_are_unique() -> None:
         ("app/services/advice.py", "from langchain_core.prompts import PromptTemplate", {"llm-sdks-only-in-llm"}),
         ("app/services/advice.py", "import openai", {"llm-sdks-only-in-llm"}),
         ("app/llm/client.py", "import openai\nimport langchain", set()),
+        ("app/llm/client.py", "import tiktoken", {"no-tokenizer-downloads"}),
+        ("app/llm/client.py", "from langchain_openai import ChatOpenAI", {"no-tokenizer-downloads"}),
+        ("app/llm/client.py", "from app.compose.log_entry.schema import LogEntry", set()),
+        ("app/llm/client.py", "from app.compose.phrasing import merge_log_entry", {"llm-never-imports-the-composer"}),
+        ("app/llm/client.py", "from app.compose import kinds", {"llm-never-imports-the-composer"}),
         ("app/integrations/slack/post.py", "from mlflow import MlflowClient", {"mlflow-only-in-integrations-mlflow"}),
         ("app/integrations/mlflow/client.py", "from mlflow.tracking import MlflowClient", set()),
         # the user commands

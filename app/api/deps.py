@@ -4,7 +4,7 @@ whether the caller asked for Markdown."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session
@@ -14,6 +14,7 @@ from app.config import Settings
 from app.services import projects as projects_service
 from app.services.auth import Principal, authenticate
 from app.services.pagination import MAX_LIMIT
+from app.services.phrasing import PhrasingRequest
 from app.storage.db import session_scope
 from app.storage.models import Project
 
@@ -68,3 +69,25 @@ def get_prefers_markdown(
 
 
 PrefersMarkdownDep = Annotated[bool, Depends(get_prefers_markdown)]
+
+
+def get_phrasing(
+    provider: Annotated[
+        Literal["auto", "offline"],
+        Query(
+            description="`offline`: the offline composer alone, even where a model is configured; `auto` (default): "
+            "a configured model's version follows as the entry's next version."
+        ),
+    ] = "auto",
+    wait: Annotated[
+        bool,
+        Query(
+            description="Wait (up to the model timeout) for the model's version and answer with whichever version "
+            "stands then; without it the answer is the offline version at once, with `phrasing: pending`."
+        ),
+    ] = False,
+) -> PhrasingRequest:
+    return PhrasingRequest(provider=provider, wait=wait)
+
+
+PhrasingDep = Annotated[PhrasingRequest, Depends(get_phrasing)]

@@ -15,7 +15,7 @@ from app.errors import InputInvalid, LabbookError, LogNotFound
 from app.parsing.tables import ParsedTable
 from app.services import declarations as declarations_service
 from app.services import entries as entries_service
-from app.services import idempotency, index_queue, memory, metric_switches
+from app.services import idempotency, index_queue, memory, metric_switches, phrasing
 from app.services import outbox as outbox_service
 from app.services import runs as runs_service
 from app.services.auth import Principal
@@ -62,6 +62,16 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     entry = _compose_and_declare(session, project=project, log=log, table_keys=table_keys)
     run_import = table[1] if table else None
     return _public(session, log, project=project, run_import=run_import, log_entry=entry)
+
+
+def follow_log(
+    session: Session, log: LogPublic, *, project: Project, settings: Settings, request: phrasing.PhrasingRequest
+) -> LogPublic:
+    """The dump with its entry's model reading on its way (or in place, with `wait`)."""
+    if log.log_entry is None:
+        return log
+    entry = phrasing.follow(session, log.log_entry, project=project, settings=settings, request=request)
+    return log.model_copy(update={"log_entry": entry})
 
 
 def _compose_and_declare(
@@ -133,6 +143,10 @@ def compose_writer(
         if log is None or project is None:
             raise LogNotFound(f"log {log_id} no longer exists", field="log_id")
         entry, composed = _compose_missing(session, project=project, log=log)
+        if composed and entry is not None and phrasing.enabled(settings, project):
+            stored = entry_store.get_entry(session, entry.id)
+            if stored is not None:
+                phrasing.queue(session, settings=settings, project=project, entry=stored)
         session.commit()
     entry_id = entry.id if entry is not None else None
     return 0, f"composed entry {entry_id}" if composed else f"entry {entry_id} already composed"
@@ -282,4 +296,5 @@ def _public(
 OUTBOX_WRITERS: dict[str, outbox_service.Writer] = {
     outbox_service.COMPOSE_ENTRY: compose_writer,
     index_queue.INDEX: memory.index_writer,
+    phrasing.PHRASE_ENTRY: phrasing.phrase_writer,
 }

@@ -25,6 +25,7 @@ _NOT_NULL = frozenset(
         "metric_aliases",
         "writeback",
         "auto_apply_declared_marks",
+        "llm",
     }
 )
 

@@ -42,6 +42,7 @@ NOT_BACKED_UP: Mapping[str, str] = {
     "api_token": "credentials of the service, not of a project (a token names projects by slug; it has no link)",
     "artifact_cache": "what was read from logged models' artifacts, shared by every project; read again on a sync",
     "idempotency_key": "answers kept for retried requests, for a day; they belong to callers, not to projects",
+    "llm_response": "a model's answers by prompt hash, shared by every project; asked again when missing",
 }
 # Columns a backup leaves out: `project.revision` is a cache key, and a restore is a write that gets a fresh one.
 SKIPPED_COLUMNS: Mapping[str, frozenset[str]] = {"project": frozenset({"revision"})}

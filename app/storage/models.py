@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.storage.types import JSONType, UTCDateTime, new_revision, utcnow
@@ -50,6 +50,9 @@ class Project(SQLModel, table=True):
     stall_sessions: int | None = None
     # A verdict a brain dump declares on an approach is applied at once instead of waiting for a person's confirmation.
     auto_apply_declared_marks: bool = Field(default=False)
+    # `auto`: a configured model reads this project's dumps and phrases its documents; `off`: the offline composer
+    # alone.
+    llm: str = Field(default="auto", sa_column=Column(String(8), nullable=False, server_default="auto"))
     # A fresh random value in the transaction of every write to what the analysis and the documents read (see
     # app.storage.revisions), so a cache keyed by it can never mistake one state for another.
     revision: int = Field(
@@ -167,8 +170,28 @@ class Entry(SQLModel, table=True):
     template: str = Field(max_length=64)
     template_version: str = Field(max_length=64)
     schema_version: str = Field(max_length=32)
+    # Who phrased the current version: `offline` (no model asked), `pending` (the offline version, a model's on its
+    # way), `model`, or `offline_fallback` (the model's answer failed; `phrasing_reason` says why).
+    phrasing: str = Field(default="offline", sa_column=Column(String(16), nullable=False, server_default="offline"))
+    phrasing_reason: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # The model call behind it: provider, model, prompt name, version and sha256, token counts, latency, attempts.
+    llm: dict[str, Any] | None = _json(default=None, nullable=True)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
+
+
+class LlmResponse(SQLModel, table=True):
+    # A model's validated answer to one exact prompt (by its sha256): asking the same again costs nothing.
+    __tablename__ = "llm_response"
+    __table_args__ = (UniqueConstraint("model", "prompt_sha256", name="uq_llm_response_model_prompt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(max_length=200)
+    prompt_sha256: str = Field(max_length=64)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    created_at: datetime = _when(default_factory=utcnow)
 
 
 class EntryVersion(SQLModel, table=True):

@@ -55,92 +55,30 @@ DRAFT = LogEntry(
     run_ids=["5c6d70a1"],
 )
 SCHEMA = json.dumps(log_entry_json_schema())
+# A document's draft: the offline composer's body as JSON, which a model rewrites in place.
+DOCUMENT_DRAFT = json.dumps({"answer": "SMOTE did not beat the baseline.", "run_ids": ["5c6d70a1"]})
+PERSON_TEXT = {
+    "selection_decision": "served online under 50 ms",
+    "reproduction_report": "I think the seed was 42, data was the March snapshot",
+    "tried_answer": "what about smote with lr 0.05?",
+    "handover_brief": "the new team lead, who knows LightGBM",
+    "metric_switch": "accuracy hides the minority class",
+}
 
 EXAMPLES: dict[str, dict[str, object]] = {
     "log_entry": {"project": PROJECT, "dump": DUMP, "runs": RUNS, "draft": DRAFT.model_dump_json(), "schema": SCHEMA},
-    "phase_summary": {
-        "project": PROJECT,
-        "entries": [{"date": "2024-05-02", "kind": "log", "tldr": "SMOTE did not beat the baseline."}],
-        "findings": FINDINGS,
-        "window": "2024-05-01 to 2024-05-14",
-        "schema": SCHEMA,
-    },
-    "next_experiments": {
-        "project": PROJECT,
-        "findings": FINDINGS,
-        "best": RUNS[1],
-        "constraints": {"target": "val_auc 0.87", "deadline": "2024-06-01", "resources": ""},
-        "schema": SCHEMA,
-    },
-    "selection_decision": {
-        "project": PROJECT,
-        "finalists": RUNS,
-        "criteria": [
-            {"name": "val_auc", "weight": "0.7", "why": "the primary metric"},
-            {"name": "latency", "weight": "0.3", "why": "served online under 50 ms"},
-        ],
-        "schema": SCHEMA,
-    },
-    "reproduction_report": {
-        "project": PROJECT,
-        "run": {"key": "9b22c4f0", "run_name": "lgbm", "params": {"lr": "0.05"}, "git_commit": "missing"},
-        "gaps": [{"field": "seed", "status": "missing", "evidence": "no seed param or tag"}],
-        "known": "I think the seed was 42, data was the March snapshot",
-        "schema": SCHEMA,
-    },
-    "tried_answer": {
-        "project": PROJECT,
-        "proposal": "what about smote with lr 0.05?",
-        "verdict": "tried",
-        "matches": [
-            {
-                "key": "5c6d70a1",
-                "kind": "exact",
-                "value": "0.858",
-                "approach": "smote",
-                "approach_status": "abandoned",
-                "differs": "",
-            }
-        ],
-        "schema": SCHEMA,
-    },
-    "handover_brief": {
-        "project": PROJECT,
-        "audience": "the new team lead, who knows LightGBM",
-        "approaches": [
-            {"name": "smote", "status": "abandoned", "outcome": "dropped", "why": "no gain", "run_ids": ["5c6d70a1"]}
-        ],
-        "decisions": [
-            {"date": "2024-05-12", "decision": "selected 9b22c4f0", "rationale": "best AUC", "run_ids": ["9b22c4f0"]}
-        ],
-        "findings": FINDINGS,
-        "draft": "{}",
-        "schema": SCHEMA,
-    },
-    "metric_switch": {
-        "project": PROJECT,
-        "switch": {
-            "from_metric": "val_acc",
-            "to_metric": "val_auc",
-            "direction": "max",
-            "effective": "2024-05-02",
-            "source": "dump",
-        },
-        "reason": "accuracy hides the minority class",
-        "schema": SCHEMA,
+    **{
+        name: {"project": PROJECT, "person": PERSON_TEXT.get(name, ""), "draft": DOCUMENT_DRAFT, "schema": SCHEMA}
+        for name in TEMPLATE_NAMES
+        if name != "log_entry"
     },
 }
 
-# The block holding the text a person wrote, and that text, per template.
+# The block holding the text a person wrote, and that text, per template (a document's draft is data too).
 USER_TEXT = {
     "log_entry": ("DUMP", DUMP.splitlines()[0]),
-    "phase_summary": ("ENTRIES", "SMOTE did not beat the baseline."),
-    "next_experiments": ("CONSTRAINTS", "val_auc 0.87"),
-    "selection_decision": ("CRITERIA", "served online under 50 ms"),
-    "reproduction_report": ("KNOWN", "I think the seed was 42"),
-    "tried_answer": ("PROPOSAL", "what about smote with lr 0.05?"),
-    "handover_brief": ("AUDIENCE", "the new team lead, who knows LightGBM"),
-    "metric_switch": ("REASON", "accuracy hides the minority class"),
+    **{name: ("PERSON", text) for name, text in PERSON_TEXT.items()},
+    **{name: ("DRAFT", "SMOTE did not beat the baseline.") for name in ("phase_summary", "next_experiments")},
 }
 
 GOOD_FRONT_MATTER = """\
@@ -188,7 +126,7 @@ def test_template_loads_and_declares_exactly_what_it_uses(name: str) -> None:
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_template_version_is_the_front_matter_version(name: str) -> None:
-    assert template_version(name) == load_template(name).meta.version == "1"
+    assert template_version(name) == load_template(name).meta.version == ("1" if name == "log_entry" else "2")
 
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
@@ -291,7 +229,7 @@ def test_example_renders_with_schema_and_user_text_in_its_block(name: str) -> No
     block, user_text = USER_TEXT[name]
     found = blocks(rendered.text)
     assert isinstance(rendered, RenderedPrompt)
-    assert (rendered.name, rendered.version) == (name, "1")
+    assert (rendered.name, rendered.version) == (name, template_version(name))
     assert found["SCHEMA"].strip() == SCHEMA
     assert user_text in found[block]
     assert user_text not in outside_blocks(rendered.text)
@@ -314,19 +252,10 @@ def test_log_entry_lists_runs_and_draft_as_data() -> None:
     assert LogEntry.model_validate_json(found["DRAFT"]) == DRAFT
 
 
-def test_empty_lists_and_constraints_render_a_placeholder() -> None:
-    variables = {**EXAMPLES["next_experiments"], "findings": [], "best": None, "constraints": {}}
-    found = blocks(render("next_experiments", variables).text)
-    assert (found["FINDINGS"], found["BEST"], found["CONSTRAINTS"]) == (
-        "(no findings computed yet)\n",
-        "(no best run yet)\n",
-        "(none stated)\n",
-    )
-
-
-def test_empty_constraint_values_are_left_out() -> None:
+def test_a_document_without_person_text_says_so_and_carries_its_draft() -> None:
     found = blocks(render("next_experiments", EXAMPLES["next_experiments"]).text)
-    assert found["CONSTRAINTS"] == "target: val_auc 0.87\ndeadline: 2024-06-01\n"
+    assert found["PERSON"] == "(nothing)\n"
+    assert json.loads(found["DRAFT"]) == json.loads(DOCUMENT_DRAFT)
 
 
 @pytest.mark.parametrize(("name", "variable"), [(name, var) for name in TEMPLATE_NAMES for var in EXAMPLES[name]])

@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import PrefersMarkdownDep, ProjectDep, SessionDep, SettingsDep
+from app.api.deps import PhrasingDep, PrefersMarkdownDep, ProjectDep, SessionDep, SettingsDep
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_response
 from app.services import documents as documents_service
 from app.services import metric_switches as switches_service
+from app.services import phrasing as phrasing_service
 from app.services.schemas import (
     BriefCreate,
     DecisionCreate,
@@ -36,14 +37,22 @@ def _document(markdown: bool, entry: EntryPublic) -> EntryPublic | Response:
     return response
 
 
+def _follow(
+    session: SessionDep, entry: EntryPublic, project: ProjectDep, settings: SettingsDep, phrasing: PhrasingDep
+) -> EntryPublic:
+    """The stored entry, with a configured model's version on its way (or in place, with `wait=true`)."""
+    return phrasing_service.follow(session, entry, project=project, settings=settings, request=phrasing)
+
+
 @router.post("/metric-switches", status_code=201, response_model=EntryPublic, operation_id="switch_metric")
 def switch_metric(
-    body: MetricSwitchCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: MetricSwitchCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, phrasing: PhrasingDep
 ) -> EntryPublic:
     """Switch the project's primary metric, with the reason (and from when). Recorded as a `metric_switch` entry;
     from then on the best run, approach statuses and noise are judged on the new metric, and reports say when and
     why it changed. `direction` defaults to min for loss- or error-like names, else max."""
-    return switches_service.create_metric_switch(session, project=project, body=body, public_url=settings.public_url)
+    entry = switches_service.create_metric_switch(session, project=project, body=body, public_url=settings.public_url)
+    return _follow(session, entry, project, settings, phrasing)
 
 
 @router.get("/metric-switches", response_model=list[EntryPublic], operation_id="list_metric_switches")
@@ -65,6 +74,7 @@ def create_summary(
     session: SessionDep,
     settings: SettingsDep,
     markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
     body: SummaryCreate | None = None,
 ) -> EntryPublic | Response:
     """Write a phase summary (kind `phase_summary`) of the sessions between `since` and `until`: approaches and
@@ -72,7 +82,7 @@ def create_summary(
     plan. Stored as an entry. With `Accept: text/markdown`, answers with the Markdown alone."""
     body = body or SummaryCreate()  # no body: the whole history
     entry = documents_service.create_summary(session, project=project, body=body, public_url=settings.public_url)
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))
 
 
 @router.post(
@@ -88,6 +98,7 @@ def create_next_experiments(
     session: SessionDep,
     settings: SettingsDep,
     markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
     body: NextExperimentsCreate | None = None,
 ) -> EntryPublic | Response:
     """Propose the next experiments (kind `next_experiments`), ranked toward the target within the deadline and
@@ -96,7 +107,7 @@ def create_next_experiments(
     entry = documents_service.create_next_experiments(
         session, project=project, body=body or NextExperimentsCreate(), public_url=settings.public_url
     )
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))
 
 
 @router.post(
@@ -108,12 +119,17 @@ def create_next_experiments(
     responses=_MD201,
 )
 def check_tried(
-    body: TriedCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
+    body: TriedCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
 ) -> EntryPublic | Response:
     """Answer "has this been tried?" for a proposal in words (kind `tried_answer`): tried, similar or new, with
     the matching runs, their results and how they differ. With `Accept: text/markdown`, the Markdown alone."""
     entry = documents_service.create_tried(session, project=project, body=body, public_url=settings.public_url)
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))
 
 
 @router.post(
@@ -125,13 +141,18 @@ def check_tried(
     responses=_MD201,
 )
 def create_decision(
-    body: DecisionCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep, markdown: PrefersMarkdownDep
+    body: DecisionCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
 ) -> EntryPublic | Response:
     """Record a model selection decision (kind `selection_decision`): finalists ranked by weighted criteria (stored
     metrics or a person's scores), the choice, its rationale and the trade-offs it accepts. A selected run is tagged
     in MLflow. With `Accept: text/markdown`, answers with the Markdown alone."""
     entry = documents_service.create_decision(session, project=project, body=body, public_url=settings.public_url)
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))
 
 
 @router.post(
@@ -148,12 +169,13 @@ def create_reproduction(
     session: SessionDep,
     settings: SettingsDep,
     markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
 ) -> EntryPublic | Response:
     """Write a reproduction report for a run (kind `reproduction_report`): its setup as recorded, as you know it,
     or inferred from sibling runs, the gaps to fill, and the value to expect within noise. With `Accept: text/markdown`,
     answers with the Markdown alone."""
     entry = documents_service.create_reproduction(session, project=project, body=body, public_url=settings.public_url)
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))
 
 
 @router.post(
@@ -169,10 +191,11 @@ def create_brief(
     session: SessionDep,
     settings: SettingsDep,
     markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
     body: BriefCreate | None = None,
 ) -> EntryPublic | Response:
     """Write a handover brief (kind `handover_brief`) for someone taking over: the goal, approaches and why they
     stopped, decisions, the current best and the risks. With `Accept: text/markdown`, the Markdown alone."""
     body = body or BriefCreate()
     entry = documents_service.create_brief(session, project=project, body=body, public_url=settings.public_url)
-    return _document(markdown, entry)
+    return _document(markdown, _follow(session, entry, project, settings, phrasing))

@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import CursorQuery, LimitQuery, PrefersMarkdownDep, PrincipalDep, ProjectDep, SessionDep
+from app.api.deps import (
+    CursorQuery,
+    LimitQuery,
+    PhrasingDep,
+    PrefersMarkdownDep,
+    PrincipalDep,
+    ProjectDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.api.negotiation import MARKDOWN_RESPONSE, markdown_response
 from app.api.params import LogIdPath
 from app.api.responses import errors
@@ -21,14 +30,22 @@ router = APIRouter(tags=["logs"])
     responses={201: MARKDOWN_RESPONSE[200], **errors(409)},
 )
 def create_log(
-    body: LogCreate, project: ProjectDep, principal: PrincipalDep, session: SessionDep, markdown: PrefersMarkdownDep
+    body: LogCreate,
+    project: ProjectDep,
+    principal: PrincipalDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    markdown: PrefersMarkdownDep,
+    phrasing: PhrasingDep,
 ) -> LogPublic | Response:
     """Record an end-of-session brain dump (with an optional pasted run table) and get it back structured. The text
     is stored verbatim and committed before anything else happens; a pasted table is imported as runs; then the
     answer's `log_entry` holds the TL;DR, hypothesis, experiments (run, change, stated and stored numbers),
     observations, conclusions, what didn't work, open questions, next steps and warnings, citing stored runs only.
-    With `Accept: text/markdown`, answers with the entry's Markdown alone (a chat reply, ready to post)."""
+    With `Accept: text/markdown`, answers with the entry's Markdown alone (a chat reply, ready to post). Where a model
+    is configured, its reading follows as the entry's next version (`phrasing: pending`; `wait=true` waits for it)."""
     log = logs_service.create_log(session, project=project, principal=principal, body=body)
+    log = logs_service.follow_log(session, log, project=project, settings=settings, request=phrasing)
     if markdown and log.log_entry is not None:
         response = markdown_response(log.log_entry.markdown)
         response.status_code = 201

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -41,6 +41,20 @@ class EntryPublic(BaseModel):
     template: str
     template_version: str
     schema_version: str
+    phrasing: Literal["offline", "pending", "model", "offline_fallback"] = Field(
+        default="offline",
+        description="`offline`: no model was asked; `pending`: this is the offline version, the model's follows as "
+        "the next version; `model`: a model phrased it and it passed validation; `offline_fallback`: the model's "
+        "answer failed, the offline version stands and `phrasing_reason` says why.",
+    )
+    phrasing_reason: str = Field(
+        default="", description="Why the offline version stands (or what the model's answer needed repaired)."
+    )
+    llm: dict[str, Any] | None = Field(
+        default=None,
+        description="The model call behind it: provider, model, prompt name, version and sha256, prompt and "
+        "completion tokens, latency in ms, attempts, and whether a cached answer to the same prompt was used.",
+    )
     created_at: datetime
     updated_at: datetime
     writeback: list[WritebackStatus] = Field(

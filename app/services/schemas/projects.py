@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -57,6 +57,9 @@ RecentRuns = Annotated[Count, Field(ge=1, le=100)]
 StallSessions = Annotated[Count, Field(ge=1, le=1000)]
 
 
+LlmSwitch = Literal["auto", "off"]
+
+
 class ProjectFields(Strict):
     goal: str = Field(default="", max_length=10_000)
     target_value: Number | None = Field(
@@ -95,6 +98,13 @@ class ProjectFields(Strict):
         "when false it is shown as proposed until a person confirms it.",
     )
 
+    llm: LlmSwitch = Field(
+        default="auto",
+        description="`auto`: when the service has a model configured, it reads this project's brain dumps and "
+        "phrases its documents (every answer validated; the offline document stands when one fails); `off`: the "
+        "offline composer alone.",
+    )
+
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
 
@@ -122,6 +132,7 @@ class ProjectUpdate(Strict):
     recent_runs: RecentRuns | None = None
     stall_sessions: StallSessions | None = None
     auto_apply_declared_marks: bool | None = None
+    llm: LlmSwitch | None = None
 
     _aliases = field_validator("metric_aliases")(_normalize_aliases)
 
@@ -149,5 +160,6 @@ class ProjectPublic(BaseModel):
     recent_runs: int | None = None
     stall_sessions: int | None = None
     auto_apply_declared_marks: bool = False
+    llm: LlmSwitch = "auto"
     created_at: datetime
     updated_at: datetime
