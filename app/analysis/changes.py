@@ -10,7 +10,6 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from app.analysis.configs import changed_keys
 from app.analysis.history import Step
 from app.analysis.model import Duplicate, Finding, ParamChange, RunChange
 from app.parsing.fmt import fmt
@@ -20,12 +19,12 @@ def run_changes(steps: Sequence[Step], baseline: Step | None) -> dict[str, RunCh
     """Each run's changes against the baseline and against its closest earlier configuration. The changes against
     the baseline share their `ParamChange`s (see `_AgainstBaseline`); those against the closest run are built afresh,
     as most pairs there occur once."""
-    against_baseline = _AgainstBaseline()
+    against_baseline = _AgainstBaseline(baseline) if baseline is not None else None
     changes: dict[str, RunChange] = {}
     for step in steps:
         vs_baseline: tuple[ParamChange, ...] = ()
-        if baseline is not None and baseline is not step:
-            vs_baseline = against_baseline(baseline, step)
+        if against_baseline is not None and baseline is not step:
+            vs_baseline = against_baseline(step)
         closest = steps[step.closest] if step.closest is not None else None
         vs_closest: tuple[ParamChange, ...] = ()
         if closest is not None and closest.signature != step.signature:
@@ -35,9 +34,10 @@ def run_changes(steps: Sequence[Step], baseline: Step | None) -> dict[str, RunCh
 
 
 def _diff(before: Step, after: Step) -> tuple[ParamChange, ...]:
-    """`diff_normalised` between two steps."""
+    """`diff_normalised` between two steps (`changed_keys` over their item numbers)."""
     raw_before, raw_after = before.run.params, after.run.params
-    return tuple(ParamChange(k, raw_before.get(k), raw_after.get(k)) for k in changed_keys(before.config, after.config))
+    keys = after.table.changed_keys(frozenset(before.items), after.items)
+    return tuple(ParamChange(k, raw_before.get(k), raw_after.get(k)) for k in keys)
 
 
 class _AgainstBaseline:
@@ -46,13 +46,15 @@ class _AgainstBaseline:
     for the garbage collector to walk). Against each run's closest earlier configuration, by contrast, a random search
     changes fresh values every run, and a cache there would only grow."""
 
-    def __init__(self) -> None:
+    def __init__(self, baseline: Step) -> None:
+        self.baseline = baseline
+        self.items = frozenset(baseline.items)
         self.made: dict[tuple[str, str | None], ParamChange] = {}  # (key, value after) -> change
 
-    def __call__(self, baseline: Step, after: Step) -> tuple[ParamChange, ...]:
-        raw_before, raw_after, made = baseline.run.params, after.run.params, self.made
+    def __call__(self, after: Step) -> tuple[ParamChange, ...]:
+        raw_before, raw_after, made = self.baseline.run.params, after.run.params, self.made
         out = []
-        for key in changed_keys(baseline.config, after.config):
+        for key in after.table.changed_keys(self.items, after.items):
             pair = (key, raw_after.get(key))
             if (change := made.get(pair)) is None:
                 change = made[pair] = ParamChange(key, raw_before.get(key), pair[1])
