@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.analysis.configs import ClosestFinder, Items, normalise_value, seed_keys_of
+from app.analysis.configs import ClosestFinder, Items, ItemTable, normalise_value, seed_keys_of
 from app.analysis.family import family_of
 from app.analysis.metric import value_of
 from app.analysis.model import AnalysisSettings, RunView
@@ -27,7 +27,7 @@ class Step:
     run: RunView
     key: str  # the run's key
     items: tuple[int, ...]  # shared by the steps of one configuration
-    table: Items
+    table: ItemTable
     signature: int
     seed: str | None
     session: date | None
@@ -61,9 +61,9 @@ def build_history(runs: Sequence[RunView], metric: str, settings: AnalysisSettin
     never equal a run's), which keeps them out of every other run's closest earlier configuration; both finders
     share one `Items`, so every step's items compare with every other's."""
     parents = nested_parents(runs)
-    table = Items(settings.seed_keys)
-    finder, parent_finder = ClosestFinder(table), ClosestFinder(table)
-    of_params, numbered = table.of_params, table.numbered
+    numbering = Items(settings.seed_keys)
+    finder, parent_finder = ClosestFinder(numbering), ClosestFinder(numbering)
+    of_params, numbered, table = numbering.of_params, numbering.numbered, numbering.table
     at: list[int] = []  # the finder's index -> the step's
     steps = []
     for i, run in enumerate(history_order(runs)):

@@ -119,7 +119,7 @@ def _varied_keys(steps: Sequence[Step]) -> tuple[str, ...]:
     configs = {id(step.items): step.items for step in steps}.values()  # one per configuration: steps share them
     every = set().union(*configs)  # the items any run has
     same = every.intersection(*configs)  # the items every run has
-    return tuple(sorted({table.key(n) for n in every} - {table.key(n) for n in same}))
+    return tuple(sorted(set(map(table.keys.__getitem__, every)) - set(map(table.keys.__getitem__, same))))
 
 
 def versus_baseline(g: float) -> dict[str, float]:
