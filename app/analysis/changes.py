@@ -8,36 +8,70 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-from app.analysis.configs import changed_keys
 from app.analysis.history import Step
 from app.analysis.model import Duplicate, Finding, ParamChange, RunChange
 from app.parsing.fmt import fmt
 
 
-def run_changes(steps: Sequence[Step], baseline: Step | None) -> dict[str, RunChange]:
-    """Each run's changes against the baseline and against its closest earlier configuration. The changes against
-    the baseline share their `ParamChange`s (see `_AgainstBaseline`); those against the closest run are built afresh,
-    as most pairs there occur once."""
-    against_baseline = _AgainstBaseline()
-    changes: dict[str, RunChange] = {}
-    for step in steps:
-        vs_baseline: tuple[ParamChange, ...] = ()
-        if baseline is not None and baseline is not step:
-            vs_baseline = against_baseline(baseline, step)
-        closest = steps[step.closest] if step.closest is not None else None
-        vs_closest: tuple[ParamChange, ...] = ()
-        if closest is not None and closest.signature != step.signature:
-            vs_closest = _diff(closest, step)
-        changes[step.key] = RunChange(step.key, vs_baseline, closest.key if closest else None, vs_closest)
-    return changes
+def run_changes(steps: Sequence[Step], baseline: Step | None) -> RunChanges:
+    """Each run's changes against the baseline and against its closest earlier configuration, built when read."""
+    return RunChanges(steps, baseline)
+
+
+class RunChanges(Mapping[str, RunChange]):
+    """`Findings.changes`: run key -> its `RunChange`, each built when first read, then kept. A request reads a few
+    (the runs a document cites, one run's changes), while building all of them, and their diffs against the
+    baseline, was a sixth of analysing 100,000 runs; the multi-change findings count the changes against each run's
+    closest earlier configuration without it (`changed_count`). Two threads reading one change at once build equal
+    ones. It compares equal to, and reads as, the dict of every change (`repr` builds them all).
+
+    The changes against the baseline share their `ParamChange`s (see `_AgainstBaseline`); those against the
+    closest run are built afresh, as most pairs there occur once."""
+
+    __slots__ = ("_steps", "_by_key", "_baseline", "_made")
+
+    def __init__(self, steps: Sequence[Step], baseline: Step | None) -> None:
+        self._steps = steps
+        self._by_key = {step.key: step for step in steps}  # a repeated key: the last run's, as a dict would keep
+        self._baseline = _AgainstBaseline(baseline) if baseline is not None else None
+        self._made: dict[str, RunChange] = {}
+
+    def __getitem__(self, key: str) -> RunChange:
+        if (made := self._made.get(key)) is None:
+            made = self._made[key] = self._change(self._by_key[key])
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+    def _change(self, step: Step) -> RunChange:
+        against, closest = self._baseline, self._steps[step.closest] if step.closest is not None else None
+        vs_baseline = against(step) if against is not None and against.baseline is not step else ()
+        vs_closest = _diff(closest, step) if closest is not None and closest.signature != step.signature else ()
+        return RunChange(step.key, vs_baseline, closest.key if closest else None, vs_closest)
+
+
+def changed_count(before: Step, after: Step) -> int:
+    """How many keys differ between two steps' configurations: `len(_diff(before, after))`, without building it."""
+    return len(set(map(after.table.keys.__getitem__, frozenset(before.items).symmetric_difference(after.items))))
 
 
 def _diff(before: Step, after: Step) -> tuple[ParamChange, ...]:
-    """`diff_normalised` between two steps."""
+    """`diff_normalised` between two steps (`changed_keys` over their item numbers)."""
     raw_before, raw_after = before.run.params, after.run.params
-    return tuple(ParamChange(k, raw_before.get(k), raw_after.get(k)) for k in changed_keys(before.config, after.config))
+    keys = after.table.changed_keys(frozenset(before.items), after.items)
+    return tuple(ParamChange(k, raw_before.get(k), raw_after.get(k)) for k in keys)
 
 
 class _AgainstBaseline:
@@ -46,13 +80,15 @@ class _AgainstBaseline:
     for the garbage collector to walk). Against each run's closest earlier configuration, by contrast, a random search
     changes fresh values every run, and a cache there would only grow."""
 
-    def __init__(self) -> None:
+    def __init__(self, baseline: Step) -> None:
+        self.baseline = baseline
+        self.items = frozenset(baseline.items)
         self.made: dict[tuple[str, str | None], ParamChange] = {}  # (key, value after) -> change
 
-    def __call__(self, baseline: Step, after: Step) -> tuple[ParamChange, ...]:
-        raw_before, raw_after, made = baseline.run.params, after.run.params, self.made
+    def __call__(self, after: Step) -> tuple[ParamChange, ...]:
+        raw_before, raw_after, made = self.baseline.run.params, after.run.params, self.made
         out = []
-        for key in changed_keys(baseline.config, after.config):
+        for key in after.table.changed_keys(self.items, after.items):
             pair = (key, raw_after.get(key))
             if (change := made.get(pair)) is None:
                 change = made[pair] = ParamChange(key, raw_before.get(key), pair[1])
@@ -60,27 +96,29 @@ class _AgainstBaseline:
         return tuple(out)
 
 
-def multi_change_findings(steps: Sequence[Step], changes: Mapping[str, RunChange]) -> list[Finding]:
-    """Runs that changed more than one parameter relative to their closest earlier configuration. A run that
-    switches model family starts a new line of inquiry (its hyperparameters change with the model), so it is not
-    flagged; its changes are still listed in `changes`."""
+def multi_change_findings(steps: Sequence[Step]) -> list[Finding]:
+    """Runs that changed more than one parameter relative to their closest earlier configuration (`n_changed` of
+    their `RunChange`). A run that switches model family starts a new line of inquiry (its hyperparameters change with
+    the model), so it is not flagged; its changes are still listed in `Findings.changes`."""
     found = []
     shown: dict[str | None, tuple[str, float | None]] = {}  # shared by the runs: most values recur
     for step in steps:
-        change = changes[step.key]
-        if step.closest is None or change.n_changed < 2 or _switches_family(step, steps):
+        if step.closest is None or _switches_family(step, steps):
             continue
         closest = steps[step.closest]
-        described, numbers = describe_changes(change.vs_closest, closest.config, step.config, shown)
-        numbers["n_changed"] = change.n_changed
+        if closest.signature == step.signature or changed_count(closest, step) < 2:
+            continue
+        changes = _diff(closest, step)
+        described, numbers = describe_changes(changes, closest.config, step.config, shown)
+        numbers["n_changed"] = len(changes)
         found.append(
             Finding(
                 "multi_change",
-                f"Run {change.key} changed {change.n_changed} parameters at once relative to its closest earlier "
+                f"Run {step.key} changed {len(changes)} parameters at once relative to its closest earlier "
                 f"configuration, {closest.key}: {described}. Its effect cannot be attributed to any one change.",
-                run_ids=(change.key, closest.key),
+                run_ids=(step.key, closest.key),
                 numbers=numbers,
-                subject=change.key,
+                subject=step.key,
             )
         )
     return found

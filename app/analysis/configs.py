@@ -17,7 +17,7 @@ missed, by design, and among runs two or more changes away a tie goes to the sam
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain, repeat
 
@@ -114,17 +114,96 @@ def closest_earlier(configs: Sequence[Config], groups: Sequence[Hashable]) -> li
 _Item = tuple[int, int, int, int]
 
 
+class ItemTable:
+    """What the item numbers of one history stand for: item number -> key, and -> normalised value. Steps keep a
+    configuration as its sorted item numbers and this table (two lists for the whole history, where a dict per run
+    would cost a few hundred bytes a run)."""
+
+    __slots__ = ("keys", "values")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.values: list[str] = []
+
+    def config(self, numbers: Iterable[int]) -> dict[str, str]:
+        """The configuration of some item numbers, as a dict."""
+        keys, values = self.keys, self.values
+        return {keys[n]: values[n] for n in numbers}
+
+    def changed_keys(self, before: frozenset[int], after: Iterable[int]) -> list[str]:
+        """`changed_keys` between two configurations given as item numbers: a changed value is two items only one
+        side has, a key only one side has is one, both of that key."""
+        return sorted(set(map(self.keys.__getitem__, before.symmetric_difference(after))))
+
+
+class Items(dict[tuple[str, str], "_Item | None"]):
+    """The normalised (key, value) items of one history, numbered in the order first seen, shared by its finders;
+    `table` spells them out for the steps. As a dict: (key, stored or normalised value) -> item, None for a seed
+    key's pair or an unset value.
+
+    `of_params` reads a run's stored parameters: each distinct stored (key, value) pair is normalised once, and
+    known pairs resolve in C (`__missing__` handles the rest), where normalising every value of every run and
+    building a configuration dict per run was most of the cost of walking 100,000 runs. A stored pair and its
+    normalised form map to the same item (normalising is idempotent, so a stored pair that equals some normalised
+    pair has that pair's item); a seed key's pairs (`seed_names`, matched stripped and case-insensitively) are not
+    kept, as seeds are often all distinct."""
+
+    def __init__(self, seed_names: Collection[str] = ()) -> None:
+        super().__init__()
+        self.table = ItemTable()
+        self.numbered: list[_Item] = []  # item number -> item
+        self.key_numbers: dict[str, tuple[int, int]] = {}  # key -> (number, wildcard digest)
+        self.seed_names = frozenset(name.lower() for name in seed_names)
+        self.seed_key: dict[str, bool] = {}
+
+    def item(self, pair: tuple[str, str]) -> _Item:
+        """The item of a normalised (key, value) pair, numbered when new."""
+        if (found := self.get(pair)) is None:
+            found = self[pair] = self._new(pair)
+        return found
+
+    def of_params(self, params: Mapping[str, str]) -> tuple[_Item, ...]:
+        """The items of a run's configuration (its parameters without seed keys or unset values), in parameter
+        order."""
+        return tuple(filter(None, map(self.__getitem__, params.items())))
+
+    def __missing__(self, pair: tuple[str, str]) -> _Item | None:
+        key, raw = pair
+        if (seed := self.seed_key.get(key)) is None:
+            seed = self.seed_key[key] = key.strip().lower() in self.seed_names
+        if seed:
+            return None
+        if not (value := normalise_value(raw)):
+            self[pair] = None
+            return None
+        item = self[pair] = self._new(pair) if value == raw else self.item((key, value))
+        return item
+
+    def _new(self, pair: tuple[str, str]) -> _Item:
+        key, value = pair
+        if (known_key := self.key_numbers.get(key)) is None:
+            n = len(self.key_numbers)
+            known_key = self.key_numbers[key] = (n, _digest(2 * n + 1))
+        number = len(self.numbered)
+        digest = _digest(2 * number)
+        item = (number, known_key[0], digest, known_key[1] - digest)
+        self.numbered.append(item)
+        self.table.keys.append(key)
+        self.table.values.append(value)
+        return item
+
+
 class ClosestFinder:
     """Finds each configuration's closest earlier one as configurations are added in history order.
 
     A configuration (one value per key) is kept as a sorted tuple of item numbers (one number per distinct (key,
-    value) pair seen; a tuple takes a fifth of a frozenset's memory, and the run being added is compared as a set
-    against it) and a frozenset of key numbers shared by all configurations with those keys, so a run costs memory in
-    proportion to its own parameters, however many distinct values the project has (a random search gives every run
-    fresh ones). As a changed key differs in two items and a key only one has in one, the distance is the items only
-    one has plus the keys only one has, halved; for configurations with the same keys (most pairs) it is the keys
-    minus the items they share. `add` returns a signature, the index of the first configuration equal to this one,
-    for the callers' comparisons.
+    value) pair seen, from `Items`, which finders of one history share; a tuple takes a fifth of a frozenset's
+    memory, and the run being added is compared as a set against it) and a frozenset of key numbers shared by all
+    configurations with those keys, so a run costs memory in proportion to its own parameters, however many distinct
+    values the project has (a random search gives every run fresh ones). As a changed key differs in two items and a
+    key only one has in one, the distance is the items only one has plus the keys only one has, halved; for
+    configurations with the same keys (most pairs) it is the keys minus the items they share. `add` returns a
+    signature, the index of the first configuration equal to this one, for the callers' comparisons.
 
     Configurations are also hashed as the sum of their items' 56-bit digests, so leaving a key out is one
     subtraction, and wildcarding its value (adding the key's own digest instead) one more addition, instead of a new
@@ -135,13 +214,11 @@ class ClosestFinder:
     has another key set, so those maps are only consulted, or built, for key sets that occur: most histories have
     one or a few."""
 
-    def __init__(self) -> None:
+    def __init__(self, items: Items | None = None) -> None:
+        self.numbering = items if items is not None else Items()
         self.ids: list[tuple[int, ...]] = []  # per configuration, its item numbers, sorted
         self.key_sets: list[frozenset[int]] = []  # per configuration, its key numbers (shared between equal sets)
         self.wholes: list[int] = []  # per configuration, its hash
-        self.numbered: list[_Item] = []  # item number -> item
-        self.items: dict[tuple[str, str], _Item] = {}
-        self.keys: dict[str, tuple[int, int]] = {}  # key -> (number, wildcard digest)
         self.first: dict[tuple[int, ...], int] = {}  # item numbers -> first configuration with them (the signature)
         self.exact: dict[int, int] = {}  # configuration hash -> most recent run with it
         self.one_out: dict[int, int] = {}  # hash with one key's value wildcarded -> most recent run
@@ -156,8 +233,14 @@ class ClosestFinder:
 
     def add(self, config: Collection[tuple[str, str]], group: Hashable) -> tuple[int | None, int]:
         """The index of the closest earlier configuration (None for the first), and the configuration's signature."""
-        i, known, get = len(self.ids), len(self.items), self.items.get
-        items = tuple([get(item) or self._new_item(item) for item in config])
+        known = len(self.numbering.numbered)
+        return self.add_items(tuple(map(self.numbering.item, config)), group, known)
+
+    def add_items(self, items: tuple[_Item, ...], group: Hashable, known: int) -> tuple[int | None, int]:
+        """`add` for a configuration's items from `self.numbering`; `known` is how many items the table had before
+        them (those numbered from `known` on are values no earlier run has). The configuration's sorted item
+        numbers are then `self.ids[-1]`."""
+        i = len(self.ids)
         numbers, key_numbers, digests, swaps = zip(*items, strict=True) if items else ((), (), (), ())
         ids, whole = frozenset(numbers), sum(digests)
         ordered = tuple(sorted(numbers))
@@ -190,15 +273,6 @@ class ClosestFinder:
             self.grown.setdefault(key_set - {key}, []).append((key_set, key))
         return same_keys
 
-    def _new_item(self, item: tuple[str, str]) -> _Item:
-        if (known_key := self.keys.get(item[0])) is None:
-            known_key = self.keys[item[0]] = (len(self.keys), _digest(2 * len(self.keys) + 1))
-        number = len(self.items)
-        digest = _digest(2 * number)
-        known = self.items[item] = (number, known_key[0], digest, known_key[1] - digest)
-        self.numbered.append(known)
-        return known
-
     def _nearest(
         self,
         i: int,
@@ -213,7 +287,7 @@ class ClosestFinder:
     ) -> int | None:
         if i == 0:
             return None
-        if len(self.items) - known > 1:  # two values no earlier run has: nothing is within one change
+        if len(self.numbering.numbered) - known > 1:  # two values no earlier run has: nothing is within one change
             return self._search(i, ids, key_set, group, known)
         same = self.exact.get(whole)
         if same is not None and self.ids[same] == ordered:
@@ -241,7 +315,7 @@ class ClosestFinder:
         tables = self.plus_one.setdefault(key_set, {})
         if (table := tables.get(key)) is None:
             table = tables[key] = {}
-            numbered = self.numbered
+            numbered = self.numbering.numbered
             for j in self.by_keys[key_set][1]:
                 left_out = next(d for _, k, d, _ in map(numbered.__getitem__, self.ids[j]) if k == key)
                 table[self.wholes[j] - left_out] = j
@@ -258,7 +332,7 @@ class ClosestFinder:
         Items numbered `known` or more are values no earlier run has, so the items a run shares with an earlier one
         are among the `old` rest. `floor` is a distance no earlier run can beat (nothing is within one change, and a
         novel value differs from all), so the search stops at the first run that close."""
-        novel = len(self.items) - known
+        novel = len(self.numbering.numbered) - known
         floor, old = max(2, novel), frozenset([n for n in ids if n < known]) if novel else ids
         family = self.by_group.get(group, [])[-SEARCH_WINDOW:]
         all_ids, key_sets, n = self.ids, self.key_sets, len(ids)

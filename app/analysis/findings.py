@@ -55,7 +55,7 @@ def analyze(inp: AnalysisInput) -> Findings:
     findings += [approach_finding(a, judge) for a in approaches]
     findings += [stall] if stall is not None else []
     findings += within_noise_findings(steps, noise, direction, metric, approach_of)
-    findings += multi_change_findings(steps, changes)
+    findings += multi_change_findings(steps)
     findings += duplicate_findings(duplicates)
     findings += audit_findings(steps, noise, direction, metric)
     findings += [project_gap_finding(gap) for gap in project_gaps]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.analysis.configs import ClosestFinder, normalise_config, normalise_value, seed_keys_of
+from app.analysis.configs import ClosestFinder, Items, ItemTable, normalise_value, seed_keys_of
 from app.analysis.family import family_of
 from app.analysis.metric import value_of
 from app.analysis.model import AnalysisSettings, RunView
@@ -16,15 +16,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One run in history order. `config` is normalised without seeds; `signature` is equal for equal configurations
-    (and only for them) within one history; `value` is the metric in force (None: not scored, because the run failed,
-    was killed or lacks the metric); `closest` indexes the closest earlier step. A `nested_parent` is a sweep's parent
-    run (another run names it in `parent_run_id`): it is never scored, never anyone's closest earlier configuration and
-    has none itself, so a search's space and a copy of its best child's metric are neither a result nor a change."""
+    """One run in history order. `items` is its configuration (normalised, without seeds) as sorted item numbers of
+    `table` (`config` spells it out); `signature` is equal for equal configurations (and only for them) within one
+    history; `value` is the metric in force (None: not scored, because the run failed, was killed or lacks the
+    metric); `closest` indexes the closest earlier step. A `nested_parent` is a sweep's parent run (another run names
+    it in `parent_run_id`): it is never scored, never anyone's closest earlier configuration and has none itself, so
+    a search's space and a copy of its best child's metric are neither a result nor a change."""
 
     index: int
     run: RunView
-    config: dict[str, str]
+    key: str  # the run's key
+    items: tuple[int, ...]  # shared by the steps of one configuration
+    table: ItemTable
     signature: int
     seed: str | None
     session: date | None
@@ -34,8 +37,9 @@ class Step:
     nested_parent: bool = False
 
     @property
-    def key(self) -> str:
-        return self.run.key
+    def config(self) -> dict[str, str]:
+        """The configuration as a dict, built on each call (in item order)."""
+        return self.table.config(self.items)
 
 
 def history_order(runs: Sequence[RunView]) -> list[RunView]:
@@ -54,26 +58,29 @@ def _instant(when: datetime | None) -> float:
 
 def build_history(runs: Sequence[RunView], metric: str, settings: AnalysisSettings) -> list[Step]:
     """The runs in history order. Nested parents get their signatures from a finder of their own (negated, so they
-    never equal a run's), which keeps them out of every other run's closest earlier configuration."""
+    never equal a run's), which keeps them out of every other run's closest earlier configuration; both finders
+    share one `Items`, so every step's items compare with every other's."""
     parents = nested_parents(runs)
-    finder, parent_finder = ClosestFinder(), ClosestFinder()
+    numbering = Items(settings.seed_keys)
+    finder, parent_finder = ClosestFinder(numbering), ClosestFinder(numbering)
+    of_params, numbered, table = numbering.of_params, numbering.numbered, numbering.table
     at: list[int] = []  # the finder's index -> the step's
     steps = []
     for i, run in enumerate(history_order(runs)):
-        seed_keys = seed_keys_of(run.params, settings)
-        config = normalise_config(run.params, seed_keys)
+        known = len(numbered)
+        items = of_params(run.params)
         family = family_of(run)
-        seed, session = seed_of(run, seed_keys), session_of(run)
+        seed, session = _seed(run, settings), session_of(run)
         if (run.run_id or run.key) in parents:
-            signature = -1 - parent_finder.add(config.items(), family)[1]
-            steps.append(Step(i, run, config, signature, seed, session, family, None, None, nested_parent=True))
+            signature = -1 - parent_finder.add_items(items, family, known)[1]
+            ordered = parent_finder.ids[-1]
+            steps.append(Step(i, run, run.key, ordered, table, signature, seed, session, family, None, None, True))
             continue
-        found, signature = finder.add(config.items(), family)
+        found, signature = finder.add_items(items, family, known)
         closest = at[found] if found is not None else None
         at.append(i)
-        if signature != len(at) - 1 and list(first := steps[at[signature]].config) == list(config):
-            config = first  # the same configuration, keys in the same order: one dict for its runs
-        steps.append(Step(i, run, config, at[signature], seed, session, family, value_of(run, metric), closest))
+        value = value_of(run, metric)
+        steps.append(Step(i, run, run.key, finder.ids[-1], table, at[signature], seed, session, family, value, closest))
     return steps
 
 
@@ -81,6 +88,13 @@ def nested_parents(runs: Sequence[RunView]) -> frozenset[str]:
     """The run IDs (or keys) of the runs another run of the history names as its parent (`mlflow.parentRunId`)."""
     named = {run.parent_run_id for run in runs if run.parent_run_id}
     return frozenset(ident for run in runs if (ident := run.run_id or run.key) in named)
+
+
+def _seed(run: RunView, settings: AnalysisSettings) -> str | None:
+    """`seed_of`, reading the seed keys only for a run without a `seed` field."""
+    if run.seed and (value := normalise_value(run.seed)):
+        return value
+    return seed_of(run, seed_keys_of(run.params, settings))
 
 
 def seed_of(run: RunView, seed_keys: frozenset[str]) -> str | None:

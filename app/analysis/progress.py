@@ -115,12 +115,11 @@ def _varied_keys(steps: Sequence[Step]) -> tuple[str, ...]:
     those that have it): what it swept."""
     if not steps:
         return ()
-    same = set(steps[0].config.items())  # the (key, value) pairs every run so far has
-    keys: set[str] = set()
-    for step in steps:
-        same.intersection_update(step.config.items())
-        keys.update(step.config)
-    return tuple(sorted(keys - {key for key, _ in same}))
+    table = steps[0].table
+    configs = {id(step.items): step.items for step in steps}.values()  # one per configuration: steps share them
+    every = set().union(*configs)  # the items any run has
+    same = every.intersection(*configs)  # the items every run has
+    return tuple(sorted(set(map(table.keys.__getitem__, every)) - set(map(table.keys.__getitem__, same))))
 
 
 def versus_baseline(g: float) -> dict[str, float]:

@@ -74,9 +74,10 @@ class _RunReader:
     - JSON is decoded from the column's text by one decoder (`raw_decode`, without the wrappers of `json.loads`),
       and the columns whose texts recur from run to run (environment, datasets, the tags Labbook wrote) are decoded
       once per distinct text, the runs sharing the result (nothing writes to a `RunView`);
-    - equal strings and days are kept once (`sys.intern`, and `seen` for columns that may be NULL): parameter names
-      and values, metric names, statuses and the other repeated fields would otherwise be a fresh object in every
-      run.
+    - equal strings and days are kept once (`sys.intern` for parameter and metric names and parameter values, and
+      `seen` for the other fields and the tag values): statuses, commits, seeds and the other repeated fields would
+      otherwise be a fresh object in every run, and a run's name, and its `mlflow.runName` tag, would be two;
+    - a run ID equal to the key (an MLflow run's) shares the key's string, and the view is built by position.
 
     The views equal those of decoding each row on its own, field for field and in the same key order."""
 
@@ -101,32 +102,40 @@ class _RunReader:
 
     def view(self, row: Any) -> RunView:
         same, loads = self.seen.setdefault, self._json
-        key, run_id, name, status, source, git_commit, data_version, seed, *rest = (same(v, v) for v in row[:13])
-        hardware, source_name, split, owner, parent = rest
-        params, metrics, tags, datasets, environment, ours, duration, when, started = row[13:]
-        return RunView(
-            key=key,
-            run_id=run_id,
-            name=name,
-            params={intern(str(k)): intern(str(v)) for k, v in (loads(params) or {}).items()},
-            metrics={intern(str(k)): float(v) for k, v in (loads(metrics) or {}).items() if isinstance(v, int | float)},
-            tags=_own_tags(loads(tags) or {}, self._shared(ours, _mapping)),
-            when=when,
-            session=same(day := when.date() if started else self.dump_days.get(key, when.date()), day),
-            status=status,
-            duration_s=duration,
-            parent_run_id=parent,
-            source=source,
-            git_commit=git_commit,
-            data_version=data_version,
-            datasets=self._shared(datasets, _tuple),
-            seed=seed,
-            environment=self._shared(environment, _mapping),
-            hardware=hardware,
-            source_name=source_name,
-            split=split,
-            owner=owner,
+        key, run_id, name, status, source, git_commit, data_version, seed, hardware, source_name, split = row[:11]
+        owner, parent, params, metrics, tags, datasets, environment, ours, duration, when, started = row[11:]
+        day = when.date() if started else self.dump_days.get(key, when.date())
+        return RunView(  # by position, in the order of RunView's fields
+            key,
+            key if run_id == key else run_id,
+            same(name, name),
+            _params(loads(params) or {}),
+            {intern(str(k)): float(v) for k, v in (loads(metrics) or {}).items() if isinstance(v, int | float)},
+            _own_tags(loads(tags) or {}, self._shared(ours, _mapping), same),
+            when,
+            same(day, day),
+            same(status, status),
+            duration,
+            same(parent, parent),
+            same(source, source),
+            same(git_commit, git_commit),
+            same(data_version, data_version),
+            self._shared(datasets, _tuple),
+            same(seed, seed),
+            self._shared(environment, _mapping),
+            same(hardware, hardware),
+            same(source_name, source_name),
+            same(split, split),
+            same(owner, owner),
         )
+
+
+def _params(params: Mapping[Any, Any]) -> dict[str, str]:
+    """Parameters as strings, names and values interned (`map` over the keys and the values: no Python-level loop)."""
+    try:
+        return dict(zip(map(intern, params), map(intern, params.values()), strict=True))
+    except TypeError:  # a value stored as a number or null
+        return {intern(str(k)): intern(str(v)) for k, v in params.items()}
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -137,12 +146,13 @@ def _tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value or ())
 
 
-def _own_tags(tags: Mapping[str, str], ours: Mapping[str, str]) -> dict[str, str]:
+def _own_tags(tags: Mapping[str, str], ours: Mapping[str, str], same: Callable[[Any, Any], Any]) -> dict[str, str]:
     """The run's tags without the ones Labbook wrote back to MLflow and a sync read in again: a `labbook.approach`
     Labbook queued (a person's regrouping would otherwise stick as an explicit tag after it is undone), findings,
-    statuses and entry links. A `labbook.approach` a person set by hand in MLflow stays."""
+    statuses and entry links. A `labbook.approach` a person set by hand in MLflow stays. `same` keeps equal values
+    once (the reader's `seen`)."""
     return {
-        intern(k): intern(v) if isinstance(v, str) else v
+        intern(k): same(v, v) if isinstance(v, str) else v
         for k, v in tags.items()
         if k not in ours
         and not (k.startswith("labbook.finding.") or k in ("labbook.approach_status", "labbook.entry_ids"))
