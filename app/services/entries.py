@@ -107,11 +107,20 @@ def _template_version(kind: str) -> str:
         return "none"
 
 
-def create_log_entry(session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str] = ()) -> Entry:
+def create_log_entry(
+    session: Session,
+    *,
+    project: Project,
+    log: SessionLog,
+    table_keys: Sequence[str] = (),
+    related_now: bool = False,
+) -> Entry:
     """Compose the dump against the project's stored runs and store it as version 1; `table_keys` are the runs of
-    the table pasted with it (the session's experiments, even where the text does not name them)."""
+    the table pasted with it (the session's experiments, even where the text does not name them). Its related prior
+    work follows from the dump's index job (`attach_related`), so the request never waits on the embedding model;
+    `related_now` looks it up here instead (a caller that chose to wait)."""
     with labelled(run_labels(session, project=project)):
-        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys)
+        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys, related=related_now)
         entry = store_entry(
             session,
             project=project,
@@ -122,15 +131,21 @@ def create_log_entry(session: Session, *, project: Project, log: SessionLog, tab
         )
     # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
+    if not related_now:  # the dump's index job relates the entry; one that ran before the entry existed could not
+        index_queue.queue_log(session, project_id=cast(int, project.id), log_id=cast(int, log.id))
     return entry
 
 
 def _compose(
-    session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str]
+    session: Session, *, project: Project, log: SessionLog, table_keys: Sequence[str], related: bool = True
 ) -> tuple[Composed, Sources]:
     rows = run_store.run_rows(session, project_id=cast(int, project.id))
     runs = [RunFacts(key, run_id, name, metrics, params) for key, run_id, name, metrics, params in rows]
-    related = prior_work.related_for(session, project=project, text=log.text, log_id=log.id, day=log.session_date)
+    found = (
+        prior_work.related_for(session, project=project, text=log.text, log_id=log.id, day=log.session_date)
+        if related
+        else []
+    )
     composed = log_entry_kind.compose_entry(
         log.text,
         runs=runs,
@@ -138,9 +153,42 @@ def _compose(
         title=_title(project, log),
         run_ids=log.run_refs,
         table_run_ids=table_keys,
-        related=related,
+        related=found,
     )
     return composed, Sources(dump=log.text, runs=runs)
+
+
+def attach_related(session: Session, *, log_id: int) -> str:
+    """Give the dump's entry the related prior work the index finds for it now (the outbox's index job, once the
+    dump is indexed, calls this). The related work is a cross-reference the index adds, not a reading of the dump, so
+    it goes into the entry's current version (its body, its Markdown and that version's row) rather than a new one;
+    nothing is written when the entry already cites the same. The transaction ends before the dump is embedded, so
+    no lock is held while the model runs. Returns what happened, in words."""
+    log = log_store.get_log(session, log_id)
+    project = project_store.get_project(session, log.project_id) if log is not None else None
+    entry_id = entry_store.entry_ids_by_log(session, [log_id]).get(log_id)
+    if log is None or project is None or entry_id is None:
+        return f"log {log_id} has no entry to relate"
+    text, day = log.text, log.session_date
+    session.commit()
+    related = prior_work.related_for(session, project=project, text=text, log_id=log_id, day=day)
+    found = [r.model_dump(mode="json") for r in related]
+    entry = entry_store.get_entry_for_update(session, entry_id)
+    if entry is None or entry.kind != LOG_ENTRY:
+        return f"entry {entry_id} is gone"
+    if list(entry.body.get("related") or []) == found:
+        return f"related prior work unchanged ({len(found)})"
+    body = LogEntry.model_validate({**entry.body, "related": found})
+    entry.body = body.model_dump(mode="json")
+    entry.markdown = render_log_entry(body, title=_title(project, log))
+    entry.updated_at = utcnow()
+    session.add(entry)
+    version = entry_store.get_version(session, entry_id=entry_id, version=entry.version)
+    if version is not None:
+        version.body, version.markdown = entry.body, entry.markdown
+        session.add(version)
+    session.flush()
+    return f"related prior work: {len(found)}"
 
 
 def table_keys(log: SessionLog, project: Project) -> list[str]:

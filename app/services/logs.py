@@ -44,11 +44,14 @@ COMPOSE_RETRY = timedelta(seconds=60)
 _REDACTABLE = ("text", "run_table")
 
 
-def create_log(session: Session, *, project: Project, principal: Principal, body: LogCreate) -> LogPublic:
+def create_log(
+    session: Session, *, project: Project, principal: Principal, body: LogCreate, related_now: bool = False
+) -> LogPublic:
     """Store the dump, commit it, import its run table (if any) in the request's own transaction, then compose
     its `log_entry` against the runs now stored. A `compose_entry` job is committed with the dump and settled with
     the entry, so an entry that could not be composed now (or a process that died first) is composed later by the
-    outbox worker, after `COMPOSE_RETRY`."""
+    outbox worker, after `COMPOSE_RETRY`. The entry's related prior work follows from the dump's index job, or is
+    looked up here with `related_now` (a caller that chose to wait)."""
     log = log_store.add_log(session, _new_log(project, principal, body))
     project_id, log_id = cast(int, project.id), cast(int, log.id)
     outbox_service.queue_compose(session, project_id=project_id, log_id=log_id, due_in=COMPOSE_RETRY)
@@ -59,7 +62,7 @@ def create_log(session: Session, *, project: Project, principal: Principal, body
     has_table = bool(log.run_table and log.run_table.strip())
     table = _import_table(session, project=project, log=log) if has_table else None
     table_keys = list(dict.fromkeys(row.key for row in table[0].rows)) if table else []
-    entry = _compose_and_declare(session, project=project, log=log, table_keys=table_keys)
+    entry = _compose_and_declare(session, project=project, log=log, table_keys=table_keys, related_now=related_now)
     run_import = table[1] if table else None
     return _public(session, log, project=project, run_import=run_import, log_entry=entry)
 
@@ -75,10 +78,10 @@ def follow_log(
 
 
 def _compose_and_declare(
-    session: Session, *, project: Project, log: SessionLog, table_keys: list[str]
+    session: Session, *, project: Project, log: SessionLog, table_keys: list[str], related_now: bool = False
 ) -> EntryPublic | None:
     """Compose the dump's entry and apply what it declares; settle its `compose_entry` job, or leave it due now."""
-    entry = _compose_entry(session, project=project, log=log, table_keys=table_keys)
+    entry = _compose_entry(session, project=project, log=log, table_keys=table_keys, related_now=related_now)
     log_id = cast(int, log.id)
     if entry is None:
         outbox_service.retry_compose_soon(session, log_id=log_id, error="composing the entry failed; see the log")
@@ -88,12 +91,16 @@ def _compose_and_declare(
     return entry
 
 
-def _compose_entry(session: Session, *, project: Project, log: SessionLog, table_keys: list[str]) -> EntryPublic | None:
+def _compose_entry(
+    session: Session, *, project: Project, log: SessionLog, table_keys: list[str], related_now: bool = False
+) -> EntryPublic | None:
     """The composed entry, or None when composing fails: a bug there must not turn a stored dump into a 500."""
     try:
         # A savepoint, so a failed insert leaves the transaction (and the imported table) usable.
         with session.begin_nested():
-            entry = entries_service.create_log_entry(session, project=project, log=log, table_keys=table_keys)
+            entry = entries_service.create_log_entry(
+                session, project=project, log=log, table_keys=table_keys, related_now=related_now
+            )
     except Exception:
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})
         return None

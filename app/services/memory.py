@@ -32,7 +32,7 @@ from app.retrieval.jargon import spelled_out
 from app.retrieval.store import VectorStore, collection_name, open_store
 from app.services import index_queue
 from app.services import outbox as outbox_service
-from app.services.analysis import project_findings
+from app.services.analysis import project_findings, recent_findings
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import outbox as outbox_store
@@ -113,25 +113,38 @@ def index_writer(
     run_id: str,
     items: Sequence[OutboxItem],
 ) -> outbox_service.Delivery:
-    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL."""
+    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL. A dump's
+    entry then gets its related prior work (`entries.attach_related`), found now that the index holds every earlier
+    session, so a brain dump's request never waits on the embedding model."""
+    from app.services.entries import attach_related  # entries route through this module's queue
+
     memory = memory_for(settings)
     if memory is None:
         return 0, "retrieval is off: not indexed"
     with sessions() as session:
         counts = index_sources(session, memory, project_id=project_id, keys=[run_id])
-    return 0, f"indexed {counts.chunks} chunks ({counts.embedded} embedded, {counts.deleted} removed)"
+        outcome = f"indexed {counts.chunks} chunks ({counts.embedded} embedded, {counts.deleted} removed)"
+        kind, _, raw = run_id.partition(":")
+        if kind == LOG and raw.isdigit():
+            outcome += f"; {attach_related(session, log_id=int(raw))}"
+        session.commit()
+    return 0, outcome
 
 
 def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Sequence[str]) -> IndexCounts:
-    """Index the named sources (`log:<id>`, `entry:<id>`) of one project; a source gone from SQL loses its chunks."""
+    """Index the named sources (`log:<id>`, `entry:<id>`) of one project; a source gone from SQL loses its chunks.
+    The sources are read first and the transaction ends before anything is embedded, so no lock (SQLite's write
+    lock, for a writer's session) is held while the model runs."""
     project = project_store.get_project(session, project_id)
     counts = IndexCounts()
     if project is None:
         return counts
     vocabulary, approaches = _project_words(session, project)
     name = memory.collection(project)
-    for key in keys:
-        _write(memory, name, key, _chunks(session, project, key, memory, vocabulary, approaches), counts)
+    wanted = [(key, _chunks(session, project, key, memory, vocabulary, approaches)) for key in keys]
+    session.commit()
+    for key, chunks in wanted:
+        _write(memory, name, key, chunks, counts)
         counts.sources += 1
     return counts
 
@@ -162,14 +175,17 @@ def _write(memory: Memory, name: str, key: str, chunks: list[Chunk], counts: Ind
     counts.deleted += len(stale)
 
 
-def _project_words(session: Session, project: Project) -> tuple[set[str], dict[str, str]]:
-    """The project's vocabulary (parameter names, run names, run IDs) and each run's approach."""
+def _project_words(session: Session, project: Project, *, recent: bool = True) -> tuple[set[str], dict[str, str]]:
+    """The project's vocabulary (parameter names, run names, run IDs) and each run's approach, as of a recent
+    analysis (`recent_findings`): every dump moves the project's revision, and analysing the whole project again
+    for each dump's index job would cost more than indexing it. A rebuild (`recent=False`) reads them as stored now."""
     vocabulary: set[str] = set()
     for key, run_id, name, _metrics, params in run_store.run_rows(session, project_id=cast(int, project.id)):
         vocabulary.update(p.lower() for p in params)
         vocabulary.update(v.lower() for v in (key, run_id, name) if v)
     try:
-        findings = project_findings(session, project=project)
+        read = recent_findings if recent else project_findings
+        findings = read(session, project=project)
         approaches = {run: a.name for a in findings.approaches for run in a.run_ids}
     except LabbookError:
         approaches = {}
@@ -280,7 +296,7 @@ def reindex(
     project_id = cast(int, project.id)
     keys = [log_source_key(i) for i in log_store.log_ids(session, project_id=project_id)]
     keys += [entry_source_key(i) for i in entry_store.entry_ids(session, project_id=project_id)]
-    vocabulary, approaches = _project_words(session, project)
+    vocabulary, approaches = _project_words(session, project, recent=False)
     name = memory.collection(project)
     counts = IndexCounts()
     known = set(keys)

@@ -427,7 +427,7 @@ def _settle(session: Session, job: _Job, outcome: _Outcome) -> str:
 
 
 def _apply(session: Session, entry: Entry, outcome: _Outcome, *, model: str) -> None:
-    composed = cast(Composed, outcome.composed)
+    composed = _with_current_related(cast(Composed, outcome.composed), entry)
     cited_before = list(entry.run_ids)
     entry.version += 1
     entry.body = composed.body.model_dump(mode="json")
@@ -454,6 +454,18 @@ def _apply(session: Session, entry: Entry, outcome: _Outcome, *, model: str) -> 
     if project is not None and entry.kind == LOG_ENTRY:
         keys = cited_before + entry.run_ids
         outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=keys)
+
+
+def _with_current_related(composed: Composed, entry: Entry) -> Composed:
+    """The model's entry with the related prior work the entry holds now: the index may have added it while the
+    model was asked (`entries.attach_related`), and the model never touches it."""
+    if not isinstance(composed.body, LogEntry):
+        return composed
+    current = list(entry.body.get("related") or [])
+    if [r.model_dump(mode="json") for r in composed.body.related] == current:
+        return composed
+    body = LogEntry.model_validate({**composed.body.model_dump(mode="json"), "related": current})
+    return log_entry_kind.composed_from(body, title=composed.title)
 
 
 def _cached(job: _Job, answer: Completion) -> LlmResponse:

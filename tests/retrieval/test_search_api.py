@@ -153,6 +153,8 @@ def _documents(client: TestClient, memory: object, ids: list[str]) -> list[str]:
 
 
 def test_a_new_entry_cites_related_prior_work_above_the_threshold(client: TestClient) -> None:
+    """The request answers without waiting on the embedding model; the dump's index job adds the related work to
+    the entry's current version (no new version: it is a cross-reference, not a reading of the dump)."""
     create_project(client)
     first = post_log(
         client,
@@ -166,10 +168,36 @@ def test_a_new_entry_cites_related_prior_work_above_the_threshold(client: TestCl
         text="Target encoding on merchant id leaks again through the time split, like before.",
         session_date="2026-10-05",
     )
-    related = later["log_entry"]["body"]["related"]  # type: ignore[index]
+    assert later["log_entry"]["body"]["related"] == []  # type: ignore[index]
+    drain(client)
+    entry = client.get(f"/v1/entries/{later['entry_id']}").json()
+    related = entry["body"]["related"]
     assert [r["log_id"] for r in related] == [first["id"]]
     assert related[0]["similarity"] >= 0.6 and related[0]["date"] == "2026-10-01"
-    assert "## Related prior work" in later["log_entry"]["markdown"]  # type: ignore[index]
+    assert "## Related prior work" in entry["markdown"]
+    versions = client.get(f"/v1/entries/{later['entry_id']}/versions").json()
+    assert [v["version"] for v in versions] == [1]
+    assert "## Related prior work" in versions[0]["markdown"]
+    from sqlmodel import Session
+
+    from app.services.entries import attach_related
+
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert attach_related(session, log_id=int(later["id"])) == "related prior work unchanged (1)"  # type: ignore[arg-type]
+        session.commit()
+    assert client.get(f"/v1/entries/{later['entry_id']}").json()["updated_at"] == entry["updated_at"]
+
+
+def test_a_caller_that_waits_gets_the_related_work_in_the_answer(client: TestClient) -> None:
+    create_project(client)
+    first = post_log(client, text="Target encoding of merchant_id leaked the label.", session_date="2026-10-01")
+    post_log(client, text="Tried a bigger batch size on the GPU box: training is faster.", session_date="2026-10-02")
+    drain(client)
+    body = {"text": "Target encoding on merchant id leaks the label again, like before.", "session_date": "2026-10-05"}
+    response = client.post("/v1/projects/churn/logs", params={"wait": "true"}, json=body)
+    assert response.status_code == 201, response.text
+    related = response.json()["log_entry"]["body"]["related"]
+    assert [r["log_id"] for r in related] == [first["id"]]
 
 
 def test_indexing_never_blocks_a_write_when_chroma_is_down(tmp_path: Path, settings: Settings) -> None:

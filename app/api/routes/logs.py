@@ -44,7 +44,7 @@ def create_log(
     observations, conclusions, what didn't work, open questions, next steps and warnings, citing stored runs only.
     With `Accept: text/markdown`, answers with the entry's Markdown alone (a chat reply, ready to post). Where a model
     is configured, its reading follows as the entry's next version (`phrasing: pending`; `wait=true` waits for it)."""
-    log = logs_service.create_log(session, project=project, principal=principal, body=body)
+    log = logs_service.create_log(session, project=project, principal=principal, body=body, related_now=phrasing.wait)
     log = logs_service.follow_log(session, log, project=project, settings=settings, request=phrasing)
     if markdown and log.log_entry is not None:
         response = markdown_response(log.log_entry.markdown)
