@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     embedding_model: str = "packaged"
     embedding_url: str | None = None
     embedding_api_key: str | None = Field(default=None, repr=False)
+    # The packaged model's intra-op threads: 1 runs each embedding on one thread, so indexing never takes every core
+    # requests need; 0 is one per core (at most 4), for a machine that only indexes (`labbook reindex`, a separate
+    # `labbook worker`).
+    embedding_threads: int = Field(default=1, ge=0, le=64)
+    # The outbox's index jobs run the embedding model on a thread this many steps lower in scheduling priority
+    # (Linux; elsewhere ignored; app/priority.py): under load, indexing yields the cores to requests and catches up
+    # as the load falls. 0 runs it at the worker's own priority.
+    index_nice: int = Field(default=10, ge=0, le=19)
     # A past statement is cited as related prior work only at or above this cosine similarity.
     related_min_similarity: float = Field(default=0.6, ge=0, le=1)
     # An optional model (app/llm): any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, a llama.cpp server) reads

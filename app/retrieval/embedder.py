@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import InputInvalid, RetrievalUnavailable
+from app.retrieval import priority
 
 Vectors = npt.NDArray[np.float32]
 
@@ -122,7 +123,7 @@ class OnnxEncoder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self._session.run(None, feeds)[0]
+        hidden = priority.run(self._session.run, None, feeds)[0]  # lowered for the index jobs
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         return _normalised(pooled)
@@ -188,7 +189,7 @@ class HttpEmbeddings:
         return vectors
 
 
-_cache: dict[tuple[str, str, str], Embedder] = {}
+_cache: dict[tuple[str, str, str, int | None], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -228,17 +229,20 @@ class Remembered:
         return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)
 
 
-def get_embedder(model: str = "packaged", *, url: str | None = None, api_key: str | None = None) -> Embedder:
+def get_embedder(
+    model: str = "packaged", *, url: str | None = None, api_key: str | None = None, threads: int | None = None
+) -> Embedder:
     """The embedder a setting names, made once per process: `packaged` (the default), a model directory's path, or
-    an endpoint's model name when `url` is set; it remembers the vectors of the texts it embedded last."""
-    key = (model, url or "", api_key or "")
+    an endpoint's model name when `url` is set; it remembers the vectors of the texts it embedded last. `threads`
+    are a local model's intra-op threads (None: one per core, at most 4)."""
+    key = (model, url or "", api_key or "", threads)
     with _cache_lock:
         if key not in _cache:
             if url:
                 inner: Embedder = HttpEmbeddings(url, model, api_key=api_key)
             elif model == "packaged":
-                inner = packaged_minilm()
+                inner = packaged_minilm(threads)
             else:
-                inner = model_directory(Path(model))
+                inner = model_directory(Path(model), threads)
             _cache[key] = Remembered(inner)
         return _cache[key]

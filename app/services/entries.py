@@ -158,7 +158,7 @@ def _compose(
     return composed, Sources(dump=log.text, runs=runs)
 
 
-def attach_related(session: Session, *, log_id: int) -> str:
+def attach_related(session: Session, log_id: int) -> str:
     """Give the dump's entry the related prior work the index finds for it now (the outbox's index job, once the
     dump is indexed, calls this). The related work is a cross-reference the index adds, not a reading of the dump, so
     it goes into the entry's current version (its body, its Markdown and that version's row) rather than a new one;

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import cast
 
 from sqlmodel import Session
@@ -302,6 +303,6 @@ def _public(
 # The outbox kinds this module delivers, for the worker (`OutboxWorker(..., extra_writers=OUTBOX_WRITERS)`).
 OUTBOX_WRITERS: dict[str, outbox_service.Writer] = {
     outbox_service.COMPOSE_ENTRY: compose_writer,
-    index_queue.INDEX: memory.index_writer,
+    index_queue.INDEX: partial(memory.index_writer, relate=entries_service.attach_related),
     phrasing.PHRASE_ENTRY: phrasing.phrase_writer,
 }

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.errors import InputInvalid, LabbookError, NotFound, RetrievalOff
+from app.retrieval import priority
 from app.retrieval.chunks import (
     Chunk,
     Source,
@@ -76,7 +77,12 @@ def memory_for(settings: Settings) -> Memory | None:
     if settings.retrieval == "off":
         return None
     path = None if settings.chroma_url else settings.data_dir / "chroma"
-    embedder = get_embedder(settings.embedding_model, url=settings.embedding_url, api_key=settings.embedding_api_key)
+    embedder = get_embedder(
+        settings.embedding_model,
+        url=settings.embedding_url,
+        api_key=settings.embedding_api_key,
+        threads=settings.embedding_threads or None,
+    )
     return Memory(open_store(path=path, url=settings.chroma_url), embedder, settings.related_min_similarity)
 
 
@@ -112,21 +118,21 @@ def index_writer(
     project_id: int,
     run_id: str,
     items: Sequence[OutboxItem],
+    relate: Callable[[Session, int], str] | None = None,
 ) -> outbox_service.Delivery:
-    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL. A dump's
-    entry then gets its related prior work (`entries.attach_related`), found now that the index holds every earlier
-    session, so a brain dump's request never waits on the embedding model."""
-    from app.services.entries import attach_related  # entries route through this module's queue
-
+    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL. For a dump,
+    `relate(session, log_id)` then gives its entry the related prior work found now that the index holds every
+    earlier session (`entries.attach_related`), so a brain dump's request never waits on the embedding model."""
     memory = memory_for(settings)
     if memory is None:
         return 0, "retrieval is off: not indexed"
-    with sessions() as session:
+    # The embedding model yields the cores to requests (app/retrieval/priority.py); the worker's own SQL does not.
+    with priority.background(settings.index_nice), sessions() as session:
         counts = index_sources(session, memory, project_id=project_id, keys=[run_id])
         outcome = f"indexed {counts.chunks} chunks ({counts.embedded} embedded, {counts.deleted} removed)"
         kind, _, raw = run_id.partition(":")
-        if kind == LOG and raw.isdigit():
-            outcome += f"; {attach_related(session, log_id=int(raw))}"
+        if relate is not None and kind == LOG and raw.isdigit():
+            outcome += f"; {relate(session, int(raw))}"
         session.commit()
     return 0, outcome
 

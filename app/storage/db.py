@@ -7,6 +7,7 @@ code. The schema is owned by Alembic from the first table on, so an upgrade neve
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,13 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, pool_ti
     else:
         pool = {}  # an in-memory database lives in one connection (SQLAlchemy's SingletonThreadPool)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT}, **pool)
+    # One in-memory database per engine; a file's writers take turns with every engine on it in the process.
+    turns = _writer_turns(str(Path(parsed.database).resolve())) if pool and parsed.database else _WriterTurns()
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "begin", turns.begin)
+    event.listen(engine, "commit", turns.commit)
+    event.listen(engine, "rollback", turns.rollback)
+    event.listen(engine, "checkin", turns.checkin)
     return engine
 
 
@@ -63,11 +69,67 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """A writer's transaction begins at once, with the write lock. Any other keeps the sqlite3 module's own
-    handling: reads see the latest commit, and the module begins a (deferred) transaction before the first write."""
-    if connection.get_execution_options().get(WRITER, False):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterTurns:
+    """The writers of one SQLite database in this process take turns through a lock before `BEGIN IMMEDIATE`, and
+    hand it on as soon as their COMMIT or ROLLBACK is done. SQLite alone makes a waiting writer poll: its busy
+    handler sleeps in growing steps (up to 100 ms), so under load a writer often sleeps long after the lock was free;
+    queued on the lock it starts at once. Writers in other processes still meet SQLite's busy timeout. Only a
+    writer's transaction (`writer`) takes a turn; readers never wait. The lock is a plain one: a request's
+    transaction may begin on one thread of the pool and end on another."""
+
+    HELD = "labbook_writer_turn"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, connection: Connection) -> None:
+        """A writer's transaction begins at once, with the write lock. Any other keeps the sqlite3 module's own
+        handling: reads see the latest commit, and the module begins a (deferred) transaction before the first
+        write."""
+        if not connection.get_execution_options().get(WRITER, False):
+            return
+        # Past the busy timeout the writer goes on without its turn, and SQLite's own wait decides.
+        if self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT):
+            connection.info[self.HELD] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._hand_on(connection.info)
+            raise
+
+    def commit(self, connection: Connection) -> None:
+        # The event comes before SQLAlchemy's own COMMIT, which then finds no transaction open and does nothing.
+        if connection.info.get(self.HELD):
+            try:
+                connection.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+            finally:
+                self._hand_on(connection.info)
+
+    def rollback(self, connection: Connection) -> None:
+        if connection.info.get(self.HELD):
+            try:
+                connection.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
+            finally:
+                self._hand_on(connection.info)
+
+    def checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        """A connection back in the pool with its turn still held (its transaction never ended through SQLAlchemy,
+        e.g. an invalidated connection) hands the turn on."""
+        self._hand_on(record.info)
+
+    def _hand_on(self, info: dict[str, Any]) -> None:
+        if info.pop(self.HELD, False):
+            self._lock.release()
+
+
+_turns: dict[str, _WriterTurns] = {}
+_turns_lock = threading.Lock()
+
+
+def _writer_turns(database: str) -> _WriterTurns:
+    """One turn lock per database file in the process, shared by every engine on it."""
+    with _turns_lock:
+        return _turns.setdefault(database, _WriterTurns())
 
 
 def alembic_config(engine: Engine) -> Config:

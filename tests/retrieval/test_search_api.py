@@ -183,7 +183,7 @@ def test_a_new_entry_cites_related_prior_work_above_the_threshold(client: TestCl
     from app.services.entries import attach_related
 
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
-        assert attach_related(session, log_id=int(later["id"])) == "related prior work unchanged (1)"  # type: ignore[arg-type]
+        assert attach_related(session, int(later["id"])) == "related prior work unchanged (1)"  # type: ignore[arg-type]
         session.commit()
     assert client.get(f"/v1/entries/{later['entry_id']}").json()["updated_at"] == entry["updated_at"]
 
