@@ -87,14 +87,16 @@ def _queue_tags(session: Session, *, project: Project) -> None:
 
 def _record_answers(session: Session, *, project: Project, log: SessionLog, entry_id: int | None) -> None:
     project_id, log_id = cast(int, project.id), cast(int, log.id)
-    entries = analysis_store.entries_of_kind(session, project_id=project_id, kinds=[LOG_ENTRY])
+    # Only the earlier entries' open questions are read, not their whole bodies: a dump costs the same in a project
+    # of many entries.
+    earlier = analysis_store.open_questions_before(session, project_id=project_id, kind=LOG_ENTRY, log_id=log_id)
     answers = declaration_store.answered_questions(session, project_id=project_id)
-    earlier = [e for e in entries if e.log_id is not None and e.log_id < log_id]
+    answered = {(a.entry_id, a.question) for a in answers}
     asked = [
-        (cast(int, e.id), text)
-        for e in earlier
-        for text in analysis_service.open_items(e, answers)
-        if not analysis_service.is_answered(e, text, answers)
+        (asked_in, text)
+        for asked_in, questions in earlier
+        for text in analysis_service.open_question_texts(asked_in, questions, answers)
+        if (asked_in, text) not in answered
     ]
     if not asked:
         return

@@ -306,6 +306,18 @@ def entries_of_kind(session: Session, *, project_id: int, kinds: Collection[str]
     return list(session.exec(query.order_by(col(Entry.id))))
 
 
+def open_questions_before(session: Session, *, project_id: int, kind: str, log_id: int) -> list[tuple[int, Any]]:
+    """(entry id, its body's `open_questions`) of the project's entries of `kind` composed from a brain dump older
+    than `log_id`, oldest first; the rest of each body is not read."""
+    questions = col(Entry.body)["open_questions"]
+    query = (
+        sql_select(col(Entry.id), questions)
+        .where(col(Entry.project_id) == project_id, col(Entry.kind) == kind, col(Entry.log_id) < log_id)
+        .order_by(col(Entry.id))
+    )
+    return [(entry_id, value) for entry_id, value in session.execute(query)]
+
+
 def log_days(session: Session, *, log_ids: Collection[int]) -> dict[int, date]:
     """Log id -> the session day of that brain dump."""
     if not log_ids:

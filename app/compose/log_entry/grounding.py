@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from app.compose.labels import SHORT
 from app.compose.log_entry.facts import RunFacts
 from app.compose.log_entry.schema import SECTIONS, Experiment, Item, LogEntry, StatedMetric
 from app.parsing.mentions import (
@@ -152,8 +153,12 @@ def _key(value: float) -> float:
 
 
 def _run_identifiers(runs: Sequence[RunFacts]) -> tuple[str, ...]:
+    """Every way an entry names a run: its name, key and ID, and the short ID its label shows ("name (59242043)"),
+    which is all digits now and then and must not read as a number."""
     names = [run.run_name for run in runs if run.run_name] + [run.key for run in runs]
-    return (*names, *(run.run_id for run in runs if run.run_id))
+    ids = [run.run_id for run in runs if run.run_id]
+    shorts = {key[:SHORT] for key in (*(run.key for run in runs), *ids) if len(key) > SHORT}
+    return (*names, *ids, *sorted(shorts))
 
 
 def _items(entry: LogEntry) -> Iterator[tuple[str, Item]]:

@@ -103,6 +103,16 @@ def test_run_ids_and_names_are_not_numbers(entry: LogEntry, checked: int) -> Non
     assert _check(entry) == GroundingReport(checked, checked, ())
 
 
+def test_a_label_short_id_of_digits_alone_is_not_a_number() -> None:
+    """A run's label shows its name and the first 8 characters of its ID, which may all be digits."""
+    run = RunFacts("5924204384eb", "5924204384eb99bd3326d90ff0ca5b41", "lgbm-d7", {"val_auc": 0.8641})
+    entry = LogEntry(tldr="Best of the cited runs: lgbm-d7 (59242043) (val_auc 0.8641).", run_ids=["5924204384eb"])
+    report = check_grounding(entry, text="lgbm-d7 was the best", runs=[run])
+    assert report.problems == ()
+    invented = entry.model_copy(update={"tldr": "lgbm-d7 (59242043) reached 59242044."})
+    assert check_grounding(invented, text="lgbm-d7 was the best", runs=[run]).problems != ()
+
+
 @pytest.mark.parametrize(
     ("mutate", "problem"),
     [
@@ -244,3 +254,12 @@ def test_extract_numbers(text: str, values: list[tuple[float, ...]]) -> None:
 def test_masked_names_hide_their_digits() -> None:
     assert extract_numbers("lgbm-v12 got 0.85", mask=["lgbm-v12"])[0].values == (0.85,)
     assert [m.line for m in extract_numbers("a 1\nb\nc 2")] == [1, 3]
+
+
+def test_a_short_key_of_digits_only_is_a_run_not_a_number() -> None:
+    """A label shows a run as `name (short key)`; a short key of digits only (`31819783`) names the run."""
+    key = "318197836b81123ba092a51653fabb72"
+    run = RunFacts(key, key, "distilbert-3ep", {"f1": 0.889}, {})
+    entry = LogEntry(tldr="best so far: distilbert-3ep (31819783)", run_ids=[key])
+    assert check_grounding(entry, text="bs64 + more epochs gets 0.889", runs=[run]).problems == ()
+    assert check_grounding(entry, text="bs64 + more epochs gets 0.889", runs=[]).problems != ()
