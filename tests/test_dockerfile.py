@@ -272,7 +272,16 @@ def test_healthz_answers_without_a_token(anon: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [".venv/bin/python", ".git/HEAD", "labbook-data/labbook.db", "data/labbook.db", "labbook.db", "x/a.db-wal"]
+    "path",
+    [
+        ".venv/bin/python",
+        ".git/HEAD",
+        "labbook-data/labbook.db",
+        "data/labbook.db",
+        "labbook.db",
+        "x/a.db-wal",
+        "x/a.db-writers",
+    ],
 )
 def test_dockerignore_keeps_environments_and_data_out(path: str) -> None:
     assert dockerignored(path, ignore_lines()), f".dockerignore lets {path} into the build context"

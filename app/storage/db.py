@@ -6,11 +6,14 @@ code. The schema is owned by Alembic from the first table on, so an upgrade neve
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
@@ -70,17 +73,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class _WriterTurns:
-    """The writers of one SQLite database in this process take turns through a lock before `BEGIN IMMEDIATE`, and
-    hand it on as soon as their COMMIT or ROLLBACK is done. SQLite alone makes a waiting writer poll: its busy
-    handler sleeps in growing steps (up to 100 ms), so under load a writer often sleeps long after the lock was free;
-    queued on the lock it starts at once. Writers in other processes still meet SQLite's busy timeout. Only a
-    writer's transaction (`writer`) takes a turn; readers never wait. The lock is a plain one: a request's
-    transaction may begin on one thread of the pool and end on another."""
+    """The writers of one SQLite database take turns before `BEGIN IMMEDIATE`, and hand the turn on as soon as their
+    COMMIT or ROLLBACK is done. SQLite alone makes a waiting writer poll: its busy handler sleeps in growing steps
+    (up to 100 ms), so under load a writer often sleeps long after the lock was free. In one process the writers queue
+    on a lock and start at once; across processes (`--workers`) they meet on an advisory lock of a file beside the
+    database (`<database>-writers`), polled every 2 ms at most. Only a writer's transaction (`writer`) takes a turn;
+    readers never wait. The lock is a plain one: a request's transaction may begin on one thread of the pool and end
+    on another."""
 
     HELD = "labbook_writer_turn"
+    FILE_HELD = "labbook_writer_file_turn"
 
-    def __init__(self) -> None:
+    def __init__(self, lock_file: Path | None = None) -> None:
         self._lock = threading.Lock()
+        self._lock_file = lock_file
+        self._fd: int | None = None
+        self._fd_pid = 0
 
     def begin(self, connection: Connection) -> None:
         """A writer's transaction begins at once, with the write lock. Any other keeps the sqlite3 module's own
@@ -89,8 +97,11 @@ class _WriterTurns:
         if not connection.get_execution_options().get(WRITER, False):
             return
         # Past the busy timeout the writer goes on without its turn, and SQLite's own wait decides.
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
         if self._lock.acquire(timeout=SQLITE_BUSY_TIMEOUT):
             connection.info[self.HELD] = True
+            if self._lock_file is not None and self._lock_across_processes(deadline):
+                connection.info[self.FILE_HELD] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
@@ -117,7 +128,30 @@ class _WriterTurns:
         e.g. an invalidated connection) hands the turn on."""
         self._hand_on(record.info)
 
+    def _lock_across_processes(self, deadline: float) -> bool:
+        """The file lock, taken by this process's writer of the moment (it holds the in-process lock), or False once
+        the deadline passes. The file is opened once per process: a lock inherited through fork would be shared."""
+        try:
+            if self._fd is None or self._fd_pid != os.getpid():
+                self._fd = os.open(cast(Path, self._lock_file), os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd_pid = os.getpid()
+            pause = 0.0002
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        return False
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.002)
+        except OSError:
+            logger.warning("db.writer_lock_file.unavailable", exc_info=True, extra={"path": str(self._lock_file)})
+            return False
+
     def _hand_on(self, info: dict[str, Any]) -> None:
+        if info.pop(self.FILE_HELD, False) and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         if info.pop(self.HELD, False):
             self._lock.release()
 
@@ -129,7 +163,9 @@ _turns_lock = threading.Lock()
 def _writer_turns(database: str) -> _WriterTurns:
     """One turn lock per database file in the process, shared by every engine on it."""
     with _turns_lock:
-        return _turns.setdefault(database, _WriterTurns())
+        if database not in _turns:
+            _turns[database] = _WriterTurns(Path(f"{database}-writers"))
+        return _turns[database]
 
 
 def alembic_config(engine: Engine) -> Config:

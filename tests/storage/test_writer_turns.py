@@ -3,6 +3,10 @@ ROLLBACK, so a waiting writer starts as soon as the lock is free instead of poll
 
 from __future__ import annotations
 
+import fcntl
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +90,54 @@ def test_readers_never_wait_for_a_writers_turn(sqlite: Engine, tmp_path: Path) -
         thread.start()
         thread.join(5)
         assert not thread.is_alive() and seen == [0]  # the last commit, read while the writer holds its turn
+
+
+HOLD_A_WRITER = """
+import sys
+from sqlalchemy import text
+from app.storage.db import make_engine, writer
+engine = make_engine(sys.argv[1])
+with writer(engine).begin() as connection:
+    connection.execute(text("INSERT INTO t VALUES (7)"))
+    print("writing", flush=True)
+    sys.stdin.readline()
+print("committed", flush=True)
+"""
+
+
+def test_writers_in_other_processes_take_turns_on_a_file_lock_beside_the_database(
+    sqlite: Engine, tmp_path: Path
+) -> None:
+    """Another process (another `--workers` worker) holds the turn while its writer's transaction is open, and
+    hands it on when the transaction ends; this process's writers queue on the same file."""
+    lock_file = tmp_path / "turns.db-writers"
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_WRITER, f"sqlite:///{tmp_path / 'turns.db'}"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    ) as child:
+        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout.readline().strip() == "writing"
+        fd = os.open(lock_file, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "committed"
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        with writer(sqlite).begin() as connection:  # this process's writer takes the file's turn too
+            connection.execute(text("INSERT INTO t VALUES (8)"))
+            probe = os.open(lock_file, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(probe)
+        with sqlite.connect() as reader:
+            assert reader.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [7, 8]
