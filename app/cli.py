@@ -27,7 +27,7 @@ from sqlmodel import Session
 from app.cli_user import TokenOpt, UrlOpt, user_cli
 from app.client import resolve_target
 from app.config import Settings, get_settings
-from app.errors import InputInvalid, LabbookError, field_name
+from app.errors import ConfigInvalid, InputInvalid, LabbookError, field_name
 from app.services import auth
 from app.services.schemas import TokenCreate
 from app.storage import outbox as outbox_store
@@ -78,6 +78,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     from app.main import create_app
 
     log_level = settings.log_level.lower()
+    if workers > 1 and settings.retrieval == "on" and not settings.chroma_url:
+        # Embedded Chroma is one process's: two clients on one folder do not see each other's vectors and can corrupt
+        # its index.
+        raise ConfigInvalid(
+            f"--workers {workers} with embedded Chroma: several processes cannot share its folder; set "
+            "LABBOOK_CHROMA_URL to a Chroma server (`chroma run`), or LABBOOK_RETRIEVAL=off"
+        )
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
         return
@@ -97,7 +104,8 @@ WorkersOpt = Annotated[
         min=1,
         max=64,
         help="Processes serving the port (each with LABBOOK_MAX_CONCURRENCY requests at once and its own outbox "
-        "worker). More than one needs the settings in the environment.",
+        "worker). More than one needs the settings in the environment, and a Chroma server (LABBOOK_CHROMA_URL) "
+        "unless LABBOOK_RETRIEVAL=off.",
     ),
 ]
 

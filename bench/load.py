@@ -373,6 +373,8 @@ class Bench:
         )
         if server["log"]["first"]:
             print(f"  first: {server['log']['first']}")
+        if server["log"].get("cause"):
+            print(f"  its cause: {server['log']['cause']}")
 
 
 async def _probe_health(pool: Pool, answers: list[bool], stop: asyncio.Event) -> None:

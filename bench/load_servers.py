@@ -86,8 +86,13 @@ class Server:
     def log_problems(self) -> dict[str, Any]:
         """Counts of the lines of the server's output that tell of trouble, and the first of them."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        bad = [line for line in text.splitlines() if re.search(r"ERROR|CRITICAL|Traceback|QueuePool", line)]
-        return {"lines": len(bad), "first": bad[0][:300] if bad else None, "path": str(self.log_path)}
+        lines = text.splitlines()
+        bad = [i for i, line in enumerate(lines) if re.search(r"ERROR|CRITICAL|Traceback|QueuePool", line)]
+        first = lines[bad[0]][:300] if bad else None
+        # A traceback says what went wrong on its last line: the first unindented line after it.
+        said = next((line for line in lines[bad[0] + 1 :] if line and not line[0].isspace()), None) if bad else None
+        cause = said[:300] if said and first and first.startswith("Traceback") else None
+        return {"lines": len(bad), "first": first, "cause": cause, "path": str(self.log_path)}
 
 
 def free_port() -> int:

@@ -37,6 +37,19 @@ def test_serves_the_api_and_stops_cleanly(tmp_path: Path) -> None:
         assert TOKEN not in output
 
 
+def test_several_workers_with_embedded_chroma_refuse_to_start(tmp_path: Path) -> None:
+    """Embedded Chroma belongs to one process: `--workers 2` needs a Chroma server, or retrieval off."""
+    labbook = shutil.which("labbook", path=str(Path(sys.executable).parent))
+    assert labbook
+    env = {**os.environ, "LABBOOK_DATA_DIR": str(tmp_path), "LABBOOK_API_TOKENS": TOKEN, "LABBOOK_RETRIEVAL": "on"}
+    env.pop("LABBOOK_CHROMA_URL", None)
+    command = [labbook, "serve", "--port", str(free_port()), "--workers", "2"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1
+    assert "LABBOOK_CHROMA_URL" in refused.stderr and "--workers 2" in refused.stderr
+    assert not (tmp_path / "labbook.db").exists()  # refused before touching anything
+
+
 def test_demo_serves_writes_back_to_mlflow_and_stops_it(tmp_path: Path) -> None:
     """`labbook demo` for real: both servers answer, the brain dumps' entries reach the cited MLflow runs through
     the in-process outbox worker, and SIGTERM stops Labbook and the MLflow server it started."""
