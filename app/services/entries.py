@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import ValidationError
@@ -63,13 +64,16 @@ def store_entry(
     sources: Sources,
     log_id: int | None = None,
     reason: str = "composed",
+    grounded: bool = False,
 ) -> Entry:
-    """Store a composed entry of any kind as version 1, after its grounding check.
+    """Store a composed entry of any kind as version 1, after its grounding check (`grounded`: done already, by
+    `checked`).
 
     Every kind passes through here, so this is where a model-written draft is held to the same check as the
     offline composer's. The offline composer only quotes stored values: a failed check is a composer bug, logged
     as an error, and never a lost entry. A log entry is stored with a `grounding_failed` warning per problem."""
-    composed = checked(composed, sources)
+    if not grounded:
+        composed = checked(composed, sources)
     entry = Entry(
         project_id=cast(int, project.id),
         kind=composed.kind,
@@ -107,6 +111,31 @@ def _template_version(kind: str) -> str:
         return "none"
 
 
+@dataclass(frozen=True)
+class Draft:
+    """A dump's entry as composed against the runs stored when it was read, before it is stored."""
+
+    composed: Composed
+    sources: Sources
+
+
+def draft_log_entry(
+    session: Session,
+    *,
+    project: Project,
+    log: SessionLog,
+    table_keys: Sequence[str] = (),
+    related_now: bool = False,
+) -> Draft:
+    """Compose the dump against the project's stored runs, reading only (`session` may be a reader's); `table_keys`
+    are the runs of the table pasted with it (the session's experiments, even where the text does not name them).
+    Its related prior work follows from the dump's index job (`attach_related`), so the request never waits on the
+    embedding model; `related_now` looks it up here instead (a caller that chose to wait)."""
+    with labelled(run_labels(session, project=project)):  # a failed check renders its warnings with the labels
+        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys, related=related_now)
+        return Draft(checked(composed, sources), sources)
+
+
 def create_log_entry(
     session: Session,
     *,
@@ -114,21 +143,21 @@ def create_log_entry(
     log: SessionLog,
     table_keys: Sequence[str] = (),
     related_now: bool = False,
+    draft: Draft | None = None,
 ) -> Entry:
-    """Compose the dump against the project's stored runs and store it as version 1; `table_keys` are the runs of
-    the table pasted with it (the session's experiments, even where the text does not name them). Its related prior
-    work follows from the dump's index job (`attach_related`), so the request never waits on the embedding model;
-    `related_now` looks it up here instead (a caller that chose to wait)."""
-    with labelled(run_labels(session, project=project)):
-        composed, sources = _compose(session, project=project, log=log, table_keys=table_keys, related=related_now)
-        entry = store_entry(
-            session,
-            project=project,
-            composed=composed,
-            sources=sources,
-            log_id=log.id,
-            reason=f"composed from log {log.id}",
-        )
+    """Compose the dump (or take its `draft`, composed by a reader) and store it as version 1 (see
+    `draft_log_entry`)."""
+    if draft is None:
+        draft = draft_log_entry(session, project=project, log=log, table_keys=table_keys, related_now=related_now)
+    entry = store_entry(
+        session,
+        project=project,
+        composed=draft.composed,
+        sources=draft.sources,
+        log_id=log.id,
+        reason=f"composed from log {log.id}",
+        grounded=True,
+    )
     # Same transaction as the entry: its MLflow write-backs are stored with it, or not at all.
     outbox_service.enqueue_run_notes(session, project=project, entry=entry, run_keys=entry.run_ids)
     if not related_now:  # the dump's index job relates the entry; one that ran before the entry existed could not

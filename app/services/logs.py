@@ -35,6 +35,7 @@ from app.storage import declarations as declaration_store
 from app.storage import entries as entry_store
 from app.storage import logs as log_store
 from app.storage import projects as project_store
+from app.storage.db import reading
 from app.storage.models import Entry, OutboxItem, Project, Redaction, SessionLog
 
 logger = logging.getLogger(__name__)
@@ -97,10 +98,18 @@ def _compose_entry(
 ) -> EntryPublic | None:
     """The composed entry, or None when composing fails: a bug there must not turn a stored dump into a 500."""
     try:
+        # Composed by a reader first, unless the request is inside a transaction already (its table import): the
+        # write lock (SQLite) is then held only to store the entry, not while composing it.
+        draft = None
+        if not session.in_transaction():
+            with reading(session) as reader:
+                draft = entries_service.draft_log_entry(
+                    reader, project=project, log=log, table_keys=table_keys, related_now=related_now
+                )
         # A savepoint, so a failed insert leaves the transaction (and the imported table) usable.
         with session.begin_nested():
             entry = entries_service.create_log_entry(
-                session, project=project, log=log, table_keys=table_keys, related_now=related_now
+                session, project=project, log=log, table_keys=table_keys, related_now=related_now, draft=draft
             )
     except Exception:
         logger.exception("entries.compose.failed", extra={"log_id": log.id, "project": project.slug})

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -191,6 +192,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """A session that only reads, on the database of `session` but outside its transactions: a writer's reads that
+    need not hold SQLite's write lock (a brain dump composes its entry here, then writes it in a short transaction).
+    Call it between the writer's transactions, so the request holds one pooled connection at a time."""
+    bind = session.get_bind()
+    engine = bind.execution_options(**{WRITER: False}) if isinstance(bind, Engine) else bind
+    with Session(engine, expire_on_commit=False) as reader:
+        try:
+            yield reader
+        finally:
+            reader.rollback()
 
 
 def ping(engine: Engine) -> str:

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from app.compose.log_entry import kind as log_entry_kind
+from app.config import Settings
+from app.storage.db import _writer_turns
 from tests.factories import EXAMPLE_TABLE, create_project
 
 MESSY = "ok so today:  smote (5c6d70a1) vs none -> didnt help\n\n  * tried lr 0.1\r\n\ttomorrow: group split 🚀 "
@@ -147,3 +152,27 @@ class TestRedactLog:
         assert client.patch(f"/v1/logs/{log['id']}", json={"text": "changed"}).status_code == 405
         assert client.put(f"/v1/logs/{log['id']}", json={"text": "changed"}).status_code == 405
         assert client.get(f"/v1/logs/{log['id']}").json()["text"] == "original"
+
+
+def test_a_dump_is_composed_before_the_write_lock_is_taken(
+    client: TestClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite, writers queue for one write lock: a dump's entry is composed by a reader (its runs read, the
+    entry composed), so the lock is held only while the entry is stored, and other writers (dumps, imports) are not
+    held up by the composing."""
+    url = make_url(settings.sqlalchemy_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    turns = _writer_turns(str(Path(cast(str, url.database)).resolve()))
+    create_project(client)
+    held_while_composing: list[bool] = []
+    compose = log_entry_kind.compose_entry
+
+    def observed(*args: Any, **kwargs: Any) -> Any:  # called once the runs are read
+        held_while_composing.append(turns._lock.locked())
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(log_entry_kind, "compose_entry", observed)
+    response = post_log(client, text="smote (5c6d70a1) didn't help: auc .858")
+    assert response.status_code == 201 and response.json()["log_entry"]["id"] is not None
+    assert held_while_composing == [False]
