@@ -337,6 +337,27 @@ def person_text(body: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def grounding_problems(session: Session, settings: Settings, *, entry_id: int) -> list[str]:
+    """The kind's grounding check over the entry as it stands (the model's version or the offline one), against what
+    it rests on now: the brain dump and the stored runs, or the project's analysis. [] when every run and number is
+    backed; the evals hold every path to that."""
+    entry = entry_store.get_entry(session, entry_id)
+    project = project_store.get_project(session, entry.project_id) if entry else None
+    if entry is None or project is None:
+        raise NotFound(f"entry {entry_id} does not exist")
+    title = entry.markdown.split("\n", 1)[0].removeprefix("# ").strip()
+    composed: Composed
+    if entry.kind == LOG_ENTRY:
+        sources, _ = _log_entry_inputs(session, entry, project)
+        composed = log_entry_kind.composed_from(LogEntry.model_validate(entry.body), title=title)
+    else:
+        sources, _ = _document_inputs(session, entry, project, settings)
+        body = DOCUMENT_MODELS[entry.kind].model_validate(entry.body)
+        composed = Composed(entry.kind, body, entry.markdown, list(entry.run_ids), title, entry.schema_version)
+    with labelled(run_labels(session, project=project)):
+        return kinds.check(composed, sources)
+
+
 # --- asking -----------------------------------------------------------------------------------------------------------
 
 
