@@ -2,6 +2,7 @@
 
     python -m evals.llm_paths [--paths offline,scripted] [--base-url URL --model NAME | --local]
                               [--log-case NAME ...] [--log-cases N] [--doc-case NAME ...] [--doc-cases N]
+                              [--max-proposals N]
                               [--timeout S] [--max-tokens N] [--response-format json_object|none] [--json PATH] [-v]
 
 Paths:
@@ -112,7 +113,9 @@ def _settings(config: PathConfig, data_dir: Path) -> Any:
     return Settings(**values)
 
 
-def _follower(settings: Any, result: PathResult, case: Callable[[], str]) -> Callable[[Any, Any, Any], Any]:
+def _follower(
+    settings: Any, result: PathResult, case: Callable[[], str], progress: Callable[[str], None] | None = None
+) -> Callable[[Any, Any, Any], Any]:
     from app.services import phrasing
 
     def follow(session: Any, row: Any, entry: Any) -> Any:
@@ -127,20 +130,23 @@ def _follower(settings: Any, result: PathResult, case: Callable[[], str]) -> Cal
         problems += [f"stored with a grounding_failed warning: {w}" for w in _grounding_warnings(entry.body)]
         llm = entry.llm or {}
         asked = entry.phrasing in (phrasing.MODEL, phrasing.FALLBACK) and not llm.get("cached")
-        result.docs.append(
-            Doc(
-                path=result.name,
-                case=case(),
-                kind=entry.kind,
-                phrasing=entry.phrasing,
-                reason=entry.phrasing_reason,
-                model_ms=int(llm["latency_ms"]) if asked and "latency_ms" in llm else None,
-                wall_ms=wall_ms,
-                attempts=int(llm.get("attempts", 0)),
-                grounded=not problems,
-                problems=problems,
-            )
+        doc = Doc(
+            path=result.name,
+            case=case(),
+            kind=entry.kind,
+            phrasing=entry.phrasing,
+            reason=entry.phrasing_reason,
+            model_ms=int(llm["latency_ms"]) if asked and "latency_ms" in llm else None,
+            wall_ms=wall_ms,
+            attempts=int(llm.get("attempts", 0)),
+            grounded=not problems,
+            problems=problems,
         )
+        result.docs.append(doc)
+        if progress is not None and settings.llm_enabled:
+            ms = "-" if doc.model_ms is None else f"{doc.model_ms} ms"
+            grounded = "grounded" if doc.grounded else "UNGROUNDED"
+            progress(f"    {doc.kind} {doc.phrasing} model {ms} wall {doc.wall_ms} ms {grounded} {doc.reason[:100]}")
         return entry
 
     return follow
@@ -247,7 +253,7 @@ def run_path(
     current = [""]
     with tempfile.TemporaryDirectory(prefix="labbook-evals-paths-") as tmp:
         settings = _settings(config, Path(tmp))
-        token = docs_eval.FOLLOW.set(_follower(settings, result, lambda: current[0]))
+        token = docs_eval.FOLLOW.set(_follower(settings, result, lambda: current[0], progress))
         try:
             for named in log_cases:
                 current[0] = named.name
@@ -375,7 +381,7 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 def render(summary: Mapping[str, Any], *, verbose: bool = False) -> list[str]:
     paths = summary["paths"]
-    header = f"{'kind':<20}{'path':<10}{'docs':>5}{'coverage':>16}{'grounding':>11}{'model':>7}{'fallback':>10}"
+    header = f"{'kind':<20}{'path':<10}{'docs':>5}{'coverage':>16}{'grounding':>11}{'model':>7}{'fallback':>13}"
     header += f"{'model ms median':>17}{'max':>8}"
     lines = [header, "-" * len(header)]
     kinds = sorted({k for p in paths.values() for k in p["kinds"]}, key=_kind_order)
@@ -390,7 +396,7 @@ def render(summary: Mapping[str, Any], *, verbose: bool = False) -> list[str]:
             fallback = f"{k['fallbacks']}/{k['asked']} {_fmt(k['fallback_rate'])}" if k["asked"] else "-"
             lines.append(
                 f"{kind:<20}{name:<10}{k['documents']:>5}{coverage:>16}{_fmt(k['grounding']['score'], 3):>11}"
-                f"{k['model_phrased']:>7}{fallback:>10}"
+                f"{k['model_phrased']:>7}{fallback:>13}"
                 f"{(str(latency['median']) if latency else '-'):>17}{(str(latency['max']) if latency else '-'):>8}"
             )
         lines.append("")
@@ -433,8 +439,14 @@ def _scripted() -> Iterator[str]:
 
 
 def select_cases(
-    log_names: Sequence[str] | None, log_count: int | None, doc_names: Sequence[str] | None, doc_count: int | None
+    log_names: Sequence[str] | None,
+    log_count: int | None,
+    doc_names: Sequence[str] | None,
+    doc_count: int | None,
+    max_proposals: int | None = None,
 ) -> tuple[list[log_eval.NamedCase], dict[str, Any]]:
+    """The log-entry and document cases named (all by default), the first `*_count` of them, each "tried?" case cut to
+    its first `max_proposals` proposals (a slow endpoint answers one per document)."""
     log_cases = log_eval.load_cases()
     if log_names:
         unknown = set(log_names) - {c.name for c in log_cases}
@@ -451,6 +463,13 @@ def select_cases(
         doc_cases = {n: c for n, c in doc_cases.items() if n in doc_names}
     if doc_count is not None:
         doc_cases = dict(list(doc_cases.items())[:doc_count])
+    if max_proposals is not None:
+        doc_cases = {
+            n: c.model_copy(update={"proposals": c.proposals[:max_proposals]})
+            if isinstance(c, docs_eval.TriedCase)
+            else c
+            for n, c in doc_cases.items()
+        }
     return log_cases, doc_cases
 
 
@@ -498,12 +517,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-cases", type=int, help="only the first N log-entry cases")
     parser.add_argument("--doc-case", action="append", help="only this document case (repeatable)")
     parser.add_argument("--doc-cases", type=int, help="only the first N document cases")
+    parser.add_argument("--max-proposals", type=int, help='only the first N proposals of each "tried?" case')
     parser.add_argument("--json", type=Path, help="write the JSON summary here")
     parser.add_argument("--check", action="store_true", help="exit 1 also when a case raised")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per document")
     args = parser.parse_args(argv)
 
-    log_cases, doc_cases = select_cases(args.log_case, args.log_cases, args.doc_case, args.doc_cases)
+    log_cases, doc_cases = select_cases(
+        args.log_case, args.log_cases, args.doc_case, args.doc_cases, args.max_proposals
+    )
     with ExitStack() as stack:
         endpoint = None
         if args.local:
