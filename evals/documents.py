@@ -83,8 +83,9 @@ import logging
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -363,6 +364,15 @@ def _database() -> Iterator[Any]:
 
 PUBLIC_URL = "http://labbook.test"
 
+# Called with every entry a case stores (session, project row, the stored entry); answers with the entry as it
+# stands afterwards. `evals.llm_paths` sets it to let a model phrase each entry; unset, the entries stay offline.
+FOLLOW: ContextVar[Callable[[Any, Any, Any], Any] | None] = ContextVar("evals_documents_follow", default=None)
+
+
+def _followed(session: Any, row: Any, entry: Any) -> Any:
+    follow = FOLLOW.get()
+    return entry if follow is None or entry is None else follow(session, row, entry)
+
 
 class Project:
     """One case's project in a fresh session: its runs stored as the MLflow sync stores them."""
@@ -419,7 +429,7 @@ class Project:
             body=LogCreate(text=text, session_date=day, run_ids=[self.keys[i] for i in run_ids]),
         )
         self.session.commit()
-        return log.log_entry
+        return _followed(self.session, self.row, log.log_entry)
 
     def decide(self, d: DecisionSpec) -> Any:
         from app.services import documents as svc
@@ -442,7 +452,7 @@ class Project:
         )
         entry = svc.create_decision(self.session, project=self.row, body=body, public_url=PUBLIC_URL)
         self.session.commit()
-        return entry
+        return _followed(self.session, self.row, entry)
 
     def document(self, kind: str, **kwargs: Any) -> Any:
         from app.services import documents as svc
@@ -457,7 +467,7 @@ class Project:
         fn, model = make[kind]
         entry = fn(self.session, project=self.row, body=model(**kwargs), public_url=PUBLIC_URL)
         self.session.commit()
-        return entry
+        return _followed(self.session, self.row, entry)
 
 
 @contextmanager

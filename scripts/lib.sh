@@ -30,6 +30,20 @@ ensure_postgres() {
   PG_BIN=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
 }
 
+# What compiling llama-cpp-python needs (a C and C++ compiler, make, cmake), from Debian when any is missing; a
+# machine that has them, or pip's cached wheel, needs nothing more.
+ensure_build_tools() {
+  local tool missing=0
+  for tool in cc c++ make cmake; do
+    command -v "$tool" >/dev/null 2>&1 || missing=1
+  done
+  if [ "$missing" = 1 ]; then
+    echo "== installing a C/C++ tool chain and cmake (apt-get)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq build-essential cmake >/dev/null
+  fi
+}
+
 free_port() {
   "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

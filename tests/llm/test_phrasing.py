@@ -299,3 +299,129 @@ def test_an_entry_stored_before_the_model_existed_reads_as_offline(tmp_path: Any
     assert (shown["phrasing"], shown["phrasing_reason"], shown["llm"]) == ("offline", "", None)
     assert shown["body"]["tldr"] == "smote did not help" and "smote did not help" in markdown
     assert project["llm"] == "auto"
+
+
+# -- a rate-limited endpoint is asked again after its Retry-After ------------------------------------------------------
+
+
+def phrase_items(engine: Engine, entry_id: int) -> list[Any]:
+    from sqlmodel import Session
+
+    from app.services.phrasing import PHRASE_ENTRY, entry_key
+    from app.storage import outbox as outbox_store
+
+    with Session(engine) as session:
+        return outbox_store.pending_items(session, kind=PHRASE_ENTRY, run_id=entry_key(entry_id))
+
+
+def make_due(engine: Engine, item_id: int) -> None:
+    """Time passes: the item's wait is over."""
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from app.storage.models import OutboxItem
+    from app.storage.types import utcnow
+
+    with Session(engine) as session:
+        session.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(next_attempt_at=utcnow()))  # type: ignore[arg-type]
+        session.commit()
+
+
+def as_utc(value: Any) -> Any:
+    from datetime import UTC
+
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class TestRateLimited:
+    def test_the_outbox_asks_again_no_sooner_than_retry_after(
+        self, model: TestClient, llm: ScriptedServer, engine: Engine
+    ) -> None:
+        from app.storage.types import utcnow
+
+        configured = model.app.state.settings  # type: ignore[attr-defined]
+        llm.reset("good", "rate_limited")
+        entry = post_log(model)
+        before = utcnow()
+        deliver(engine, configured)
+        shown = model.get(f"/v1/entries/{entry['id']}").json()
+        assert (shown["phrasing"], shown["version"]) == ("offline_fallback", 1)
+        assert "rate limited (429); it asks to retry after 7 s" in shown["phrasing_reason"]
+        assert "asked again in 7 s" in shown["phrasing_reason"]
+        [retry] = phrase_items(engine, entry["id"])
+        assert retry.payload == {"entry_id": entry["id"], "version": 1, "rate_limited": 1}
+        assert (as_utc(retry.next_attempt_at) - before).total_seconds() >= 7
+        deliver(engine, configured)  # not due yet: the endpoint is not asked again
+        assert len(llm.requests) == 1
+        make_due(engine, retry.id)
+        deliver(engine, configured)
+        shown = model.get(f"/v1/entries/{entry['id']}").json()
+        assert (shown["phrasing"], shown["version"], shown["phrasing_reason"]) == ("model", 2, "")
+        assert len(llm.requests) == 2 and phrase_items(engine, entry["id"]) == []
+
+    def test_with_wait_the_request_falls_back_and_the_retry_follows(
+        self, model: TestClient, llm: ScriptedServer, engine: Engine
+    ) -> None:
+        from app.storage.types import utcnow
+
+        llm.reset("good", "rate_limited")
+        before = utcnow()
+        entry = post_log(model, wait="true")
+        assert (entry["phrasing"], entry["version"]) == ("offline_fallback", 1)
+        assert "it asks to retry after 7 s; the model is asked again in 7 s" in entry["phrasing_reason"]
+        [retry] = phrase_items(engine, entry["id"])
+        assert (as_utc(retry.next_attempt_at) - before).total_seconds() >= 7
+        make_due(engine, retry.id)
+        deliver(engine, model.app.state.settings)  # type: ignore[attr-defined]
+        assert model.get(f"/v1/entries/{entry['id']}").json()["phrasing"] == "model"
+
+    def test_a_correction_in_between_drops_the_retry(
+        self, model: TestClient, llm: ScriptedServer, engine: Engine
+    ) -> None:
+        llm.reset("good", "rate_limited")
+        entry = post_log(model, wait="true")
+        patched = model.patch(
+            f"/v1/entries/{entry['id']}", json={"next_steps": [{"text": "class weights"}], "reason": "fix"}
+        )
+        assert patched.status_code == 200, patched.text
+        [retry] = phrase_items(engine, entry["id"])
+        make_due(engine, retry.id)
+        deliver(engine, model.app.state.settings)  # type: ignore[attr-defined]
+        shown = model.get(f"/v1/entries/{entry['id']}").json()
+        assert shown["version"] == 2 and shown["provider"] == "offline"
+        assert len(llm.requests) == 1
+
+    def test_it_stops_after_the_retries(self, model: TestClient, llm: ScriptedServer, engine: Engine) -> None:
+        from app.services.phrasing import RATE_LIMIT_RETRIES
+
+        configured = model.app.state.settings  # type: ignore[attr-defined]
+        llm.reset("rate_limited")
+        entry = post_log(model)
+        deliver(engine, configured)
+        for _ in range(RATE_LIMIT_RETRIES):
+            [retry] = phrase_items(engine, entry["id"])
+            make_due(engine, retry.id)
+            deliver(engine, configured)
+        shown = model.get(f"/v1/entries/{entry['id']}").json()
+        assert shown["phrasing"] == "offline_fallback"
+        assert f"not asked again after {RATE_LIMIT_RETRIES + 1} rate-limited attempts" in shown["phrasing_reason"]
+        assert phrase_items(engine, entry["id"]) == [] and len(llm.requests) == RATE_LIMIT_RETRIES + 1
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), ("0.5", 0.5), ("Fri, 04 Dec 2026 18:00:30 GMT", 30.0), ("Fri, 04 Dec 2026 17:00:00 GMT", 0.0)],
+)
+def test_retry_after_is_read_as_seconds_or_a_date(header: str, seconds: float) -> None:
+    from datetime import UTC, datetime
+
+    from app.llm.client import retry_after_seconds
+
+    assert retry_after_seconds(header, now=datetime(2026, 12, 4, 18, 0, tzinfo=UTC)) == seconds
+
+
+@pytest.mark.parametrize("header", [None, "", "soon", "nan"])
+def test_an_unreadable_retry_after_is_none(header: str | None) -> None:
+    from app.llm.client import retry_after_seconds
+
+    assert retry_after_seconds(header) is None
