@@ -69,11 +69,12 @@ def audit_findings(steps: Sequence[Step], noise: Noise, direction: Direction, me
             collapse = _collapse(step, reference, typical, noise, direction, metric)
             if collapse is not None:
                 found.append(collapse)
-        counts = kept(step) if has_keeps else True
+        keep = kept(step)
+        counts = keep if has_keeps else True
         beats = running is None or gain(step.value, _value(running), direction) > 0
-        if has_keeps and kept(step) and running is not None:
+        if has_keeps and keep and running is not None:
             found += _keep(step, running, noise, direction, metric)
-        if kept(step) and closest is not None and closest.signature == step.signature and closest.seed != step.seed:
+        if keep and closest is not None and closest.signature == step.signature and closest.seed != step.seed:
             found.append(_seed_only(step, closest, metric))
         if counts and beats:
             running = step

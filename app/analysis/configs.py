@@ -32,9 +32,17 @@ NONE_MARKERS = frozenset({"", "none", "null", "nan", "na", "n/a", "nil", "-"})
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-@lru_cache(maxsize=65536)
 def normalise_value(raw: str) -> str:
-    """The comparable form of a parameter value; "" when it means "not set"."""
+    """The comparable form of a parameter value; "" when it means "not set". A plain integer (a seed, most often, so
+    a new value nearly every run) is read at once, and never fills the cache of the other values."""
+    if raw.isdigit() and raw.isascii():
+        number = float(raw)
+        return "0" if number == 0 else repr(number)
+    return _normalised(raw)
+
+
+@lru_cache(maxsize=65536)
+def _normalised(raw: str) -> str:
     text = raw.strip()
     lowered = text.lower()
     if lowered in NONE_MARKERS:

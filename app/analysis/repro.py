@@ -11,6 +11,7 @@ first.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -60,7 +61,8 @@ def repro_gaps(steps: Sequence[Step]) -> tuple[list[ReproGap], list[ProjectGap]]
         if not present["seed"] and not needs_seed(step.run):
             present["seed"] = True
         missing.append(tuple(name for name in REPRO_FIELDS if not present[name]))
-    lacking = {name: sum(name in m for m in missing) for name in REPRO_FIELDS}
+    kinds = Counter(missing)  # most runs lack the same fields
+    lacking = {name: sum(n for fields, n in kinds.items() if name in fields) for name in REPRO_FIELDS}
     project = [
         ProjectGap(name, lacking[name])
         for name in REPRO_FIELDS
