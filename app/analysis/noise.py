@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from app.analysis.history import Step
-from app.analysis.metric import gain
+from app.analysis.metric import BEATS, gain
 from app.analysis.model import AnalysisSettings, BestLead, Direction, Finding, Noise, SeedGroup
 from app.parsing.fmt import fmt, fmt_noise
 
@@ -183,7 +183,7 @@ def _best_comparable(
 
 
 def _better(step: Step, best: Step | None, direction: Direction) -> Step:
-    if best is None or best.value is None or step.value is None or gain(step.value, best.value, direction) > 0:
+    if best is None or best.value is None or step.value is None or BEATS[direction](step.value, best.value):
         return step
     return best
 
