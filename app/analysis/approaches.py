@@ -72,6 +72,8 @@ def _named(step: Step, overrides: Mapping[str, str]) -> Assigned | None:
 def _parents(steps: Sequence[Step]) -> dict[int, int]:
     """Step index -> its nested parent's step index, for the runs whose parent is in the history."""
     parents = {step.run.run_id or step.key: step.index for step in steps if step.nested_parent}
+    if not parents:  # no sweeps: most histories
+        return {}
     return {
         step.index: parents[step.run.parent_run_id]
         for step in steps

@@ -51,12 +51,13 @@ def audit_findings(steps: Sequence[Step], noise: Noise, direction: Direction, me
     runs = [s for s in steps if not s.nested_parent]
     scored = [s for s in runs if s.value is not None]
     typical = typical_step(scored)
-    has_keeps = any(kept(s) for s in scored)
+    keeps = [kept(s) for s in runs]  # each run's verdict, read once
+    has_keeps = any(keep and s.value is not None for s, keep in zip(runs, keeps, strict=True))
     found: list[Finding] = []
     tried = _TriedBefore()
     previous: Step | None = None
     running: Step | None = None  # the running best
-    for step in runs:
+    for step, keep in zip(runs, keeps, strict=True):
         again = tried.earlier(step)
         if again is not None:
             found.append(_tried_again(step, again, metric))
@@ -69,11 +70,11 @@ def audit_findings(steps: Sequence[Step], noise: Noise, direction: Direction, me
             collapse = _collapse(step, reference, typical, noise, direction, metric)
             if collapse is not None:
                 found.append(collapse)
-        counts = kept(step) if has_keeps else True
+        counts = keep if has_keeps else True
         beats = running is None or gain(step.value, _value(running), direction) > 0
-        if has_keeps and kept(step) and running is not None:
+        if has_keeps and keep and running is not None:
             found += _keep(step, running, noise, direction, metric)
-        if kept(step) and closest is not None and closest.signature == step.signature and closest.seed != step.seed:
+        if keep and closest is not None and closest.signature == step.signature and closest.seed != step.seed:
             found.append(_seed_only(step, closest, metric))
         if counts and beats:
             running = step

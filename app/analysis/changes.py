@@ -109,7 +109,11 @@ def multi_change_findings(steps: Sequence[Step]) -> list[Finding]:
         if closest.signature == step.signature or changed_count(closest, step) < 2:
             continue
         changes = _diff(closest, step)
-        described, numbers = describe_changes(changes, closest.config, step.config, shown)
+        # The configurations are read only for a value not yet `shown`: most runs' values all are
+        listed = changes[:LISTED_CHANGES]
+        known = all(c.before in shown and c.after in shown for c in listed)
+        before, after = ({}, {}) if known else (closest.config, step.config)
+        described, numbers = describe_changes(changes, before, after, shown)
         numbers["n_changed"] = len(changes)
         found.append(
             Finding(

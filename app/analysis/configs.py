@@ -26,14 +26,23 @@ from app.analysis.model import AnalysisSettings, ParamChange
 Config = frozenset[tuple[str, str]]  # normalised (key, value) items
 
 SEARCH_WINDOW = 100
+_MASKED_ITEMS = 1024  # up to this many items in a history, `_search` counts shared items on bit masks
 _MASK = (1 << 64) - 1
 NONE_MARKERS = frozenset({"", "none", "null", "nan", "na", "n/a", "nil", "-"})
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-@lru_cache(maxsize=65536)
 def normalise_value(raw: str) -> str:
-    """The comparable form of a parameter value; "" when it means "not set"."""
+    """The comparable form of a parameter value; "" when it means "not set". A plain integer (a seed, most often, so
+    a new value nearly every run) is read at once, and never fills the cache of the other values."""
+    if raw.isdigit() and raw.isascii():
+        number = float(raw)
+        return "0" if number == 0 else repr(number)
+    return _normalised(raw)
+
+
+@lru_cache(maxsize=65536)
+def _normalised(raw: str) -> str:
     text = raw.strip()
     lowered = text.lower()
     if lowered in NONE_MARKERS:
@@ -230,6 +239,7 @@ class ClosestFinder:
         # needed, then kept up to date
         self.plus_one: dict[frozenset[int], dict[int, dict[int, int]]] = {}
         self.by_group: dict[Hashable, list[int]] = {}
+        self.masks: dict[int, int] = {}  # configuration -> its items as bits, once it is a candidate in `_search`
 
     def add(self, config: Collection[tuple[str, str]], group: Hashable) -> tuple[int | None, int]:
         """The index of the closest earlier configuration (None for the first), and the configuration's signature."""
@@ -331,22 +341,46 @@ class ClosestFinder:
 
         Items numbered `known` or more are values no earlier run has, so the items a run shares with an earlier one
         are among the `old` rest. `floor` is a distance no earlier run can beat (nothing is within one change, and a
-        novel value differs from all), so the search stops at the first run that close."""
+        novel value differs from all), so the search stops at the first run that close.
+
+        While the history has at most `_MASKED_ITEMS` items (most projects: a few hundred), the items two
+        configurations share are counted on bit masks, an `&` and a bit count instead of building a set; a
+        configuration's mask is made when it is first a candidate and kept. A random search numbers new items every
+        run, and its masks would grow with the history: there the sets are intersected."""
         novel = len(self.numbering.numbered) - known
         floor, old = max(2, novel), frozenset([n for n in ids if n < known]) if novel else ids
         family = self.by_group.get(group, [])[-SEARCH_WINDOW:]
         all_ids, key_sets, n = self.ids, self.key_sets, len(ids)
         best, best_d = i - 1, n + len(all_ids[i - 1]) + 1
+        if known > _MASKED_ITEMS:
+            for j in chain(reversed(family), _others(i, family)):
+                if (other := key_sets[j]) is key_set:
+                    d = n - len(old.intersection(all_ids[j]))
+                else:
+                    d = (n + len(all_ids[j]) - 2 * len(old.intersection(all_ids[j])) + len(key_set ^ other)) >> 1
+                if d < best_d:
+                    best, best_d = j, d
+                    if d <= floor:
+                        break
+            return best
+        mine, masks = _mask(old), self.masks
         for j in chain(reversed(family), _others(i, family)):
+            if (mask := masks.get(j)) is None:
+                mask = masks[j] = _mask(all_ids[j])
             if (other := key_sets[j]) is key_set:
-                d = n - len(old.intersection(all_ids[j]))
+                d = n - (mine & mask).bit_count()
             else:
-                d = (n + len(all_ids[j]) - 2 * len(old.intersection(all_ids[j])) + len(key_set ^ other)) >> 1
+                d = (n + len(all_ids[j]) - 2 * (mine & mask).bit_count() + len(key_set ^ other)) >> 1
             if d < best_d:
                 best, best_d = j, d
                 if d <= floor:
                     break
         return best
+
+
+def _mask(numbers: Iterable[int]) -> int:
+    """Item numbers as the bits of an int."""
+    return sum(map((1).__lshift__, numbers))
 
 
 def _others(i: int, family: list[int]) -> Iterator[int]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from app.analysis.model import UNSCORED_STATUSES, Direction, MetricSwitch, RunView
@@ -22,6 +23,11 @@ def metric_in_force(
         if current is None or switch.effective >= current.effective:
             current = switch
     return (current.metric, current.direction) if current is not None else (primary, direction)
+
+
+# Whether `a` beats `b`, `gain(a, b, direction) > 0`, as one comparison: for floats a - b > 0 is a > b (the
+# difference of two floats is 0 only when they are equal).
+BEATS: dict[Direction, Callable[[float, float], bool]] = {"max": operator.gt, "min": operator.lt}
 
 
 def gain(a: float, b: float, direction: Direction) -> float:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from app.analysis.history import Step
-from app.analysis.metric import gain
+from app.analysis.metric import BEATS, gain
 from app.analysis.model import AnalysisSettings, BestLead, Direction, Finding, Noise, SeedGroup
 from app.parsing.fmt import fmt, fmt_noise
 
@@ -137,6 +137,7 @@ def within_noise_findings(
     approach or model family), else the best comparable run before it. Repeats of the same configuration are not
     claims of improvement and are skipped."""
     approach_of = approach_of or {}
+    bound = f"{fmt_noise(noise.min_gain)} ({_sd_words(noise)})"  # the same in every finding: written once
     found: list[Finding] = []
     by_approach: dict[str, Step] = {}  # the best scored run so far of each approach, and of each model family
     by_family: dict[str, Step] = {}
@@ -152,7 +153,7 @@ def within_noise_findings(
             if reference is not None and reference.value is not None:
                 g = gain(step.value, reference.value, direction)
                 if 0 < g <= noise.min_gain:
-                    found.append(_within(step, reference, g, noise, metric, is_closest))
+                    found.append(_within(step, reference, g, noise, metric, is_closest, bound))
         name = approach_of.get(step.key)
         if name is not None:
             by_approach[name] = _better(step, by_approach.get(name), direction)
@@ -182,19 +183,19 @@ def _best_comparable(
 
 
 def _better(step: Step, best: Step | None, direction: Direction) -> Step:
-    if best is None or best.value is None or step.value is None or gain(step.value, best.value, direction) > 0:
+    if best is None or best.value is None or step.value is None or BEATS[direction](step.value, best.value):
         return step
     return best
 
 
-def _within(step: Step, ref: Step, g: float, noise: Noise, metric: str, is_closest: bool) -> Finding:
+def _within(step: Step, ref: Step, g: float, noise: Noise, metric: str, is_closest: bool, bound: str) -> Finding:
     assert step.value is not None and ref.value is not None
     what = "its closest earlier configuration" if is_closest else "the best comparable run before it"
     numbers = {"value": step.value, "reference_value": ref.value, "gain": g, "believable_gain": noise.min_gain}
     return Finding(
         "within_noise",
         f"Run {step.key} beat {what}, {ref.key}, on {metric} by {fmt(g)} ({fmt(step.value)} vs {fmt(ref.value)}), "
-        f"no more than the believable gain {fmt_noise(noise.min_gain)} ({_sd_words(noise)}): "
+        f"no more than the believable gain {bound}: "
         "not a believable improvement.",
         run_ids=(step.key, ref.key),
         numbers=numbers | ({"seed_sd": noise.std} if noise.std is not None else {}),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from app.analysis.approaches import assign_approaches
 from app.analysis.history import Step
-from app.analysis.metric import gain
+from app.analysis.metric import BEATS, gain
 from app.analysis.model import (
     Approach,
     ApproachMark,
@@ -48,10 +48,11 @@ class Judge:
 def best_so_far(steps: Sequence[Step], direction: Direction) -> list[tuple[str, float]]:
     """(run key, best value so far) after each scored step; the best changes only on a strict improvement."""
     out: list[tuple[str, float]] = []
+    beats = BEATS[direction]
     for step in steps:
         if step.value is None:
             continue
-        if not out or gain(step.value, out[-1][1], direction) > 0:
+        if not out or beats(step.value, out[-1][1]):
             out.append((step.key, step.value))
         else:
             out.append(out[-1])

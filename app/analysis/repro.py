@@ -11,6 +11,7 @@ first.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -33,15 +34,17 @@ def missing_fields(run: RunView, seed: str | None) -> tuple[str, ...]:
 
 def recorded_fields(run: RunView, seed: str | None) -> dict[str, bool]:
     """Whether `run` records each field, needed or not."""
+    # `_set` written out: six calls a run are a quarter of finding the gaps of 100,000 runs
     return {
-        "git_commit": _set(run.git_commit),
-        "data_version": _set(run.data_version) or any(_set(str(d.get("digest") or "")) for d in run.datasets),
+        "git_commit": (v := run.git_commit) is not None and v.strip() != "",
+        "data_version": ((v := run.data_version) is not None and v.strip() != "")
+        or any(_set(str(d.get("digest") or "")) for d in run.datasets),
         "seed": seed is not None,
         "environment": bool(run.environment),
-        "hardware": _set(run.hardware),
-        "source_name": _set(run.source_name),
-        "split": _set(run.split),
-        "owner": _set(run.owner),
+        "hardware": (v := run.hardware) is not None and v.strip() != "",
+        "source_name": (v := run.source_name) is not None and v.strip() != "",
+        "split": (v := run.split) is not None and v.strip() != "",
+        "owner": (v := run.owner) is not None and v.strip() != "",
     }
 
 
@@ -60,7 +63,8 @@ def repro_gaps(steps: Sequence[Step]) -> tuple[list[ReproGap], list[ProjectGap]]
         if not present["seed"] and not needs_seed(step.run):
             present["seed"] = True
         missing.append(tuple(name for name in REPRO_FIELDS if not present[name]))
-    lacking = {name: sum(name in m for m in missing) for name in REPRO_FIELDS}
+    kinds = Counter(missing)  # most runs lack the same fields
+    lacking = {name: sum(n for fields, n in kinds.items() if name in fields) for name in REPRO_FIELDS}
     project = [
         ProjectGap(name, lacking[name])
         for name in REPRO_FIELDS
