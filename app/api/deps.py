@@ -15,7 +15,7 @@ from app.services import projects as projects_service
 from app.services.auth import Principal, authenticate
 from app.services.pagination import MAX_LIMIT
 from app.services.phrasing import PhrasingRequest
-from app.storage.db import session_scope
+from app.storage.db import WRITER, session_scope
 from app.storage.models import Project
 
 
@@ -39,12 +39,22 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def _between_steps(session: Session) -> None:
+    """End a writer's transaction after a dependency's lookup (the token, the project): FastAPI runs each
+    dependency and then the route on a thread of its pool, and a request waiting for its next thread must not hold
+    SQLite's write lock meanwhile. The route's first statement takes it again. The objects read stay loaded."""
+    if session.in_transaction() and session.get_bind().get_execution_options().get(WRITER, False):
+        session.commit()
+
+
 def get_principal(
     session: SessionDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Principal:
-    return authenticate(session, settings=settings, authorization=authorization)
+    principal = authenticate(session, settings=settings, authorization=authorization)
+    _between_steps(session)
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -53,7 +63,9 @@ PrincipalDep = Annotated[Principal, Depends(get_principal)]
 def get_project(
     slug: Annotated[str, Path(description="The project's slug.")], session: SessionDep, principal: PrincipalDep
 ) -> Project:
-    return projects_service.resolve_project(session, principal=principal, slug=slug)
+    project = projects_service.resolve_project(session, principal=principal, slug=slug)
+    _between_steps(session)
+    return project
 
 
 ProjectDep = Annotated[Project, Depends(get_project)]

@@ -222,21 +222,17 @@ def _digest(entry: Entry, log_days: Mapping[int, date], answers: Sequence[Answer
 def open_items(entry: Entry, answers: Sequence[AnsweredQuestion]) -> list[str]:
     """The texts of the entry's open questions, less those that are themselves a recorded answer: a dump's "checked
     the leakage question: no leakage" may be filed under open questions, and answers rather than asks."""
-    return open_question_texts(cast(int, entry.id), entry.body.get("open_questions"), answers)
+    return open_question_texts(cast(int, entry.id), _question_texts(entry.body), answers)
 
 
-def open_question_texts(entry_id: int, questions: Any, answers: Sequence[AnsweredQuestion]) -> list[str]:
-    """`open_items` of an entry given by its id and its body's `open_questions` alone."""
+def open_question_texts(entry_id: int, texts: Sequence[str], answers: Sequence[AnsweredQuestion]) -> list[str]:
+    """`open_items` of an entry given by its id and the texts of its open questions alone."""
     quotes = [a.quote for a in answers if a.answer_entry_id == entry_id]
-    return [text for text in _texts(questions) if not any(text in quote for quote in quotes)]
+    return [text for text in texts if not any(text in quote for quote in quotes)]
 
 
 def _question_texts(body: dict[str, Any]) -> list[str]:
-    return _texts(body.get("open_questions"))
-
-
-def _texts(questions: Any) -> list[str]:
-    items = questions if isinstance(questions, list) else []
+    items = body.get("open_questions") or []
     return [str(item["text"]) for item in items if isinstance(item, dict) and item.get("text")]
 
 

@@ -306,16 +306,51 @@ def entries_of_kind(session: Session, *, project_id: int, kinds: Collection[str]
     return list(session.exec(query.order_by(col(Entry.id))))
 
 
-def open_questions_before(session: Session, *, project_id: int, kind: str, log_id: int) -> list[tuple[int, Any]]:
-    """(entry id, its body's `open_questions`) of the project's entries of `kind` composed from a brain dump older
-    than `log_id`, oldest first; the rest of each body is not read."""
-    questions = col(Entry.body)["open_questions"]
-    query = (
-        sql_select(col(Entry.id), questions)
-        .where(col(Entry.project_id) == project_id, col(Entry.kind) == kind, col(Entry.log_id) < log_id)
-        .order_by(col(Entry.id))
-    )
-    return [(entry_id, value) for entry_id, value in session.execute(query)]
+def open_questions_before(session: Session, *, project_id: int, kind: str, log_id: int) -> list[tuple[int, list[str]]]:
+    """(entry id, the texts of its body's `open_questions`) of the project's entries of `kind` composed from a brain
+    dump older than `log_id` and asking something, oldest first. The database reads the texts out of the bodies
+    (SQLite's `json_each`, PostgreSQL's `jsonb_array_elements`): every brain dump asks, and decoding every entry's
+    body in Python would make a dump cost more the longer a project runs."""
+    params = {"p": project_id, "k": kind, "l": log_id}
+    if session.get_bind().dialect.name == "sqlite":
+        query = (
+            "SELECT entry.id, json_extract(q.value, '$.text')"
+            " FROM entry, json_each(entry.body, '$.open_questions') AS q"
+            " WHERE entry.project_id = :p AND entry.kind = :k AND entry.log_id < :l"
+            " AND json_type(entry.body, '$.open_questions') = 'array' AND q.type = 'object'"
+            " ORDER BY entry.id, q.key"
+        )
+    elif session.get_bind().dialect.name == "postgresql":
+        query = (
+            "SELECT entry.id, q.value ->> 'text' FROM entry,"
+            " jsonb_array_elements(CASE WHEN jsonb_typeof(entry.body -> 'open_questions') = 'array'"
+            " THEN entry.body -> 'open_questions' ELSE '[]'::jsonb END) WITH ORDINALITY AS q(value, n)"
+            " WHERE entry.project_id = :p AND entry.kind = :k AND entry.log_id < :l"
+            " AND jsonb_typeof(q.value) = 'object'"
+            " ORDER BY entry.id, q.n"
+        )
+    else:
+        statement = (
+            sql_select(col(Entry.id), col(Entry.body)["open_questions"])
+            .where(col(Entry.project_id) == project_id, col(Entry.kind) == kind, col(Entry.log_id) < log_id)
+            .order_by(col(Entry.id))
+        )
+        rows = [
+            (entry_id, item.get("text"))
+            for entry_id, items in session.execute(statement)
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict)
+        ]
+        return _grouped(rows)
+    return _grouped(list(session.execute(text(query), params)))
+
+
+def _grouped(rows: list[Any]) -> list[tuple[int, list[str]]]:
+    out: dict[int, list[str]] = {}
+    for entry_id, question in rows:
+        if question:  # a question without text asks nothing
+            out.setdefault(int(entry_id), []).append(str(question))
+    return list(out.items())
 
 
 def log_days(session: Session, *, log_ids: Collection[int]) -> dict[int, date]:

@@ -119,3 +119,44 @@ def test_tags_labbook_wrote_back_are_not_read_as_a_persons_tags(session: Session
     assert dict(views["r1"].tags) == {"team": "risk"}
     # a labbook.approach a person set in MLflow (Labbook never queued one for this run) still names its approach
     assert dict(views["r2"].tags) == {"labbook.approach": "by-hand"}
+
+
+def test_the_open_questions_of_earlier_dumps_entries_are_read_out_of_their_bodies(
+    session: Session, project: Project
+) -> None:
+    """What a new dump may answer: the texts of the open questions of the entries of earlier dumps, in order, on
+    SQLite and PostgreSQL alike; bodies without a list of questions, and questions without text, ask nothing."""
+
+    def dump_with(body: dict[str, object], kind: str = "log_entry") -> tuple[int, int]:
+        log = SessionLog(
+            project_id=pid(project), text="x", author="a", session_date=date(2026, 11, 2), received_sha256="0"
+        )
+        session.add(log)
+        session.flush()
+        entry = Entry(
+            project_id=pid(project),
+            kind=kind,
+            log_id=log.id,
+            body=body,
+            markdown="",
+            provider="offline",
+            template=kind,
+            template_version="1",
+            schema_version=f"{kind}/1",
+        )
+        session.add(entry)
+        session.flush()
+        return cast(int, log.id), cast(int, entry.id)
+
+    asked = {"open_questions": [{"text": "is the split leaking?", "line": 2}, {"text": "why 0.9 AUC?"}]}
+    _, first = dump_with(asked)
+    dump_with({"open_questions": "not a list"})
+    dump_with({"tldr": "nothing asked"})
+    dump_with({"open_questions": [{"text": ""}, {"line": 3}, "loose text"]})
+    _, other_kind = dump_with({"open_questions": [{"text": "asked in a summary"}]}, kind="phase_summary")
+    _, second = dump_with({"open_questions": [{"text": "does 'depth' help? \u00e9t\u00e9"}]})
+    last_log, _ = dump_with({"open_questions": [{"text": "asked by the dump itself"}]})
+    session.commit()
+    found = store.open_questions_before(session, project_id=pid(project), kind="log_entry", log_id=last_log)
+    assert found == [(first, ["is the split leaking?", "why 0.9 AUC?"]), (second, ["does 'depth' help? \u00e9t\u00e9"])]
+    assert other_kind not in dict(found)
