@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sys import intern
 from typing import Any, cast
 
-from sqlalchemy import Text, func, text, update
+from sqlalchemy import Text, bindparam, func, text, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sql_select  # sqlmodel's select types at most four columns
 from sqlalchemy.exc import IntegrityError
@@ -306,33 +306,59 @@ def entries_of_kind(session: Session, *, project_id: int, kinds: Collection[str]
     return list(session.exec(query.order_by(col(Entry.id))))
 
 
+# (database, entry id, version, created, updated) -> the texts of its open questions: an entry's body changes only
+# with one of those (a new version, a related-work cross-reference, a redaction), so each body is read once per
+# process.
+_QUESTIONS: dict[tuple[Any, ...], tuple[str, ...]] = {}
+_QUESTIONS_MAX = 200_000
+
+
 def open_questions_before(session: Session, *, project_id: int, kind: str, log_id: int) -> list[tuple[int, list[str]]]:
     """(entry id, the texts of its body's `open_questions`) of the project's entries of `kind` composed from a brain
-    dump older than `log_id` and asking something, oldest first. The database reads the texts out of the bodies
-    (SQLite's `json_each`, PostgreSQL's `jsonb_array_elements`): every brain dump asks, and decoding every entry's
-    body in Python would make a dump cost more the longer a project runs."""
-    params = {"p": project_id, "k": kind, "l": log_id}
+    dump older than `log_id` and asking something, oldest first. Every brain dump asks, so a body is read once (see
+    `_QUESTIONS`), by the database (SQLite's `json_each`, PostgreSQL's `jsonb_array_elements`): reading every
+    entry's body for every dump would make a dump cost more the longer a project runs."""
+    listed = text(
+        "SELECT id, version, created_at, updated_at FROM entry"
+        " WHERE project_id = :p AND kind = :k AND log_id < :l ORDER BY id"
+    )
+    where = str(session.get_bind().engine.url)  # one process may read several databases
+    keys = [(where, *row) for row in session.execute(listed, {"p": project_id, "k": kind, "l": log_id})]
+    missing = [key for key in keys if key not in _QUESTIONS]
+    if len(_QUESTIONS) + len(missing) > _QUESTIONS_MAX:
+        _QUESTIONS.clear()
+        missing = keys
+    read: dict[int, list[str]] = {}
+    for start in range(0, len(missing), 500):
+        read.update(_question_texts(session, [int(key[1]) for key in missing[start : start + 500]]))
+    for key in missing:
+        _QUESTIONS[key] = tuple(read.get(int(key[1]), ()))
+    return [(int(key[1]), list(_QUESTIONS[key])) for key in keys if _QUESTIONS.get(key)]
+
+
+def _question_texts(session: Session, entry_ids: list[int]) -> dict[int, list[str]]:
+    """Entry id -> the texts of its body's open questions, in order, for the entries that ask something."""
+    if not entry_ids:
+        return {}
     if session.get_bind().dialect.name == "sqlite":
-        query = (
+        query = text(
             "SELECT entry.id, json_extract(q.value, '$.text')"
             " FROM entry, json_each(entry.body, '$.open_questions') AS q"
-            " WHERE entry.project_id = :p AND entry.kind = :k AND entry.log_id < :l"
-            " AND json_type(entry.body, '$.open_questions') = 'array' AND q.type = 'object'"
+            " WHERE entry.id IN :ids AND json_type(entry.body, '$.open_questions') = 'array' AND q.type = 'object'"
             " ORDER BY entry.id, q.key"
-        )
+        ).bindparams(bindparam("ids", expanding=True))
     elif session.get_bind().dialect.name == "postgresql":
-        query = (
+        query = text(
             "SELECT entry.id, q.value ->> 'text' FROM entry,"
             " jsonb_array_elements(CASE WHEN jsonb_typeof(entry.body -> 'open_questions') = 'array'"
             " THEN entry.body -> 'open_questions' ELSE '[]'::jsonb END) WITH ORDINALITY AS q(value, n)"
-            " WHERE entry.project_id = :p AND entry.kind = :k AND entry.log_id < :l"
-            " AND jsonb_typeof(q.value) = 'object'"
+            " WHERE entry.id IN :ids AND jsonb_typeof(q.value) = 'object'"
             " ORDER BY entry.id, q.n"
-        )
+        ).bindparams(bindparam("ids", expanding=True))
     else:
         statement = (
             sql_select(col(Entry.id), col(Entry.body)["open_questions"])
-            .where(col(Entry.project_id) == project_id, col(Entry.kind) == kind, col(Entry.log_id) < log_id)
+            .where(col(Entry.id).in_(entry_ids))
             .order_by(col(Entry.id))
         )
         rows = [
@@ -341,8 +367,8 @@ def open_questions_before(session: Session, *, project_id: int, kind: str, log_i
             for item in (items if isinstance(items, list) else [])
             if isinstance(item, dict)
         ]
-        return _grouped(rows)
-    return _grouped(list(session.execute(text(query), params)))
+        return dict(_grouped(rows))
+    return dict(_grouped(list(session.execute(query, {"ids": entry_ids}))))
 
 
 def _grouped(rows: list[Any]) -> list[tuple[int, list[str]]]:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.errors import ConcurrentWrite
 from app.storage.models import Entry, EntryVersion
+from app.storage.types import utcnow
 
 
 def add_entry(session: Session, entry: Entry) -> Entry:
@@ -95,6 +96,7 @@ def redact_entries(session: Session, *, project_id: int, secret: str, replacemen
     for entry in entries:
         count = _redact_row(entry, secret, replacement)
         if count:
+            entry.updated_at = utcnow()  # what reads an entry's body by its version and update time reads it again
             changed[cast(int, entry.id)] = entry
             total += count
             session.add(entry)

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from app.storage import analysis as store
+from app.storage import entries as entry_store
 from app.storage.models import Entry, Project, Run, SessionLog
 
 
@@ -160,3 +161,39 @@ def test_the_open_questions_of_earlier_dumps_entries_are_read_out_of_their_bodie
     found = store.open_questions_before(session, project_id=pid(project), kind="log_entry", log_id=last_log)
     assert found == [(first, ["is the split leaking?", "why 0.9 AUC?"]), (second, ["does 'depth' help? \u00e9t\u00e9"])]
     assert other_kind not in dict(found)
+
+
+def test_an_entrys_open_questions_are_read_again_once_its_body_changes(session: Session, project: Project) -> None:
+    log = SessionLog(project_id=pid(project), text="x", author="a", session_date=date(2026, 11, 2), received_sha256="0")
+    later = SessionLog(
+        project_id=pid(project), text="y", author="a", session_date=date(2026, 11, 3), received_sha256="1"
+    )
+    session.add_all([log, later])
+    session.flush()
+    entry = Entry(
+        project_id=pid(project),
+        kind="log_entry",
+        log_id=log.id,
+        body={"open_questions": [{"text": "is the key sk-123 leaking?"}]},
+        markdown="",
+        provider="offline",
+        template="log_entry",
+        template_version="1",
+        schema_version="log_entry/1",
+    )
+    session.add(entry)
+    session.commit()
+
+    def asked() -> list[tuple[int, list[str]]]:
+        return store.open_questions_before(
+            session, project_id=pid(project), kind="log_entry", log_id=cast(int, later.id)
+        )
+
+    assert asked() == [(entry.id, ["is the key sk-123 leaking?"])]
+    entry_store.redact_entries(session, project_id=pid(project), secret="sk-123", replacement="[REDACTED]")
+    session.commit()
+    assert asked() == [(entry.id, ["is the key [REDACTED] leaking?"])]
+    entry.body, entry.version = {"open_questions": []}, entry.version + 1
+    session.add(entry)
+    session.commit()
+    assert asked() == []
