@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 HNSW: dict[str, Any] = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 100}
 Where = dict[str, Any]
-WRITE_CALL = 8  # chunks written by one call to the store
 
 
 @dataclass(frozen=True)
@@ -139,22 +138,17 @@ class VectorStore:
         return {i: str((m or {}).get("sha256", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
     def upsert(self, name: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
-        """Write the chunks and their vectors, `WRITE_CALL` at a time: embedded Chroma holds the interpreter for the
-        whole of a call, so short calls let a request's thread in between them."""
         if not chunks:
             return
         collection = self._collection(name, create=True)
-        embeddings = np.asarray(vectors, dtype=np.float32)
-        for start in range(0, len(chunks), WRITE_CALL):
-            part = chunks[start : start + WRITE_CALL]
-            self._call(
-                "write",
-                collection.upsert,
-                ids=[c.id for c in part],
-                embeddings=embeddings[start : start + WRITE_CALL],
-                documents=[c.text for c in part],
-                metadatas=[dict(c.metadata) for c in part],
-            )
+        self._call(
+            "write",
+            collection.upsert,
+            ids=[c.id for c in chunks],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            documents=[c.text for c in chunks],
+            metadatas=[dict(c.metadata) for c in chunks],
+        )
 
     def update_metadata(self, name: str, chunks: Sequence[Chunk]) -> None:
         """Chunks whose text (and so vector) is unchanged but whose metadata moved (a new version, an approach)."""
