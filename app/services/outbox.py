@@ -55,7 +55,6 @@ LEASE = timedelta(minutes=2)  # longer than one delivery can take (two requests 
 BATCH = 50
 # Kinds delivered per project rather than per run: their writer reads each item's `run_id` (the index's sources).
 BY_PROJECT = frozenset({outbox_store.INDEX})
-BY_PROJECT_MAX = 16
 SessionFactory = Callable[[], Session]
 _RETRYABLE = (TrackingUnavailable, TrackingAuthFailed, TrackingNotConfigured)
 
@@ -290,8 +289,14 @@ def deliver_due(
     with sessions() as session:
         claimed = outbox_store.claim_due(session, now=utcnow(), lease=LEASE, limit=limit)
         session.commit()
+    groups: dict[tuple[int, str, str], list[OutboxItem]] = defaultdict(list)
+    for item in claimed:
+        # One delivery per run, except kinds whose writer takes many sources at once (a project's index jobs: one
+        # pass over the index for all of them costs far less than one pass each).
+        run_id = "" if item.kind in BY_PROJECT else item.run_id
+        groups[(item.project_id, run_id, item.kind)].append(item)
     counts = DeliveryCounts()
-    for (project_id, run_id, kind), items in _groups(claimed):
+    for (project_id, run_id, kind), items in groups.items():
         _deliver_group(
             sessions,
             settings,
@@ -303,24 +308,6 @@ def deliver_due(
             extra_writers=extra_writers,
         )
     return counts
-
-
-def _groups(claimed: Sequence[OutboxItem]) -> list[tuple[tuple[int, str, str], list[OutboxItem]]]:
-    """One delivery per run and kind, except kinds whose writer takes many sources at once (a project's index jobs:
-    one pass over the index for several of them costs far less than one pass each), up to BY_PROJECT_MAX items a
-    delivery, so each stays well inside its lease. Their run_id is the first item's."""
-    groups: dict[tuple[int, str, str], list[OutboxItem]] = defaultdict(list)
-    for item in claimed:
-        groups[(item.project_id, "" if item.kind in BY_PROJECT else item.run_id, item.kind)].append(item)
-    out: list[tuple[tuple[int, str, str], list[OutboxItem]]] = []
-    for (project_id, run_id, kind), items in groups.items():
-        if kind not in BY_PROJECT:
-            out.append(((project_id, run_id, kind), items))
-            continue
-        for start in range(0, len(items), BY_PROJECT_MAX):
-            part = items[start : start + BY_PROJECT_MAX]
-            out.append(((project_id, part[0].run_id, kind), part))
-    return out
 
 
 def drain(
