@@ -127,16 +127,6 @@ class VectorStore:
         got = self._call("read", collection.get, where={"source": source}, include=["metadatas"])
         return {i: str((m or {}).get("sha256", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
-    def hashes_of(self, name: str, *, sources: Sequence[str]) -> dict[str, str]:
-        """{chunk ID: sha256} of the chunks stored for any of the sources, in one read."""
-        if len(sources) == 1:
-            return self.hashes(name, source=sources[0])
-        if not sources:
-            return {}
-        collection = self._collection(name, create=True)
-        got = self._call("read", collection.get, where={"source": {"$in": list(sources)}}, include=["metadatas"])
-        return {i: str((m or {}).get("sha256", "")) for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)}
-
     def upsert(self, name: str, chunks: Sequence[Chunk], vectors: Vectors) -> None:
         if not chunks:
             return

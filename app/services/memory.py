@@ -10,7 +10,7 @@ outbox's listing leaves them out, and a pending one counts as "not indexed yet" 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import cast
@@ -120,27 +120,19 @@ def index_writer(
     items: Sequence[OutboxItem],
     relate: Callable[[Session, int], str] | None = None,
 ) -> outbox_service.Delivery:
-    """The outbox writer of `index` items, delivered a project at a time: bring each source's chunks (the items'
-    `run_id`, `log:<id>` or `entry:<id>`) in the index to its state in SQL, in one pass over the index for all of
-    them. For a dump, `relate(session, log_id)` then gives its entry the related prior work found now that the index
-    holds every earlier session (`entries.attach_related`), so a brain dump's request never waits on the embedding
-    model."""
+    """The outbox writer of `index` items: bring one source's chunks in the index to its state in SQL. For a dump,
+    `relate(session, log_id)` then gives its entry the related prior work found now that the index holds every
+    earlier session (`entries.attach_related`), so a brain dump's request never waits on the embedding model."""
     memory = memory_for(settings)
     if memory is None:
         return 0, "retrieval is off: not indexed"
-    keys = list(dict.fromkeys(item.run_id for item in items)) or [run_id]
     # The embedding model yields the cores to requests (app/retrieval/priority.py); the worker's own SQL does not.
     with priority.background(settings.index_nice), sessions() as session:
-        counts = index_sources(session, memory, project_id=project_id, keys=keys)
+        counts = index_sources(session, memory, project_id=project_id, keys=[run_id])
         outcome = f"indexed {counts.chunks} chunks ({counts.embedded} embedded, {counts.deleted} removed)"
-        if len(keys) > 1:
-            outcome += f" of {len(keys)} sources"
-        for key in keys:
-            kind, _, raw = key.partition(":")
-            if relate is not None and kind == LOG and raw.isdigit():
-                outcome += (
-                    f"; log {raw}: {relate(session, int(raw))}" if len(keys) > 1 else f"; {relate(session, int(raw))}"
-                )
+        kind, _, raw = run_id.partition(":")
+        if relate is not None and kind == LOG and raw.isdigit():
+            outcome += f"; {relate(session, int(raw))}"
         session.commit()
     return 0, outcome
 
@@ -155,10 +147,11 @@ def index_sources(session: Session, memory: Memory, *, project_id: int, keys: Se
         return counts
     vocabulary, approaches = _project_words(session, project)
     name = memory.collection(project)
-    wanted = {key: _chunks(session, project, key, memory, vocabulary, approaches) for key in keys}
+    wanted = [(key, _chunks(session, project, key, memory, vocabulary, approaches)) for key in keys]
     session.commit()
-    _write(memory, name, wanted, counts)
-    counts.sources += len(wanted)
+    for key, chunks in wanted:
+        _write(memory, name, key, chunks, counts)
+        counts.sources += 1
     return counts
 
 
@@ -173,13 +166,9 @@ def _chunks(
     return [*chunks, whole] if whole else chunks
 
 
-def _write(memory: Memory, name: str, sources: Mapping[str, list[Chunk]], counts: IndexCounts) -> None:
-    """Bring the sources' chunks in the index to `sources` (source key -> its chunks now): embed and write the
-    changed ones, update the metadata of the unchanged, delete the ones gone. A handful of calls to the store
-    whatever the number of sources: each call holds the interpreter for its whole length."""
-    held = memory.store.hashes_of(name, sources=list(sources))
-    chunks = [c for group in sources.values() for c in group]
-    wanted = {c.id for c in chunks}
+def _write(memory: Memory, name: str, key: str, chunks: list[Chunk], counts: IndexCounts) -> None:
+    held = memory.store.hashes(name, source=key)
+    wanted = {c.id: c for c in chunks}
     stale = [i for i in held if i not in wanted]
     changed = [c for c in chunks if held.get(c.id) != c.sha256]
     same = [c for c in chunks if held.get(c.id) == c.sha256]
@@ -305,9 +294,6 @@ def _markdown_sections(markdown: str) -> Iterator[tuple[str, str]]:
         yield f"s{n}", "\n".join(lines)
 
 
-REINDEX_BATCH = 32  # sources a rebuild writes at a time
-
-
 def reindex(
     session: Session, memory: Memory, *, project: Project, progress: Callable[[int, int], None] | None = None
 ) -> IndexCounts:
@@ -320,15 +306,14 @@ def reindex(
     name = memory.collection(project)
     counts = IndexCounts()
     known = set(keys)
-    for start in range(0, len(keys), REINDEX_BATCH):
-        batch = keys[start : start + REINDEX_BATCH]
-        _write(memory, name, {k: _chunks(session, project, k, memory, vocabulary, approaches) for k in batch}, counts)
-        counts.sources += len(batch)
+    for n, key in enumerate(keys, 1):
+        _write(memory, name, key, _chunks(session, project, key, memory, vocabulary, approaches), counts)
+        counts.sources += 1
         if progress:
-            progress(start + len(batch), len(keys))
+            progress(n, len(keys))
     orphans = [s for s in memory.store.sources(name) if s not in known]
-    if orphans:
-        _write(memory, name, dict.fromkeys(orphans, []), counts)
+    for key in orphans:
+        _write(memory, name, key, [], counts)
     outbox_store.delete_pending(session, project_id=project_id, kind=index_queue.INDEX)
     session.commit()
     return counts

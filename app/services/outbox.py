@@ -53,8 +53,6 @@ logger = logging.getLogger(__name__)
 RUN_NOTE = "run_note"
 LEASE = timedelta(minutes=2)  # longer than one delivery can take (two requests with a 10 s timeout each)
 BATCH = 50
-# Kinds delivered per project rather than per run: their writer reads each item's `run_id` (the index's sources).
-BY_PROJECT = frozenset({outbox_store.INDEX})
 SessionFactory = Callable[[], Session]
 _RETRYABLE = (TrackingUnavailable, TrackingAuthFailed, TrackingNotConfigured)
 
@@ -291,10 +289,7 @@ def deliver_due(
         session.commit()
     groups: dict[tuple[int, str, str], list[OutboxItem]] = defaultdict(list)
     for item in claimed:
-        # One delivery per run, except kinds whose writer takes many sources at once (a project's index jobs: one
-        # pass over the index for all of them costs far less than one pass each).
-        run_id = "" if item.kind in BY_PROJECT else item.run_id
-        groups[(item.project_id, run_id, item.kind)].append(item)
+        groups[(item.project_id, item.run_id, item.kind)].append(item)
     counts = DeliveryCounts()
     for (project_id, run_id, kind), items in groups.items():
         _deliver_group(

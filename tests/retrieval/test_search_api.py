@@ -258,30 +258,3 @@ def test_a_brief_links_the_earlier_summary_that_discusses_each_approach(client: 
     assert linked["smote"] == [summary.json()["id"]] and linked["weights"] == [summary.json()["id"]]
     assert f"/v1/entries/{summary.json()['id']})" in brief.json()["markdown"]
     assert "earlier documents: [phase summary," in brief.json()["markdown"]
-
-
-def test_a_projects_waiting_index_jobs_are_written_in_one_pass(client: TestClient) -> None:
-    """Index jobs due together are delivered a project at a time: one pass over the index for all their sources
-    (each call to Chroma holds the interpreter, so fewer calls leave more of it to requests), and each dump still
-    gets its entry's related prior work, the earlier dumps of the same pass included."""
-    from sqlmodel import Session, select
-
-    from app.storage.models import OutboxItem
-    from app.storage.outbox import INDEX
-
-    create_project(client)
-    first = post_log(client, text="Target encoding of merchant_id leaked the label.", session_date="2026-10-01")
-    post_log(client, text="Tried a bigger batch size on the GPU box: training is faster.", session_date="2026-10-02")
-    later = post_log(client, text="Target encoding of merchant id leaks the label again.", session_date="2026-10-05")
-    drain(client)
-    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
-        items = session.exec(select(OutboxItem).where(OutboxItem.kind == INDEX)).all()
-    outcomes = {str((item.payload or {}).get("outcome")) for item in items}
-    assert items and all(item.state == "delivered" for item in items)
-    assert len(outcomes) == 1 and f"of {len({i.run_id for i in items})} sources" in outcomes.pop()
-    assert [h["log_id"] for h in _hits(client, "merchant id target encoding leak")][:2] in (
-        [first["id"], later["id"]],
-        [later["id"], first["id"]],
-    )
-    related = client.get(f"/v1/entries/{later['entry_id']}").json()["body"]["related"]
-    assert [r["log_id"] for r in related] == [first["id"]]
