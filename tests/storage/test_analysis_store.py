@@ -32,6 +32,31 @@ def add_run(session: Session, project: Project, key: str, **fields: object) -> R
     return run
 
 
+def add_dump_entry(
+    session: Session, project: Project, body: dict[str, object], *, kind: str = "log_entry", day: int = 2
+) -> tuple[SessionLog, Entry]:
+    """A brain dump and the entry composed from it, with `body`."""
+    log = SessionLog(
+        project_id=pid(project), text="x", author="a", session_date=date(2026, 11, day), received_sha256="0"
+    )
+    session.add(log)
+    session.flush()
+    entry = Entry(
+        project_id=pid(project),
+        kind=kind,
+        log_id=log.id,
+        body=body,
+        markdown="",
+        provider="offline",
+        template=kind,
+        template_version="1",
+        schema_version=f"{kind}/1",
+    )
+    session.add(entry)
+    session.flush()
+    return log, entry
+
+
 def test_runs_come_as_views_in_history_order(session: Session, project: Project) -> None:
     late = datetime(2026, 11, 3, 9, tzinfo=UTC)
     early = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -129,24 +154,7 @@ def test_the_open_questions_of_earlier_dumps_entries_are_read_out_of_their_bodie
     SQLite and PostgreSQL alike; bodies without a list of questions, and questions without text, ask nothing."""
 
     def dump_with(body: dict[str, object], kind: str = "log_entry") -> tuple[int, int]:
-        log = SessionLog(
-            project_id=pid(project), text="x", author="a", session_date=date(2026, 11, 2), received_sha256="0"
-        )
-        session.add(log)
-        session.flush()
-        entry = Entry(
-            project_id=pid(project),
-            kind=kind,
-            log_id=log.id,
-            body=body,
-            markdown="",
-            provider="offline",
-            template=kind,
-            template_version="1",
-            schema_version=f"{kind}/1",
-        )
-        session.add(entry)
-        session.flush()
+        log, entry = add_dump_entry(session, project, body, kind=kind)
         return cast(int, log.id), cast(int, entry.id)
 
     asked = {"open_questions": [{"text": "is the split leaking?", "line": 2}, {"text": "why 0.9 AUC?"}]}
@@ -164,24 +172,8 @@ def test_the_open_questions_of_earlier_dumps_entries_are_read_out_of_their_bodie
 
 
 def test_an_entrys_open_questions_are_read_again_once_its_body_changes(session: Session, project: Project) -> None:
-    log = SessionLog(project_id=pid(project), text="x", author="a", session_date=date(2026, 11, 2), received_sha256="0")
-    later = SessionLog(
-        project_id=pid(project), text="y", author="a", session_date=date(2026, 11, 3), received_sha256="1"
-    )
-    session.add_all([log, later])
-    session.flush()
-    entry = Entry(
-        project_id=pid(project),
-        kind="log_entry",
-        log_id=log.id,
-        body={"open_questions": [{"text": "is the key sk-123 leaking?"}]},
-        markdown="",
-        provider="offline",
-        template="log_entry",
-        template_version="1",
-        schema_version="log_entry/1",
-    )
-    session.add(entry)
+    _, entry = add_dump_entry(session, project, {"open_questions": [{"text": "is the key sk-123 leaking?"}]})
+    later, _ = add_dump_entry(session, project, {}, day=3)
     session.commit()
 
     def asked() -> list[tuple[int, list[str]]]:
